@@ -1,0 +1,225 @@
+// The pipeline's whole configuration: one zod-validated object, merged from defaults, an optional
+// JSON config file, ENVOY_PIPELINE_* environment variables and CLI flags (later wins). Every bad
+// value is reported with the path of the field and where it came from.
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, isAbsolute, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { z } from "zod";
+
+/** The repository root: the folder holding docker-compose.yml, envoy/ and services/. */
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+
+const port = z.number().int().min(0).max(65535);
+const replicas = z.number().int().min(0).max(50);
+
+/** Compose project names: lower-case letters, digits, dashes and underscores, starting alphanumeric. */
+export const projectNameSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]*$/, "must be lower-case letters, digits, '-' or '_', starting with a letter or digit")
+  .max(63);
+
+export const configSchema = z
+  .object({
+    /** Compose file of the stack, relative to the current folder or absolute. */
+    composeFile: z.string().min(1),
+    /** Compose project name: unique per run so that two pipelines on one host never collide. */
+    projectName: projectNameSchema,
+    /** Replicas per compose service after the scale stage. */
+    scale: z.record(z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, "must be a compose service name"), replicas),
+    ports: z
+      .object({
+        /** Host port for Envoy's listener on 127.0.0.1; 0 picks a free one. */
+        listener: port,
+        /** Host port for Envoy's admin interface on 127.0.0.1; 0 picks a free one. */
+        admin: port,
+      })
+      .strict(),
+    verify: z
+      .object({
+        /** Requests per service; 0 sizes the sample from the statistics (see harness/verify). */
+        requests: z.number().int().min(0).max(10_000_000),
+        /** Requests in flight at once (and keep-alive connections to Envoy). */
+        concurrency: z.number().int().min(1).max(1024),
+      })
+      .strict(),
+    /** Leave the stack running after `pipeline`. */
+    keep: z.boolean(),
+    /** With teardown: also remove the images the compose file builds. */
+    removeImages: z.boolean(),
+    /** Where reports (JSON, JUnit, HTML) are written. */
+    reportDir: z.string().min(1),
+    /** Seconds any single wait (health, scale convergence) may take before the stage fails. */
+    waitTimeoutSeconds: z.number().positive().max(3600),
+  })
+  .strict();
+
+export type PipelineConfig = z.infer<typeof configSchema>;
+
+/** A partial config as any single source may give it (nested objects partial too). */
+export type ConfigLayer = {
+  [K in keyof PipelineConfig]?: PipelineConfig[K] extends Record<string, unknown>
+    ? Partial<PipelineConfig[K]>
+    : PipelineConfig[K];
+};
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** A compose project name derived from Jenkins' BUILD_TAG when set, else unique per process. */
+export function defaultProjectName(env: NodeJS.ProcessEnv = process.env): string {
+  const tag = env.BUILD_TAG;
+  if (tag && tag.trim() !== "") {
+    const cleaned = tag
+      .toLowerCase()
+      .replace(/[^a-z0-9_-]+/g, "-")
+      .replace(/^[^a-z0-9]+/, "")
+      .slice(0, 63);
+    if (cleaned !== "") return cleaned;
+  }
+  return `envoy-pipeline-${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
+}
+
+export function defaults(env: NodeJS.ProcessEnv = process.env): PipelineConfig {
+  return {
+    composeFile: resolve(repoRoot, "docker-compose.yml"),
+    projectName: defaultProjectName(env),
+    scale: { service1: 3, service2: 3 },
+    ports: { listener: 0, admin: 0 },
+    verify: { requests: 0, concurrency: 8 },
+    keep: false,
+    removeImages: false,
+    reportDir: resolve(process.cwd(), "reports"),
+    waitTimeoutSeconds: 120,
+  };
+}
+
+/** Parses `service1=3,service2=2` (or several such strings) into a scale map. */
+export function parseScale(specs: string | readonly string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  const list = typeof specs === "string" ? [specs] : specs;
+  for (const spec of list) {
+    for (const part of spec.split(/[\s,]+/).filter((p) => p !== "")) {
+      const m = /^([^=]+)=(.*)$/.exec(part);
+      if (!m || m[1] === undefined || m[2] === undefined) {
+        throw new ConfigError(`scale: '${part}' is not SERVICE=REPLICAS`);
+      }
+      const n = Number(m[2]);
+      if (!Number.isInteger(n)) throw new ConfigError(`scale.${m[1]}: '${m[2]}' is not a whole number`);
+      out[m[1]] = n;
+    }
+  }
+  return out;
+}
+
+const envNumber = (env: NodeJS.ProcessEnv, name: string): number | undefined => {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return undefined;
+  const n = Number(raw);
+  if (!Number.isFinite(n)) throw new ConfigError(`${name}: '${raw}' is not a number`);
+  return n;
+};
+
+const envBool = (env: NodeJS.ProcessEnv, name: string): boolean | undefined => {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return undefined;
+  if (/^(1|true|yes)$/i.test(raw)) return true;
+  if (/^(0|false|no)$/i.test(raw)) return false;
+  throw new ConfigError(`${name}: '${raw}' is not a boolean (true/false)`);
+};
+
+/** The layer given by ENVOY_PIPELINE_* variables (COMPOSE_PROJECT_NAME is honoured as well). */
+export function layerFromEnv(env: NodeJS.ProcessEnv = process.env): ConfigLayer {
+  const layer: ConfigLayer = {};
+  if (env.ENVOY_PIPELINE_COMPOSE_FILE) layer.composeFile = env.ENVOY_PIPELINE_COMPOSE_FILE;
+  const project = env.ENVOY_PIPELINE_PROJECT ?? env.COMPOSE_PROJECT_NAME;
+  if (project) layer.projectName = project;
+  if (env.ENVOY_PIPELINE_SCALE) layer.scale = parseScale(env.ENVOY_PIPELINE_SCALE);
+  const listener = envNumber(env, "ENVOY_PIPELINE_LISTENER_PORT");
+  const admin = envNumber(env, "ENVOY_PIPELINE_ADMIN_PORT");
+  if (listener !== undefined || admin !== undefined) {
+    layer.ports = {};
+    if (listener !== undefined) layer.ports.listener = listener;
+    if (admin !== undefined) layer.ports.admin = admin;
+  }
+  const requests = envNumber(env, "ENVOY_PIPELINE_REQUESTS");
+  const concurrency = envNumber(env, "ENVOY_PIPELINE_CONCURRENCY");
+  if (requests !== undefined || concurrency !== undefined) {
+    layer.verify = {};
+    if (requests !== undefined) layer.verify.requests = requests;
+    if (concurrency !== undefined) layer.verify.concurrency = concurrency;
+  }
+  const keep = envBool(env, "ENVOY_PIPELINE_KEEP");
+  if (keep !== undefined) layer.keep = keep;
+  if (env.ENVOY_PIPELINE_REPORT_DIR) layer.reportDir = env.ENVOY_PIPELINE_REPORT_DIR;
+  const wait = envNumber(env, "ENVOY_PIPELINE_WAIT_TIMEOUT");
+  if (wait !== undefined) layer.waitTimeoutSeconds = wait;
+  return layer;
+}
+
+/** Reads a JSON config file; its shape is checked (strictly) with the merged result. */
+export function layerFromFile(path: string): ConfigLayer {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new ConfigError(`config file ${path}: ${(err as Error).message}`);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`config file ${path}: not valid JSON (${(err as Error).message})`);
+  }
+  const parsed = partialConfigSchema.safeParse(data);
+  if (!parsed.success) throw new ConfigError(`config file ${path}: ${formatIssues(parsed.error)}`);
+  const out = parsed.data as ConfigLayer;
+  // Paths in a config file are relative to the file, as users expect.
+  if (out.composeFile && !isAbsolute(out.composeFile)) out.composeFile = resolve(dirname(path), out.composeFile);
+  if (out.reportDir && !isAbsolute(out.reportDir)) out.reportDir = resolve(dirname(path), out.reportDir);
+  return out;
+}
+
+const partialConfigSchema = configSchema
+  .extend({
+    ports: configSchema.shape.ports.partial(),
+    verify: configSchema.shape.verify.partial(),
+  })
+  .partial()
+  .strict();
+
+/** Renders zod issues as `field.path: message; ...`. */
+export function formatIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => `${issue.path.length > 0 ? issue.path.join(".") : "(root)"}: ${issue.message}`)
+    .join("; ");
+}
+
+/** Merges layers (later wins; nested objects merged key by key; scale replaced whole) and validates. */
+export function resolveConfig(...layers: ConfigLayer[]): PipelineConfig {
+  const merged: Record<string, unknown> = {};
+  for (const layer of layers) {
+    for (const [key, value] of Object.entries(layer)) {
+      if (value === undefined) continue;
+      if ((key === "ports" || key === "verify") && typeof value === "object" && value !== null) {
+        merged[key] = { ...(merged[key] as object | undefined), ...value };
+      } else {
+        merged[key] = value;
+      }
+    }
+  }
+  const parsed = configSchema.safeParse(merged);
+  if (!parsed.success) throw new ConfigError(`invalid configuration: ${formatIssues(parsed.error)}`);
+  const config = parsed.data;
+  if (!isAbsolute(config.composeFile)) config.composeFile = resolve(config.composeFile);
+  if (!existsSync(config.composeFile)) throw new ConfigError(`composeFile: ${config.composeFile} does not exist`);
+  if (!isAbsolute(config.reportDir)) config.reportDir = resolve(config.reportDir);
+  return config;
+}
+
+/** The usual resolution: defaults < config file < environment < CLI flags. */
+export function loadConfig(opts: { file?: string; cli?: ConfigLayer; env?: NodeJS.ProcessEnv } = {}): PipelineConfig {
+  const env = opts.env ?? process.env;
+  const file = opts.file ?? env.ENVOY_PIPELINE_CONFIG;
+  return resolveConfig(defaults(env), file ? layerFromFile(file) : {}, layerFromEnv(env), opts.cli ?? {});
+}
