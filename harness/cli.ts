@@ -1,0 +1,168 @@
+// `envoy-pipeline <stage>`: the same stages the Jenkinsfile runs, from a terminal or CI.
+import { Command, InvalidArgumentError, Option } from "commander";
+import { ConfigError, loadConfig, parseScale, type ConfigLayer, type PipelineConfig } from "./config.ts";
+import { log } from "./log.ts";
+import { build } from "./stages/build.ts";
+import { stageContext } from "./stages/context.ts";
+import { deploy } from "./stages/deploy.ts";
+import { runPipeline } from "./stages/pipeline.ts";
+import { prepare } from "./stages/prepare.ts";
+import { scale } from "./stages/scale.ts";
+import { teardown } from "./stages/teardown.ts";
+import { runVerifyStage } from "./stages/verify.ts";
+import { registerWebhookCommands } from "./webhook/cli.ts";
+
+const integer = (name: string) => (value: string): number => {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`${name} must be a whole number, got '${value}'`);
+  return Number(value);
+};
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+interface StageOptions {
+  config?: string;
+  composeFile?: string;
+  project?: string;
+  waitTimeout?: number;
+  scale?: string[];
+  listenerPort?: number;
+  adminPort?: number;
+  requests?: number;
+  concurrency?: number;
+  reportDir?: string;
+  keep?: boolean;
+  removeImages?: boolean;
+  json?: boolean;
+  forceLocal?: boolean;
+}
+
+/** CLI flags as the last configuration layer (only the flags actually given). */
+function cliLayer(o: StageOptions): ConfigLayer {
+  const layer: ConfigLayer = {};
+  if (o.composeFile !== undefined) layer.composeFile = o.composeFile;
+  if (o.project !== undefined) layer.projectName = o.project;
+  if (o.waitTimeout !== undefined) layer.waitTimeoutSeconds = o.waitTimeout;
+  if (o.scale !== undefined) layer.scale = parseScale(o.scale);
+  if (o.listenerPort !== undefined || o.adminPort !== undefined) {
+    layer.ports = {};
+    if (o.listenerPort !== undefined) layer.ports.listener = o.listenerPort;
+    if (o.adminPort !== undefined) layer.ports.admin = o.adminPort;
+  }
+  if (o.requests !== undefined || o.concurrency !== undefined) {
+    layer.verify = {};
+    if (o.requests !== undefined) layer.verify.requests = o.requests;
+    if (o.concurrency !== undefined) layer.verify.concurrency = o.concurrency;
+  }
+  if (o.reportDir !== undefined) layer.reportDir = o.reportDir;
+  if (o.keep !== undefined) layer.keep = o.keep;
+  if (o.removeImages !== undefined) layer.removeImages = o.removeImages;
+  return layer;
+}
+
+function configFrom(o: StageOptions): PipelineConfig {
+  return loadConfig({ ...(o.config !== undefined ? { file: o.config } : {}), cli: cliLayer(o) });
+}
+
+/** Options every stage accepts. */
+function stageCommand(program: Command, name: string, description: string): Command {
+  return program
+    .command(name)
+    .description(description)
+    .option("--config <file>", "JSON config file (also ENVOY_PIPELINE_CONFIG)")
+    .option("--compose-file <path>", "compose file of the stack")
+    .option("--project <name>", "compose project name (default: from BUILD_TAG, else unique per run)")
+    .option("--wait-timeout <seconds>", "longest a single wait may take", integer("--wait-timeout"));
+}
+
+const scaleOption = () =>
+  new Option("--scale <service=replicas>", "replicas per service, repeatable or comma-separated (default service1=3,service2=3)").argParser(collect);
+const portOptions = (cmd: Command): Command =>
+  cmd
+    .option("--listener-port <n>", "host port for Envoy's listener on 127.0.0.1 (default: a free one)", integer("--listener-port"))
+    .option("--admin-port <n>", "host port for Envoy's admin on 127.0.0.1 (default: a free one)", integer("--admin-port"));
+const verifyOptions = (cmd: Command): Command =>
+  cmd
+    .option("--requests <n>", "requests per service (default: sized from the statistics)", integer("--requests"))
+    .option("--concurrency <n>", "requests in flight (and connections to Envoy)", integer("--concurrency"))
+    .option("--report-dir <dir>", "where verify.json, junit.xml and verify.html are written");
+
+/** Runs an action, turning known errors into one clear line and an exit code. */
+function action<A extends unknown[]>(fn: (...args: A) => Promise<number | void>): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      const code = await fn(...args);
+      process.exitCode = code ?? 0;
+    } catch (err) {
+      const e = err as Error;
+      log.info(`error: ${e instanceof ConfigError ? e.message : (e.stack ?? e.message)}`);
+      process.exitCode = e instanceof ConfigError ? 2 : 1;
+    }
+  };
+}
+
+export function buildProgram(): Command {
+  const program = new Command("envoy-pipeline")
+    .description("Build, deploy, scale and verify HTTP services behind an Envoy front proxy with Docker Compose.")
+    .showHelpAfterError()
+    .enablePositionalOptions();
+
+  stageCommand(program, "prepare", "make sure every image the stack needs exists locally (pull, or build air-gapped equivalents)")
+    .option("--force-local", "build the local equivalents even when a registry is reachable")
+    .action(action(async (o: StageOptions) => {
+      configFrom(o);
+      await prepare({ forceLocal: o.forceLocal === true });
+    }));
+
+  stageCommand(program, "build", "build the stack's images (docker compose build)").action(
+    action(async (o: StageOptions) => {
+      const r = await build(await stageContext(configFrom(o)));
+      log.info(`built in ${r.seconds.toFixed(1)}s`);
+    }),
+  );
+
+  portOptions(stageCommand(program, "deploy", "start the stack and wait until Envoy routes to every replica")).action(
+    action(async (o: StageOptions) => {
+      const config = configFrom(o);
+      const r = await deploy(await stageContext(config));
+      log.info(`deployed ${config.projectName} in ${r.seconds.toFixed(1)}s: listener ${r.endpoints.listenerUrl}, admin ${r.endpoints.adminUrl}`);
+    }),
+  );
+
+  stageCommand(program, "scale", "set replicas per service and wait until Envoy reports each new replica healthy")
+    .addOption(scaleOption())
+    .action(action(async (o: StageOptions) => {
+      const config = configFrom(o);
+      const r = await scale(await stageContext(config));
+      for (const [service, replicas] of Object.entries(r.replicas)) {
+        log.info(`${service}: ${replicas.length} replicas (${replicas.map((x) => x.hostname).join(", ")})`);
+      }
+      log.info(`scaled in ${r.seconds.toFixed(1)}s; Envoy converged in ${r.envoyConvergenceSeconds.toFixed(1)}s`);
+    }));
+
+  verifyOptions(stageCommand(program, "verify", "prove that Envoy spreads requests over every replica"))
+    .addOption(scaleOption())
+    .option("--json", "print the JSON report on stdout")
+    .action(action(async (o: StageOptions) => runVerifyStage(await stageContext(configFrom(o)), { json: o.json === true })));
+
+  stageCommand(program, "teardown", "remove this project's containers, networks and volumes")
+    .option("--remove-images", "also remove the images built for this project")
+    .action(action(async (o: StageOptions) => {
+      const config = configFrom(o);
+      const { docker } = await stageContext(config);
+      const r = await teardown(docker, config.projectName, { removeImages: config.removeImages });
+      log.info(
+        `removed ${r.containers.length} containers, ${r.networks.length} networks, ${r.volumes.length} volumes, ${r.images.length} images of ${config.projectName} in ${r.seconds.toFixed(1)}s`,
+      );
+    }));
+
+  verifyOptions(portOptions(stageCommand(program, "pipeline", "prepare, build, deploy, scale, verify, then teardown")))
+    .addOption(scaleOption())
+    .option("--keep", "leave the stack running afterwards")
+    .option("--remove-images", "teardown also removes the images built for this run")
+    .action(action(async (o: StageOptions) => runPipeline(configFrom(o))));
+
+  registerWebhookCommands(program);
+  return program;
+}
+
+await buildProgram().parseAsync(process.argv);

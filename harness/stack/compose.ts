@@ -1,0 +1,51 @@
+// Running `docker compose` for one project of the stack. Testcontainers drives `up` (deploy,
+// scale); build and the odd query go through the CLI directly, with the same environment.
+import { spawn } from "node:child_process";
+import { basename, dirname } from "node:path";
+import type { PipelineConfig } from "../config.ts";
+
+/**
+ * The variables the compose file reads: per-run image tag, host ports (empty = ephemeral) and the
+ * base images chosen by the prepare stage (official ones, or their air-gapped equivalents).
+ */
+export function composeEnvironment(config: PipelineConfig, images: Record<string, string> = {}): Record<string, string> {
+  return {
+    ...images,
+    COMPOSE_PROJECT_NAME: config.projectName,
+    // Images are tagged per project so that two pipelines building different code never share a tag.
+    IMAGE_TAG: config.projectName,
+    ENVOY_LISTENER_PORT: config.ports.listener === 0 ? "" : String(config.ports.listener),
+    ENVOY_ADMIN_PORT: config.ports.admin === 0 ? "" : String(config.ports.admin),
+  };
+}
+
+export class ComposeError extends Error {
+  override name = "ComposeError";
+}
+
+/**
+ * Runs `docker compose -p <project> -f <file> <args>`, streaming its output to stderr (progress for
+ * a person) and resolving with stdout. Rejects with the command and its exit code on failure.
+ */
+export function runCompose(
+  config: PipelineConfig,
+  args: readonly string[],
+  env: Record<string, string>,
+  opts: { captureStdout?: boolean } = {},
+): Promise<string> {
+  const argv = ["compose", "-p", config.projectName, "-f", basename(config.composeFile), ...args];
+  return new Promise((resolve, reject) => {
+    const child = spawn("docker", argv, {
+      cwd: dirname(config.composeFile),
+      env: { ...process.env, ...env },
+      stdio: ["ignore", opts.captureStdout ? "pipe" : "inherit", "inherit"],
+    });
+    let out = "";
+    child.stdout?.setEncoding("utf8").on("data", (chunk: string) => (out += chunk));
+    child.on("error", (err) => reject(new ComposeError(`docker ${argv.join(" ")}: ${err.message}`)));
+    child.on("close", (code, signal) => {
+      if (code === 0) resolve(out);
+      else reject(new ComposeError(`docker ${argv.join(" ")} failed (${signal ?? `exit ${code}`})`));
+    });
+  });
+}

@@ -1,0 +1,102 @@
+// Finding a running stack from Docker alone, by compose labels, so that every stage (and a later
+// process: `verify` after `deploy`, `teardown` after a crash) sees the same truth.
+import type Dockerode from "dockerode";
+import { z } from "zod";
+import { formatIssues } from "../config.ts";
+
+export const PROJECT_LABEL = "com.docker.compose.project";
+export const SERVICE_LABEL = "com.docker.compose.service";
+export const NUMBER_LABEL = "com.docker.compose.container-number";
+
+/** The part of `docker inspect` the harness relies on; anything missing is reported by field. */
+const inspectSchema = z.object({
+  Id: z.string(),
+  Name: z.string(),
+  State: z.object({ Running: z.boolean(), Status: z.string(), Health: z.object({ Status: z.string() }).optional() }),
+  Config: z.object({ Hostname: z.string(), Labels: z.record(z.string(), z.string()).nullable().transform((l) => l ?? {}) }),
+  NetworkSettings: z.object({
+    Networks: z.record(z.string(), z.object({ IPAddress: z.string() })).nullable().transform((n) => n ?? {}),
+    Ports: z
+      .record(z.string(), z.array(z.object({ HostIp: z.string(), HostPort: z.string() })).nullable())
+      .nullable()
+      .transform((p) => p ?? {}),
+  }),
+});
+export type ContainerInspect = z.infer<typeof inspectSchema>;
+
+export class DiscoveryError extends Error {
+  override name = "DiscoveryError";
+}
+
+/** A running container of a compose service, as Docker reports it. */
+export interface ReplicaInfo {
+  /** Container name, e.g. envoy-pipeline-42-service1-2 */
+  name: string;
+  /** The container's hostname (Docker's short id): what the service answers in `hostname`. */
+  hostname: string;
+  /** Address on the project's compose network. */
+  ip: string;
+  service: string;
+  /** Compose replica number (1-based). */
+  number: number;
+  health: string | undefined;
+}
+
+export async function inspectContainer(docker: Dockerode, id: string): Promise<ContainerInspect> {
+  const raw: unknown = await docker.getContainer(id).inspect();
+  const parsed = inspectSchema.safeParse(raw);
+  if (!parsed.success) throw new DiscoveryError(`docker inspect ${id}: unexpected shape: ${formatIssues(parsed.error)}`);
+  return parsed.data;
+}
+
+/** Every container (running or not) of a compose project. */
+export async function projectContainers(docker: Dockerode, project: string, service?: string): Promise<ContainerInspect[]> {
+  const labels = [`${PROJECT_LABEL}=${project}`];
+  if (service) labels.push(`${SERVICE_LABEL}=${service}`);
+  const list = await docker.listContainers({ all: true, filters: { label: labels } });
+  return Promise.all(list.map((c) => inspectContainer(docker, c.Id)));
+}
+
+/** The project's network address of a container: the network compose made for the project. */
+function projectIp(c: ContainerInspect, project: string): string {
+  const nets = Object.entries(c.NetworkSettings.Networks);
+  const own = nets.find(([name]) => name.startsWith(`${project}_`)) ?? nets[0];
+  if (!own || own[1].IPAddress === "") throw new DiscoveryError(`container ${c.Name.replace(/^\//, "")} has no network address`);
+  return own[1].IPAddress;
+}
+
+/** Running replicas of one compose service, ordered by replica number. */
+export async function runningReplicas(docker: Dockerode, project: string, service: string): Promise<ReplicaInfo[]> {
+  const containers = await projectContainers(docker, project, service);
+  return containers
+    .filter((c) => c.State.Running)
+    .map((c) => ({
+      name: c.Name.replace(/^\//, ""),
+      hostname: c.Config.Hostname,
+      ip: projectIp(c, project),
+      service,
+      number: Number(c.Config.Labels[NUMBER_LABEL] ?? "0"),
+      health: c.State.Health?.Status,
+    }))
+    .sort((a, b) => a.number - b.number);
+}
+
+export interface StackEndpoints {
+  /** Envoy's listener on the host, e.g. http://127.0.0.1:32768 */
+  listenerUrl: string;
+  /** Envoy's admin interface on the host. */
+  adminUrl: string;
+}
+
+/** Host URLs of Envoy's listener and admin, read from the front-envoy container's port bindings. */
+export async function stackEndpoints(docker: Dockerode, project: string, envoyService = "front-envoy"): Promise<StackEndpoints> {
+  const [envoy] = (await projectContainers(docker, project, envoyService)).filter((c) => c.State.Running);
+  if (!envoy) throw new DiscoveryError(`no running ${envoyService} container in compose project '${project}' (was it deployed?)`);
+  const hostUrl = (containerPort: number): string => {
+    const binding = envoy.NetworkSettings.Ports[`${containerPort}/tcp`]?.[0];
+    if (!binding) throw new DiscoveryError(`${envoyService} does not publish port ${containerPort} on the host`);
+    const host = binding.HostIp === "" || binding.HostIp === "0.0.0.0" ? "127.0.0.1" : binding.HostIp;
+    return `http://${host}:${binding.HostPort}`;
+  };
+  return { listenerUrl: hostUrl(8080), adminUrl: hostUrl(9901) };
+}

@@ -1,0 +1,82 @@
+// Waiting until Envoy's view of an upstream cluster is exactly the set of running replicas and
+// every one of them passes Envoy's active health check: the moment traffic reaches them all.
+import { setTimeout as sleep } from "node:timers/promises";
+import { EnvoyAdmin, type UpstreamCluster } from "../envoy/admin.ts";
+import type { ReplicaInfo } from "./discover.ts";
+
+export interface ClusterMismatch {
+  cluster: string;
+  /** Replica addresses Envoy does not know yet. */
+  missing: string[];
+  /** Addresses Envoy still routes to that are no running replica. */
+  extra: string[];
+  /** Known to Envoy but not (yet) healthy, with the health flags. */
+  unhealthy: string[];
+}
+
+/** Compares Envoy's hosts of one cluster with the running replicas; null when they agree. */
+export function compareCluster(cluster: UpstreamCluster, replicas: readonly ReplicaInfo[]): ClusterMismatch | null {
+  const want = new Set(replicas.map((r) => r.ip));
+  const have = new Set(cluster.hosts.map((h) => h.ip));
+  const missing = [...want].filter((ip) => !have.has(ip)).map((ip) => `${ip} (${replicas.find((r) => r.ip === ip)?.name})`);
+  const extra = [...have].filter((ip) => !want.has(ip));
+  const unhealthy = cluster.hosts.filter((h) => want.has(h.ip) && !h.healthy).map((h) => `${h.ip} [${h.healthFlags.join(",")}]`);
+  if (missing.length === 0 && extra.length === 0 && unhealthy.length === 0) return null;
+  return { cluster: cluster.name, missing, extra, unhealthy };
+}
+
+export function describeMismatch(m: ClusterMismatch): string {
+  const parts: string[] = [];
+  if (m.missing.length > 0) parts.push(`not yet known to Envoy: ${m.missing.join(", ")}`);
+  if (m.extra.length > 0) parts.push(`Envoy still lists: ${m.extra.join(", ")}`);
+  if (m.unhealthy.length > 0) parts.push(`not healthy yet: ${m.unhealthy.join(", ")}`);
+  return `cluster ${m.cluster}: ${parts.join("; ")}`;
+}
+
+export class ConvergenceTimeout extends Error {
+  override name = "ConvergenceTimeout";
+}
+
+/**
+ * Polls Envoy's /clusters until every named cluster holds exactly its replicas, all healthy.
+ * `replicasOf` is asked again on every round, since containers may still be starting.
+ * Resolves with the seconds it took; rejects after `timeoutMs` naming what still differs.
+ */
+export async function waitForClusters(
+  admin: EnvoyAdmin,
+  clusters: readonly { cluster: string; replicas: () => Promise<ReplicaInfo[]> }[],
+  opts: { timeoutMs: number; intervalMs?: number; onProgress?: (pending: string) => void },
+): Promise<number> {
+  const t0 = Date.now();
+  let lastReport = "";
+  for (;;) {
+    const pending: string[] = [];
+    try {
+      const all = await admin.clusters();
+      for (const c of clusters) {
+        const found = all.find((x) => x.name === c.cluster);
+        if (!found) {
+          pending.push(`Envoy has no cluster '${c.cluster}'`);
+          continue;
+        }
+        const replicas = await c.replicas();
+        if (replicas.length === 0) {
+          pending.push(`cluster ${c.cluster}: no running replica`);
+          continue;
+        }
+        const mismatch = compareCluster(found, replicas);
+        if (mismatch) pending.push(describeMismatch(mismatch));
+      }
+    } catch (err) {
+      pending.push((err as Error).message);
+    }
+    if (pending.length === 0) return (Date.now() - t0) / 1000;
+    const report = pending.join(" | ");
+    if (report !== lastReport) opts.onProgress?.(report);
+    lastReport = report;
+    if (Date.now() - t0 > opts.timeoutMs) {
+      throw new ConvergenceTimeout(`Envoy did not converge within ${(opts.timeoutMs / 1000).toFixed(0)}s: ${report}`);
+    }
+    await sleep(opts.intervalMs ?? 250);
+  }
+}

@@ -1,0 +1,56 @@
+// deploy: `docker compose up` through Testcontainers, waiting on every container's health check
+// and then on Envoy reporting each service's replicas healthy. No sleeps: only observed state.
+import { basename, dirname } from "node:path";
+import { DockerComposeEnvironment, Wait } from "testcontainers";
+import { EnvoyAdmin } from "../envoy/admin.ts";
+import { log, waitingFor } from "../log.ts";
+import { runningReplicas, stackEndpoints, type ReplicaInfo, type StackEndpoints } from "../stack/discover.ts";
+import { waitForClusters } from "../stack/envoy-wait.ts";
+import { routeFor } from "../stack/routes.ts";
+import type { StageContext } from "./context.ts";
+
+export interface DeployResult {
+  seconds: number;
+  endpoints: StackEndpoints;
+  replicas: Record<string, ReplicaInfo[]>;
+}
+
+// Ryuk (Testcontainers' reaper) cannot be pulled without a registry, and the stack must outlive
+// this process anyway (the next stage runs in another one): teardown removes it by its labels.
+process.env.TESTCONTAINERS_RYUK_DISABLED ??= "true";
+
+/** A compose environment for this project: same file, variables and health-check waits. */
+export function composeEnvironmentFor(ctx: StageContext): DockerComposeEnvironment {
+  const file = ctx.config.composeFile;
+  return new DockerComposeEnvironment(dirname(file), basename(file))
+    .withProjectName(ctx.config.projectName)
+    .withEnvironment(ctx.composeEnv)
+    .withDefaultWaitStrategy(Wait.forHealthCheck())
+    .withStartupTimeout(ctx.config.waitTimeoutSeconds * 1000);
+}
+
+/** Waits until Envoy routes each service to exactly its running replicas, all healthy. */
+export async function waitForEnvoy(ctx: StageContext, endpoints: StackEndpoints, services: readonly string[]): Promise<number> {
+  const admin = new EnvoyAdmin(endpoints.adminUrl);
+  return waitingFor(`Envoy to route to every replica of ${services.join(", ")}`, () =>
+    waitForClusters(
+      admin,
+      services.map((service) => ({
+        cluster: routeFor(service).cluster,
+        replicas: () => runningReplicas(ctx.docker, ctx.config.projectName, service),
+      })),
+      { timeoutMs: ctx.config.waitTimeoutSeconds * 1000, onProgress: (pending) => log.info(`  waiting: ${pending}`) },
+    ),
+  );
+}
+
+export async function deploy(ctx: StageContext): Promise<DeployResult> {
+  const t0 = Date.now();
+  await waitingFor(`compose up of project ${ctx.config.projectName} (health checks)`, () => composeEnvironmentFor(ctx).up());
+  const endpoints = await stackEndpoints(ctx.docker, ctx.config.projectName);
+  const services = Object.keys(ctx.config.scale);
+  await waitForEnvoy(ctx, endpoints, services);
+  const replicas: Record<string, ReplicaInfo[]> = {};
+  for (const service of services) replicas[service] = await runningReplicas(ctx.docker, ctx.config.projectName, service);
+  return { seconds: (Date.now() - t0) / 1000, endpoints, replicas };
+}

@@ -1,0 +1,119 @@
+// pipeline: every stage in order, then teardown — also when a stage fails and on Ctrl-C / SIGTERM.
+// `--keep` leaves the stack up and says how to reach it and how to tear it down.
+import type { PipelineConfig } from "../config.ts";
+import { log } from "../log.ts";
+import type { StackEndpoints } from "../stack/discover.ts";
+import { build } from "./build.ts";
+import { stageContext, type StageContext } from "./context.ts";
+import { deploy } from "./deploy.ts";
+import { prepare } from "./prepare.ts";
+import { scale } from "./scale.ts";
+import { teardown } from "./teardown.ts";
+import { verifyStack, type VerifyOutcome } from "./verify.ts";
+
+export interface StageTiming {
+  stage: string;
+  seconds: number;
+  ok: boolean;
+}
+
+export interface PipelineSummary {
+  ok: boolean;
+  timings: StageTiming[];
+  verify?: VerifyOutcome;
+  endpoints?: StackEndpoints;
+  error?: string;
+}
+
+async function timed<T>(timings: StageTiming[], stage: string, work: () => Promise<T>): Promise<T> {
+  const t0 = Date.now();
+  log.info(`== ${stage}`);
+  try {
+    const result = await work();
+    timings.push({ stage, seconds: (Date.now() - t0) / 1000, ok: true });
+    return result;
+  } catch (err) {
+    timings.push({ stage, seconds: (Date.now() - t0) / 1000, ok: false });
+    throw err;
+  }
+}
+
+/** Runs the stages; resolves with the process exit code (0 only when every stage passed). */
+export async function runPipeline(config: PipelineConfig): Promise<number> {
+  const summary = await pipeline(config);
+  process.stdout.write(formatSummary(config, summary));
+  return summary.ok ? 0 : 1;
+}
+
+export async function pipeline(config: PipelineConfig): Promise<PipelineSummary> {
+  const timings: StageTiming[] = [];
+  const summary: PipelineSummary = { ok: false, timings };
+  let ctx: StageContext | undefined;
+  let tornDown = false;
+
+  const tearDown = async (): Promise<void> => {
+    if (tornDown || !ctx) return;
+    tornDown = true;
+    const c = ctx;
+    await timed(timings, "teardown", () => teardown(c.docker, config.projectName, { removeImages: config.removeImages }));
+  };
+
+  // Ctrl-C or a CI abort: remove what we started before exiting. A second signal exits at once.
+  const onSignal = (signal: NodeJS.Signals): void => {
+    log.warn(`${signal}: tearing down ${config.projectName} before exiting (again to exit now)`);
+    process.once(signal, () => process.exit(130));
+    void tearDown()
+      .catch((err: unknown) => log.warn(`teardown failed: ${(err as Error).message}`))
+      .finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+
+  try {
+    await timed(timings, "prepare", () => prepare());
+    ctx = await stageContext(config);
+    const c = ctx;
+    await timed(timings, "build", () => build(c));
+    summary.endpoints = (await timed(timings, "deploy", () => deploy(c))).endpoints;
+    await timed(timings, "scale", () => scale(c));
+    summary.verify = await timed(timings, "verify", () => verifyStack(c));
+    summary.ok = summary.verify.passed;
+    if (!summary.ok) summary.error = "verify found problems (see the checks above)";
+  } catch (err) {
+    summary.error = (err as Error).message;
+    log.info(`pipeline failed: ${(err as Error).stack ?? summary.error}`);
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    if (config.keep && ctx) {
+      log.info(`--keep: leaving ${config.projectName} running`);
+    } else {
+      try {
+        await tearDown();
+      } catch (err) {
+        summary.ok = false;
+        summary.error = `${summary.error ? `${summary.error}; ` : ""}teardown failed: ${(err as Error).message}`;
+      }
+    }
+  }
+  return summary;
+}
+
+export function formatSummary(config: PipelineConfig, summary: PipelineSummary): string {
+  const lines: string[] = ["", `envoy-pipeline ${config.projectName}: ${summary.ok ? "PASSED" : "FAILED"}`];
+  if (summary.error) lines.push(`  reason: ${summary.error}`);
+  lines.push("", "  stage      seconds  result");
+  for (const t of summary.timings) lines.push(`  ${t.stage.padEnd(10)} ${t.seconds.toFixed(1).padStart(7)}  ${t.ok ? "ok" : "FAILED"}`);
+  const total = summary.timings.reduce((s, t) => s + t.seconds, 0);
+  lines.push(`  ${"total".padEnd(10)} ${total.toFixed(1).padStart(7)}`);
+  if (summary.verify) lines.push("", summary.verify.table);
+  if (config.keep) {
+    lines.push("", "  The stack is still running:");
+    if (summary.endpoints) {
+      lines.push(`    listener  ${summary.endpoints.listenerUrl}/service/1`);
+      lines.push(`    admin     ${summary.endpoints.adminUrl}/`);
+    }
+    lines.push(`    tear down: npx envoy-pipeline teardown --project ${config.projectName}`);
+  }
+  return `${lines.join("\n")}\n`;
+}

@@ -1,0 +1,20 @@
+// prepare: a running Docker engine with compose v2, and every base image the stack builds from
+// (the official ones when a registry serves them, else equivalents built from package registries).
+import { ensureDockerEngine } from "../docker/engine.ts";
+import { prepareImages, type ImageSet } from "../images/index.ts";
+import { log, waitingFor } from "../log.ts";
+
+export interface PrepareResult {
+  seconds: number;
+  images: ImageSet;
+}
+
+export async function prepare(opts: { forceLocal?: boolean } = {}): Promise<PrepareResult> {
+  const t0 = Date.now();
+  await ensureDockerEngine();
+  const images = await waitingFor("preparing base images", () =>
+    prepareImages({ forceLocal: opts.forceLocal === true, log: (line) => log.info(`  ${line}`) }),
+  );
+  for (const [name, ref] of Object.entries(images.env)) log.info(`  ${name}=${ref}`);
+  return { seconds: (Date.now() - t0) / 1000, images };
+}

@@ -1,0 +1,55 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { ConfigError, defaultProjectName, loadConfig, parseScale } from "../../harness/config.ts";
+
+describe("configuration", () => {
+  it("defaults to service1=3 service2=3, ephemeral ports, a unique project", () => {
+    const a = loadConfig({ env: {} });
+    assert.deepEqual(a.scale, { service1: 3, service2: 3 });
+    assert.deepEqual(a.ports, { listener: 0, admin: 0 });
+    assert.match(a.projectName, /^envoy-pipeline-[a-z0-9]+$/);
+  });
+
+  it("derives the compose project from Jenkins' BUILD_TAG so executors never collide", () => {
+    assert.equal(defaultProjectName({ BUILD_TAG: "jenkins-Envoy Pipeline/main-42" }), "jenkins-envoy-pipeline-main-42");
+    assert.notEqual(defaultProjectName({ BUILD_TAG: "jenkins-a-1" }), defaultProjectName({ BUILD_TAG: "jenkins-a-2" }));
+  });
+
+  it("layers file < env < flags", () => {
+    const dir = mkdtempSync(join(tmpdir(), "ep-config-"));
+    const file = join(dir, "c.json");
+    writeFileSync(file, JSON.stringify({ scale: { service1: 5 }, verify: { concurrency: 4 }, ports: { admin: 19901 } }));
+    const c = loadConfig({
+      file,
+      env: { ENVOY_PIPELINE_CONCURRENCY: "6", ENVOY_PIPELINE_PROJECT: "from-env" },
+      cli: { verify: { requests: 900 } },
+    });
+    assert.deepEqual(c.scale, { service1: 5 });
+    assert.deepEqual(c.verify, { requests: 900, concurrency: 6 });
+    assert.deepEqual(c.ports, { listener: 0, admin: 19901 });
+    assert.equal(c.projectName, "from-env");
+  });
+
+  it("names the field of a bad value, wherever it came from", () => {
+    assert.throws(() => loadConfig({ env: {}, cli: { scale: { service1: -1 } } }), (e: Error) => e instanceof ConfigError && /scale\.service1/.test(e.message));
+    assert.throws(() => loadConfig({ env: { ENVOY_PIPELINE_LISTENER_PORT: "http" } }), /ENVOY_PIPELINE_LISTENER_PORT: 'http' is not a number/);
+    assert.throws(() => loadConfig({ env: {}, cli: { ports: { listener: 70000 } } }), /ports\.listener/);
+    assert.throws(() => loadConfig({ env: {}, cli: { projectName: "Bad Name" } }), /projectName/);
+    assert.throws(() => loadConfig({ env: {}, cli: { composeFile: "/nope/compose.yml" } }), /composeFile: \/nope\/compose.yml does not exist/);
+    const dir = mkdtempSync(join(tmpdir(), "ep-config-"));
+    const file = join(dir, "c.json");
+    writeFileSync(file, JSON.stringify({ verify: { concurency: 3 } }));
+    assert.throws(() => loadConfig({ file, env: {} }), /config file .*c\.json: verify: Unrecognized key.*concurency/);
+    writeFileSync(file, "{ nope");
+    assert.throws(() => loadConfig({ file, env: {} }), /not valid JSON/);
+  });
+
+  it("parses scale specs and rejects malformed ones", () => {
+    assert.deepEqual(parseScale(["service1=3,service2=2", "service3=1"]), { service1: 3, service2: 2, service3: 1 });
+    assert.throws(() => parseScale("service1"), /'service1' is not SERVICE=REPLICAS/);
+    assert.throws(() => parseScale("service1=two"), /scale\.service1: 'two' is not a whole number/);
+  });
+});
