@@ -1,11 +1,12 @@
 // deploy: `docker compose up` through Testcontainers, waiting on every container's health check
 // and then on Envoy reporting each service's replicas healthy. No sleeps: only observed state.
 import { basename, dirname } from "node:path";
-import { DockerComposeEnvironment, Wait } from "testcontainers";
+import { DockerComposeEnvironment } from "testcontainers";
 import { EnvoyAdmin } from "../envoy/admin.ts";
 import { log, waitingFor } from "../log.ts";
 import { runningReplicas, stackEndpoints, type ReplicaInfo, type StackEndpoints } from "../stack/discover.ts";
 import { waitForClusters } from "../stack/envoy-wait.ts";
+import { ExplainedHealthCheckWait } from "../stack/health-wait.ts";
 import { routeFor } from "../stack/routes.ts";
 import type { StageContext } from "./context.ts";
 
@@ -25,7 +26,7 @@ export function composeEnvironmentFor(ctx: StageContext): DockerComposeEnvironme
   return new DockerComposeEnvironment(dirname(file), basename(file))
     .withProjectName(ctx.config.projectName)
     .withEnvironment(ctx.composeEnv)
-    .withDefaultWaitStrategy(Wait.forHealthCheck())
+    .withDefaultWaitStrategy(new ExplainedHealthCheckWait())
     .withStartupTimeout(ctx.config.waitTimeoutSeconds * 1000);
 }
 

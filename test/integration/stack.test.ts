@@ -1,7 +1,7 @@
 // The foundation end to end on the real engine: build, deploy, scale 3 + 3, Envoy routing to
 // every replica (STRICT_DNS on compose names), scale down, teardown leaving nothing behind.
 import assert from "node:assert/strict";
-import { before, describe, it } from "node:test";
+import { after, before, describe, it } from "node:test";
 import { z } from "zod";
 import { EnvoyAdmin } from "../../harness/envoy/admin.ts";
 import { projectContainers, runningReplicas, stackEndpoints } from "../../harness/stack/discover.ts";
@@ -30,14 +30,19 @@ async function hostnamesSeen(listenerUrl: string, path: string, rounds: number):
 }
 
 describe("the stack on a real Docker engine", { timeout: 600_000 }, () => {
-  let stack: TestStack;
+  let stack: TestStack | undefined;
+  const s = (): TestStack => {
+    assert.ok(stack, "the stack did not start");
+    return stack;
+  };
 
   before(async () => {
     stack = await startTestStack("stack", { scale: { service1: 3, service2: 3 } });
   });
+  after(() => stack?.stop());
 
   it("publishes Envoy's listener and admin on 127.0.0.1 only, on ports Docker picked", async () => {
-    const { listenerUrl, adminUrl } = stack.deployed.endpoints;
+    const { listenerUrl, adminUrl } = s().deployed.endpoints;
     assert.match(listenerUrl, /^http:\/\/127\.0\.0\.1:\d+$/);
     assert.match(adminUrl, /^http:\/\/127\.0\.0\.1:\d+$/);
     assert.notEqual(listenerUrl, adminUrl);
@@ -45,9 +50,9 @@ describe("the stack on a real Docker engine", { timeout: 600_000 }, () => {
   });
 
   it("the image's Envoy validates the shipped config and rejects a broken one", async () => {
-    const image = `envoy-pipeline/front-envoy:${stack.config.projectName}`;
+    const image = `envoy-pipeline/front-envoy:${s().config.projectName}`;
     const run = async (cmd: string): Promise<{ code: number; out: string }> => {
-      const container = await stack.ctx.docker.createContainer({ Image: image, Entrypoint: ["bash", "-c"], Cmd: [cmd], User: "root" });
+      const container = await s().ctx.docker.createContainer({ Image: image, Entrypoint: ["bash", "-c"], Cmd: [cmd], User: "root" });
       try {
         await container.start();
         const { StatusCode } = (await container.wait()) as { StatusCode: number };
@@ -67,15 +72,15 @@ describe("the stack on a real Docker engine", { timeout: 600_000 }, () => {
 
   it("deploys one healthy replica per service, each routed by Envoy", async () => {
     for (const service of ["service1", "service2"]) {
-      const replicas = stack.deployed.replicas[service] ?? [];
+      const replicas = s().deployed.replicas[service] ?? [];
       assert.equal(replicas.length, 1, `${service} replicas after deploy`);
     }
-    const seen = await hostnamesSeen(stack.deployed.endpoints.listenerUrl, "/service/2", 5);
-    assert.deepEqual([...seen.keys()], [stack.deployed.replicas.service2?.[0]?.hostname]);
+    const seen = await hostnamesSeen(s().deployed.endpoints.listenerUrl, "/service/2", 5);
+    assert.deepEqual([...seen.keys()], [s().deployed.replicas.service2?.[0]?.hostname]);
   });
 
   it("scales to 3 + 3: Envoy resolves every replica of the compose names and all of them answer", async () => {
-    const result = await scale(stack.ctx, { service1: 3, service2: 3 });
+    const result = await scale(s().ctx, { service1: 3, service2: 3 });
     const admin = new EnvoyAdmin(result.endpoints.adminUrl);
     for (const service of ["service1", "service2"]) {
       const replicas = result.replicas[service] ?? [];
@@ -88,12 +93,17 @@ describe("the stack on a real Docker engine", { timeout: 600_000 }, () => {
       );
       assert.ok(cluster.hosts.every((h) => h.healthy), `all ${service} hosts healthy`);
       const seen = await hostnamesSeen(result.endpoints.listenerUrl, `/service/${service.slice(-1)}`, 30);
-      assert.deepEqual([...seen.keys()].sort(), replicas.map((r) => r.hostname).sort(), `${service}: every replica answered`);
+      const after = await admin.cluster(service);
+      assert.deepEqual(
+        [...seen.keys()].sort(),
+        replicas.map((r) => r.hostname).sort(),
+        `${service}: every replica answered; replicas ${JSON.stringify(replicas.map((r) => [r.hostname, r.ip]))}, Envoy ${JSON.stringify(after.hosts.map((h) => [h.ip, h.healthFlags, h.stats.rq_total]))}`,
+      );
     }
   });
 
   it("scales service1 down to 1 and Envoy stops routing to the removed replicas", async () => {
-    const result = await scale(stack.ctx, { service1: 1 });
+    const result = await scale(s().ctx, { service1: 1 });
     const only = result.replicas.service1?.[0];
     assert.ok(only);
     const seen = await hostnamesSeen(result.endpoints.listenerUrl, "/service/1", 20);
@@ -102,7 +112,7 @@ describe("the stack on a real Docker engine", { timeout: 600_000 }, () => {
 
   it("routes only its two prefixes: /service/10 and unknown paths get Envoy's 404", async () => {
     for (const path of ["/service/10", "/nothing-here", "/service"]) {
-      const res = await fetch(`${stack.deployed.endpoints.listenerUrl}${path}`);
+      const res = await fetch(`${s().deployed.endpoints.listenerUrl}${path}`);
       assert.equal(res.status, 404, `${path} answered ${res.status}`);
       // A replica's 404 is a JSON body; Envoy's "no route" reply is empty.
       assert.equal(await res.text(), "", `${path}: the 404 comes from Envoy's router, not a replica`);
@@ -110,22 +120,22 @@ describe("the stack on a real Docker engine", { timeout: 600_000 }, () => {
   });
 
   it("teardown removes every container, network and volume of the project and nothing else", async () => {
-    const { docker } = stack.ctx;
+    const { docker } = s().ctx;
     const bystander = await docker.createContainer({
-      Image: `envoy-pipeline/service:${stack.config.projectName}`,
+      Image: `envoy-pipeline/service:${s().config.projectName}`,
       Cmd: ["node", "-e", "setTimeout(()=>{}, 60000)"],
-      Labels: { "com.docker.compose.project": `${stack.config.projectName}x` },
+      Labels: { "com.docker.compose.project": `${s().config.projectName}x` },
     });
     try {
       const t0 = Date.now();
-      const r = await teardown(docker, stack.config.projectName);
+      const r = await teardown(docker, s().config.projectName);
       const seconds = (Date.now() - t0) / 1000;
       assert.ok(r.containers.length >= 3, `removed ${r.containers.join(", ")}`);
-      assert.equal((await projectContainers(docker, stack.config.projectName)).length, 0);
-      const nets = await docker.listNetworks({ filters: { label: [`com.docker.compose.project=${stack.config.projectName}`] } });
+      assert.equal((await projectContainers(docker, s().config.projectName)).length, 0);
+      const nets = await docker.listNetworks({ filters: { label: [`com.docker.compose.project=${s().config.projectName}`] } });
       assert.equal(nets.length, 0);
-      assert.equal((await runningReplicas(docker, stack.config.projectName, "service1")).length, 0);
-      await assert.rejects(stackEndpoints(docker, stack.config.projectName), /no running front-envoy/);
+      assert.equal((await runningReplicas(docker, s().config.projectName, "service1")).length, 0);
+      await assert.rejects(stackEndpoints(docker, s().config.projectName), /no running front-envoy/);
       // A container of a project whose name merely starts the same way is not ours.
       const still = await docker.getContainer(bystander.id).inspect();
       assert.equal(still.Id, bystander.id);

@@ -1,5 +1,4 @@
 // A real stack for integration tests: built, deployed and torn down under a test project name.
-import { after } from "node:test";
 import { loadConfig, type PipelineConfig } from "../../harness/config.ts";
 import { build } from "../../harness/stages/build.ts";
 import { stageContext, type StageContext } from "../../harness/stages/context.ts";
@@ -11,11 +10,14 @@ export interface TestStack {
   ctx: StageContext;
   config: PipelineConfig;
   deployed: DeployResult;
+  /** Removes the stack and its images; call it from the test file's `after`. */
+  stop(): Promise<void>;
 }
 
 /**
- * Builds and deploys the stack (optionally with extra compose files, e.g. an override) and
- * registers its teardown (images included) with node:test's `after`, so it goes whatever happens.
+ * Builds and deploys the stack under a test project name. When that fails, it is torn down before
+ * the error propagates; once it succeeded, the caller's `after(() => stack?.stop())` removes it.
+ * (node:test's `after` called from inside a `before` hook would run right after that hook.)
  */
 export async function startTestStack(
   label: string,
@@ -32,10 +34,15 @@ export async function startTestStack(
   });
   const ctx = await stageContext(config);
   Object.assign(ctx.composeEnv, opts.env ?? {});
-  after(async () => {
+  const stop = async (): Promise<void> => {
     await teardown(ctx.docker, config.projectName, { removeImages: true });
-  });
-  await build(ctx);
-  const deployed = await deploy(ctx);
-  return { ctx, config, deployed };
+  };
+  try {
+    await build(ctx);
+    const deployed = await deploy(ctx);
+    return { ctx, config, deployed, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
 }

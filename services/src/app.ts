@@ -1,0 +1,297 @@
+// Routing and request handling. createServer() returns a plain node:http Server, so tests start it
+// on port 0 in-process and main.ts starts it on PORT.
+//
+//   GET|HEAD /service/:id  200 {"hostname","ip","serviceid","success":true,"time"} when :id is ours,
+//                          404 {"success":false,"error","serviceid"} otherwise
+//   GET|HEAD /healthz      200 {"status":"ok"}, 503 {"status":"shutting down"} while draining
+//   GET|HEAD /metrics      Prometheus text
+//   other paths            404 JSON; other methods on a known path: 405 JSON with Allow
+import http from "node:http";
+import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { ServiceConfig } from "./config.js";
+import { detectIdentity, type Identity } from "./identity.js";
+import { Lifecycle } from "./lifecycle.js";
+import { createLogger, type LogFields, type Logger } from "./logging.js";
+import { ServiceMetrics, UNMATCHED_ROUTE, methodLabel } from "./metrics.js";
+import { createReporter, type SpanReporter } from "./reporter.js";
+import { buildSpan, extractTraceContext, nowMicros, remoteEndpoint } from "./tracing.js";
+
+export interface ServiceOptions {
+  config: ServiceConfig;
+  /** Hostname and IP to report; detected (once) from the machine when omitted. */
+  identity?: Identity;
+  /** Defaults to JSON lines on stdout at config.logLevel. */
+  logger?: Logger;
+  /** Defaults to a Zipkin reporter for config.zipkinEndpoint (none when unset). */
+  reporter?: SpanReporter;
+  /** Pass the one main.ts shuts down with, so /healthz turns 503 while draining. */
+  lifecycle?: Lifecycle;
+  /** Include prom-client's process metrics (default true). */
+  defaultMetrics?: boolean;
+  /** Clock for the `time` field (tests). */
+  now?: () => Date;
+}
+
+interface Reply {
+  status: number;
+  body: string;
+  contentType?: string;
+  headers?: Record<string, string>;
+}
+
+interface RequestContext {
+  params: Record<string, string>;
+  path: string;
+  method: string;
+}
+
+interface Route {
+  template: string;
+  pattern: RegExp;
+  /** Names of the pattern's capture groups, in order. */
+  params: readonly string[];
+  methods: readonly string[];
+  handle(ctx: RequestContext): Reply | Promise<Reply>;
+}
+
+const JSON_TYPE = "application/json; charset=utf-8";
+const READ_METHODS = ["GET", "HEAD"] as const;
+
+/** UTC `YYYY-MM-DD HH:MM:SS`. */
+export function formatTime(date: Date): string {
+  return date.toISOString().slice(0, 19).replace("T", " ");
+}
+
+const json = (status: number, value: unknown, headers?: Record<string, string>): Reply => ({
+  status,
+  body: JSON.stringify(value),
+  contentType: JSON_TYPE,
+  ...(headers && { headers }),
+});
+
+/** The request path without the query, dot segments resolved; undefined when unparseable. */
+function pathOf(url: string | undefined): string | undefined {
+  try {
+    return new URL(url ?? "/", "http://service.invalid").pathname;
+  } catch {
+    return undefined;
+  }
+}
+
+function decodeParam(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
+}
+
+/** Request ids are echoed into a response header: keep only ones that are safe and short. */
+function requestIdOf(value: string | string[] | undefined): string {
+  const id = Array.isArray(value) ? value[0] : value;
+  return id !== undefined && /^[\x21-\x7e]{1,200}$/.test(id) ? id : randomUUID();
+}
+
+export function createServer(options: ServiceOptions): http.Server {
+  const { config } = options;
+  const identity = options.identity ?? detectIdentity(config.reportedHostname);
+  const logger = options.logger ?? createLogger({ level: config.logLevel });
+  const reporter = options.reporter ?? createReporter(config.zipkinEndpoint, logger);
+  const lifecycle = options.lifecycle ?? new Lifecycle();
+  const now = options.now ?? (() => new Date());
+  const metrics = new ServiceMetrics({
+    serviceName: config.serviceName,
+    replica: identity.hostname,
+    defaultMetrics: options.defaultMetrics ?? true,
+  });
+
+  const routes: Route[] = [
+    {
+      template: "/service/:id",
+      pattern: /^\/service\/([^/]+)\/?$/,
+      params: ["id"],
+      methods: READ_METHODS,
+      async handle({ params }) {
+        const asked = params.id ?? "";
+        if (asked !== config.serviceId) {
+          return json(404, {
+            success: false,
+            error: `this instance serves service ${config.serviceId}, not ${asked}`,
+            serviceid: asked,
+          });
+        }
+        if (config.responseDelayMs > 0) await sleep(config.responseDelayMs);
+        // Key order is part of the contract.
+        return json(200, {
+          hostname: identity.hostname,
+          ip: identity.ip,
+          serviceid: asked,
+          success: true,
+          time: formatTime(now()),
+        });
+      },
+    },
+    {
+      template: "/healthz",
+      pattern: /^\/healthz\/?$/,
+      params: [],
+      methods: READ_METHODS,
+      handle: () => (lifecycle.draining ? json(503, { status: "shutting down" }) : json(200, { status: "ok" })),
+    },
+    {
+      template: "/metrics",
+      pattern: /^\/metrics\/?$/,
+      params: [],
+      methods: READ_METHODS,
+      async handle() {
+        return { status: 200, body: await metrics.render(), contentType: metrics.contentType };
+      },
+    },
+  ];
+
+  function match(path: string): { route: Route; params: Record<string, string> } | undefined {
+    for (const route of routes) {
+      const m = route.pattern.exec(path);
+      if (!m) continue;
+      const params: Record<string, string> = {};
+      route.params.forEach((name, i) => {
+        params[name] = decodeParam(m[i + 1] ?? "");
+      });
+      return { route, params };
+    }
+    return undefined;
+  }
+
+  /** Picks the route (synchronously, so the metrics label is known even if the handler fails). */
+  function dispatch(method: string, path: string | undefined): { route: string; reply: Reply | Promise<Reply> } {
+    if (path === undefined) return { route: UNMATCHED_ROUTE, reply: json(400, { success: false, error: "malformed request target" }) };
+    const found = match(path);
+    if (!found) {
+      return { route: UNMATCHED_ROUTE, reply: json(404, { success: false, error: `no route for ${method} ${path}` }) };
+    }
+    const { route, params } = found;
+    if (!route.methods.includes(method)) {
+      const allow = route.methods.join(", ");
+      return {
+        route: route.template,
+        reply: json(405, { success: false, error: `method ${method} not allowed on ${route.template}; allowed: ${allow}` }, { allow }),
+      };
+    }
+    return { route: route.template, reply: route.handle({ params, path, method }) };
+  }
+
+  const server = http.createServer((req, res) => {
+    const startMicros = nowMicros();
+    const method = (req.method ?? "GET").toUpperCase();
+    const path = pathOf(req.url);
+    const trace = extractTraceContext(req.headers);
+    const requestId = requestIdOf(req.headers["x-request-id"]);
+    let route = UNMATCHED_ROUTE;
+    let requestBytes = 0;
+    let responseBytes = 0;
+
+    // Drain the body (none expected) so the connection stays usable, counting what arrives.
+    req.on("data", (chunk: Buffer) => {
+      requestBytes += chunk.length;
+    });
+    res.setHeader("x-b3-traceid", trace.traceId);
+    res.setHeader("x-request-id", requestId);
+
+    res.on("close", () => {
+      const endMicros = nowMicros();
+      const aborted = !res.writableFinished;
+      // A client that went away before we answered gets nginx's 499 in logs, metrics and span,
+      // not the 200 that res.statusCode still holds by default.
+      const status = aborted && !res.headersSent ? 499 : res.statusCode;
+      metrics.observe({
+        method,
+        route,
+        statusCode: status,
+        durationSeconds: (endMicros - startMicros) / 1e6,
+        requestBytes,
+        responseBytes,
+      });
+      const fields: LogFields = {
+        method,
+        path: path ?? req.url,
+        status,
+        duration_ms: Math.round(endMicros - startMicros) / 1000,
+        request_id: requestId,
+        trace_id: trace.traceId,
+        span_id: trace.spanId,
+        route,
+        bytes_in: requestBytes,
+        bytes_out: responseBytes,
+        ...(aborted && { aborted: true }),
+      };
+      if (status >= 500) logger.error("request", fields);
+      else if (status < 400 && (route === "/healthz" || route === "/metrics")) logger.debug("request", fields);
+      else logger.info("request", fields);
+
+      if (!trace.sampled) return;
+      const tags: Record<string, string> = {
+        replica: identity.hostname,
+        "service.id": config.serviceId,
+        "http.method": method,
+        "http.path": path ?? req.url ?? "",
+        "http.route": route,
+        "http.status_code": String(status),
+        "guid:x-request-id": requestId,
+      };
+      if (aborted) tags.error = "client closed the connection before the response was sent";
+      else if (status >= 500) tags.error = String(status);
+      reporter.report(
+        buildSpan({
+          context: trace,
+          name: `${methodLabel(method).toLowerCase()} ${route}`,
+          startMicros,
+          endMicros,
+          serviceName: config.serviceName,
+          ipv4: identity.ip,
+          remote: remoteEndpoint(req.socket.remoteAddress, req.socket.remotePort),
+          tags,
+        }),
+      );
+    });
+
+    const respond = async (): Promise<void> => {
+      let reply: Reply;
+      try {
+        const picked = dispatch(method, path);
+        route = picked.route;
+        reply = await picked.reply;
+      } catch (err) {
+        logger.error("handler failed", { method, path, request_id: requestId, trace_id: trace.traceId, error: err });
+        reply = json(500, { success: false, error: "internal error" });
+      }
+      if (res.destroyed || res.headersSent) return;
+      const body = Buffer.from(reply.body, "utf8");
+      res.statusCode = reply.status;
+      res.setHeader("content-type", reply.contentType ?? JSON_TYPE);
+      res.setHeader("content-length", body.length);
+      res.setHeader("cache-control", "no-store");
+      for (const [name, value] of Object.entries(reply.headers ?? {})) res.setHeader(name, value);
+      // While draining, tell keep-alive clients (Envoy) not to reuse this connection.
+      if (lifecycle.draining) res.setHeader("connection", "close");
+      if (method === "HEAD") {
+        res.end();
+      } else {
+        responseBytes = body.length;
+        res.end(body);
+      }
+    };
+    respond().catch((err: unknown) => {
+      logger.error("response failed", { method, path, request_id: requestId, error: err });
+      res.destroy();
+    });
+  });
+
+  // Keep idle upstream connections open longer than the proxy does, so the proxy, not us, closes
+  // them: otherwise a request Envoy sends just as we time a connection out is reset (a 503 at the
+  // client). Envoy's cluster idle timeout (common_http_protocol_options.idle_timeout, default 1 h)
+  // should be set below this, e.g. 60 s.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  return server;
+}

@@ -1,0 +1,65 @@
+// Structured logs: one JSON object per line on stdout, `time`, `level` and `msg` first, then the
+// caller's fields. Access-log lines carry method, path, status, duration_ms, request_id and trace_id.
+import type { LogLevel } from "./config.js";
+
+export type LogFields = Record<string, unknown>;
+
+export interface Logger {
+  debug(msg: string, fields?: LogFields): void;
+  info(msg: string, fields?: LogFields): void;
+  warn(msg: string, fields?: LogFields): void;
+  error(msg: string, fields?: LogFields): void;
+  enabled(level: LogLevel): boolean;
+}
+
+const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export interface LoggerOptions {
+  level?: LogLevel;
+  /** Where each line (ending in "\n") goes; stdout by default. Tests pass a collector. */
+  write?: (line: string) => void;
+  now?: () => Date;
+}
+
+function replacer(_key: string, value: unknown): unknown {
+  if (value instanceof Error) {
+    const code = (value as { code?: unknown }).code;
+    const cause = value.cause instanceof Error ? value.cause.message : undefined;
+    return { name: value.name, message: value.message, ...(code !== undefined && { code }), ...(cause && { cause }) };
+  }
+  if (typeof value === "bigint") return value.toString();
+  return value;
+}
+
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const threshold = RANK[options.level ?? "info"];
+  const write = options.write ?? ((line: string) => void process.stdout.write(line));
+  const now = options.now ?? (() => new Date());
+  const log = (level: LogLevel, msg: string, fields?: LogFields): void => {
+    if (RANK[level] < threshold) return;
+    let line: string;
+    try {
+      line = JSON.stringify({ time: now().toISOString(), level, msg, ...fields }, replacer);
+    } catch (err) {
+      // A field that cannot be serialised (a cycle) must not lose the line.
+      line = JSON.stringify({ time: now().toISOString(), level, msg, log_error: String(err) });
+    }
+    write(line + "\n");
+  };
+  return {
+    debug: (msg, fields) => log("debug", msg, fields),
+    info: (msg, fields) => log("info", msg, fields),
+    warn: (msg, fields) => log("warn", msg, fields),
+    error: (msg, fields) => log("error", msg, fields),
+    enabled: (level) => RANK[level] >= threshold,
+  };
+}
+
+/** A logger that drops everything (the default for in-process tests that do not look at logs). */
+export const silentLogger: Logger = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+  enabled: () => false,
+};

@@ -1,0 +1,89 @@
+// Entry point: read the environment, start the server, and shut down gracefully on SIGTERM/SIGINT.
+// Exit codes: 0 after a clean shutdown, 1 on a configuration or start-up error or when the
+// shutdown had to cut connections or hit the hard deadline.
+import { createServer } from "./app.js";
+import { ConfigError, loadConfig, type ServiceConfig } from "./config.js";
+import { detectIdentity } from "./identity.js";
+import { Lifecycle, shutdown } from "./lifecycle.js";
+import { createLogger } from "./logging.js";
+import { createReporter } from "./reporter.js";
+
+/** Whatever happens during shutdown, the process is gone this long after the signal. */
+const HARD_DEADLINE_MS = 3000;
+
+function readConfig(): ServiceConfig {
+  try {
+    return loadConfig(process.env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    createLogger().error(err.message, { variables: err.variables });
+    process.stderr.write(`${err.message}\n`);
+    process.exit(1);
+  }
+}
+
+const config = readConfig();
+const logger = createLogger({ level: config.logLevel });
+const identity = detectIdentity(config.reportedHostname);
+const reporter = createReporter(config.zipkinEndpoint, logger);
+const lifecycle = new Lifecycle();
+const server = createServer({ config, identity, logger, reporter, lifecycle });
+
+// Anything that escapes a handler ends the process with a JSON line (compose restarts it), rather
+// than leaving it running in an unknown state.
+process.on("uncaughtException", (err) => {
+  logger.error("uncaught exception", { error: err, stack: err.stack });
+  process.exit(1);
+});
+process.on("unhandledRejection", (reason) => {
+  logger.error("unhandled rejection", { error: reason instanceof Error ? reason : String(reason) });
+  process.exit(1);
+});
+
+server.on("error", (err) => {
+  logger.error("server error", { error: err, port: config.port });
+  process.exit(1);
+});
+
+server.listen(config.port, () => {
+  const address = server.address();
+  logger.info("listening", {
+    port: typeof address === "object" && address !== null ? address.port : config.port,
+    service_id: config.serviceId,
+    service_name: config.serviceName,
+    hostname: identity.hostname,
+    ip: identity.ip,
+    zipkin_endpoint: config.zipkinEndpoint ?? null,
+    node: process.version,
+    pid: process.pid,
+  });
+});
+
+let stopping = false;
+function onSignal(signal: NodeJS.Signals): void {
+  if (stopping) {
+    logger.warn("second signal during shutdown; exiting now", { signal });
+    process.exit(1);
+  }
+  stopping = true;
+  setTimeout(() => {
+    logger.error("shutdown hard deadline reached; exiting", { deadline_ms: HARD_DEADLINE_MS });
+    process.exit(1);
+  }, HARD_DEADLINE_MS).unref();
+  // shutdown() closes the listening socket before its first await, so by the time this line is
+  // logged no new connection is accepted.
+  const stopped = shutdown({ server, lifecycle, reporter, logger });
+  logger.info("shutting down", { signal });
+  stopped
+    .then((result) => {
+      logger.info("stopped", { signal, clean: result.clean, shutdown_ms: result.durationMs });
+      process.exit(result.clean ? 0 : 1);
+    })
+    .catch((err: unknown) => {
+      logger.error("shutdown failed", { error: err });
+      process.exit(1);
+    });
+}
+
+process.on("SIGTERM", onSignal);
+process.on("SIGINT", onSignal);

@@ -1,0 +1,219 @@
+// The real entry point as a child process (`node --import tsx services/src/main.ts`): graceful
+// shutdown on SIGTERM/SIGINT finishes requests in flight, refuses new connections, flushes spans,
+// and exits 0 well within a second; a configuration error exits 1 naming the variable.
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import net from "node:net";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+
+const MAIN = fileURLToPath(new URL("../../services/src/main.ts", import.meta.url));
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+type LogLine = Record<string, unknown> & { msg: string };
+
+interface Child {
+  proc: ChildProcess;
+  port: number;
+  lines: LogLine[];
+  stderr: () => string;
+  /** Resolves with the exit code and the performance.now() at exit. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
+  waitForLog(msg: string, ms?: number): Promise<LogLine>;
+}
+
+function launch(t: { after(fn: () => unknown): void }, env: Record<string, string>): Child {
+  const cleanEnv: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v !== undefined && !/^(SERVICE_|PORT$|ZIPKIN_|REPORTED_|RESPONSE_DELAY|LOG_LEVEL$|NODE_OPTIONS$)/.test(k)) cleanEnv[k] = v;
+  }
+  const proc = spawn(process.execPath, ["--import", "tsx", MAIN], {
+    cwd: ROOT,
+    env: { ...cleanEnv, PORT: "0", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const lines: LogLine[] = [];
+  let stderr = "";
+  let partial = "";
+  const waiters = new Set<() => void>();
+  proc.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
+    partial += chunk;
+    const complete = partial.split("\n");
+    partial = complete.pop() ?? "";
+    for (const line of complete) if (line.trim()) lines.push(JSON.parse(line) as LogLine);
+    waiters.forEach((w) => w());
+  });
+  proc.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
+    proc.on("exit", (code, signal) => {
+      const at = performance.now();
+      waiters.forEach((w) => w());
+      resolve({ code, signal, at });
+    }),
+  );
+  t.after(() => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
+  });
+  const waitForLog = (msg: string, ms = 15_000) =>
+    new Promise<LogLine>((resolve, reject) => {
+      const check = () => {
+        const found = lines.find((l) => l.msg === msg);
+        if (found) return done(() => resolve(found));
+        if (proc.exitCode !== null || proc.signalCode !== null) {
+          return done(() => reject(new Error(`child exited before logging "${msg}"; stderr: ${stderr}`)));
+        }
+      };
+      const timer = setTimeout(() => done(() => reject(new Error(`no "${msg}" log within ${ms} ms; stderr: ${stderr}`))), ms);
+      const done = (f: () => void) => {
+        clearTimeout(timer);
+        waiters.delete(check);
+        f();
+      };
+      waiters.add(check);
+      check();
+    });
+  return { proc, port: 0, lines, stderr: () => stderr, exited, waitForLog };
+}
+
+async function started(t: { after(fn: () => unknown): void }, env: Record<string, string>): Promise<Child> {
+  const child = launch(t, { SERVICE_ID: "1", ...env });
+  const listening = await child.waitForLog("listening");
+  child.port = Number(listening.port);
+  assert.ok(child.port > 0, "listening line carries the port");
+  return child;
+}
+
+function get(port: number, path: string, agent: http.Agent | false = false, headers: Record<string, string> = {}) {
+  return new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }>((resolve, reject) => {
+    http
+      .get({ host: "127.0.0.1", port, path, agent, headers }, (res) => {
+        let body = "";
+        res.on("data", (c: Buffer) => (body += c.toString()));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      })
+      .on("error", reject);
+  });
+}
+
+function connectOutcome(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: "127.0.0.1", port });
+    socket.on("connect", () => {
+      socket.destroy();
+      resolve("connected");
+    });
+    socket.on("error", (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+  });
+}
+
+test("SIGTERM: the request in flight completes, new connections are refused, exit 0 within 1 s", async (t) => {
+  const child = await started(t, { RESPONSE_DELAY_MS: "600" });
+  const requestStarted = performance.now();
+  const inflight = get(child.port, "/service/1", new http.Agent({ keepAlive: true }));
+  await new Promise((r) => setTimeout(r, 150));
+  const signalled = performance.now();
+  child.proc.kill("SIGTERM");
+  await child.waitForLog("shutting down", 2000);
+  const refused = await connectOutcome(child.port);
+
+  const res = await inflight;
+  const answeredAt = performance.now();
+  const exit = await child.exited;
+  const exitMs = exit.at - signalled;
+
+  assert.equal(res.status, 200, "the in-flight request was answered");
+  assert.equal((JSON.parse(res.body) as { success: boolean }).success, true);
+  assert.equal(res.headers.connection, "close", "a draining response tells the client not to reuse the connection");
+  assert.ok(answeredAt - requestStarted >= 550, "the response honoured the delay (it really was in flight)");
+  assert.equal(refused, "ECONNREFUSED", "no new connections once shutdown has begun");
+  assert.equal(exit.code, 0, `exit code; stderr: ${child.stderr()}`);
+  assert.ok(exitMs < 1000, `exited ${exitMs.toFixed(0)} ms after SIGTERM`);
+  assert.ok(exit.at >= answeredAt - 5, "exit came after the in-flight response");
+  const stopped = child.lines.find((l) => l.msg === "stopped");
+  assert.equal(stopped?.clean, true);
+  t.diagnostic(`exit ${exitMs.toFixed(1)} ms after SIGTERM with a 600 ms request in flight (sent 150 ms earlier)`);
+});
+
+test("SIGTERM with only an idle keep-alive connection exits 0 at once", async (t) => {
+  const child = await started(t, {});
+  const agent = new http.Agent({ keepAlive: true });
+  t.after(() => agent.destroy());
+  const first = await get(child.port, "/service/1", agent);
+  assert.equal(first.headers.connection, "keep-alive");
+  const signalled = performance.now();
+  child.proc.kill("SIGTERM");
+  const exit = await child.exited;
+  const exitMs = exit.at - signalled;
+  assert.equal(exit.code, 0);
+  assert.ok(exitMs < 1000, `exited ${exitMs.toFixed(0)} ms after SIGTERM`);
+  t.diagnostic(`idle exit ${exitMs.toFixed(1)} ms after SIGTERM`);
+});
+
+test("SIGINT shuts down the same way", async (t) => {
+  const child = await started(t, {});
+  child.proc.kill("SIGINT");
+  const exit = await child.exited;
+  assert.equal(exit.code, 0);
+  assert.equal(child.lines.find((l) => l.msg === "shutting down")?.signal, "SIGINT");
+});
+
+async function collector(t: { after(fn: () => unknown): void }, hang = false) {
+  const bodies: { traceId: string }[][] = [];
+  const server = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (c: Buffer) => (body += c.toString()));
+    req.on("end", () => {
+      if (hang) return;
+      bodies.push(JSON.parse(body) as { traceId: string }[]);
+      res.writeHead(202).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  t.after(
+    () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  );
+  return { endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v2/spans`, bodies };
+}
+
+test("queued spans are flushed on shutdown, before the 500 ms timer", async (t) => {
+  const zipkin = await collector(t);
+  const child = await started(t, { ZIPKIN_ENDPOINT: zipkin.endpoint });
+  const res = await get(child.port, "/service/1", false, { "x-b3-traceid": "5af7183fb1d4cf5f", "x-b3-spanid": "6b221d5bc9e6496c" });
+  assert.equal(res.status, 200);
+  child.proc.kill("SIGTERM");
+  const exit = await child.exited;
+  assert.equal(exit.code, 0);
+  assert.deepEqual(
+    zipkin.bodies.flat().map((s) => s.traceId),
+    ["5af7183fb1d4cf5f"],
+  );
+});
+
+test("a collector that never answers cannot hold shutdown past 1 s", async (t) => {
+  const zipkin = await collector(t, true);
+  const child = await started(t, { ZIPKIN_ENDPOINT: zipkin.endpoint });
+  await get(child.port, "/service/1");
+  const signalled = performance.now();
+  child.proc.kill("SIGTERM");
+  const exit = await child.exited;
+  const exitMs = exit.at - signalled;
+  assert.ok(exitMs < 1000, `exited ${exitMs.toFixed(0)} ms after SIGTERM`);
+  assert.equal(exit.code, 0);
+  assert.ok(child.lines.some((l) => l.msg === "zipkin flush on shutdown timed out"), "the lost spans are logged");
+});
+
+test("a configuration error exits 1 and names the variable", async (t) => {
+  const child = launch(t, { PORT: "not-a-port" });
+  const exit = await child.exited;
+  assert.equal(exit.code, 1);
+  assert.match(child.stderr(), /SERVICE_ID is required/);
+  assert.match(child.stderr(), /PORT must be/);
+  const logged = child.lines.find((l) => l.level === "error");
+  assert.deepEqual(logged?.variables, ["SERVICE_ID", "PORT"]);
+});
