@@ -11,10 +11,16 @@ echo "== typecheck"
 npx tsc --noEmit -p .
 (cd services && [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; npx tsc --noEmit -p .)
 
-if [ -f jenkins-test/pom.xml ]; then
-  echo "== Jenkins shared library tests (Maven)"
-  mvn -q -B -f jenkins-test/pom.xml test
+echo "== Jenkins shared library tests (JenkinsPipelineUnit, Maven)"
+if ! command -v mvn >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q maven default-jdk-headless >/dev/null
+  else
+    echo "npm test: Maven and a JDK (17+) are needed for the Jenkins library tests: apt-get install maven default-jdk-headless" >&2
+    exit 1
+  fi
 fi
+mvn -q -B -f jenkins-test/pom.xml test
 
 echo "== unit and integration tests"
 status=0

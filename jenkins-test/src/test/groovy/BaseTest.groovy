@@ -1,0 +1,129 @@
+import com.lesfurets.jenkins.unit.BasePipelineTest
+import com.lesfurets.jenkins.unit.MethodCall
+import org.junit.Before
+import support.DeclarativeDsl
+import support.PipelineError
+import support.WorkingCopySource
+
+import static com.lesfurets.jenkins.unit.MethodCall.callArgsToString
+import static com.lesfurets.jenkins.unit.global.lib.LibraryConfiguration.library
+import static org.junit.Assert.assertEquals
+import static org.junit.Assert.fail
+
+/**
+ * Base of every step test, after jenkins-infra/pipeline-library's BaseTest: registers the pipeline
+ * steps the library uses as mocks on JenkinsPipelineUnit's helper, records every `sh`, and adds the
+ * Declarative DSL (support.DeclarativeDsl) that JenkinsPipelineUnit 1.1 does not have.
+ */
+abstract class BaseTest extends BasePipelineTest {
+  /** The library's checkout: the folder holding vars/, resources/ and the Jenkinsfile. */
+  public static final File LIBRARY_ROOT = new File(System.getProperty('envoy.library.root', '..')).canonicalFile
+
+  public static final String DEFAULT_CLI = 'npx --yes envoy-pipeline'
+
+  Map env = [BUILD_TAG: 'jenkins-envoy-app-main-42', BUILD_NUMBER: '42', WORKSPACE: '/workspace/envoy-app']
+
+  /** Every `sh` call as the step got it: [script: ..., label: ...] (a plain string becomes [script: it]). */
+  List<Map> shCalls = []
+
+  /** The exit code each `sh` script returns; a test replaces it to make a stage fail. */
+  Closure<Integer> shExitCode = { String script -> 0 }
+
+  DeclarativeDsl declarative
+
+  @Before
+  void setUp() throws Exception {
+    scriptRoots = [LIBRARY_ROOT.path] as String[]
+    baseScriptRoot = LIBRARY_ROOT.path
+    super.setUp()
+
+    binding.setVariable('env', env)
+    // `agent any` / `agent none` read these as variables.
+    binding.setVariable('any', 'any')
+    binding.setVariable('none', 'none')
+
+    helper.registerAllowedMethod('error', [String], { String message ->
+      updateBuildStatus('FAILURE')
+      throw new PipelineError(message)
+    })
+    helper.registerAllowedMethod('sh', [String], { String script -> runSh([script: script]) })
+    helper.registerAllowedMethod('sh', [Map], { Map args -> runSh(args) })
+    helper.registerAllowedMethod('junit', [Map], null)
+    helper.registerAllowedMethod('archiveArtifacts', [Map], null)
+    helper.registerAllowedMethod('echo', [String], null)
+
+    declarative = new DeclarativeDsl(this)
+    declarative.register(helper)
+
+    // What the steps find as `envoyPipelineSupport` when a test loads one var on its own (with the
+    // library loaded, JenkinsPipelineUnit binds every var of the library instead).
+    binding.setVariable('envoyPipelineSupport', loadScript('vars/envoyPipelineSupport.groovy'))
+  }
+
+  /**
+   * Makes the library available as 'envoy-pipeline', served from this working copy. implicit:
+   * loaded for every script, as a global library marked "Load implicitly" is; otherwise only by
+   * `@Library('envoy-pipeline') _`.
+   */
+  void registerLibrary(boolean implicit) {
+    helper.registerSharedLibrary(library('envoy-pipeline')
+        .defaultVersion('main')
+        .allowOverride(true)
+        .implicit(implicit)
+        .targetPath(LIBRARY_ROOT.path)
+        .retriever(new WorkingCopySource(LIBRARY_ROOT))
+        .build())
+  }
+
+  Object runSh(Map args) {
+    Map call = new LinkedHashMap(args)
+    call.script = String.valueOf(args.script)
+    shCalls << call
+    int exit = shExitCode(call.script as String)
+    if (args.returnStatus) {
+      return exit
+    }
+    if (exit != 0) {
+      throw new PipelineError("script returned exit code ${exit}")
+    }
+    return args.returnStdout ? '' : null
+  }
+
+  /** The scripts given to `sh`, in order. */
+  List<String> shScripts() {
+    return shCalls.collect { it.script as String }
+  }
+
+  /** Runs `body`, which must end with PipelineError (what `error` and a failing `sh` throw); returns its message. */
+  static String pipelineErrorOf(Closure body) {
+    try {
+      body()
+    } catch (PipelineError expected) {
+      return expected.message
+    }
+    fail('expected the step to fail with error(...)')
+    return null
+  }
+
+  List<MethodCall> callsTo(String methodName) {
+    return helper.callStack.findAll { it.methodName == methodName }
+  }
+
+  // The call-stack assertions of jenkins-infra/pipeline-library's BaseTest.
+
+  boolean assertMethodCallContainsPattern(String methodName, String pattern) {
+    return callsTo(methodName).any { callArgsToString(it).contains(pattern) }
+  }
+
+  boolean assertMethodCall(String methodName) {
+    return !callsTo(methodName).isEmpty()
+  }
+
+  boolean assertMethodCallOccurrences(String methodName, int expected) {
+    return callsTo(methodName).size() == expected
+  }
+
+  void assertBuildResult(String expected) {
+    assertEquals(expected, binding.getVariable('currentBuild').result)
+  }
+}

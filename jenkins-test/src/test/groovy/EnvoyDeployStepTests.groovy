@@ -1,0 +1,62 @@
+import org.junit.Test
+
+import static org.junit.Assert.assertEquals
+import static org.junit.Assert.assertTrue
+
+class EnvoyDeployStepTests extends BaseTest {
+  public static final String scriptName = 'vars/envoyDeploy.groovy'
+
+  @Test
+  void itRunsDeployWithDefaults() throws Exception {
+    def script = loadScript(scriptName)
+
+    script.call()
+    printCallStack()
+
+    assertJobStatusSuccess()
+    assertEquals(["npx --yes envoy-pipeline 'deploy'"], shScripts())
+    assertEquals('envoy-pipeline deploy', shCalls[0].label)
+  }
+
+  @Test
+  void itPassesThePorts() throws Exception {
+    def script = loadScript(scriptName)
+
+    script.call(cli: 'node bin/envoy-pipeline.js', listenerPort: 18080, adminPort: 0)
+
+    // 0 is a real value (a free port), not "unset"
+    assertEquals(["node bin/envoy-pipeline.js 'deploy' '--listener-port' '18080' '--admin-port' '0'"], shScripts())
+  }
+
+  @Test
+  void itRejectsAPortOutOfRange() throws Exception {
+    def script = loadScript(scriptName)
+
+    String message = pipelineErrorOf { script.call(listenerPort: 70000) }
+
+    assertEquals("envoyDeploy: 'listenerPort' must be an Integer from 0 to 65535, got Integer 70000", message)
+    assertTrue(shScripts().isEmpty())
+  }
+
+  @Test
+  void itRejectsAPortGivenAsString() throws Exception {
+    def script = loadScript(scriptName)
+
+    String message = pipelineErrorOf { script.call(adminPort: '9901') }
+
+    assertEquals("envoyDeploy: 'adminPort' must be an Integer from 0 to 65535, got String '9901'", message)
+  }
+
+  @Test
+  void itReportsEveryProblemAtOnce() throws Exception {
+    def script = loadScript(scriptName)
+
+    String message = pipelineErrorOf { script.call(listenerport: 8080, adminPort: -1, project: 42) }
+
+    assertEquals([
+        "envoyDeploy: unknown key 'listenerport' (did you mean 'listenerPort'?); valid keys: cli, configFile, composeFile, project, waitTimeout, listenerPort, adminPort",
+        "envoyDeploy: 'project' must be a non-empty String, got Integer 42",
+        "envoyDeploy: 'adminPort' must be an Integer from 0 to 65535, got Integer -1",
+    ], message.readLines())
+  }
+}

@@ -1,0 +1,163 @@
+package support
+
+import com.lesfurets.jenkins.unit.BasePipelineTest
+import com.lesfurets.jenkins.unit.PipelineTestHelper
+
+/**
+ * The part of Declarative Pipeline that JenkinsPipelineUnit 1.1 lacks (its DeclarativePipelineTest
+ * came in later releases, which are published only in the Jenkins project's repository), cut to
+ * what this library writes:
+ *
+ *   pipeline { agent { label ... } | agent any; options { timeout(...) }; triggers { githubPush() };
+ *              stages { stage(name) { steps { ... } } }; post { always { ... } failure { ... } ... } }
+ *
+ * with Declarative's run-time rules: the sections are read first, then the stages run in order;
+ * once a stage fails the build is FAILURE and the later stages are skipped; then the post
+ * conditions run in Declarative's order, each only when its condition holds, and an error in
+ * one does not stop the next; finally the first error ends the build (it is rethrown, as the
+ * pipeline step does in Jenkins).
+ *
+ * Every section and step is also an ordinary intercepted call, so it lands on the helper's call
+ * stack like any other step.
+ */
+class DeclarativeDsl {
+  /** Declarative's order of post conditions (ModelInterpreter). */
+  public static final List<String> POST_CONDITIONS = ['always', 'changed', 'fixed', 'regression', 'aborted',
+                                               'failure', 'success', 'unstable', 'unsuccessful', 'cleanup']
+
+  private final BasePipelineTest test
+
+  /** `agent any` / `agent none` as given, or null when the agent is a label. */
+  Object agent
+  /** The label of `agent { label ... }`. */
+  String agentLabel
+  /** The maps given to `timeout` inside options { }. */
+  List<Map> timeouts = []
+  /** The triggers declared inside triggers { }. */
+  List<String> triggers = []
+  /** Stages that started, in order. */
+  List<String> stagesRun = []
+  /** Stages that ended with an error. */
+  List<String> stagesFailed = []
+  /** Stages skipped because an earlier stage failed. */
+  List<String> stagesSkipped = []
+  /** Post conditions whose blocks ran, in order. */
+  List<String> postRun = []
+
+  private boolean inPipeline
+  private String currentStage
+  private Closure stagesBody
+  private Map<String, Closure> post = [:]
+  private Throwable firstError
+
+  DeclarativeDsl(BasePipelineTest test) {
+    this.test = test
+  }
+
+  void register(PipelineTestHelper helper) {
+    helper.registerAllowedMethod('pipeline', [Closure], { Closure body -> runPipeline(body) })
+    helper.registerAllowedMethod('agent', [Closure], { Closure body -> body() })
+    helper.registerAllowedMethod('agent', [Object], { value -> agent = value })
+    helper.registerAllowedMethod('label', [Object], { value -> agentLabel = String.valueOf(value) })
+    helper.registerAllowedMethod('options', [Closure], { Closure body -> body() })
+    helper.registerAllowedMethod('timeout', [Map], { Map value -> timeouts << value })
+    helper.registerAllowedMethod('triggers', [Closure], { Closure body -> body() })
+    helper.registerAllowedMethod('githubPush', [], { triggers << 'githubPush' })
+    helper.registerAllowedMethod('stages', [Closure], { Closure body -> stagesBody = body })
+    helper.registerAllowedMethod('stage', [String, Closure], { String name, Closure body -> runStage(name, body) })
+    helper.registerAllowedMethod('steps', [Closure], { Closure body -> body() })
+    helper.registerAllowedMethod('post', [Closure], { Closure body -> readPost(body) })
+    POST_CONDITIONS.each { String condition ->
+      helper.registerAllowedMethod(condition, [Closure], { Closure body -> post[condition] = body })
+    }
+  }
+
+  void runPipeline(Closure body) {
+    if (inPipeline) {
+      throw new IllegalStateException('Only one pipeline { ... } block can be executed in a single run.')
+    }
+    inPipeline = true
+    body()
+    if (stagesBody == null) {
+      throw new IllegalStateException('pipeline { } has no stages { }')
+    }
+    stagesBody()
+    runPost()
+    if (firstError != null) {
+      throw firstError
+    }
+  }
+
+  void runStage(String name, Closure body) {
+    if (!inPipeline) {
+      body() // a scripted stage: just its body
+      return
+    }
+    if (currentStage != null) {
+      throw new UnsupportedOperationException("nested stage '${name}' in '${currentStage}' is not modelled")
+    }
+    if (firstError != null) {
+      stagesSkipped << name
+      return
+    }
+    stagesRun << name
+    currentStage = name
+    try {
+      body()
+    } catch (Throwable error) {
+      stagesFailed << name
+      fail(error)
+    } finally {
+      currentStage = null
+    }
+  }
+
+  void readPost(Closure body) {
+    if (currentStage != null) {
+      throw new UnsupportedOperationException("post { } inside stage '${currentStage}' is not modelled")
+    }
+    body()
+  }
+
+  void runPost() {
+    POST_CONDITIONS.each { String condition ->
+      Closure block = post[condition]
+      if (block != null && holds(condition)) {
+        postRun << condition
+        try {
+          block()
+        } catch (Throwable error) {
+          fail(error)
+        }
+      }
+    }
+  }
+
+  boolean holds(String condition) {
+    String result = test.binding.getVariable('currentBuild').result ?: 'SUCCESS'
+    switch (condition) {
+      case 'always':
+      case 'cleanup':
+        return true
+      case 'success':
+        return result == 'SUCCESS'
+      case 'failure':
+        return result == 'FAILURE'
+      case 'unstable':
+        return result == 'UNSTABLE'
+      case 'aborted':
+        return result == 'ABORTED'
+      case 'unsuccessful':
+        return result != 'SUCCESS'
+      default:
+        return false // changed, fixed, regression compare with a previous build; there is none here
+    }
+  }
+
+  void fail(Throwable error) {
+    if (firstError == null) {
+      firstError = error
+    }
+    test.updateBuildStatus('FAILURE')
+  }
+}
