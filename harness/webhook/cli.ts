@@ -1,0 +1,192 @@
+// `envoy-pipeline webhook` and `envoy-pipeline runs`, registered on the main commander program.
+import { Command, Option } from "commander";
+import { log as harnessLog } from "../log.ts";
+import { startWebhook, type WebhookApp } from "./app.ts";
+import {
+  DEFAULT_MAX_BODY_BYTES,
+  jenkinsFromEnv,
+  localCommandFromEnv,
+  parseWebhookFlags,
+  secretsFromEnv,
+} from "./config.ts";
+import { ListenError, StateError, WebhookConfigError, errorMessage } from "./errors.ts";
+import { DEFAULT_STATE_DIR, type Logger } from "./paths.ts";
+import { formatRunsTable, runsJsonSchema } from "./runs.ts";
+import { readDeliveries } from "./store.ts";
+import { JenkinsTrigger } from "./triggers/jenkins.ts";
+import { LocalTrigger } from "./triggers/local.ts";
+import type { Trigger } from "./triggers/types.ts";
+
+/** What the commands touch outside themselves; tests replace parts of it. */
+export interface WebhookCliDeps {
+  readonly env: NodeJS.ProcessEnv;
+  readonly stdout: (text: string) => void;
+  /** Raw stderr (the `listening on` line). */
+  readonly stderr: (text: string) => void;
+  readonly log: Logger;
+  /** Sets the process exit code (the lead's CLI convention: 2 = bad configuration, 1 = failure). */
+  readonly setExitCode: (code: number) => void;
+}
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+function defaultDeps(): WebhookCliDeps {
+  return {
+    env: process.env,
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+    log: harnessLog,
+    setExitCode: (code) => {
+      process.exitCode = code;
+    },
+  };
+}
+
+function report(deps: WebhookCliDeps, err: unknown): void {
+  const known = err instanceof WebhookConfigError || err instanceof StateError || err instanceof ListenError;
+  deps.log.info(`error: ${known ? err.message : ((err as Error).stack ?? errorMessage(err))}`);
+  deps.setExitCode(err instanceof WebhookConfigError ? 2 : 1);
+}
+
+/** Waits for SIGTERM/SIGINT: the first stops gracefully, the second kills the running pipeline. */
+function untilSignalled(app: WebhookApp, log: Logger): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let count = 0;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      count += 1;
+      if (count === 1) {
+        const running = app.scheduler.running;
+        log.info(
+          `${signal}: not accepting deliveries any more` +
+            (running ? `; waiting for run #${running.run} to finish (${signal} again kills it)` : ""),
+        );
+        const queued = app.scheduler.queued.length;
+        app
+          .stop()
+          .then(() => {
+            if (queued > 0) log.info(`${queued} queued deliver${queued === 1 ? "y stays" : "ies stay"} recorded; resumed at the next start`);
+            log.info("stopped");
+            process.off("SIGTERM", onSignal);
+            process.off("SIGINT", onSignal);
+            resolve();
+          })
+          .catch(reject);
+      } else if (count === 2) {
+        log.warn(`${signal} again: killing the running pipeline`);
+        app.killRunning();
+      } else {
+        log.warn(`${signal} a third time: exiting without waiting`);
+        process.exit(130);
+      }
+    };
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
+  });
+}
+
+interface WebhookCommandOptions {
+  port: string;
+  host: string;
+  branch?: string[];
+  repository?: string[];
+  trigger: string;
+  jenkinsJob?: string;
+  dryRun?: boolean;
+  stateDir: string;
+  maxBodyBytes: string;
+}
+
+interface RunsCommandOptions {
+  stateDir: string;
+  json?: boolean;
+  limit?: string;
+}
+
+export function registerWebhookCommands(program: Command, overrides: Partial<WebhookCliDeps> = {}): void {
+  const deps: WebhookCliDeps = { ...defaultDeps(), ...overrides };
+
+  program
+    .command("webhook")
+    .description(
+      "receive GitHub webhooks at POST /github-webhook/ and run the pipeline for pushes " +
+        "(secret from GITHUB_WEBHOOK_SECRET, or GITHUB_WEBHOOK_SECRETS=new,old while rotating)",
+    )
+    .requiredOption("--port <n>", "port to listen on (0 picks a free one)")
+    .option("--host <address>", "address to listen on", "127.0.0.1")
+    .option("--branch <name>", "branch whose pushes run the pipeline, repeatable (default: the repository's default branch)", collect)
+    .option("--repository <owner/name>", "accept pushes of this repository only, repeatable (default: any)", collect)
+    .addOption(new Option("--trigger <kind>", "what runs the pipeline").choices(["local", "jenkins"]).default("local"))
+    .option("--jenkins-job <name>", "job for --trigger jenkins (folders as a/b); needs JENKINS_URL, JENKINS_USER, JENKINS_API_TOKEN")
+    .option("--dry-run", "record what would be triggered without triggering it")
+    .option("--state-dir <dir>", "where deliveries, runs and run logs are kept", DEFAULT_STATE_DIR)
+    .option("--max-body-bytes <n>", "largest body accepted (413 beyond)", String(DEFAULT_MAX_BODY_BYTES))
+    .action(async (opts: WebhookCommandOptions) => {
+      try {
+        const flags = parseWebhookFlags({ ...opts, branch: opts.branch ?? [], repository: opts.repository ?? [], dryRun: opts.dryRun === true });
+        const secrets = secretsFromEnv(deps.env);
+        if (flags.trigger === "local" && flags.jenkinsJob !== undefined) {
+          throw new WebhookConfigError("--jenkins-job is only for --trigger jenkins");
+        }
+        const jenkins = flags.trigger === "jenkins" ? jenkinsFromEnv(deps.env, flags.jenkinsJob) : undefined;
+        const localCommand = localCommandFromEnv(deps.env);
+        const app = await startWebhook({
+          host: flags.host,
+          port: flags.port,
+          stateDir: flags.stateDir,
+          secrets,
+          filters: { branches: flags.branches, repositories: flags.repositories },
+          dryRun: flags.dryRun,
+          maxBodyBytes: flags.maxBodyBytes,
+          log: deps.log,
+          onListening: (url) => deps.stderr(`listening on ${url}\n`),
+          trigger: (store): Trigger =>
+            jenkins
+              ? new JenkinsTrigger({ settings: jenkins, log: deps.log })
+              : new LocalTrigger({
+                  ...(localCommand ? { command: localCommand } : {}),
+                  env: deps.env,
+                  logDir: store.paths.runLogs,
+                  pidFile: store.paths.runPid,
+                  log: deps.log,
+                }),
+        });
+        deps.log.info(
+          `triggering ${flags.dryRun ? "(dry run) " : ""}${jenkins ? `Jenkins job ${jenkins.job} at ${jenkins.url.href}` : "the local pipeline"} ` +
+            `on pushes to ${flags.branches.length > 0 ? flags.branches.join(", ") : "the default branch"}; ` +
+            `${secrets.length} secret${secrets.length === 1 ? "" : "s"}; state in ${app.store.paths.dir}`,
+        );
+        await untilSignalled(app, deps.log);
+        deps.setExitCode(0);
+      } catch (err) {
+        report(deps, err);
+      }
+    });
+
+  program
+    .command("runs")
+    .description("list the GitHub deliveries the webhook receiver recorded and the pipeline runs they started")
+    .option("--state-dir <dir>", "state directory of the receiver", DEFAULT_STATE_DIR)
+    .option("--json", "print a JSON array on stdout (one object per delivery, with its runs)")
+    .option("--limit <n>", "only the most recent n deliveries")
+    .action(async (opts: RunsCommandOptions) => {
+      try {
+        let limit: number | undefined;
+        if (opts.limit !== undefined) {
+          limit = Number(opts.limit);
+          if (!Number.isInteger(limit) || limit < 1) throw new WebhookConfigError(`--limit: '${opts.limit}' is not a positive whole number`);
+        }
+        const { file, deliveries } = await readDeliveries(opts.stateDir);
+        const shown = limit !== undefined ? deliveries.slice(-limit) : deliveries;
+        if (opts.json) {
+          deps.stdout(`${JSON.stringify(runsJsonSchema.parse(shown), null, 2)}\n`);
+        } else if (shown.length === 0) {
+          deps.log.info(`no deliveries recorded in ${file}`);
+        } else {
+          deps.stdout(`${formatRunsTable(shown)}\n`);
+        }
+        deps.setExitCode(0);
+      } catch (err) {
+        report(deps, err);
+      }
+    });
+}

@@ -1,0 +1,153 @@
+// The jenkins trigger: Jenkins' remote build API. GET <JENKINS_URL>/crumbIssuer/api/json for a CSRF
+// crumb (and the session cookie it is bound to), then POST <job URL>/buildWithParameters with the
+// form parameters COMMIT and BRANCH, HTTP basic auth (user + API token), the crumb header and the
+// cookie. Jenkins answers 201 with a Location pointing at the queue item: that is success.
+import { request } from "undici";
+import { z } from "zod";
+import type { JenkinsSettings } from "../config.ts";
+import { errorMessage, formatIssues } from "../errors.ts";
+import { type Logger, silentLogger } from "../paths.ts";
+import type { RunRequest, RunResult, Trigger } from "./types.ts";
+
+/** `a/b` → `job/a/job/b/` (each segment URL-encoded). */
+export function jobPath(job: string): string {
+  return `${job
+    .split("/")
+    .map((part) => `job/${encodeURIComponent(part)}`)
+    .join("/")}/`;
+}
+
+export const crumbSchema = z.looseObject({
+  crumb: z.string().min(1),
+  crumbRequestField: z.string().min(1),
+});
+
+const headerValue = z.union([z.string(), z.array(z.string())]).optional();
+const locationSchema = z.string().min(1, "is empty");
+
+/** `Set-Cookie` values → the `Cookie` request header (name=value pairs only). */
+export function cookieHeader(setCookie: string | string[] | undefined): string | undefined {
+  const list = setCookie === undefined ? [] : Array.isArray(setCookie) ? setCookie : [setCookie];
+  const pairs = list.map((c) => c.split(";")[0]?.trim() ?? "").filter((pair) => pair.includes("="));
+  return pairs.length > 0 ? pairs.join("; ") : undefined;
+}
+
+/** The start of a response body, readable in one line (Jenkins error pages are HTML). */
+function snippet(text: string, max = 300): string {
+  const plain = text
+    .replace(/<(script|style)[\s\S]*?<\/\1>/gi, " ")
+    .replace(/<[^>]*>/g, " ")
+    .replace(/\s+/g, " ")
+    .trim();
+  if (plain === "") return "(empty body)";
+  return plain.length > max ? `${plain.slice(0, max)}…` : plain;
+}
+
+export interface JenkinsTriggerOptions {
+  readonly settings: JenkinsSettings;
+  /** Per HTTP request; default 30 s. */
+  readonly timeoutMs?: number;
+  readonly log?: Logger;
+}
+
+class JenkinsFailure extends Error {}
+
+export class JenkinsTrigger implements Trigger {
+  readonly kind = "jenkins" as const;
+  readonly #settings: JenkinsSettings;
+  readonly #timeoutMs: number;
+  readonly #log: Logger;
+
+  constructor(options: JenkinsTriggerOptions) {
+    this.#settings = options.settings;
+    this.#timeoutMs = options.timeoutMs ?? 30_000;
+    this.#log = options.log ?? silentLogger;
+  }
+
+  get crumbUrl(): URL {
+    return new URL("crumbIssuer/api/json", this.#settings.url);
+  }
+
+  get buildUrl(): URL {
+    return new URL(`${jobPath(this.#settings.job)}buildWithParameters`, this.#settings.url);
+  }
+
+  describe(request: RunRequest): Record<string, unknown> {
+    return {
+      trigger: "jenkins",
+      url: this.buildUrl.href,
+      user: this.#settings.user,
+      params: { COMMIT: request.commit, BRANCH: request.branch },
+    };
+  }
+
+  async run(req: RunRequest, signal: AbortSignal): Promise<RunResult> {
+    const auth = `Basic ${Buffer.from(`${this.#settings.user}:${this.#settings.apiToken}`).toString("base64")}`;
+    const timeout = AbortSignal.timeout(this.#timeoutMs);
+    const both = AbortSignal.any([signal, timeout]);
+    try {
+      const headers: Record<string, string> = { authorization: auth };
+      const crumb = await this.#crumb(auth, both);
+      if (crumb) {
+        headers[crumb.field] = crumb.value;
+        if (crumb.cookie) headers.cookie = crumb.cookie;
+      }
+      const url = this.buildUrl;
+      const res = await request(url, {
+        method: "POST",
+        headers: { ...headers, "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ COMMIT: req.commit, BRANCH: req.branch }).toString(),
+        signal: both,
+      });
+      const text = await res.body.text();
+      if (res.statusCode !== 201) {
+        const location = headerValue.safeParse(res.headers.location);
+        const where = res.statusCode >= 300 && res.statusCode < 400 && location.success && location.data ? ` (redirect to ${String(location.data)}; is JENKINS_URL right?)` : "";
+        throw new JenkinsFailure(`Jenkins answered ${res.statusCode} to POST ${url.href}${where}: ${snippet(text)}`);
+      }
+      const location = locationSchema.safeParse(res.headers.location);
+      if (!location.success) {
+        throw new JenkinsFailure(
+          `Jenkins answered 201 to POST ${url.href} without a usable Location header (${formatIssues(location.error, "location")}); ` +
+            "the build may have been queued",
+        );
+      }
+      const queueLocation = new URL(location.data, url).href;
+      this.#log.info(`run #${req.run}: Jenkins queued ${this.#settings.job} for ${req.branch} @ ${req.commit.slice(0, 7)}: ${queueLocation}`);
+      return { outcome: "triggered", reason: null, queueLocation };
+    } catch (err) {
+      if (err instanceof JenkinsFailure) return { outcome: "failed", reason: err.message };
+      if (signal.aborted) return { outcome: "interrupted", reason: "the receiver stopped while calling Jenkins" };
+      if (timeout.aborted) return { outcome: "failed", reason: `Jenkins did not answer within ${this.#timeoutMs / 1000}s` };
+      return { outcome: "failed", reason: `cannot reach Jenkins at ${this.#settings.url.href}: ${errorMessage(err)}` };
+    }
+  }
+
+  /** The crumb, or undefined when Jenkins has CSRF protection off (the issuer answers 404). */
+  async #crumb(auth: string, signal: AbortSignal): Promise<{ field: string; value: string; cookie?: string } | undefined> {
+    const url = this.crumbUrl;
+    const res = await request(url, { method: "GET", headers: { authorization: auth, accept: "application/json" }, signal });
+    const text = await res.body.text();
+    if (res.statusCode === 404) {
+      this.#log.info(`${url.href} answered 404: Jenkins has CSRF protection off; posting without a crumb`);
+      return undefined;
+    }
+    if (res.statusCode === 401 || res.statusCode === 403) {
+      throw new JenkinsFailure(
+        `Jenkins refused JENKINS_USER=${this.#settings.user} with JENKINS_API_TOKEN (${res.statusCode} from GET ${url.href}): ${snippet(text)}`,
+      );
+    }
+    if (res.statusCode !== 200) throw new JenkinsFailure(`Jenkins answered ${res.statusCode} to GET ${url.href}: ${snippet(text)}`);
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new JenkinsFailure(`the crumb issuer ${url.href} did not answer JSON: ${snippet(text)}`);
+    }
+    const parsed = crumbSchema.safeParse(json);
+    if (!parsed.success) throw new JenkinsFailure(`the crumb issuer ${url.href} answered ${formatIssues(parsed.error)}`);
+    const setCookie = headerValue.safeParse(res.headers["set-cookie"]);
+    const cookie = cookieHeader(setCookie.success ? setCookie.data : undefined);
+    return { field: parsed.data.crumbRequestField, value: parsed.data.crumb, ...(cookie ? { cookie } : {}) };
+  }
+}

@@ -1,0 +1,305 @@
+// `envoy-pipeline webhook` and `runs` as processes: a bare commander program with
+// registerWebhookCommands (test/fixtures/webhook/cli-entry.ts), real signals, a real crash.
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, it } from "node:test";
+import { Command } from "commander";
+import { registerWebhookCommands } from "../../harness/webhook/cli.ts";
+import { statePaths } from "../../harness/webhook/paths.ts";
+import { runsJsonSchema } from "../../harness/webhook/runs.ts";
+import {
+  SECRET,
+  cliEntry,
+  deliver,
+  fakePipeline,
+  fixture,
+  processAlive,
+  pushPayload,
+  readFakeRecords,
+  repoRootForTests,
+  sha,
+  tempDir,
+  waitFor,
+} from "../fixtures/webhook/helpers.ts";
+
+interface Cli {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  /** The URL from the first stderr line. */
+  url: Promise<string>;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+let dir: { path: string; cleanup: () => void };
+let record: string;
+const children: ChildProcess[] = [];
+const orphans: number[] = [];
+
+function cli(args: string[], env: NodeJS.ProcessEnv = {}, entry = cliEntry): Cli {
+  const child = spawn(process.execPath, ["--import", "tsx", entry, ...args], {
+    cwd: repoRootForTests,
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      GITHUB_WEBHOOK_SECRET: SECRET,
+      ENVOY_PIPELINE_LOCAL_COMMAND: JSON.stringify([process.execPath, fakePipeline]),
+      FAKE_PIPELINE_RECORD: record,
+      FAKE_PIPELINE_SLEEP_MS: "0",
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.push(child);
+  let out = "";
+  let err = "";
+  child.stdout?.on("data", (c: Buffer) => (out += c.toString()));
+  let resolveUrl: (u: string) => void = () => undefined;
+  let rejectUrl: (e: Error) => void = () => undefined;
+  const url = new Promise<string>((res, rej) => {
+    resolveUrl = res;
+    rejectUrl = rej;
+  });
+  child.stderr?.on("data", (c: Buffer) => {
+    err += c.toString();
+    const nl = err.indexOf("\n");
+    if (nl >= 0) {
+      const first = err.slice(0, nl);
+      const m = /^listening on (http:\/\/127\.0\.0\.1:\d+\/github-webhook\/)$/.exec(first);
+      if (m?.[1]) resolveUrl(m[1]);
+      else rejectUrl(new Error(`first stderr line is not the listening line: ${JSON.stringify(first)}\n${err}`));
+    }
+  });
+  url.catch(() => undefined); // only tests that await the URL care about its failure
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) =>
+    child.once("exit", (code, signal) => {
+      rejectUrl(new Error(`exited (${code ?? signal}) before listening:\n${err}`));
+      res({ code, signal });
+    }),
+  );
+  return { child, stdout: () => out, stderr: () => err, url, exit };
+}
+
+/** The pid of a fake pipeline record; fails the test rather than ever yielding 0. */
+function pidOf(r: { pid: number } | undefined): number {
+  assert.ok(r && Number.isInteger(r.pid) && r.pid > 1, "a pipeline pid");
+  return r.pid;
+}
+
+const webhookArgs = (...extra: string[]) => ["webhook", "--port", "0", "--state-dir", dir.path, ...extra];
+
+beforeEach(() => {
+  dir = tempDir();
+  record = join(dir.path, "pipeline-record.jsonl");
+});
+
+afterEach(() => {
+  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+  for (const pid of orphans.splice(0)) {
+    if (!Number.isInteger(pid) || pid <= 1) continue; // never kill(0)/kill(-1): that would hit our own group or everything
+    try {
+      process.kill(-pid, "SIGKILL");
+    } catch {
+      // gone
+    }
+  }
+  dir.cleanup();
+});
+
+const leadCli = join(repoRootForTests, "harness", "cli.ts");
+
+describe("envoy-pipeline webhook (process)", () => {
+  // The real CLI binary's entry (the lead's harness/cli.ts, which calls registerWebhookCommands).
+  // Skipped while that file does not exist; the other tests use test/fixtures/webhook/cli-entry.ts.
+  // The pipeline itself is the fake (ENVOY_PIPELINE_LOCAL_COMMAND): the real `pipeline` stage
+  // needs Docker.
+  it("works through the real harness/cli.ts entry", { skip: !existsSync(leadCli) && "harness/cli.ts does not exist yet" }, async () => {
+    const run = cli(webhookArgs(), {}, leadCli);
+    const url = await run.url;
+    const res = await deliver(url, { payload: pushPayload({ after: sha(8) }) });
+    assert.equal(res.status, 202);
+    await waitFor("the run to end", () => readFakeRecords(record).some((r) => r.phase === "end"));
+    run.child.kill("SIGTERM");
+    assert.equal((await run.exit).code, 0);
+    assert.equal(readFakeRecords(record)[0]?.commit, sha(8));
+    const table = cli(["runs", "--state-dir", dir.path], {}, leadCli);
+    assert.equal((await table.exit).code, 0);
+    assert.match(table.stdout(), new RegExp(`${sha(8).slice(0, 7)}\\s+succeeded`));
+  });
+
+
+  it("refuses to start without a secret: exit 2 and a message naming GITHUB_WEBHOOK_SECRET", async () => {
+    const run = cli(webhookArgs(), { GITHUB_WEBHOOK_SECRET: "" });
+    const { code } = await run.exit;
+    assert.equal(code, 2);
+    assert.match(run.stderr(), /error: refusing to start without a webhook secret: set GITHUB_WEBHOOK_SECRET/);
+    assert.doesNotMatch(run.stderr(), /listening on/);
+    assert.equal(existsSync(statePaths(dir.path).log), false);
+  });
+
+  it("--trigger jenkins without its configuration fails at start-up naming what is missing", async () => {
+    const run = cli(webhookArgs("--trigger", "jenkins", "--jenkins-job", "a/b"), { JENKINS_URL: "http://127.0.0.1:9/" });
+    assert.equal((await run.exit).code, 2);
+    assert.match(run.stderr(), /--trigger jenkins: missing environment variables JENKINS_USER, JENKINS_API_TOKEN/);
+    const noJob = cli(webhookArgs("--trigger", "jenkins"), { JENKINS_URL: "http://127.0.0.1:9/", JENKINS_USER: "u", JENKINS_API_TOKEN: "t" });
+    assert.equal((await noJob.exit).code, 2);
+    assert.match(noJob.stderr(), /missing --jenkins-job <name>/);
+  });
+
+  it("prints the listening URL as the first stderr line, answers, and stops on SIGTERM with exit 0", async () => {
+    const run = cli(webhookArgs());
+    const url = await run.url;
+    const ping = await deliver(url, { event: "ping", payload: fixture("ping") });
+    assert.equal(ping.status, 200);
+    assert.ok(existsSync(statePaths(dir.path).lock));
+    run.child.kill("SIGTERM");
+    const { code } = await run.exit;
+    assert.equal(code, 0);
+    assert.match(run.stderr(), /SIGTERM: not accepting deliveries any more/);
+    assert.match(run.stderr(), /stopped\n$/);
+    assert.equal(existsSync(statePaths(dir.path).lock), false, "lock released");
+  });
+
+  it("SIGTERM lets the running pipeline finish; queued deliveries stay queued for the next start", async () => {
+    const run = cli(webhookArgs(), { FAKE_PIPELINE_SLEEP_MS: "3000" });
+    const url = await run.url;
+    await deliver(url, { payload: pushPayload({ after: sha(1) }) });
+    await waitFor("the run to start", () => readFakeRecords(record).length === 1);
+    const queued = randomUUID();
+    assert.equal((await deliver(url, { id: queued, payload: pushPayload({ after: sha(2) }) })).status, 202);
+    run.child.kill("SIGTERM");
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(run.child.exitCode, null, "still running while the pipeline runs");
+    const { code } = await run.exit;
+    assert.equal(code, 0);
+    assert.deepEqual(readFakeRecords(record).map((r) => [r.phase, r.commit]), [
+      ["start", sha(1)],
+      ["end", sha(1)],
+    ]);
+    assert.match(run.stderr(), /waiting for run #1 to finish \(SIGTERM again kills it\)/);
+    assert.match(run.stderr(), /1 queued delivery stays recorded; resumed at the next start/);
+    const views = await runsJson();
+    assert.deepEqual(views.map((d) => d.outcome), ["succeeded", "queued"]);
+    assert.equal(views[1]?.id, queued);
+  });
+
+  it("a second signal kills the running pipeline; it is recorded interrupted and queued for the next start", async () => {
+    const run = cli(webhookArgs(), { FAKE_PIPELINE_SLEEP_MS: "30000" });
+    const url = await run.url;
+    const id = randomUUID();
+    await deliver(url, { id, payload: pushPayload({ after: sha(1) }) });
+    await waitFor("the run to start", () => readFakeRecords(record).length === 1);
+    const pipelinePid = pidOf(readFakeRecords(record)[0]);
+    orphans.push(pipelinePid);
+    run.child.kill("SIGINT");
+    await waitFor("the first signal to be handled", () => /SIGINT: not accepting/.test(run.stderr()));
+    run.child.kill("SIGINT");
+    const { code } = await run.exit;
+    assert.equal(code, 0);
+    assert.equal(readFakeRecords(record).at(-1)?.phase, "terminated");
+    assert.equal(processAlive(pipelinePid), false);
+    const view = (await runsJson()).find((d) => d.id === id);
+    assert.equal(view?.outcome, "queued");
+    assert.equal(view?.runs[0]?.outcome, "interrupted");
+  });
+
+  it("after a crash (SIGKILL) a restart resumes the queued push, only once the orphaned pipeline is gone", async () => {
+    const env = { FAKE_PIPELINE_SLEEP_MS: "3000" };
+    const first = cli(webhookArgs(), env);
+    const url = await first.url;
+    const a = randomUUID();
+    const b = randomUUID();
+    await deliver(url, { id: a, payload: pushPayload({ after: sha(1) }) });
+    await waitFor("a to start", () => readFakeRecords(record).length === 1);
+    orphans.push(pidOf(readFakeRecords(record)[0]));
+    assert.equal((await deliver(url, { id: b, payload: pushPayload({ after: sha(2) }) })).status, 202);
+    first.child.kill("SIGKILL");
+    await first.exit;
+
+    const second = cli(webhookArgs(), { ...env, FAKE_PIPELINE_SLEEP_MS: "0" });
+    const url2 = await second.url;
+    await waitFor("b to run", () => readFakeRecords(record).filter((r) => r.phase === "end").length === 2, 15_000);
+    const records = readFakeRecords(record);
+    assert.deepEqual(records.map((r) => [r.phase, r.commit]), [
+      ["start", sha(1)],
+      ["end", sha(1)],
+      ["start", sha(2)],
+      ["end", sha(2)],
+    ]);
+    assert.ok((records[2]?.at ?? 0) >= (records[1]?.at ?? Infinity), "b started after the orphan of a ended");
+    assert.match(second.stderr(), /taking over the state of receiver pid \d+, which is gone/);
+    assert.match(second.stderr(), /from before the restart is still running; waiting for it to exit/);
+    // Redelivering a after the crash does not run it again.
+    assert.equal((await deliver(url2, { id: a, payload: pushPayload({ after: sha(1) }) })).json.outcome, "duplicate");
+    second.child.kill("SIGTERM");
+    assert.equal((await second.exit).code, 0);
+
+    const list = await runsJson();
+    const byId = new Map(list.map((d) => [d.id, d]));
+    assert.equal(byId.get(a)?.outcome, "interrupted");
+    assert.equal(byId.get(a)?.redeliveries, 1);
+    assert.equal(byId.get(b)?.outcome, "succeeded");
+    assert.equal(byId.get(b)?.runs[0]?.run, 2);
+
+    const table = cli(["runs", "--state-dir", dir.path]);
+    assert.equal((await table.exit).code, 0);
+    const lines = table.stdout().trimEnd().split("\n");
+    assert.match(lines[0] ?? "", /^RECEIVED\s+DELIVERY\s+EVENT\s+REPOSITORY\s+BRANCH\s+COMMIT\s+OUTCOME\s+RUN\s+DETAIL$/);
+    assert.equal(lines.length, 3);
+    assert.match(lines[1] ?? "", new RegExp(`${a}\\s+push\\s+Codertocat/Hello-World\\s+master\\s+${sha(1).slice(0, 7)}\\s+interrupted\\s+#1\\s+.*1 redelivery ignored`));
+    assert.match(lines[2] ?? "", new RegExp(`${b}\\s+push .*succeeded\\s+#2`));
+  });
+});
+
+/** `runs --json` (in this process: the same command code, without another tsx start-up), parsed with the published schema. */
+async function runsJson() {
+  const out: string[] = [];
+  const codes: number[] = [];
+  const p = new Command("envoy-pipeline").exitOverride();
+  registerWebhookCommands(p, { stdout: (t) => out.push(t), setExitCode: (c) => codes.push(c) });
+  await p.parseAsync(["runs", "--json", "--state-dir", dir.path], { from: "user" });
+  assert.deepEqual(codes, [0]);
+  return runsJsonSchema.parse(JSON.parse(out.join("")));
+}
+
+describe("envoy-pipeline runs (in process)", () => {
+  const program = (out: string[], logs: string[], codes: number[]) => {
+    const p = new Command("envoy-pipeline").exitOverride();
+    registerWebhookCommands(p, {
+      stdout: (t) => out.push(t),
+      log: { info: (m) => logs.push(m), warn: (m) => logs.push(m) },
+      setExitCode: (c) => codes.push(c),
+    });
+    return p;
+  };
+
+  it("--json prints a schema-valid array; an empty state prints []", async () => {
+    const out: string[] = [];
+    const codes: number[] = [];
+    await program(out, [], codes).parseAsync(["runs", "--json", "--state-dir", dir.path], { from: "user" });
+    assert.deepEqual(JSON.parse(out.join("")), []);
+    assert.deepEqual(codes, [0]);
+  });
+
+  it("reports a corrupt state file with its line, exit code 1", async () => {
+    const { mkdirSync, writeFileSync } = await import("node:fs");
+    mkdirSync(statePaths(dir.path).dir, { recursive: true });
+    writeFileSync(statePaths(dir.path).log, '{"v":2}\n');
+    const logs: string[] = [];
+    const codes: number[] = [];
+    await program([], logs, codes).parseAsync(["runs", "--state-dir", dir.path], { from: "user" });
+    assert.deepEqual(codes, [1]);
+    assert.match(logs.join("\n"), /^error: .*deliveries\.jsonl:1: /);
+  });
+
+  it("rejects a bad --limit with exit code 2", async () => {
+    const logs: string[] = [];
+    const codes: number[] = [];
+    await program([], logs, codes).parseAsync(["runs", "--limit", "0", "--state-dir", dir.path], { from: "user" });
+    assert.deepEqual(codes, [2]);
+    assert.match(logs.join("\n"), /--limit: '0' is not a positive whole number/);
+  });
+});
