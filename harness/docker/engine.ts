@@ -1,0 +1,369 @@
+// A usable Docker engine: the daemon answers, `docker compose` is v2, and (for local base images)
+// debootstrap is there. On a Debian host where we are root, whatever is missing is installed and
+// the daemon started; anywhere else the error says exactly what to install or start.
+import { spawn } from "node:child_process";
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Docker from "dockerode";
+import { z } from "zod";
+import { formatIssues } from "../config.ts";
+import { log, waitingFor } from "../log.ts";
+import { commandExists, lastLines, mustRun, runCommand } from "./exec.ts";
+
+export const DOCKERD_LOG = "/var/log/envoy-pipeline-dockerd.log";
+const DOCKERD_PIDFILE = "/var/run/docker.pid";
+/** Where Debian's trixie compose v2 and buildx packages come from when the host has neither. */
+export const TRIXIE_SOURCE = {
+  uri: "http://deb.debian.org/debian",
+  suite: "trixie",
+  keyring: "/usr/share/keyrings/debian-archive-keyring.gpg",
+  packages: ["docker-compose", "docker-buildx"],
+} as const;
+
+let client: Docker | undefined;
+
+/** The process-wide dockerode client (DOCKER_HOST or /var/run/docker.sock). */
+export function docker(): Docker {
+  client ??= new Docker();
+  return client;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Probing
+
+const versionSchema = z.object({
+  Client: z.object({ Version: z.string() }).passthrough(),
+  Server: z.object({ Version: z.string(), ApiVersion: z.string() }).passthrough().nullable(),
+});
+const composeVersionSchema = z.object({ version: z.string().min(1) });
+
+export interface EngineState {
+  /** `docker` is on PATH. */
+  cli: boolean;
+  /** Daemon version when `docker version` reached it, else null. */
+  server: string | null;
+  /** What `docker version` said when it did not reach the daemon. */
+  serverError: string | null;
+  /** Compose version from `docker compose version` (null when the plugin is missing). */
+  compose: string | null;
+  /** `docker buildx` works (BuildKit builds). */
+  buildx: boolean;
+  /** `dockerd` is on PATH. */
+  dockerd: boolean;
+  debootstrap: boolean;
+  root: boolean;
+  /** ID (and ID_LIKE) from /etc/os-release include "debian". */
+  debian: boolean;
+}
+
+/** Whether compose reports major version 2 or later ("2.26.1-4", "v2.29.7"). */
+export function isComposeV2(version: string | null): boolean {
+  const m = version === null ? null : /^v?(\d+)\./.exec(version.trim());
+  return m !== null && m[1] !== undefined && Number(m[1]) >= 2;
+}
+
+/** Parses /etc/os-release text (KEY=value, optionally quoted) into a map. */
+export function parseOsRelease(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split("\n")) {
+    const m = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
+    if (!m || m[1] === undefined || m[2] === undefined) continue;
+    out[m[1]] = m[2].replace(/^"(.*)"$/, "$1").replace(/^'(.*)'$/, "$1");
+  }
+  return out;
+}
+
+export function isDebianLike(osRelease: Record<string, string>): boolean {
+  const ids = `${osRelease.ID ?? ""} ${osRelease.ID_LIKE ?? ""}`.split(/\s+/);
+  return ids.includes("debian");
+}
+
+function readOsRelease(): Record<string, string> {
+  try {
+    return parseOsRelease(readFileSync("/etc/os-release", "utf8"));
+  } catch {
+    return {};
+  }
+}
+
+async function probeDaemon(): Promise<{ server: string | null; error: string | null }> {
+  const r = await runCommand("docker", ["version", "--format", "{{json .}}"], { timeoutMs: 20_000 });
+  const firstLine = r.stdout.trim().split("\n")[0] ?? "";
+  let data: unknown = null;
+  try {
+    data = JSON.parse(firstLine);
+  } catch {
+    // not JSON: reported below
+  }
+  const parsed = versionSchema.safeParse(data);
+  if (parsed.success && parsed.data.Server) return { server: parsed.data.Server.Version, error: null };
+  if (r.code === 0 && !parsed.success) {
+    return { server: null, error: `\`docker version --format '{{json .}}'\` printed unexpected JSON: ${formatIssues(parsed.error)}` };
+  }
+  return { server: null, error: lastLines(r.stderr || r.stdout, 3) || `exit ${r.code}` };
+}
+
+async function probeCompose(): Promise<string | null> {
+  const r = await runCommand("docker", ["compose", "version", "--format", "json"], { timeoutMs: 20_000 });
+  if (r.code !== 0) return null;
+  try {
+    const parsed = composeVersionSchema.safeParse(JSON.parse(r.stdout.trim()));
+    return parsed.success ? parsed.data.version : null;
+  } catch {
+    return null;
+  }
+}
+
+export async function probeEngine(): Promise<EngineState> {
+  const os = readOsRelease();
+  const root = typeof process.getuid === "function" && process.getuid() === 0;
+  const [cli, dockerd, debootstrap] = await Promise.all([
+    commandExists("docker"),
+    commandExists("dockerd"),
+    commandExists("debootstrap"),
+  ]);
+  if (!cli) {
+    return { cli, server: null, serverError: "docker: command not found", compose: null, buildx: false, dockerd, debootstrap, root, debian: isDebianLike(os) };
+  }
+  const [daemon, compose, buildx] = await Promise.all([
+    probeDaemon(),
+    probeCompose(),
+    runCommand("docker", ["buildx", "version"], { timeoutMs: 20_000 }).then((r) => r.code === 0),
+  ]);
+  return { cli, server: daemon.server, serverError: daemon.error, compose, buildx, dockerd, debootstrap, root, debian: isDebianLike(os) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// What is missing, in words
+
+/** Everything that keeps the harness from using Docker (empty when the engine is ready). */
+export function engineProblems(s: EngineState): string[] {
+  const problems: string[] = [];
+  if (!s.cli) problems.push("the docker CLI is not installed");
+  else if (s.server === null) problems.push(`the Docker daemon does not answer (${s.serverError ?? "no reason given"})`);
+  if (s.cli && !isComposeV2(s.compose)) {
+    problems.push(s.compose === null ? "`docker compose` (Compose v2 plugin) is not installed" : `\`docker compose\` is ${s.compose}, not v2`);
+  }
+  return problems;
+}
+
+/**
+ * The message for a host where we cannot fix things ourselves (not root, or not Debian): what is
+ * wrong and the exact commands that fix it.
+ */
+export function engineHelp(s: EngineState): string {
+  const problems = engineProblems(s);
+  const lines = [`Docker is not ready for envoy-pipeline: ${problems.join("; ")}.`];
+  const why = !s.root && !s.debian ? "not running as root on Debian" : !s.root ? "not running as root" : "this host is not Debian";
+  lines.push(`envoy-pipeline installs and starts Docker by itself only as root on Debian (${why}). Fix it by hand:`);
+  const permission = s.serverError !== null && /permission denied/i.test(s.serverError);
+  if (permission) {
+    lines.push(`  - the daemon socket is not accessible to this user: \`sudo usermod -aG docker ${process.env.USER ?? "$USER"}\`, then log in again`);
+  }
+  if (s.debian) {
+    if (!s.cli || !s.dockerd || !s.debootstrap) lines.push("  - install the engine: `sudo apt-get update && sudo apt-get install -y docker.io debootstrap`");
+    if (s.cli && s.server === null && !permission) {
+      lines.push(`  - start the daemon: \`sudo systemctl start docker\` (no systemd: \`sudo sh -c 'nohup dockerd >${DOCKERD_LOG} 2>&1 &'\`)`);
+    }
+    if (!isComposeV2(s.compose)) {
+      lines.push(
+        "  - install Compose v2: Debian trixie's `docker-compose` and `docker-buildx` packages " +
+          "(`apt-get download docker-compose docker-buildx` from a trixie source, then `sudo dpkg -i docker-compose_*.deb docker-buildx_*.deb`), " +
+          "or Docker's own `docker-compose-plugin` package (https://docs.docker.com/compose/install/linux/)",
+      );
+    }
+  } else {
+    if (!s.cli || !s.dockerd) lines.push("  - install Docker Engine 20.10 or later (https://docs.docker.com/engine/install/)");
+    if (s.cli && s.server === null && !permission) lines.push("  - start the daemon (`sudo systemctl start docker`, or `sudo dockerd &`)");
+    if (!isComposeV2(s.compose)) lines.push("  - install the Compose v2 plugin (`docker-compose-plugin`, https://docs.docker.com/compose/install/linux/)");
+    if (!s.debootstrap) lines.push("  - for locally built base images (no registry): install debootstrap");
+  }
+  return lines.join("\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Provisioning (root on Debian)
+
+const apt = {
+  updated: false,
+  env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+  async update(): Promise<void> {
+    if (this.updated) return;
+    await waitingFor("apt-get update", () => mustRun("apt-get", ["update"], { env: this.env }));
+    this.updated = true;
+  },
+  async install(packages: string[]): Promise<void> {
+    await this.update();
+    await waitingFor(`apt-get install -y ${packages.join(" ")}`, () =>
+      mustRun("apt-get", ["install", "-y", ...packages], { env: this.env }),
+    );
+  },
+};
+
+/** Downloads compose v2 and buildx from Debian trixie into a temporary folder and installs them (root). */
+export async function installTrixieComposeAndBuildx(): Promise<void> {
+  const work = mkdtempSync(join(tmpdir(), "envoy-pipeline-trixie-"));
+  try {
+    const sources = join(work, "trixie.sources");
+    writeFileSync(
+      sources,
+      `Types: deb\nURIs: ${TRIXIE_SOURCE.uri}\nSuites: ${TRIXIE_SOURCE.suite}\nComponents: main\nSigned-By: ${TRIXIE_SOURCE.keyring}\n`,
+    );
+    for (const d of ["lists/partial", "cache/archives/partial"]) await mustRun("mkdir", ["-p", join(work, d)]);
+    const aptOpts = [
+      "-o", `Dir::Etc::SourceList=${sources}`,
+      "-o", "Dir::Etc::SourceParts=/dev/null",
+      "-o", `Dir::State::Lists=${join(work, "lists")}`,
+      "-o", `Dir::Cache=${join(work, "cache")}`,
+      // The private folders are root's (mkdtemp, 0700): download as root rather than as _apt.
+      "-o", "APT::Sandbox::User=root",
+    ];
+    await waitingFor("reading Debian trixie's package lists (for compose v2 and buildx)", () =>
+      mustRun("apt-get", [...aptOpts, "update"], { env: apt.env }),
+    );
+    await mustRun("apt-get", [...aptOpts, "download", ...TRIXIE_SOURCE.packages], { cwd: work, env: apt.env });
+    const debs = readdirSync(work).filter((f) => f.endsWith(".deb")).map((f) => join(work, f));
+    if (debs.length !== TRIXIE_SOURCE.packages.length) {
+      throw new Error(`apt-get download ${TRIXIE_SOURCE.packages.join(" ")} gave ${debs.length} .deb files in ${work}, expected ${TRIXIE_SOURCE.packages.length}`);
+    }
+    await waitingFor(`dpkg -i ${debs.map((d) => d.slice(work.length + 1)).join(" ")}`, () => mustRun("dpkg", ["-i", ...debs], { env: apt.env }));
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Makes sure host commands exist (for example `debootstrap`, `mvn`): as root on Debian, installs
+ * the missing ones' packages with apt-get; elsewhere throws an Error naming the packages.
+ */
+export async function ensureHostCommands(needs: ReadonlyArray<{ command: string; aptPackage: string; why: string }>): Promise<void> {
+  const missing: Array<{ command: string; aptPackage: string; why: string }> = [];
+  for (const need of needs) if (!(await commandExists(need.command))) missing.push(need);
+  if (missing.length === 0) return;
+  const root = typeof process.getuid === "function" && process.getuid() === 0;
+  const packages = [...new Set(missing.map((m) => m.aptPackage))];
+  if (!root || !isDebianLike(readOsRelease())) {
+    throw new Error(
+      `missing commands: ${missing.map((m) => `\`${m.command}\` (${m.why})`).join(", ")}. ` +
+        `Install them (on Debian: \`sudo apt-get install -y ${packages.join(" ")}\`) and run again.`,
+    );
+  }
+  await apt.install(packages);
+  for (const m of missing) {
+    if (!(await commandExists(m.command))) throw new Error(`installed ${m.aptPackage}, but \`${m.command}\` is still not on PATH`);
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** The pid in /var/run/docker.pid when that process is alive, else null. */
+function runningDockerd(): number | null {
+  if (!existsSync(DOCKERD_PIDFILE)) return null;
+  const pid = Number(readFileSync(DOCKERD_PIDFILE, "utf8").trim());
+  return Number.isInteger(pid) && pid > 0 && pidAlive(pid) ? pid : null;
+}
+
+/**
+ * Starts dockerd in its own session, detached from this process (it keeps running after we exit),
+ * with its output appended to DOCKERD_LOG.
+ */
+function startDockerd(): { pid: number; exited: () => string | null } {
+  const fd = openSync(DOCKERD_LOG, "a");
+  let exit: string | null = null;
+  try {
+    const child = spawn("dockerd", [], { detached: true, stdio: ["ignore", fd, fd] });
+    child.on("exit", (code, signal) => {
+      exit = signal ? `killed by ${signal}` : `exit ${code}`;
+    });
+    child.on("error", (err) => {
+      exit = err.message;
+    });
+    child.unref();
+    if (child.pid === undefined) throw new Error("cannot start dockerd: no pid");
+    return { pid: child.pid, exited: () => exit };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function logTail(): string {
+  try {
+    return lastLines(readFileSync(DOCKERD_LOG, "utf8"), 15);
+  } catch {
+    return "(no log)";
+  }
+}
+
+async function waitForDaemon(timeoutMs: number, exited: () => string | null): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const gone = exited();
+    if (gone !== null) throw new Error(`dockerd stopped (${gone}) before it answered; last lines of ${DOCKERD_LOG}:\n${logTail()}`);
+    const { server, error } = await probeDaemon();
+    if (server !== null) return server;
+    if (Date.now() > deadline) {
+      throw new Error(`the Docker daemon did not answer within ${timeoutMs / 1000} s (${error}); last lines of ${DOCKERD_LOG}:\n${logTail()}`);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+let ready: Promise<void> | undefined;
+
+/**
+ * Makes sure `docker` reaches a daemon and `docker compose` is v2; fast (two short commands) when
+ * they already are. As root on Debian, installs what is missing (docker.io, debootstrap, and
+ * trixie's compose v2 + buildx) and starts dockerd in the background. Elsewhere it throws an
+ * Error that lists what to install or start.
+ */
+export function ensureDockerEngine(): Promise<void> {
+  ready ??= ensure().catch((err: unknown) => {
+    ready = undefined;
+    throw err;
+  });
+  return ready;
+}
+
+async function ensure(): Promise<void> {
+  let s = await probeEngine();
+  if (engineProblems(s).length === 0) return;
+  if (!s.root || !s.debian) throw new Error(engineHelp(s));
+
+  log.info(`Docker is not ready (${engineProblems(s).join("; ")}): provisioning it`);
+  const missing = [
+    ...(!s.cli || !s.dockerd ? ["docker.io"] : []),
+    ...(!s.debootstrap ? ["debootstrap"] : []),
+  ];
+  if (missing.length > 0) {
+    await apt.install(missing);
+    s = await probeEngine();
+  }
+  if (!isComposeV2(s.compose) || !s.buildx) {
+    await installTrixieComposeAndBuildx();
+    s = await probeEngine();
+    if (!isComposeV2(s.compose)) throw new Error(`installed Debian trixie's docker-compose, but \`docker compose version\` still fails or is not v2 (${s.compose ?? "no output"})`);
+  }
+  if (s.server === null) {
+    const existing = runningDockerd();
+    if (existing !== null) {
+      log.info(`dockerd (pid ${existing}) is running but does not answer yet; waiting for it`);
+      await waitingFor("the Docker daemon to answer", () => waitForDaemon(60_000, () => (pidAlive(existing) ? null : "exited")));
+    } else {
+      const started = startDockerd();
+      log.info(`started dockerd (pid ${started.pid}), log: ${DOCKERD_LOG}`);
+      const version = await waitingFor(`the Docker daemon to answer on /var/run/docker.sock`, () => waitForDaemon(60_000, started.exited));
+      log.info(`Docker daemon ${version} is up`);
+    }
+  }
+  const final = await probeEngine();
+  const left = engineProblems(final);
+  if (left.length > 0) throw new Error(`Docker is still not ready after provisioning: ${left.join("; ")}`);
+}
