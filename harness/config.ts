@@ -22,6 +22,8 @@ export const configSchema = z
   .object({
     /** Compose file of the stack, relative to the current folder or absolute. */
     composeFile: z.string().min(1),
+    /** Further compose files layered over it (`-f a -f b`), e.g. an override for one environment. */
+    composeOverrides: z.array(z.string().min(1)),
     /** Compose project name: unique per run so that two pipelines on one host never collide. */
     projectName: projectNameSchema,
     /** Replicas per compose service after the scale stage. */
@@ -83,6 +85,7 @@ export function defaultProjectName(env: NodeJS.ProcessEnv = process.env): string
 export function defaults(env: NodeJS.ProcessEnv = process.env): PipelineConfig {
   return {
     composeFile: resolve(repoRoot, "docker-compose.yml"),
+    composeOverrides: [],
     projectName: defaultProjectName(env),
     scale: { service1: 3, service2: 3 },
     ports: { listener: 0, admin: 0 },
@@ -176,6 +179,7 @@ export function layerFromFile(path: string): ConfigLayer {
   const out = parsed.data as ConfigLayer;
   // Paths in a config file are relative to the file, as users expect.
   if (out.composeFile && !isAbsolute(out.composeFile)) out.composeFile = resolve(dirname(path), out.composeFile);
+  if (out.composeOverrides) out.composeOverrides = out.composeOverrides.map((f) => resolve(dirname(path), f));
   if (out.reportDir && !isAbsolute(out.reportDir)) out.reportDir = resolve(dirname(path), out.reportDir);
   return out;
 }
@@ -213,6 +217,11 @@ export function resolveConfig(...layers: ConfigLayer[]): PipelineConfig {
   const config = parsed.data;
   if (!isAbsolute(config.composeFile)) config.composeFile = resolve(config.composeFile);
   if (!existsSync(config.composeFile)) throw new ConfigError(`composeFile: ${config.composeFile} does not exist`);
+  config.composeOverrides = config.composeOverrides.map((file, i) => {
+    const path = resolve(file);
+    if (!existsSync(path)) throw new ConfigError(`composeOverrides.${i}: ${path} does not exist`);
+    return path;
+  });
   if (!isAbsolute(config.reportDir)) config.reportDir = resolve(config.reportDir);
   return config;
 }

@@ -33,7 +33,8 @@ export function runCompose(
   env: Record<string, string>,
   opts: { captureStdout?: boolean } = {},
 ): Promise<string> {
-  const argv = ["compose", "-p", config.projectName, "-f", basename(config.composeFile), ...args];
+  const files = [basename(config.composeFile), ...config.composeOverrides].flatMap((f) => ["-f", f]);
+  const argv = ["compose", "-p", config.projectName, ...files, ...args];
   return new Promise((resolve, reject) => {
     const child = spawn("docker", argv, {
       cwd: dirname(config.composeFile),

@@ -23,7 +23,8 @@ process.env.TESTCONTAINERS_RYUK_DISABLED ??= "true";
 /** A compose environment for this project: same file, variables and health-check waits. */
 export function composeEnvironmentFor(ctx: StageContext): DockerComposeEnvironment {
   const file = ctx.config.composeFile;
-  return new DockerComposeEnvironment(dirname(file), basename(file))
+  const files = [basename(file), ...ctx.config.composeOverrides];
+  return new DockerComposeEnvironment(dirname(file), files)
     .withProjectName(ctx.config.projectName)
     .withEnvironment(ctx.composeEnv)
     .withDefaultWaitStrategy(new ExplainedHealthCheckWait())

@@ -1,0 +1,20 @@
+// Observability of the stack: Prometheus metrics and Zipkin traces, the checks that prove them,
+// and the data for the report's panel. See docs/observability.md.
+export { observabilityEndpoints, publishedUrl, type ObservabilityEndpoints } from "./endpoints.ts";
+export {
+  compareMetrics,
+  metricsCheck,
+  takeMetricsSnapshot,
+  type MetricsCheckOptions,
+  type MetricsSnapshot,
+  type ReplicaRef,
+  type SentTraffic,
+  type ServiceVerdict,
+} from "./metrics-check.ts";
+export { PrometheusClient, type Sample, type ScrapeTarget } from "./prometheus.ts";
+export * as queries from "./queries.ts";
+export { observabilityPanel, observabilityPanelSchema, type ObservabilityPanel } from "./report.ts";
+export { waitForReplicaTargets } from "./targets.ts";
+export { evaluateTrace, sendTracedRequest, tracingCheck, type TraceKind, type TracingCheckOptions, type TracedService } from "./tracing-check.ts";
+export { ObservabilityError, type ObservabilityCheckResult } from "./types.ts";
+export { ZipkinClient, type ZipkinSpan } from "./zipkin.ts";

@@ -1,0 +1,82 @@
+// A small client for Zipkin's v2 API (GET /api/v2/trace/{traceId}, /health). Spans are parsed with
+// zod; a malformed span is reported by its position and field.
+import { z } from "zod";
+import { formatIssues } from "../config.ts";
+import { ObservabilityError } from "./types.ts";
+
+const hex = (lengths: readonly number[]) =>
+  z.string().refine((s) => /^[0-9a-f]+$/.test(s) && lengths.includes(s.length), `must be ${lengths.join(" or ")} lower-hex characters`);
+
+const endpointSchema = z.object({
+  serviceName: z.string().optional(),
+  ipv4: z.string().optional(),
+  ipv6: z.string().optional(),
+  port: z.number().int().optional(),
+});
+
+/** Zipkin API v2 span (https://zipkin.io/zipkin-api/#/default/get_trace__traceId_). */
+export const zipkinSpanSchema = z.object({
+  traceId: hex([16, 32]),
+  id: hex([16]),
+  parentId: hex([16]).optional(),
+  name: z.string().optional(),
+  kind: z.enum(["CLIENT", "SERVER", "PRODUCER", "CONSUMER"]).optional(),
+  timestamp: z.number().optional(),
+  duration: z.number().optional(),
+  localEndpoint: endpointSchema.optional(),
+  remoteEndpoint: endpointSchema.optional(),
+  annotations: z.array(z.object({ timestamp: z.number(), value: z.string() })).optional(),
+  tags: z.record(z.string(), z.string()).optional(),
+  debug: z.boolean().optional(),
+  shared: z.boolean().optional(),
+});
+export type ZipkinSpan = z.infer<typeof zipkinSpanSchema>;
+
+export const traceSchema = z.array(zipkinSpanSchema);
+
+/** Parses GET /api/v2/trace/{id}'s body; throws naming the span and field that is wrong. */
+export function parseTrace(body: unknown, what: string): ZipkinSpan[] {
+  const parsed = traceSchema.safeParse(body);
+  if (!parsed.success) throw new ObservabilityError(`${what}: unexpected answer: ${formatIssues(parsed.error)}`);
+  return parsed.data;
+}
+
+export class ZipkinClient {
+  constructor(
+    /** e.g. http://127.0.0.1:32772 */
+    readonly baseUrl: string,
+    private readonly timeoutMs = 5000,
+  ) {}
+
+  /** True when /health answers 200. */
+  async healthy(): Promise<boolean> {
+    try {
+      const res = await fetch(new URL("/health", this.baseUrl), { signal: AbortSignal.timeout(this.timeoutMs) });
+      await res.body?.cancel();
+      return res.ok;
+    } catch {
+      return false;
+    }
+  }
+
+  /** The spans Zipkin holds for a trace id, or [] when it holds none (404). */
+  async trace(traceId: string): Promise<ZipkinSpan[]> {
+    const url = new URL(`/api/v2/trace/${encodeURIComponent(traceId)}`, this.baseUrl);
+    let res: Response;
+    try {
+      res = await fetch(url, { signal: AbortSignal.timeout(this.timeoutMs) });
+    } catch (err) {
+      throw new ObservabilityError(`Zipkin GET ${url}: ${(err as Error).message}`);
+    }
+    const text = await res.text();
+    if (res.status === 404) return [];
+    if (!res.ok) throw new ObservabilityError(`Zipkin GET ${url}: HTTP ${res.status}: ${text.slice(0, 200)}`);
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new ObservabilityError(`Zipkin GET ${url}: not JSON: ${text.slice(0, 200)}`);
+    }
+    return parseTrace(body, `Zipkin GET ${url.pathname}`);
+  }
+}

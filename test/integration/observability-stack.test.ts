@@ -1,0 +1,161 @@
+// Observability end to end on the real stack: Prometheus scrapes Envoy and every replica (also
+// those added by scale), agrees with the harness's load per cluster and per replica, answers every
+// PromQL of harness/observability/queries.ts; Zipkin holds Envoy's and the service's spans of
+// each traced request, correctly parented. One stack for all of it.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { z } from "zod";
+import { observabilityEndpoints, type ObservabilityEndpoints } from "../../harness/observability/endpoints.ts";
+import { metricsCheck, takeMetricsSnapshot, type SentTraffic } from "../../harness/observability/metrics-check.ts";
+import { PrometheusClient } from "../../harness/observability/prometheus.ts";
+import { queryCatalogue } from "../../harness/observability/queries.ts";
+import { observabilityPanel } from "../../harness/observability/report.ts";
+import { waitForReplicaTargets } from "../../harness/observability/targets.ts";
+import { tracingCheck } from "../../harness/observability/tracing-check.ts";
+import { ZipkinClient } from "../../harness/observability/zipkin.ts";
+import { routeFor } from "../../harness/stack/routes.ts";
+import { scale } from "../../harness/stages/scale.ts";
+import { startTestStack, type TestStack } from "../support/stack.ts";
+
+const answerSchema = z.object({ hostname: z.string() });
+
+/** `requests` GETs through Envoy, `concurrency` at a time, counted per answering replica. */
+async function countedLoad(listenerUrl: string, service: string, requests: number, concurrency: number): Promise<SentTraffic> {
+  const { path } = routeFor(service);
+  const perReplica: Record<string, number> = {};
+  let issued = 0;
+  const worker = async (): Promise<void> => {
+    while (issued < requests) {
+      issued += 1;
+      const res = await fetch(`${listenerUrl}${path}`);
+      assert.equal(res.status, 200, `${path} answered ${res.status}`);
+      const { hostname } = answerSchema.parse(await res.json());
+      perReplica[hostname] = (perReplica[hostname] ?? 0) + 1;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return { service, total: requests, perReplica };
+}
+
+describe("observability on a real stack", { timeout: 900_000 }, () => {
+  let stack: TestStack;
+  let stop: (() => Promise<void>) | undefined;
+  let endpoints: ObservabilityEndpoints;
+  let prom: PrometheusClient;
+  let zipkin: ZipkinClient;
+  const replicaIps: Record<string, string[]> = {};
+  const replicaRefs: Record<string, { hostname: string; ip: string }[]> = {};
+
+  before(async () => {
+    stack = await startTestStack("obs");
+    stop = stack.stop;
+    endpoints = await observabilityEndpoints(stack.ctx.docker, stack.config.projectName);
+    prom = new PrometheusClient(endpoints.prometheusUrl);
+    zipkin = new ZipkinClient(endpoints.zipkinUrl);
+  });
+  after(() => stop?.());
+
+  it("publishes Prometheus and Zipkin on 127.0.0.1 only, on ports Docker picked, both healthy", async () => {
+    assert.match(endpoints.prometheusUrl, /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.match(endpoints.zipkinUrl, /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.equal(await prom.ready(), true);
+    assert.equal(await zipkin.healthy(), true);
+    const published = new Set([endpoints.prometheusUrl, endpoints.zipkinUrl, stack.deployed.endpoints.listenerUrl, stack.deployed.endpoints.adminUrl]);
+    assert.equal(published.size, 4);
+  });
+
+  it("scrapes Envoy and every replica, including the ones `scale` adds (DNS discovery)", async (t) => {
+    const scaled = await scale(stack.ctx, { service1: 3, service2: 2 });
+    for (const [service, replicas] of Object.entries(scaled.replicas)) {
+      replicaIps[service] = replicas.map((r) => r.ip);
+      replicaRefs[service] = replicas.map((r) => ({ hostname: r.hostname, ip: r.ip }));
+    }
+    assert.equal(replicaIps.service1?.length, 3);
+    const seconds = await waitForReplicaTargets(prom, replicaIps, { timeoutMs: 30_000 });
+    t.diagnostic(`Prometheus scraped all ${Object.values(replicaIps).flat().length} replicas ${seconds.toFixed(1)} s after scale returned`);
+    const envoy = await prom.targets(["envoy"]);
+    assert.equal(envoy.length, 1);
+    assert.equal(envoy[0]?.health, "up", envoy[0]?.lastError);
+  });
+
+  it("metrics check: Prometheus' counts agree with the load per Envoy cluster and per replica", async (t) => {
+    const before = await takeMetricsSnapshot(prom);
+    const sent = await Promise.all([
+      countedLoad(stack.deployed.endpoints.listenerUrl, "service1", 90, 6),
+      countedLoad(stack.deployed.endpoints.listenerUrl, "service2", 60, 4),
+    ]);
+    const loadEndedAt = new Date();
+    for (const s of sent) s.replicas = replicaRefs[s.service] ?? [];
+    const results = await metricsCheck(prom, { before, sent, loadEndedAt });
+    for (const r of results) t.diagnostic(`${r.service}: ${r.detail}`);
+    assert.deepEqual(results.map((r) => [r.service, r.passed]), [["service1", true], ["service2", true]], results.map((r) => r.detail).join("\n"));
+    const lag = results[0]?.metrics?.scrape_lag_s ?? NaN;
+    assert.ok(lag >= 0 && lag < 5, `scrape lag ${lag}s`);
+    t.diagnostic(`scrape lag ${lag.toFixed(2)} s, agreement after ${results[0]?.metrics?.agreement_after_s?.toFixed(2)} s`);
+    for (const s of sent) assert.equal(Object.keys(s.perReplica).length, replicaIps[s.service]?.length, `${s.service}: every replica answered`);
+
+    // The same check says no when the harness claims more than it sent, naming the replica.
+    const liar = sent.map((s) => ({ ...s, perReplica: { ...s.perReplica } }));
+    const [victim] = Object.keys(liar[0]?.perReplica ?? {});
+    assert.ok(victim && liar[0]);
+    liar[0].perReplica[victim] = (liar[0].perReplica[victim] ?? 0) + 5;
+    liar[0].total += 5;
+    const wrong = await metricsCheck(prom, { before, sent: liar, loadEndedAt: new Date(), timeoutMs: 3000 });
+    t.diagnostic(`claimed 5 more than sent: ${wrong[0]?.detail}`);
+    assert.equal(wrong[0]?.passed, false);
+    assert.equal(wrong[1]?.passed, true, wrong[1]?.detail);
+    assert.match(wrong[0]?.detail ?? "", new RegExp(`culprits: envoy cluster service1, ${victim}`));
+    assert.match(wrong[0]?.detail ?? "", new RegExp(`replica ${victim} \\([\\d.]+:8080\\): Prometheus counts \\d+, fewer than the harness got from it`));
+  });
+
+  it("every PromQL of the catalogue returns data from the real Prometheus", async (t) => {
+    // A second load, now that every replica's series exist: a counter that appears already at its
+    // final value (all its requests fell between two scrapes) shows no rate() at all, so windowed
+    // queries of the replicas scaled up just before the first load would be flat (see
+    // docs/observability.md, "Series that start late").
+    await Promise.all([
+      countedLoad(stack.deployed.endpoints.listenerUrl, "service1", 60, 6),
+      countedLoad(stack.deployed.endpoints.listenerUrl, "service2", 40, 4),
+    ]);
+    await prom.waitForScrapeAfter(new Date(), { jobs: ["envoy", "services"] });
+    const replicas = Object.values(replicaIps).flat().length;
+    const missing: string[] = [];
+    for (const entry of queryCatalogue({ window: "1m" })) {
+      const samples = await prom.query(entry.promql);
+      const want = entry.per === "replica" ? replicas : entry.per === "service" ? 2 : 1;
+      const finite = samples.filter((s) => Number.isFinite(s.value));
+      if (entry.per === "cluster" ? finite.length < 2 : finite.length < want) {
+        missing.push(`${entry.id}: ${finite.length} finite samples (want ${want}): ${entry.promql}`);
+      }
+    }
+    assert.deepEqual(missing, []);
+    const cpu = await prom.query(queryCatalogue().find((e) => e.id === "envoy_cpu_percent")?.promql ?? "");
+    const mem = await prom.query(queryCatalogue().find((e) => e.id === "envoy_memory_allocated")?.promql ?? "");
+    t.diagnostic(`Envoy: cpu ${cpu[0]?.value}%, allocated ${((mem[0]?.value ?? 0) / 1e6).toFixed(1)} MB`);
+    assert.ok((mem[0]?.value ?? 0) > 1e6);
+  });
+
+  it("tracing check: each request's trace holds Envoy's span and the service's child span", async (t) => {
+    const results = await tracingCheck({
+      listenerUrl: stack.deployed.endpoints.listenerUrl,
+      zipkin,
+      services: ["service1", "service2"].map((service) => ({ ...routeFor(service), service })),
+    });
+    for (const r of results) t.diagnostic(`${r.service}: ${r.detail} ${JSON.stringify(r.metrics)}`);
+    assert.deepEqual(results.map((r) => [r.service, r.passed]), [["service1", true], ["service2", true]], results.map((r) => r.detail).join("\n"));
+    for (const r of results) assert.ok((r.metrics?.queryable_ms_max ?? Infinity) < 10_000);
+  });
+
+  it("report panel: latency quantiles and error ratio per service and replica", async (t) => {
+    const panel = await observabilityPanel(prom, { window: "2m" });
+    t.diagnostic(JSON.stringify({ ...panel, services: panel.services.slice(0, 1) }));
+    assert.deepEqual(panel.services.map((s) => s.service), ["service1", "service2"]);
+    for (const s of panel.services) {
+      assert.equal(s.replicas.length, replicaIps[s.service]?.length, `${s.service} replicas in the panel`);
+      assert.ok(s.latency.p50 !== null && s.latency.p99 !== null && s.latency.p50 <= s.latency.p99, JSON.stringify(s.latency));
+      assert.equal(s.errorRatio, 0);
+      assert.ok((s.statusClasses["2xx"] ?? 0) > 0);
+    }
+    assert.ok(panel.envoy.memoryAllocatedBytes !== null);
+  });
+});
