@@ -72,6 +72,14 @@ export class ServiceMetrics {
       labelNames: ["route"],
       registers,
     });
+    // prom-client creates a labelled series on its first increment. A replica whose first requests
+    // all fall between two scrapes would then appear at its final count, and rate()/increase()
+    // would never count them: publish the main route's series at zero from the start.
+    const route = "/service/:id";
+    this.requests.inc({ method: "GET", route, status_code: "200", status_class: "2xx" }, 0);
+    this.duration.zero({ method: "GET", route, status_code: "200" });
+    this.requestBytes.inc({ route }, 0);
+    this.responseBytes.inc({ route }, 0);
   }
 
   observe(o: HttpObservation): void {
