@@ -31,6 +31,9 @@ export async function verifyStack(ctx: StageContext): Promise<VerifyOutcome> {
           path: route.path,
           cluster: route.cluster,
           serviceId: route.id,
+          // The stack's replicas are identical, so each must get an equal share: a weight or an
+          // extra endpoint that skews Envoy's balancing is a finding, not the expectation.
+          expect: "uniform" as const,
           replicas: replicas.map((r) => ({ name: r.name, hostname: r.hostname, ip: r.ip })),
         };
       }),

@@ -21,13 +21,21 @@ export interface TestStack {
  */
 export async function startTestStack(
   label: string,
-  opts: { composeFile?: string; scale?: Record<string, number>; env?: Record<string, string> } = {},
+  opts: {
+    composeFile?: string;
+    composeOverrides?: string[];
+    scale?: Record<string, number>;
+    env?: Record<string, string>;
+    /** Runs once the project name is known, before anything is built (e.g. to write a config). */
+    beforeDeploy?: (project: string) => void;
+  } = {},
 ): Promise<TestStack> {
   const config = loadConfig({
     env: {},
     cli: {
       projectName: testProjectName(label),
       ...(opts.composeFile ? { composeFile: opts.composeFile } : {}),
+      ...(opts.composeOverrides ? { composeOverrides: opts.composeOverrides } : {}),
       ...(opts.scale ? { scale: opts.scale } : {}),
       waitTimeoutSeconds: 90,
     },
@@ -38,6 +46,7 @@ export async function startTestStack(
     await teardown(ctx.docker, config.projectName, { removeImages: true });
   };
   try {
+    opts.beforeDeploy?.(config.projectName);
     await build(ctx);
     const deployed = await deploy(ctx);
     return { ctx, config, deployed, stop };

@@ -1,0 +1,194 @@
+// verify against the real compose stack, in both directions: a healthy stack passes every time,
+// and each way balancing can break makes it fail with the check and the culprit named.
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { repoRoot } from "../../harness/config.ts";
+import { runningReplicas, stackEndpoints } from "../../harness/stack/discover.ts";
+import { ConvergenceTimeout } from "../../harness/stack/envoy-wait.ts";
+import { waitForEnvoy } from "../../harness/stages/deploy.ts";
+import { scale } from "../../harness/stages/scale.ts";
+import { verifyStack, type VerifyOutcome } from "../../harness/stages/verify.ts";
+import { startTestStack, type TestStack } from "../support/stack.ts";
+
+function failedChecks(outcome: VerifyOutcome, service: string): { name: string; reason: string; culprits: string[] }[] {
+  const s = outcome.report.services.find((x) => x.service === service);
+  assert.ok(s, `no report for ${service}`);
+  return s.checks.filter((c) => !c.passed);
+}
+
+function check(outcome: VerifyOutcome, service: string, name: string): { passed: boolean; reason: string; culprits: string[] } {
+  const c = outcome.report.services.find((x) => x.service === service)?.checks.find((x) => x.name === name);
+  assert.ok(c, `no ${name} check for ${service}`);
+  return c;
+}
+
+describe("verify on a healthy 3 + 3 stack", { timeout: 900_000 }, () => {
+  let stack: TestStack | undefined;
+  const s = (): TestStack => {
+    assert.ok(stack, "the stack did not start");
+    return stack;
+  };
+  before(async () => {
+    stack = await startTestStack("verify", { scale: { service1: 3, service2: 3 } });
+    stack.ctx.config.verify.requests = 300;
+    await scale(stack.ctx);
+  });
+  after(() => stack?.stop());
+
+  it("passes, run after run (false alarms counted)", async () => {
+    const runs = 5;
+    let falseAlarms = 0;
+    for (let i = 0; i < runs; i++) {
+      const outcome = await verifyStack(s().ctx);
+      if (!outcome.passed) {
+        falseAlarms++;
+        console.error(outcome.table);
+      }
+    }
+    console.log(`verify on the healthy stack: ${falseAlarms} false alarms in ${runs} runs`);
+    assert.equal(falseAlarms, 0);
+  });
+
+  it("fails membership when a replica answers with a hostname that is not its own", async () => {
+    const { docker, config } = s().ctx;
+    const [model] = await runningReplicas(docker, config.projectName, "service2");
+    assert.ok(model);
+    const inspect = await docker.getContainer(model.name).inspect();
+    const network = Object.keys(inspect.NetworkSettings.Networks)[0];
+    assert.ok(network);
+    // A fourth service2 replica as compose would label it, whose service lies about its identity.
+    const liar = await docker.createContainer({
+      Image: inspect.Config.Image,
+      Env: ["SERVICE_ID=2", "REPORTED_HOSTNAME=not-my-hostname"],
+      Labels: {
+        "com.docker.compose.project": config.projectName,
+        "com.docker.compose.service": "service2",
+        "com.docker.compose.container-number": "99",
+        "com.docker.compose.oneoff": "False",
+      },
+      HostConfig: { NetworkMode: network },
+      NetworkingConfig: { EndpointsConfig: { [network]: { Aliases: ["service2"] } } },
+    });
+    try {
+      await liar.start();
+      const { endpoints } = s().deployed;
+      await waitForEnvoy(s().ctx, endpoints, ["service2"]);
+      const outcome = await verifyStack(s().ctx);
+      assert.equal(outcome.passed, false);
+      const membership = check(outcome, "service2", "membership");
+      assert.equal(membership.passed, false, membership.reason);
+      assert.ok(membership.culprits.some((c) => c.includes("not-my-hostname")), `culprits: ${membership.culprits.join(", ")}`);
+      const real = (await liar.inspect()).Config.Hostname;
+      assert.match(membership.reason, new RegExp(`not-my-hostname|${real}`));
+      assert.equal(check(outcome, "service1", "membership").passed, true, "service1 is untouched");
+    } finally {
+      await liar.remove({ force: true });
+    }
+    await waitForEnvoy(s().ctx, s().deployed.endpoints, ["service2"]);
+  });
+
+  it("fails when a replica is frozen behind Envoy's back, and names it", async () => {
+    const { docker, config } = s().ctx;
+    const replicas = await runningReplicas(docker, config.projectName, "service1");
+    const victim = replicas[1];
+    assert.ok(victim);
+    await docker.getContainer(victim.name).pause();
+    try {
+      const outcome = await verifyStack(s().ctx);
+      assert.equal(outcome.passed, false);
+      const failed = failedChecks(outcome, "service1");
+      assert.ok(failed.length > 0);
+      const blamed = failed.flatMap((c) => [...c.culprits, c.reason]).join(" ");
+      assert.ok(blamed.includes(victim.hostname) || blamed.includes(victim.name), `the frozen replica is named: ${blamed}`);
+    } finally {
+      await docker.getContainer(victim.name).unpause();
+    }
+  });
+});
+
+describe("verify where Envoy is misconfigured", { timeout: 900_000 }, () => {
+  let stack: TestStack | undefined;
+  let dir = "";
+  const s = (): TestStack => {
+    assert.ok(stack, "the stack did not start");
+    return stack;
+  };
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "ep-broken-envoy-"));
+    const envoyConfig = join(dir, "envoy.yaml");
+    // Written before the project name is known; the pinned endpoint names it through a variable.
+    writeFileSync(envoyConfig, "");
+    const label = "verify-broken";
+    stack = await startTestStack(label, {
+      scale: { service1: 3, service2: 3 },
+      composeOverrides: [resolve(repoRoot, "test/fixtures/compose/envoy-config-override.yml")],
+      env: { ENVOY_CONFIG_OVERRIDE: envoyConfig },
+      beforeDeploy: (project) => writeFileSync(envoyConfig, brokenEnvoyConfig(project)),
+    });
+    stack.ctx.config.verify.requests = 300;
+  });
+  after(async () => {
+    await stack?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("scale never converges for a LOGICAL_DNS cluster, and says which replicas Envoy does not know", async () => {
+    const ctx = { ...s().ctx, config: { ...s().ctx.config, waitTimeoutSeconds: 8 } };
+    await assert.rejects(scale(ctx), (err: Error) => {
+      assert.ok(err instanceof ConvergenceTimeout, err.message);
+      assert.match(err.message, /cluster service1: not yet known to Envoy: [\d.]+ \(.*service1-\d\)/);
+      return true;
+    });
+  });
+
+  it("fails membership when LOGICAL_DNS keeps replicas from traffic, naming the unseen ones", async () => {
+    const outcome = await verifyStack(s().ctx);
+    assert.equal(outcome.passed, false);
+    const membership = check(outcome, "service1", "membership");
+    assert.equal(membership.passed, false, membership.reason);
+    const replicas = await runningReplicas(s().ctx.docker, s().config.projectName, "service1");
+    assert.equal(replicas.length, 3);
+    const unseen = replicas.filter((r) => membership.culprits.some((c) => c.includes(r.hostname) || c.includes(r.name)));
+    // LOGICAL_DNS sends each new connection to the first address of the latest answer, and Docker's
+    // DNS shuffles them: a few connections may reach two replicas, never all three.
+    assert.ok(unseen.length >= 1, `a replica never answered and is named: ${membership.culprits.join(", ")}`);
+  });
+
+  it("fails balance when Envoy gives one replica double weight where uniform is expected", async () => {
+    const outcome = await verifyStack(s().ctx);
+    const balance = check(outcome, "service2", "balance");
+    assert.equal(balance.passed, false, balance.reason);
+    const pinned = (await runningReplicas(s().ctx.docker, s().config.projectName, "service2")).find((r) => r.number === 1);
+    assert.ok(pinned);
+    assert.ok(balance.culprits.some((c) => c.includes(pinned.hostname) || c.includes(pinned.name)), `culprits: ${balance.culprits.join(", ")}`);
+    assert.equal(check(outcome, "service2", "membership").passed, true, "every replica still answers");
+    const endpoints = await stackEndpoints(s().ctx.docker, s().config.projectName);
+    assert.equal(endpoints.listenerUrl, s().deployed.endpoints.listenerUrl);
+  });
+});
+
+/**
+ * The shipped envoy.yaml, broken two ways: service1's cluster is LOGICAL_DNS (one address for
+ * all new connections), and service2's gets a second endpoint naming replica 1's container, so
+ * Envoy's round robin gives that replica twice the share of the others.
+ */
+function brokenEnvoyConfig(project: string): string {
+  const shipped = readFileSync(resolve(repoRoot, "envoy/envoy.yaml"), "utf8");
+  const service1 = shipped.indexOf("    - name: service1");
+  const service2 = shipped.indexOf("    - name: service2");
+  assert.ok(service1 > 0 && service2 > service1, "envoy.yaml layout changed: update this fixture");
+  const head = shipped.slice(0, service1);
+  const one = shipped.slice(service1, service2).replace("type: STRICT_DNS", "type: LOGICAL_DNS");
+  const two = shipped
+    .slice(service2)
+    .replace(
+      "                    socket_address: { address: service2, port_value: 8080 }",
+      `                    socket_address: { address: service2, port_value: 8080 }\n              - endpoint:\n                  address:\n                    socket_address: { address: ${project}-service2-1, port_value: 8080 }`,
+    );
+  assert.notEqual(one, shipped.slice(service1, service2), "service1 cluster not switched");
+  assert.ok(two.includes(`${project}-service2-1`), "service2 endpoint not pinned");
+  return head + one + two;
+}
