@@ -107,13 +107,21 @@ export function formatSummary(config: PipelineConfig, summary: PipelineSummary):
   const total = summary.timings.reduce((s, t) => s + t.seconds, 0);
   lines.push(`  ${"total".padEnd(10)} ${total.toFixed(1).padStart(7)}`);
   if (summary.verify) lines.push("", summary.verify.table);
-  if (config.keep) {
-    lines.push("", "  The stack is still running:");
-    if (summary.endpoints) {
-      lines.push(`    listener  ${summary.endpoints.listenerUrl}/service/1`);
-      lines.push(`    admin     ${summary.endpoints.adminUrl}/`);
-    }
-    lines.push(`    tear down: npx envoy-pipeline teardown --project ${config.projectName}`);
+  const urls: string[] = [];
+  if (summary.endpoints) {
+    urls.push(`    listener    ${summary.endpoints.listenerUrl}/service/1`);
+    urls.push(`    Envoy admin ${summary.endpoints.adminUrl}/`);
   }
+  if (summary.verify) {
+    urls.push(`    Prometheus  ${summary.verify.observability.prometheusUrl}/`);
+    urls.push(`    Zipkin      ${summary.verify.observability.zipkinUrl}/zipkin/`);
+  }
+  if (config.keep) {
+    lines.push("", "  The stack is still running:", ...urls);
+    lines.push(`    tear down:  npx envoy-pipeline teardown --project ${config.projectName}`);
+  } else if (urls.length > 0) {
+    lines.push("", "  The stack was torn down; run with --keep to open these:", ...urls);
+  }
+  if (summary.verify) lines.push("", `  reports: ${Object.values(summary.verify.files).join(", ")}`);
   return `${lines.join("\n")}\n`;
 }

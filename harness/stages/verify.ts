@@ -1,6 +1,17 @@
 // verify: the load-balancing proof against the deployed stack. Replicas come from Docker, the
 // policy and counters from Envoy's admin API; the verdict, tables and reports from harness/verify.
 import { log } from "../log.ts";
+import {
+  metricsCheck,
+  observabilityEndpoints,
+  PrometheusClient,
+  takeMetricsSnapshot,
+  tracingCheck,
+  ZipkinClient,
+  type ObservabilityCheckResult,
+  type ObservabilityEndpoints,
+  type SentTraffic,
+} from "../observability/index.ts";
 import { runningReplicas, stackEndpoints, type StackEndpoints } from "../stack/discover.ts";
 import { routeFor } from "../stack/routes.ts";
 import { formatReport, writeReports, type WrittenReports } from "../verify/report.ts";
@@ -14,7 +25,41 @@ export interface VerifyOutcome {
   /** The terminal tables and one verdict line per check. */
   table: string;
   endpoints: StackEndpoints;
+  observability: ObservabilityEndpoints;
   files: WrittenReports;
+}
+
+/** What the harness sent each service during the load, for the metrics check. */
+function sentTraffic(report: VerifyReport): SentTraffic[] {
+  return report.services.map((s) => {
+    const perReplica: Record<string, number> = {};
+    for (const r of s.replicas) perReplica[r.hostname] = (perReplica[r.hostname] ?? 0) + r.count;
+    for (const [hostname, n] of Object.entries(s.perRequest.seen)) perReplica[hostname] = (perReplica[hostname] ?? 0) + n;
+    return {
+      service: s.service,
+      cluster: s.cluster,
+      total: s.requests.sent + s.perRequest.requests,
+      perReplica,
+      replicas: s.replicas.filter((r) => r.expected && r.dockerIp !== null).map((r) => ({ hostname: r.hostname, ip: r.dockerIp ?? "" })),
+    };
+  });
+}
+
+/** Adds the metrics and tracing verdicts to each service's checks, and recomputes the verdicts. */
+function foldObservability(report: VerifyReport, results: readonly ObservabilityCheckResult[]): void {
+  for (const result of results) {
+    const service = report.services.find((s) => s.service === result.service);
+    if (!service) continue;
+    service.checks.push({
+      name: result.name === "tracing" ? "tracing" : "metrics",
+      passed: result.passed,
+      reason: result.detail,
+      culprits: [],
+      details: Object.entries(result.metrics ?? {}).map(([k, v]) => `${k} = ${v}`),
+    });
+    service.passed = service.checks.every((c) => c.passed);
+  }
+  report.passed = report.services.every((s) => s.passed);
 }
 
 export async function verifyStack(ctx: StageContext): Promise<VerifyOutcome> {
@@ -38,6 +83,10 @@ export async function verifyStack(ctx: StageContext): Promise<VerifyOutcome> {
         };
       }),
   );
+  const observability = await observabilityEndpoints(docker, config.projectName);
+  const prometheus = new PrometheusClient(observability.prometheusUrl);
+  // Prometheus' counts before the load, so the metrics check compares increases.
+  const before = await takeMetricsSnapshot(prometheus, { services: services.map((s) => s.service) });
   const report = await runVerify({
     listenerUrl: endpoints.listenerUrl,
     adminUrl: endpoints.adminUrl,
@@ -45,8 +94,18 @@ export async function verifyStack(ctx: StageContext): Promise<VerifyOutcome> {
     concurrency: config.verify.concurrency,
     ...(config.verify.requests > 0 ? { requests: config.verify.requests } : {}),
   });
+  const loadEndedAt = new Date();
+  // Metrics first: the tracing check's own requests must not fall into the load's window.
+  const metrics = await metricsCheck(prometheus, { before, sent: sentTraffic(report), loadEndedAt });
+  const tracing = await tracingCheck({
+    listenerUrl: endpoints.listenerUrl,
+    zipkin: new ZipkinClient(observability.zipkinUrl),
+    services: services.map((s) => ({ service: s.service, path: s.path, id: s.serviceId })),
+  });
+  foldObservability(report, [...metrics, ...tracing]);
+  for (const r of [...metrics, ...tracing]) log.info(`  ${r.passed ? "PASS" : "FAIL"} ${r.service ?? ""} ${r.name}: ${r.detail}`);
   const files = await writeReports(report, config.reportDir);
-  return { passed: report.passed, report, table: formatReport(report), endpoints, files };
+  return { passed: report.passed, report, table: formatReport(report), endpoints, observability, files };
 }
 
 /** The `verify` command: tables on stderr (or the JSON report on stdout); exit 0 only if all passed. */
