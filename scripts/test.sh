@@ -23,6 +23,9 @@ fi
 mvn -q -B -f jenkins-test/pom.xml test
 
 echo "== unit and integration tests"
+# Names every compose project this run creates, so the leftovers check below touches only ours.
+ENVOY_PIPELINE_TEST_RUN=$(od -An -N2 -tx1 /dev/urandom | tr -d ' \n')
+export ENVOY_PIPELINE_TEST_RUN
 status=0
 node --import tsx --test --test-concurrency=1 --test-reporter=spec \
   test/unit/*.test.ts test/integration/*.test.ts || status=$?

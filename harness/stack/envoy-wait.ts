@@ -1,6 +1,8 @@
 // Waiting until Envoy's view of an upstream cluster is exactly the set of running replicas and
 // every one of them passes Envoy's active health check: the moment traffic reaches them all.
+import { get as httpGet } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
+import { z } from "zod";
 import { EnvoyAdmin, type UpstreamCluster } from "../envoy/admin.ts";
 import type { ReplicaInfo } from "./discover.ts";
 
@@ -79,4 +81,57 @@ export async function waitForClusters(
     }
     await sleep(opts.intervalMs ?? 250);
   }
+}
+
+/** One request on a fresh connection (so that successive ones land on different Envoy workers). */
+function probeOnce(url: string, timeoutMs: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const req = httpGet(url, { agent: false, timeout: timeoutMs }, (res) => {
+      let body = "";
+      res.setEncoding("utf8").on("data", (chunk: string) => (body += chunk));
+      res.on("end", () => {
+        const parsed = hostnameSchema.safeParse(safeJson(body));
+        resolve(res.statusCode === 200 && parsed.success ? parsed.data.hostname : undefined);
+      });
+    });
+    req.on("timeout", () => req.destroy());
+    req.on("error", () => resolve(undefined));
+  });
+}
+
+const hostnameSchema = z.object({ hostname: z.string() });
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * After Envoy's admin view agrees, waits until requests through the listener actually reach every
+ * replica: Envoy's workers take host updates from the main thread a moment later, and a stage that
+ * returned before that would hand the next one a stack where a worker skips a new replica.
+ * Resolves with the seconds it took; rejects naming the replicas that never answered.
+ */
+export async function waitForTraffic(
+  listenerUrl: string,
+  path: string,
+  replicas: readonly ReplicaInfo[],
+  opts: { timeoutMs: number; onProgress?: (pending: string) => void },
+): Promise<number> {
+  const t0 = Date.now();
+  const want = new Set(replicas.map((r) => r.hostname));
+  const seen = new Set<string>();
+  while (Date.now() - t0 <= opts.timeoutMs) {
+    // A round of 4 requests per replica, one connection each: a few rounds reach every worker.
+    const round = await Promise.all(Array.from({ length: 4 * want.size }, () => probeOnce(`${listenerUrl}${path}`, 2000)));
+    for (const hostname of round) if (hostname && want.has(hostname)) seen.add(hostname);
+    if (seen.size === want.size) return (Date.now() - t0) / 1000;
+    opts.onProgress?.(`${path}: no answer yet from ${replicas.filter((r) => !seen.has(r.hostname)).map((r) => r.name).join(", ")}`);
+    await sleep(100);
+  }
+  const missing = replicas.filter((r) => !seen.has(r.hostname)).map((r) => `${r.name} (${r.hostname})`);
+  throw new ConvergenceTimeout(`no request through Envoy reached ${missing.join(", ")} within ${(opts.timeoutMs / 1000).toFixed(0)}s`);
 }

@@ -5,7 +5,7 @@ import { DockerComposeEnvironment } from "testcontainers";
 import { EnvoyAdmin } from "../envoy/admin.ts";
 import { log, waitingFor } from "../log.ts";
 import { runningReplicas, stackEndpoints, type ReplicaInfo, type StackEndpoints } from "../stack/discover.ts";
-import { waitForClusters } from "../stack/envoy-wait.ts";
+import { waitForClusters, waitForTraffic } from "../stack/envoy-wait.ts";
 import { ExplainedHealthCheckWait } from "../stack/health-wait.ts";
 import { routeFor } from "../stack/routes.ts";
 import type { StageContext } from "./context.ts";
@@ -31,19 +31,33 @@ export function composeEnvironmentFor(ctx: StageContext): DockerComposeEnvironme
     .withStartupTimeout(ctx.config.waitTimeoutSeconds * 1000);
 }
 
-/** Waits until Envoy routes each service to exactly its running replicas, all healthy. */
+/**
+ * Waits until Envoy routes each service to exactly its running replicas, all healthy, and until
+ * requests through the listener have reached every one of them.
+ */
 export async function waitForEnvoy(ctx: StageContext, endpoints: StackEndpoints, services: readonly string[]): Promise<number> {
   const admin = new EnvoyAdmin(endpoints.adminUrl);
-  return waitingFor(`Envoy to route to every replica of ${services.join(", ")}`, () =>
-    waitForClusters(
+  const t0 = Date.now();
+  const timeoutMs = ctx.config.waitTimeoutSeconds * 1000;
+  const onProgress = (pending: string): void => log.info(`  waiting: ${pending}`);
+  await waitingFor(`Envoy to route to every replica of ${services.join(", ")}`, async () => {
+    await waitForClusters(
       admin,
       services.map((service) => ({
         cluster: routeFor(service).cluster,
         replicas: () => runningReplicas(ctx.docker, ctx.config.projectName, service),
       })),
-      { timeoutMs: ctx.config.waitTimeoutSeconds * 1000, onProgress: (pending) => log.info(`  waiting: ${pending}`) },
-    ),
-  );
+      { timeoutMs, onProgress },
+    );
+    for (const service of services) {
+      const replicas = await runningReplicas(ctx.docker, ctx.config.projectName, service);
+      await waitForTraffic(endpoints.listenerUrl, routeFor(service).path, replicas, {
+        timeoutMs: Math.max(5000, timeoutMs - (Date.now() - t0)),
+        onProgress,
+      });
+    }
+  });
+  return (Date.now() - t0) / 1000;
 }
 
 export async function deploy(ctx: StageContext): Promise<DeployResult> {

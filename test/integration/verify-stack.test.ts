@@ -7,7 +7,8 @@ import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { repoRoot } from "../../harness/config.ts";
 import { runningReplicas, stackEndpoints } from "../../harness/stack/discover.ts";
-import { ConvergenceTimeout } from "../../harness/stack/envoy-wait.ts";
+import { EnvoyAdmin } from "../../harness/envoy/admin.ts";
+import { ConvergenceTimeout, waitForClusters } from "../../harness/stack/envoy-wait.ts";
 import { waitForEnvoy } from "../../harness/stages/deploy.ts";
 import { scale } from "../../harness/stages/scale.ts";
 import { verifyStack, type VerifyOutcome } from "../../harness/stages/verify.ts";
@@ -74,8 +75,10 @@ describe("verify on a healthy 3 + 3 stack", { timeout: 900_000 }, () => {
     });
     try {
       await liar.start();
-      const { endpoints } = s().deployed;
-      await waitForEnvoy(s().ctx, endpoints, ["service2"]);
+      // Envoy's admin view only: traffic cannot "reach" the liar under its real hostname.
+      await waitForClusters(new EnvoyAdmin(s().deployed.endpoints.adminUrl), [
+        { cluster: "service2", replicas: () => runningReplicas(docker, config.projectName, "service2") },
+      ], { timeoutMs: 60_000 });
       const outcome = await verifyStack(s().ctx);
       assert.equal(outcome.passed, false);
       const membership = check(outcome, "service2", "membership");
