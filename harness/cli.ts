@@ -7,7 +7,7 @@ import { stageContext } from "./stages/context.ts";
 import { deploy } from "./stages/deploy.ts";
 import { runPipeline } from "./stages/pipeline.ts";
 import { prepare } from "./stages/prepare.ts";
-import { scale } from "./stages/scale.ts";
+import { scaleMeasured } from "./stages/scale.ts";
 import { teardown } from "./stages/teardown.ts";
 import { runVerifyStage } from "./stages/verify.ts";
 import { registerWebhookCommands } from "./webhook/cli.ts";
@@ -132,9 +132,11 @@ export function buildProgram(): Command {
     .addOption(scaleOption())
     .action(action(async (o: StageOptions) => {
       const config = configFrom(o);
-      const r = await scale(await stageContext(config));
+      const r = await scaleMeasured(await stageContext(config));
       for (const [service, replicas] of Object.entries(r.replicas)) {
-        log.info(`${service}: ${replicas.length} replicas (${replicas.map((x) => x.hostname).join(", ")})`);
+        const c = r.convergence[service];
+        const converged = c?.seconds != null ? `; exactly these replicas got traffic ${c.seconds.toFixed(2)}s after the scale started` : "";
+        log.info(`${service}: ${replicas.length} replicas (${replicas.map((x) => x.hostname).join(", ")})${converged}`);
       }
       log.info(`scaled in ${r.seconds.toFixed(1)}s; Envoy converged in ${r.envoyConvergenceSeconds.toFixed(1)}s`);
     }));

@@ -7,7 +7,7 @@ import { build } from "./build.ts";
 import { stageContext, type StageContext } from "./context.ts";
 import { deploy } from "./deploy.ts";
 import { prepare } from "./prepare.ts";
-import { scale } from "./scale.ts";
+import { scaleMeasured } from "./scale.ts";
 import { teardown } from "./teardown.ts";
 import { verifyStack, type VerifyOutcome } from "./verify.ts";
 
@@ -75,8 +75,8 @@ export async function pipeline(config: PipelineConfig): Promise<PipelineSummary>
     const c = ctx;
     await timed(timings, "build", () => build(c));
     summary.endpoints = (await timed(timings, "deploy", () => deploy(c))).endpoints;
-    await timed(timings, "scale", () => scale(c));
-    summary.verify = await timed(timings, "verify", () => verifyStack(c));
+    const scaled = await timed(timings, "scale", () => scaleMeasured(c));
+    summary.verify = await timed(timings, "verify", () => verifyStack(c, { convergence: scaled.convergence }));
     summary.ok = summary.verify.passed;
     if (!summary.ok) summary.error = "verify found problems (see the checks above)";
   } catch (err) {

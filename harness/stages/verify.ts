@@ -15,6 +15,7 @@ import {
 import { runningReplicas, stackEndpoints, type StackEndpoints } from "../stack/discover.ts";
 import { routeFor } from "../stack/routes.ts";
 import { formatReport, writeReports, type WrittenReports } from "../verify/report.ts";
+import { withConvergence, type ConvergenceResult } from "../verify/convergence.ts";
 import { runVerify } from "../verify/run.ts";
 import type { VerifyReport } from "../verify/schema.ts";
 import type { StageContext } from "./context.ts";
@@ -62,7 +63,12 @@ function foldObservability(report: VerifyReport, results: readonly Observability
   report.passed = report.services.every((s) => s.passed);
 }
 
-export async function verifyStack(ctx: StageContext): Promise<VerifyOutcome> {
+export interface VerifyStackOptions {
+  /** Convergence measured by the scale stage (scaleMeasured), added as each service's check. */
+  convergence?: Record<string, ConvergenceResult>;
+}
+
+export async function verifyStack(ctx: StageContext, opts: VerifyStackOptions = {}): Promise<VerifyOutcome> {
   const { config, docker } = ctx;
   const endpoints = await stackEndpoints(docker, config.projectName);
   const services = await Promise.all(
@@ -87,7 +93,7 @@ export async function verifyStack(ctx: StageContext): Promise<VerifyOutcome> {
   const prometheus = new PrometheusClient(observability.prometheusUrl);
   // Prometheus' counts before the load, so the metrics check compares increases.
   const before = await takeMetricsSnapshot(prometheus, { services: services.map((s) => s.service) });
-  const report = await runVerify({
+  let report = await runVerify({
     listenerUrl: endpoints.listenerUrl,
     adminUrl: endpoints.adminUrl,
     services,
@@ -103,6 +109,9 @@ export async function verifyStack(ctx: StageContext): Promise<VerifyOutcome> {
     services: services.map((s) => ({ service: s.service, path: s.path, id: s.serviceId })),
   });
   foldObservability(report, [...metrics, ...tracing]);
+  for (const [service, result] of Object.entries(opts.convergence ?? {})) {
+    if (report.services.some((s) => s.service === service)) report = withConvergence(report, service, result);
+  }
   for (const r of [...metrics, ...tracing]) log.info(`  ${r.passed ? "PASS" : "FAIL"} ${r.service ?? ""} ${r.name}: ${r.detail}`);
   const files = await writeReports(report, config.reportDir);
   return { passed: report.passed, report, table: formatReport(report), endpoints, observability, files };
