@@ -19,7 +19,7 @@ process.stdout.write(
     totalSeconds: (Date.now() - t0) / 1000,
     timings: summary.timings,
     peakRssMiB: Math.max(peakRss, maxRssKb * 1024) / 2 ** 20,
-    requests: summary.verify?.report.services.map((s) => ({ service: s.service, requests: s.requests })) ?? [],
+    requests: summary.verify?.report.services.map((s) => ({ service: s.service, requests: s.requests.sent })) ?? [],
   })}\n`,
 );
 process.exitCode = summary.ok ? 0 : 1;

@@ -49,7 +49,7 @@ function runOnce(label: string): Run {
   });
   const line = child.stdout.trim().split("\n").pop() ?? "";
   const parsed = runSchema.safeParse(JSON.parse(line || "null"));
-  if (!parsed.success) throw new Error(`bench: the ${label} run printed no result (exit ${child.status})`);
+  if (!parsed.success) throw new Error(`bench: the ${label} run printed no result (exit ${child.status}): ${parsed.error.message}`);
   return parsed.data;
 }
 
