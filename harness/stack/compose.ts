@@ -39,10 +39,14 @@ export function runCompose(
     const child = spawn("docker", argv, {
       cwd: dirname(config.composeFile),
       env: { ...process.env, ...env },
-      stdio: ["ignore", opts.captureStdout ? "pipe" : "inherit", "inherit"],
+      // Compose's own output is progress for a person: stderr, so stdout stays the harness's.
+      stdio: ["ignore", "pipe", "inherit"],
     });
     let out = "";
-    child.stdout?.setEncoding("utf8").on("data", (chunk: string) => (out += chunk));
+    child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
+      if (opts.captureStdout) out += chunk;
+      else process.stderr.write(chunk);
+    });
     child.on("error", (err) => reject(new ComposeError(`docker ${argv.join(" ")}: ${err.message}`)));
     child.on("close", (code, signal) => {
       if (code === 0) resolve(out);

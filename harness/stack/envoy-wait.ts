@@ -57,10 +57,9 @@ export async function waitForClusters(
       const all = await admin.clusters();
       for (const c of clusters) {
         const found = all.find((x) => x.name === c.cluster);
-        if (!found) {
-          pending.push(`Envoy has no cluster '${c.cluster}'`);
-          continue;
-        }
+        // Envoy answered with its clusters (static ones all exist from the start): a missing one
+        // is a configuration error, not something to wait for.
+        if (!found) throw new ConvergenceTimeout(`Envoy has no cluster '${c.cluster}' (clusters: ${all.map((x) => x.name).join(", ")})`);
         const replicas = await c.replicas();
         if (replicas.length === 0) {
           pending.push(`cluster ${c.cluster}: no running replica`);
@@ -70,6 +69,7 @@ export async function waitForClusters(
         if (mismatch) pending.push(describeMismatch(mismatch));
       }
     } catch (err) {
+      if (err instanceof ConvergenceTimeout) throw err;
       pending.push((err as Error).message);
     }
     if (pending.length === 0) return (Date.now() - t0) / 1000;

@@ -1,10 +1,10 @@
 // What every stage that touches the stack needs: the validated config, a Docker client on a
 // running engine, and the base images the compose file should build from.
 import type Dockerode from "dockerode";
-import type { PipelineConfig } from "../config.ts";
+import { ConfigError, type PipelineConfig } from "../config.ts";
 import { docker, ensureDockerEngine } from "../docker/engine.ts";
 import { resolveImages } from "../images/index.ts";
-import { composeEnvironment } from "../stack/compose.ts";
+import { composeEnvironment, runCompose } from "../stack/compose.ts";
 
 export interface StageContext {
   config: PipelineConfig;
@@ -18,10 +18,17 @@ export interface StageContext {
 export async function stageContext(config: PipelineConfig): Promise<StageContext> {
   await ensureDockerEngine();
   const images = await resolveImages();
-  return {
-    config,
-    docker: docker(),
-    composeEnv: composeEnvironment(config, images.env),
-    imageSource: images.source,
-  };
+  const composeEnv = composeEnvironment(config, images.env);
+  // A scale map naming no service of the compose file is a configuration error: say so now, not
+  // after a stack was started and a wait timed out.
+  const services = (await runCompose(config, ["config", "--services"], composeEnv, { captureStdout: true }))
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "");
+  for (const name of Object.keys(config.scale)) {
+    if (!services.includes(name)) {
+      throw new ConfigError(`scale.${name}: no such service in ${config.composeFile} (services: ${services.join(", ")})`);
+    }
+  }
+  return { config, docker: docker(), composeEnv, imageSource: images.source };
 }

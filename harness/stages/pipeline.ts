@@ -2,6 +2,7 @@
 // `--keep` leaves the stack up and says how to reach it and how to tear it down.
 import type { PipelineConfig } from "../config.ts";
 import { log } from "../log.ts";
+import { stopChildren } from "../process/children.ts";
 import type { StackEndpoints } from "../stack/discover.ts";
 import { build } from "./build.ts";
 import { stageContext, type StageContext } from "./context.ts";
@@ -58,11 +59,24 @@ export async function pipeline(config: PipelineConfig): Promise<PipelineSummary>
     await timed(timings, "teardown", () => teardown(c.docker, config.projectName, { removeImages: config.removeImages }));
   };
 
-  // Ctrl-C or a CI abort: remove what we started before exiting. A second signal exits at once.
+  // Ctrl-C or a CI abort: remove what we started before exiting. The stage in flight (a compose
+  // child) may still create a container while the first pass runs, so passes repeat until one
+  // finds nothing. A second signal exits at once.
   const onSignal = (signal: NodeJS.Signals): void => {
     log.warn(`${signal}: tearing down ${config.projectName} before exiting (again to exit now)`);
     process.once(signal, () => process.exit(130));
-    void tearDown()
+    const sweep = async (): Promise<void> => {
+      const stopped = await stopChildren("SIGTERM");
+      if (stopped > 0) log.info(`  stopped ${stopped} child process(es) of the interrupted stage`);
+      await tearDown();
+      for (let pass = 0; pass < 5 && ctx; pass++) {
+        await new Promise((r) => setTimeout(r, 1000));
+        const again = await teardown(ctx.docker, config.projectName, { removeImages: config.removeImages });
+        if (again.containers.length === 0 && again.networks.length === 0) break;
+        log.warn(`  removed ${again.containers.length} more containers started while tearing down`);
+      }
+    };
+    void sweep()
       .catch((err: unknown) => log.warn(`teardown failed: ${(err as Error).message}`))
       .finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
   };
