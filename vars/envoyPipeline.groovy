@@ -1,5 +1,7 @@
 // The whole pipeline in one step: a Declarative Pipeline with the stages Prepare, Build, Deploy,
 // Scale and Verify, the verify report recorded and archived, and teardown whatever happened.
+// The build parameters COMMIT and BRANCH are declared; with COMMIT set, a Checkout stage first
+// checks out that commit (what `envoy-pipeline webhook --trigger jenkins` asks for).
 // A Jenkinsfile needs only:
 //
 //   @Library('envoy-pipeline') _
@@ -46,9 +48,23 @@ def call(Map config = [:]) {
   String junitReport = "${cfg.reportDir}/junit.xml"
   String reportArtifacts = "${cfg.reportDir}/verify.html,${cfg.reportDir}/verify.json"
 
+  // The commit to build, when the build names one (the webhook's COMMIT, or "Build with
+  // Parameters"); empty: the branch head Jenkins checked out. Checked before an agent is taken:
+  // only a commit id may become the git revision.
+  String commit = (params.COMMIT ?: '').trim().toLowerCase()
+  if (commit != '' && !(commit ==~ /[0-9a-f]{7,40}/)) {
+    error('envoyPipeline: COMMIT must be a commit id of 7 to 40 hexadecimal digits, got \'' + params.COMMIT + '\'')
+  }
+
   pipeline {
     agent {
       label "${agentLabel}"
+    }
+    parameters {
+      string(name: 'COMMIT', defaultValue: '',
+          description: 'Commit to build: 7 to 40 hexadecimal digits. Empty: the head of the branch. Set by envoy-pipeline webhook --trigger jenkins.')
+      string(name: 'BRANCH', defaultValue: '',
+          description: 'Branch COMMIT was pushed to, for the record. Set by envoy-pipeline webhook --trigger jenkins.')
     }
     options {
       timeout(time: timeoutMinutes, unit: 'MINUTES')
@@ -57,6 +73,16 @@ def call(Map config = [:]) {
       githubPush()
     }
     stages {
+      stage('Checkout') {
+        // Only when COMMIT is set: the job's own checkout already has the branch head otherwise.
+        when {
+          expression { return commit != '' }
+        }
+        steps {
+          // The job's remote and credentials; the revision is the commit.
+          checkout([$class: 'GitSCM', branches: [[name: commit]], userRemoteConfigs: scm.userRemoteConfigs])
+        }
+      }
       stage('Prepare') {
         steps {
           envoyPrepare(prepareArgs)

@@ -15,10 +15,11 @@ export interface StageContext {
   imageSource: "official" | "local";
 }
 
-export async function stageContext(config: PipelineConfig): Promise<StageContext> {
+/** `extraEnv`: further variables for compose files that read them (overrides in tests). */
+export async function stageContext(config: PipelineConfig, extraEnv: Record<string, string> = {}): Promise<StageContext> {
   await ensureDockerEngine();
   const images = await resolveImages();
-  const composeEnv = composeEnvironment(config, images.env);
+  const composeEnv = { ...composeEnvironment(config, images.env), ...extraEnv };
   // A scale map naming no service of the compose file is a configuration error: say so now, not
   // after a stack was started and a wait timed out.
   const services = (await runCompose(config, ["config", "--services"], composeEnv, { captureStdout: true }))

@@ -7,11 +7,13 @@ import {
   PrometheusClient,
   takeMetricsSnapshot,
   tracingCheck,
+  waitForReplicaTargets,
   ZipkinClient,
   type ObservabilityCheckResult,
   type ObservabilityEndpoints,
   type SentTraffic,
 } from "../observability/index.ts";
+import { observabilityPanelOrNull, panelScopeSince } from "../observability/report.ts";
 import { runningReplicas, stackEndpoints, type StackEndpoints } from "../stack/discover.ts";
 import { routeFor } from "../stack/routes.ts";
 import { formatReport, writeReports, type WrittenReports } from "../verify/report.ts";
@@ -91,6 +93,14 @@ export async function verifyStack(ctx: StageContext, opts: VerifyStackOptions = 
   );
   const observability = await observabilityEndpoints(docker, config.projectName);
   const prometheus = new PrometheusClient(observability.prometheusUrl);
+  // Right after a scale, Prometheus' DNS discovery may not list a new replica yet: its "before"
+  // would read as missing (zero) and the requests it answered while Envoy converged would count as
+  // the load's. Wait until every running replica is a scrape target first.
+  await waitForReplicaTargets(
+    prometheus,
+    Object.fromEntries(services.map((s) => [s.service, s.replicas.map((r) => r.ip)])),
+    { timeoutMs: config.waitTimeoutSeconds * 1000 },
+  );
   // Prometheus' counts before the load, so the metrics check compares increases.
   const before = await takeMetricsSnapshot(prometheus, { services: services.map((s) => s.service) });
   let report = await runVerify({
@@ -103,6 +113,12 @@ export async function verifyStack(ctx: StageContext, opts: VerifyStackOptions = 
   const loadEndedAt = new Date();
   // Metrics first: the tracing check's own requests must not fall into the load's window.
   const metrics = await metricsCheck(prometheus, { before, sent: sentTraffic(report), loadEndedAt });
+  // The report's "From Prometheus" panel over the run: from the snapshot's samples to a scrape after
+  // the load (the metrics check waited for it), read before the tracing check's requests. It
+  // illustrates the report and decides nothing: when it cannot be built the report says null.
+  const panel = await observabilityPanelOrNull(prometheus, { ...panelScopeSince(before.allScrapedAt), services: services.map((s) => s.service) }, (reason) =>
+    log.warn(`no Prometheus panel in the report: ${reason}`),
+  );
   const tracing = await tracingCheck({
     listenerUrl: endpoints.listenerUrl,
     zipkin: new ZipkinClient(observability.zipkinUrl),
@@ -113,6 +129,7 @@ export async function verifyStack(ctx: StageContext, opts: VerifyStackOptions = 
     if (report.services.some((s) => s.service === service)) report = withConvergence(report, service, result);
   }
   for (const r of [...metrics, ...tracing]) log.info(`  ${r.passed ? "PASS" : "FAIL"} ${r.service ?? ""} ${r.name}: ${r.detail}`);
+  report.observability = panel;
   const files = await writeReports(report, config.reportDir);
   return { passed: report.passed, report, table: formatReport(report), endpoints, observability, files };
 }

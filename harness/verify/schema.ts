@@ -3,6 +3,7 @@
 // matches the exported type.
 import { z } from "zod";
 import { formatIssues } from "../config.ts";
+import { observabilityPanelSchema } from "../observability/report.ts";
 
 /** What a service replica answers: `{"hostname","ip","serviceid","success","time"}`. */
 export const serviceResponseSchema = z.object({
@@ -185,6 +186,12 @@ export const verifyReportSchema = z.object({
     requests: z.number().int().nullable(),
   }),
   services: z.array(serviceReportSchema),
+  /**
+   * Latency, error-rate and Envoy numbers from Prometheus over the verify run (see
+   * docs/observability.md, "Report panel data"); null when the panel could not be built, absent in
+   * reports made without the stack's Prometheus (schemaVersion 1 reports without it stay valid).
+   */
+  observability: observabilityPanelSchema.nullable().optional(),
   passed: z.boolean(),
 });
 export type VerifyReport = z.infer<typeof verifyReportSchema>;

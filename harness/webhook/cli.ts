@@ -10,7 +10,8 @@ import {
   secretsFromEnv,
 } from "./config.ts";
 import { ListenError, StateError, WebhookConfigError, errorMessage } from "./errors.ts";
-import { DEFAULT_STATE_DIR, type Logger } from "./paths.ts";
+import { checkGitSource } from "./git.ts";
+import { DEFAULT_STATE_DIR, type Logger, repoRoot } from "./paths.ts";
 import { formatRunsTable, runsJsonSchema } from "./runs.ts";
 import { readDeliveries } from "./store.ts";
 import { JenkinsTrigger } from "./triggers/jenkins.ts";
@@ -91,6 +92,8 @@ interface WebhookCommandOptions {
   repository?: string[];
   trigger: string;
   jenkinsJob?: string;
+  gitRepository?: string;
+  gitRemote?: string;
   dryRun?: boolean;
   stateDir: string;
   maxBodyBytes: string;
@@ -117,6 +120,8 @@ export function registerWebhookCommands(program: Command, overrides: Partial<Web
     .option("--repository <owner/name>", "accept pushes of this repository only, repeatable (default: any)", collect)
     .addOption(new Option("--trigger <kind>", "what runs the pipeline").choices(["local", "jenkins"]).default("local"))
     .option("--jenkins-job <name>", "job for --trigger jenkins (folders as a/b); needs JENKINS_URL, JENKINS_USER, JENKINS_API_TOKEN")
+    .option("--git-repository <dir>", "--trigger local: git repository whose pushed commits are built, each in a throwaway worktree (default: this checkout)")
+    .option("--git-remote <name|url>", "--trigger local: where a pushed commit missing from the repository is fetched from (default: origin)")
     .option("--dry-run", "record what would be triggered without triggering it")
     .option("--state-dir <dir>", "where deliveries, runs and run logs are kept", DEFAULT_STATE_DIR)
     .option("--max-body-bytes <n>", "largest body accepted (413 beyond)", String(DEFAULT_MAX_BODY_BYTES))
@@ -129,6 +134,7 @@ export function registerWebhookCommands(program: Command, overrides: Partial<Web
         }
         const jenkins = flags.trigger === "jenkins" ? jenkinsFromEnv(deps.env, flags.jenkinsJob) : undefined;
         const localCommand = localCommandFromEnv(deps.env);
+        const git = jenkins ? undefined : await checkGitSource(flags.gitRepository ?? repoRoot, flags.gitRemote, deps.env);
         const app = await startWebhook({
           host: flags.host,
           port: flags.port,
@@ -144,14 +150,18 @@ export function registerWebhookCommands(program: Command, overrides: Partial<Web
               ? new JenkinsTrigger({ settings: jenkins, log: deps.log })
               : new LocalTrigger({
                   ...(localCommand ? { command: localCommand } : {}),
+                  ...(git ? { repository: git.repository, remote: git.remote } : {}),
                   env: deps.env,
+                  worktreeDir: store.paths.worktrees,
+                  reportDir: store.paths.reports,
                   logDir: store.paths.runLogs,
                   pidFile: store.paths.runPid,
                   log: deps.log,
                 }),
         });
+        for (const warning of git?.warnings ?? []) deps.log.warn(warning);
         deps.log.info(
-          `triggering ${flags.dryRun ? "(dry run) " : ""}${jenkins ? `Jenkins job ${jenkins.job} at ${jenkins.url.href}` : "the local pipeline"} ` +
+          `triggering ${flags.dryRun ? "(dry run) " : ""}${jenkins ? `Jenkins job ${jenkins.job} at ${jenkins.url.href}` : `the local pipeline (worktrees of ${git?.repository}, fetching from ${git?.remote})`} ` +
             `on pushes to ${flags.branches.length > 0 ? flags.branches.join(", ") : "the default branch"}; ` +
             `${secrets.length} secret${secrets.length === 1 ? "" : "s"}; state in ${app.store.paths.dir}`,
         );

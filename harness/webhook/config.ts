@@ -2,6 +2,7 @@
 // value is reported with the name of the variable or flag it came from.
 import { z } from "zod";
 import { WebhookConfigError, formatIssues } from "./errors.ts";
+import { remoteProblem } from "./git.ts";
 
 /** GitHub caps webhook payloads at 25 MB; we accept up to 25 MiB by default. */
 export const DEFAULT_MAX_BODY_BYTES = 25 * 1024 * 1024;
@@ -123,6 +124,8 @@ export const webhookFlagsSchema = z
     dryRun: z.boolean().default(false),
     stateDir: z.string().min(1),
     jenkinsJob: z.string().optional(),
+    gitRepository: z.string().min(1, "is empty").optional(),
+    gitRemote: z.string().optional(),
     maxBodyBytes: z.coerce.number().int("must be a whole number").min(1024).max(1024 * 1024 * 1024),
   })
   .transform((flags, ctx) => {
@@ -139,6 +142,15 @@ export const webhookFlagsSchema = z
         ctx.addIssue({ code: "custom", path: ["repository"], message: `'${raw}' is not owner/name` });
       } else repositories.push(raw.trim());
     }
+    if (flags.gitRemote !== undefined) {
+      const problem = remoteProblem(flags.gitRemote);
+      if (problem) ctx.addIssue({ code: "custom", path: ["gitRemote"], message: `'${flags.gitRemote}' ${problem}` });
+    }
+    if (flags.trigger !== "local") {
+      for (const key of ["gitRepository", "gitRemote"] as const) {
+        if (flags[key] !== undefined) ctx.addIssue({ code: "custom", path: [key], message: "is only for --trigger local" });
+      }
+    }
     return { ...flags, branches, repositories };
   });
 
@@ -153,6 +165,8 @@ const flagNames: Record<string, string> = {
   trigger: "--trigger",
   stateDir: "--state-dir",
   jenkinsJob: "--jenkins-job",
+  gitRepository: "--git-repository",
+  gitRemote: "--git-remote",
   maxBodyBytes: "--max-body-bytes",
 };
 

@@ -21,6 +21,10 @@ export interface StatePaths {
   readonly runLogs: string;
   /** The process group of the local pipeline currently running (removed when it exits). */
   readonly runPid: string;
+  /** The local trigger's throwaway git worktrees, one per run (removed after it). */
+  readonly worktrees: string;
+  /** The local trigger's report folders, one per run (they outlive the worktree). */
+  readonly reports: string;
 }
 
 export function statePaths(stateDir: string): StatePaths {
@@ -31,6 +35,8 @@ export function statePaths(stateDir: string): StatePaths {
     lock: join(dir, "receiver.lock"),
     runLogs: join(dir, "logs"),
     runPid: join(dir, "run.pid"),
+    worktrees: join(dir, "worktrees"),
+    reports: join(dir, "reports"),
   };
 }
 

@@ -1,8 +1,12 @@
 // Observability end to end on the real stack: Prometheus scrapes Envoy and every replica (also
 // those added by scale), agrees with the harness's load per cluster and per replica, answers every
 // PromQL of harness/observability/queries.ts; Zipkin holds Envoy's and the service's spans of
-// each traced request, correctly parented. One stack for all of it.
+// each traced request, correctly parented; verify's reports carry the panel from Prometheus. One
+// stack for all of it.
 import assert from "node:assert/strict";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { z } from "zod";
 import { observabilityEndpoints, type ObservabilityEndpoints } from "../../harness/observability/endpoints.ts";
@@ -13,8 +17,11 @@ import { observabilityPanel } from "../../harness/observability/report.ts";
 import { waitForReplicaTargets } from "../../harness/observability/targets.ts";
 import { tracingCheck } from "../../harness/observability/tracing-check.ts";
 import { ZipkinClient } from "../../harness/observability/zipkin.ts";
+import { runningReplicas } from "../../harness/stack/discover.ts";
 import { routeFor } from "../../harness/stack/routes.ts";
 import { scale } from "../../harness/stages/scale.ts";
+import { verifyStack } from "../../harness/stages/verify.ts";
+import { verifyReportSchema } from "../../harness/verify/schema.ts";
 import { startTestStack, type TestStack } from "../support/stack.ts";
 
 const answerSchema = z.object({ hostname: z.string() });
@@ -157,5 +164,53 @@ describe("observability on a real stack", { timeout: 900_000 }, () => {
       assert.ok((s.statusClasses["2xx"] ?? 0) > 0);
     }
     assert.ok(panel.envoy.memoryAllocatedBytes !== null);
+  });
+
+  it("verify's reports carry the panel: verify.json, and verify.html with the real replicas' numbers", async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), "obs-verify-"));
+    const { config, docker } = stack.ctx;
+    const saved = { reportDir: config.reportDir, scale: config.scale, requests: config.verify.requests };
+    try {
+      Object.assign(config, { reportDir: dir, scale: { service1: 3, service2: 2 } });
+      config.verify.requests = 600;
+      const outcome = await verifyStack(stack.ctx);
+      const panel = outcome.report.observability;
+      assert.ok(panel, "the report has no observability panel (see the warning above)");
+      t.diagnostic(`panel window ${panel.window}: ${JSON.stringify(panel.services.map((s) => [s.service, s.replicas.map((r) => [r.replica, r.requests, r.latency.p99])]))}`);
+      assert.deepEqual(panel.services.map((s) => s.service), ["service1", "service2"]);
+
+      const json = verifyReportSchema.parse(JSON.parse(await readFile(outcome.files.json, "utf8")));
+      assert.deepEqual(json.observability, panel, "verify.json carries the same panel");
+      const html = await readFile(outcome.files.html, "utf8");
+      assert.ok(html.includes("<h2>From Prometheus</h2>"), "verify.html has no From Prometheus section");
+      const section = html.slice(html.indexOf("<h2>From Prometheus</h2>"));
+
+      for (const s of panel.services) {
+        const running = (await runningReplicas(docker, config.projectName, s.service)).map((r) => r.hostname).sort();
+        assert.deepEqual(s.replicas.map((r) => r.replica).sort(), running, `${s.service}: the panel's replicas are the running containers`);
+        const service = outcome.report.services.find((x) => x.service === s.service);
+        assert.ok(service);
+        // The panel covers the verify run and only it: what Prometheus counted for each replica is
+        // what the harness got from it (the earlier tests' loads are outside the window).
+        for (const r of s.replicas) {
+          const got: number = (service.replicas.find((x) => x.hostname === r.replica)?.count ?? 0) + (service.perRequest.seen[r.replica] ?? 0);
+          assert.ok(got > 0, `${s.service}: the harness got nothing from ${r.replica}`);
+          assert.equal(r.requests, got, `${s.service} ${r.replica}: Prometheus counted ${r.requests}, the harness got ${got}`);
+          assert.ok(r.latency.p50 !== null && r.latency.p99 !== null && r.latency.p50 <= r.latency.p99, `${r.replica}: ${JSON.stringify(r.latency)}`);
+          assert.equal(r.errorRatio, 0);
+          // Its row in verify.html: the real hostname, and the same request count.
+          assert.match(section, new RegExp(`<tr><td>${r.replica}</td><td class="n">${r.requests}</td>`), `${s.service}: no row for ${r.replica} in verify.html`);
+          assert.match(section, new RegExp(`<title>${s.service} replica ${r.replica}: p99 [\\d.]+ ms</title>`));
+        }
+        assert.match(section, new RegExp(`aria-label="latency quantiles per replica for ${s.service}"`));
+        assert.match(section, new RegExp(`aria-label="error rate per replica for ${s.service}"`));
+      }
+      assert.ok(panel.envoy.memoryAllocatedBytes !== null && panel.envoy.memoryAllocatedBytes > 1e6);
+      assert.match(section, /<th>CPU<\/th><th>memory allocated<\/th>.*\n<tr><td class="n">[\d.]+ %<\/td><td class="n">[\d.]+ MiB<\/td>/);
+    } finally {
+      Object.assign(config, { reportDir: saved.reportDir, scale: saved.scale });
+      config.verify.requests = saved.requests;
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -14,13 +14,16 @@ import {
   SECRET,
   cliEntry,
   deliver,
+  entriesOf,
   fakePipeline,
   fixture,
+  git,
+  linkedWorktrees,
+  markerRepo,
   processAlive,
   pushPayload,
   readFakeRecords,
   repoRootForTests,
-  sha,
   tempDir,
   waitFor,
 } from "../fixtures/webhook/helpers.ts";
@@ -36,6 +39,10 @@ interface Cli {
 
 let dir: { path: string; cleanup: () => void };
 let record: string;
+/** The repository the receiver builds from (--git-repository), and its commits. */
+let repo: string;
+let commits: string[];
+const c = (n: number): string => commits[n - 1] as string;
 const children: ChildProcess[] = [];
 const orphans: number[] = [];
 
@@ -89,11 +96,22 @@ function pidOf(r: { pid: number } | undefined): number {
   return r.pid;
 }
 
-const webhookArgs = (...extra: string[]) => ["webhook", "--port", "0", "--state-dir", dir.path, ...extra];
+/** `webhook` on a free port with this test's state dir and (for the local trigger) repository. */
+const webhookArgs = (...extra: string[]) => [
+  "webhook",
+  "--port",
+  "0",
+  "--state-dir",
+  dir.path,
+  ...(extra.includes("jenkins") ? [] : ["--git-repository", repo]),
+  ...extra,
+];
 
 beforeEach(() => {
   dir = tempDir();
   record = join(dir.path, "pipeline-record.jsonl");
+  repo = join(dir.path, "repo");
+  commits = markerRepo(repo, 3);
 });
 
 afterEach(() => {
@@ -119,15 +137,15 @@ describe("envoy-pipeline webhook (process)", () => {
   it("works through the real harness/cli.ts entry", { skip: !existsSync(leadCli) && "harness/cli.ts does not exist yet" }, async () => {
     const run = cli(webhookArgs(), {}, leadCli);
     const url = await run.url;
-    const res = await deliver(url, { payload: pushPayload({ after: sha(8) }) });
+    const res = await deliver(url, { payload: pushPayload({ after: c(3) }) });
     assert.equal(res.status, 202);
     await waitFor("the run to end", () => readFakeRecords(record).some((r) => r.phase === "end"));
     run.child.kill("SIGTERM");
     assert.equal((await run.exit).code, 0);
-    assert.equal(readFakeRecords(record)[0]?.commit, sha(8));
+    assert.equal(readFakeRecords(record)[0]?.commit, c(3));
     const table = cli(["runs", "--state-dir", dir.path], {}, leadCli);
     assert.equal((await table.exit).code, 0);
-    assert.match(table.stdout(), new RegExp(`${sha(8).slice(0, 7)}\\s+succeeded`));
+    assert.match(table.stdout(), new RegExp(`${c(3).slice(0, 7)}\\s+succeeded`));
   });
 
 
@@ -149,6 +167,50 @@ describe("envoy-pipeline webhook (process)", () => {
     assert.match(noJob.stderr(), /missing --jenkins-job <name>/);
   });
 
+  it("--git-repository and --git-remote are checked at start-up (exit 2); a missing default origin is only a warning", async () => {
+    const notRepo = cli(webhookArgs("--git-repository", dir.path));
+    assert.equal((await notRepo.exit).code, 2);
+    assert.match(notRepo.stderr(), new RegExp(`error: --git-repository '${dir.path}': not a git repository \\(fatal: not a git repository`));
+    const unknownRemote = cli(webhookArgs("--git-remote", "upstream"));
+    assert.equal((await unknownRemote.exit).code, 2);
+    assert.match(unknownRemote.stderr(), /error: --git-remote 'upstream': not a remote of .* \(it has no remotes\), nor a URL or path/);
+    const optionLike = cli(webhookArgs("--git-remote", "--upload-pack=touch /tmp/x"));
+    assert.equal((await optionLike.exit).code, 2);
+    assert.match(optionLike.stderr(), /error: --git-remote: '--upload-pack=touch \/tmp\/x' must not start with '-'/);
+    const forJenkins = cli([...webhookArgs("--trigger", "jenkins", "--jenkins-job", "a"), "--git-remote", "origin"], {
+      JENKINS_URL: "http://127.0.0.1:9/",
+      JENKINS_USER: "u",
+      JENKINS_API_TOKEN: "t",
+    });
+    assert.equal((await forJenkins.exit).code, 2);
+    assert.match(forJenkins.stderr(), /error: --git-remote: is only for --trigger local/);
+
+    const run = cli(webhookArgs());
+    await run.url; // the listening line comes first, the warning after it
+    await waitFor("the warning", () => /has no remote 'origin'/.test(run.stderr()));
+    assert.match(run.stderr(), new RegExp(`warning: ${repo} has no remote 'origin' \\(it has no remotes\\): a pushed commit that is not already in the repository cannot be fetched`));
+    assert.match(run.stderr(), new RegExp(`the local pipeline \\(worktrees of ${repo}, fetching from origin\\)`));
+    run.child.kill("SIGTERM");
+    assert.equal((await run.exit).code, 0);
+  });
+
+  it("--git-remote: a commit missing from the repository is fetched from that remote", async () => {
+    const upstream = join(dir.path, "upstream");
+    const [pushed] = markerRepo(upstream, 1) as [string];
+    git(repo, "remote", "add", "github", upstream);
+    const run = cli(webhookArgs("--git-remote", "github"));
+    const url = await run.url;
+    assert.equal((await deliver(url, { payload: pushPayload({ after: pushed }) })).status, 202);
+    await waitFor("the run to end", () => readFakeRecords(record).some((r) => r.phase === "end"));
+    run.child.kill("SIGTERM");
+    assert.equal((await run.exit).code, 0);
+    assert.deepEqual(readFakeRecords(record).map((r) => [r.phase, r.head]), [
+      ["start", pushed],
+      ["end", pushed],
+    ]);
+    assert.deepEqual(linkedWorktrees(repo), []);
+  });
+
   it("prints the listening URL as the first stderr line, answers, and stops on SIGTERM with exit 0", async () => {
     const run = cli(webhookArgs());
     const url = await run.url;
@@ -166,18 +228,18 @@ describe("envoy-pipeline webhook (process)", () => {
   it("SIGTERM lets the running pipeline finish; queued deliveries stay queued for the next start", async () => {
     const run = cli(webhookArgs(), { FAKE_PIPELINE_SLEEP_MS: "3000" });
     const url = await run.url;
-    await deliver(url, { payload: pushPayload({ after: sha(1) }) });
+    await deliver(url, { payload: pushPayload({ after: c(1) }) });
     await waitFor("the run to start", () => readFakeRecords(record).length === 1);
     const queued = randomUUID();
-    assert.equal((await deliver(url, { id: queued, payload: pushPayload({ after: sha(2) }) })).status, 202);
+    assert.equal((await deliver(url, { id: queued, payload: pushPayload({ after: c(2) }) })).status, 202);
     run.child.kill("SIGTERM");
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(run.child.exitCode, null, "still running while the pipeline runs");
     const { code } = await run.exit;
     assert.equal(code, 0);
     assert.deepEqual(readFakeRecords(record).map((r) => [r.phase, r.commit]), [
-      ["start", sha(1)],
-      ["end", sha(1)],
+      ["start", c(1)],
+      ["end", c(1)],
     ]);
     assert.match(run.stderr(), /waiting for run #1 to finish \(SIGTERM again kills it\)/);
     assert.match(run.stderr(), /1 queued delivery stays recorded; resumed at the next start/);
@@ -190,7 +252,7 @@ describe("envoy-pipeline webhook (process)", () => {
     const run = cli(webhookArgs(), { FAKE_PIPELINE_SLEEP_MS: "30000" });
     const url = await run.url;
     const id = randomUUID();
-    await deliver(url, { id, payload: pushPayload({ after: sha(1) }) });
+    await deliver(url, { id, payload: pushPayload({ after: c(1) }) });
     await waitFor("the run to start", () => readFakeRecords(record).length === 1);
     const pipelinePid = pidOf(readFakeRecords(record)[0]);
     orphans.push(pipelinePid);
@@ -212,10 +274,10 @@ describe("envoy-pipeline webhook (process)", () => {
     const url = await first.url;
     const a = randomUUID();
     const b = randomUUID();
-    await deliver(url, { id: a, payload: pushPayload({ after: sha(1) }) });
+    await deliver(url, { id: a, payload: pushPayload({ after: c(1) }) });
     await waitFor("a to start", () => readFakeRecords(record).length === 1);
     orphans.push(pidOf(readFakeRecords(record)[0]));
-    assert.equal((await deliver(url, { id: b, payload: pushPayload({ after: sha(2) }) })).status, 202);
+    assert.equal((await deliver(url, { id: b, payload: pushPayload({ after: c(2) }) })).status, 202);
     first.child.kill("SIGKILL");
     await first.exit;
 
@@ -224,18 +286,25 @@ describe("envoy-pipeline webhook (process)", () => {
     await waitFor("b to run", () => readFakeRecords(record).filter((r) => r.phase === "end").length === 2, 15_000);
     const records = readFakeRecords(record);
     assert.deepEqual(records.map((r) => [r.phase, r.commit]), [
-      ["start", sha(1)],
-      ["end", sha(1)],
-      ["start", sha(2)],
-      ["end", sha(2)],
+      ["start", c(1)],
+      ["end", c(1)],
+      ["start", c(2)],
+      ["end", c(2)],
     ]);
     assert.ok((records[2]?.at ?? 0) >= (records[1]?.at ?? Infinity), "b started after the orphan of a ended");
     assert.match(second.stderr(), /taking over the state of receiver pid \d+, which is gone/);
     assert.match(second.stderr(), /from before the restart is still running; waiting for it to exit/);
+    // The crash left run #1's worktree; it is removed once the orphan is gone, before run #2.
+    assert.match(second.stderr(), new RegExp(`stale worktree from before the restart: git worktree remove --force \\S+/run-1-${c(1).slice(0, 7)}`));
+    assert.equal(records[0]?.cwd, join(statePaths(dir.path).worktrees, `run-1-${c(1).slice(0, 7)}`));
+    assert.equal(records[2]?.head, c(2), "b ran at its own commit");
     // Redelivering a after the crash does not run it again.
-    assert.equal((await deliver(url2, { id: a, payload: pushPayload({ after: sha(1) }) })).json.outcome, "duplicate");
+    assert.equal((await deliver(url2, { id: a, payload: pushPayload({ after: c(1) }) })).json.outcome, "duplicate");
     second.child.kill("SIGTERM");
     assert.equal((await second.exit).code, 0);
+    // b's worktree went when its run ended (the receiver waited for that before exiting); a's at the restart.
+    assert.deepEqual(entriesOf(statePaths(dir.path).worktrees), []);
+    assert.deepEqual(linkedWorktrees(repo), []);
 
     const list = await runsJson();
     const byId = new Map(list.map((d) => [d.id, d]));
@@ -249,7 +318,7 @@ describe("envoy-pipeline webhook (process)", () => {
     const lines = table.stdout().trimEnd().split("\n");
     assert.match(lines[0] ?? "", /^RECEIVED\s+DELIVERY\s+EVENT\s+REPOSITORY\s+BRANCH\s+COMMIT\s+OUTCOME\s+RUN\s+DETAIL$/);
     assert.equal(lines.length, 3);
-    assert.match(lines[1] ?? "", new RegExp(`${a}\\s+push\\s+Codertocat/Hello-World\\s+master\\s+${sha(1).slice(0, 7)}\\s+interrupted\\s+#1\\s+.*1 redelivery ignored`));
+    assert.match(lines[1] ?? "", new RegExp(`${a}\\s+push\\s+Codertocat/Hello-World\\s+master\\s+${c(1).slice(0, 7)}\\s+interrupted\\s+#1\\s+.*1 redelivery ignored`));
     assert.match(lines[2] ?? "", new RegExp(`${b}\\s+push .*succeeded\\s+#2`));
   });
 });

@@ -1,8 +1,9 @@
 // The receiver end to end in this process: real HTTP on 127.0.0.1:0, deliveries signed the way
-// GitHub signs them, the fake pipeline as the local command, a fake Jenkins for the jenkins trigger.
+// GitHub signs them, the fake pipeline as the local command (run in a worktree of a git repository
+// made in the test), a fake Jenkins for the jenkins trigger.
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { type WebhookApp, startWebhook } from "../../harness/webhook/app.ts";
@@ -13,10 +14,15 @@ import { LocalTrigger } from "../../harness/webhook/triggers/local.ts";
 import type { Trigger } from "../../harness/webhook/triggers/types.ts";
 import {
   SECRET,
+  commitFiles,
   deliver,
+  entriesOf,
   fakeEnv,
   fakePipeline,
   fixture,
+  git,
+  linkedWorktrees,
+  markerRepo,
   pushPayload,
   readFakeRecords,
   sha,
@@ -28,6 +34,11 @@ import {
 let dir: { path: string; cleanup: () => void };
 let record: string;
 let apps: WebhookApp[] = [];
+/** The repository the local trigger builds from, and its commits (marker.txt = "marker <n>"). */
+let repo: string;
+let commits: string[];
+/** The n-th commit (1-based) of `repo`. */
+const c = (n: number): string => commits[n - 1] as string;
 
 interface StartOptions {
   sleepMs?: number;
@@ -37,6 +48,7 @@ interface StartOptions {
   maxBodyBytes?: number;
   secrets?: string[];
   trigger?: Trigger;
+  remote?: string;
 }
 
 async function start(options: StartOptions = {}): Promise<WebhookApp> {
@@ -53,6 +65,11 @@ async function start(options: StartOptions = {}): Promise<WebhookApp> {
         new LocalTrigger({
           command: [process.execPath, fakePipeline],
           env: fakeEnv(record, { sleepMs: options.sleepMs ?? 0, exitCode: options.exitCode ?? 0 }),
+          repository: repo,
+          ...(options.remote !== undefined ? { remote: options.remote } : {}),
+          nodeModulesFrom: null,
+          worktreeDir: store.paths.worktrees,
+          reportDir: store.paths.reports,
           logDir: store.paths.runLogs,
           pidFile: store.paths.runPid,
           killGraceMs: 2_000,
@@ -68,6 +85,8 @@ beforeEach(() => {
   dir = tempDir();
   record = join(dir.path, "pipeline-record.jsonl");
   apps = [];
+  repo = join(dir.path, "repo");
+  commits = markerRepo(repo, 3);
 });
 
 afterEach(async () => {
@@ -192,19 +211,20 @@ describe("webhook receiver over HTTP", () => {
   it("202 to a push of the default branch; the pipeline runs with its commit; JSON and form bodies", async () => {
     const app = await start();
     const id = randomUUID();
-    const res = await deliver(app.url, { id, payload: fixture("push") });
+    // GitHub's own push payload, naming a commit of the test repository.
+    const res = await deliver(app.url, { id, payload: { ...fixture("push"), after: c(1) } });
     assert.equal(res.status, 202);
-    assert.deepEqual(res.json, { outcome: "queued", delivery: id, branch: "master", commit: "6113728f27ae82c7b1a177c8d03f9e96e0adf246", supersedes: [] });
+    assert.deepEqual(res.json, { outcome: "queued", delivery: id, branch: "master", commit: c(1), supersedes: [] });
     await app.idle();
     const form = await deliver(app.url, {
-      body: new URLSearchParams({ payload: JSON.stringify(pushPayload({ after: sha(2) })) }).toString(),
+      body: new URLSearchParams({ payload: JSON.stringify(pushPayload({ after: c(2) })) }).toString(),
       contentType: "application/x-www-form-urlencoded",
     });
     assert.equal(form.status, 202);
     await app.idle();
-    assert.deepEqual(starts().map((s) => [s.commit, s.branch, s.buildTag]), [
-      ["6113728f27ae82c7b1a177c8d03f9e96e0adf246", "master", "envoy-pipeline-webhook-6113728-1"],
-      [sha(2), "master", `envoy-pipeline-webhook-${sha(2).slice(0, 7)}-2`],
+    assert.deepEqual(starts().map((s) => [s.commit, s.head, s.branch, s.buildTag]), [
+      [c(1), c(1), "master", `envoy-pipeline-webhook-${c(1).slice(0, 7)}-1`],
+      [c(2), c(2), "master", `envoy-pipeline-webhook-${c(2).slice(0, 7)}-2`],
     ]);
     const view = app.store.state.get(id);
     assert.equal(view?.outcome, "succeeded");
@@ -215,7 +235,7 @@ describe("webhook receiver over HTTP", () => {
   it("a failing pipeline is recorded failed with its exit code", async () => {
     const app = await start({ exitCode: 2 });
     const id = randomUUID();
-    await deliver(app.url, { id, payload: pushPayload() });
+    await deliver(app.url, { id, payload: pushPayload({ after: c(1) }) });
     await app.idle();
     assert.equal(app.store.state.get(id)?.outcome, "failed");
     assert.match(app.store.state.get(id)?.reason ?? "", /exited with code 2/);
@@ -224,13 +244,13 @@ describe("webhook receiver over HTTP", () => {
   it("a redelivery of the same id never runs twice (while running, and after)", async () => {
     const app = await start({ sleepMs: 1_500 });
     const id = randomUUID();
-    assert.equal((await deliver(app.url, { id, payload: pushPayload() })).status, 202);
+    assert.equal((await deliver(app.url, { id, payload: pushPayload({ after: c(1) }) })).status, 202);
     await waitFor("the run to start", () => starts().length === 1);
-    const during = await deliver(app.url, { id, payload: pushPayload() });
+    const during = await deliver(app.url, { id, payload: pushPayload({ after: c(1) }) });
     assert.equal(during.status, 200);
     assert.deepEqual(during.json, { outcome: "duplicate", delivery: id, reason: `delivery ${id} was already received; it is running` });
     await app.idle();
-    const afterwards = await deliver(app.url, { id, payload: pushPayload() });
+    const afterwards = await deliver(app.url, { id, payload: pushPayload({ after: c(1) }) });
     assert.equal(afterwards.json.outcome, "duplicate");
     assert.match(String(afterwards.json.reason), /it is succeeded$/);
     await app.idle();
@@ -248,7 +268,7 @@ describe("webhook receiver over HTTP", () => {
     const ids = [randomUUID(), randomUUID(), randomUUID()];
     const answers = [];
     for (const [i, id] of ids.entries()) {
-      answers.push(await deliver(app.url, { id, payload: pushPayload({ after: sha(i + 1) }) }));
+      answers.push(await deliver(app.url, { id, payload: pushPayload({ after: c(i + 1) }) }));
       if (i === 0) await waitFor("the first run to start", () => starts().length === 1);
     }
     assert.deepEqual(answers.map((a) => a.status), [202, 202, 202]);
@@ -256,10 +276,10 @@ describe("webhook receiver over HTTP", () => {
     await app.idle();
     const records = readFakeRecords(record);
     assert.deepEqual(records.map((r) => [r.phase, r.commit]), [
-      ["start", sha(1)],
-      ["end", sha(1)],
-      ["start", sha(3)],
-      ["end", sha(3)],
+      ["start", c(1)],
+      ["end", c(1)],
+      ["start", c(3)],
+      ["end", c(3)],
     ]);
     const firstEnd = records[1]?.at ?? 0;
     const secondStart = records[2]?.at ?? 0;
@@ -273,15 +293,15 @@ describe("webhook receiver over HTTP", () => {
 
   it("pushes to different configured branches queue separately", async () => {
     const app = await start({ sleepMs: 200, branches: ["master", "release"] });
-    await deliver(app.url, { payload: pushPayload({ after: sha(1) }) });
+    await deliver(app.url, { payload: pushPayload({ after: c(1) }) });
     await waitFor("first", () => starts().length === 1);
-    await deliver(app.url, { payload: pushPayload({ branch: "release", after: sha(2) }) });
-    await deliver(app.url, { payload: pushPayload({ after: sha(3) }) });
+    await deliver(app.url, { payload: pushPayload({ branch: "release", after: c(2) }) });
+    await deliver(app.url, { payload: pushPayload({ after: c(3) }) });
     await app.idle();
     assert.deepEqual(starts().map((s) => [s.branch, s.commit]), [
-      ["master", sha(1)],
-      ["release", sha(2)],
-      ["master", sha(3)],
+      ["master", c(1)],
+      ["release", c(2)],
+      ["master", c(3)],
     ]);
   });
 
@@ -294,9 +314,18 @@ describe("webhook receiver over HTTP", () => {
     const view = app.store.state.get(id);
     assert.equal(view?.outcome, "dry-run");
     assert.equal(view?.runs[0]?.dryRun, true);
-    const plan = view?.runs[0]?.plan as { command: string[]; env: Record<string, string> };
+    const plan = view?.runs[0]?.plan as { command: string[]; cwd: string; git: Record<string, string>; env: Record<string, string> };
+    const worktree = join(app.store.paths.worktrees, `run-1-${sha(9).slice(0, 7)}`);
     assert.deepEqual(plan.command, [process.execPath, fakePipeline]);
-    assert.deepEqual(plan.env, { ENVOY_PIPELINE_COMMIT: sha(9), ENVOY_PIPELINE_BRANCH: "master", BUILD_TAG: `envoy-pipeline-webhook-${sha(9).slice(0, 7)}-1` });
+    assert.equal(plan.cwd, worktree);
+    assert.deepEqual(plan.git, { repository: repo, remote: "origin", commit: sha(9), worktree });
+    assert.deepEqual(plan.env, {
+      ENVOY_PIPELINE_COMMIT: sha(9),
+      ENVOY_PIPELINE_BRANCH: "master",
+      ENVOY_PIPELINE_REPORT_DIR: join(app.store.paths.reports, `run-1-${sha(9).slice(0, 7)}`),
+      BUILD_TAG: `envoy-pipeline-webhook-${sha(9).slice(0, 7)}-1`,
+    });
+    assert.deepEqual(entriesOf(app.store.paths.worktrees), [], "no worktree is made in a dry run");
   });
 
   it("durability: deliveries, queued and interrupted work survive a restart; redeliveries stay duplicates", async () => {
@@ -305,9 +334,9 @@ describe("webhook receiver over HTTP", () => {
     const b = randomUUID();
     const ping = randomUUID();
     await deliver(first.url, { event: "ping", id: ping, payload: fixture("ping") });
-    await deliver(first.url, { id: a, payload: pushPayload({ after: sha(1) }) });
+    await deliver(first.url, { id: a, payload: pushPayload({ after: c(1) }) });
     await waitFor("a to run", () => starts().length === 1);
-    await deliver(first.url, { id: b, payload: pushPayload({ branch: "release", after: sha(2) }) });
+    await deliver(first.url, { id: b, payload: pushPayload({ branch: "release", after: c(2) }) });
     // The state is on disk before any stop: a fresh reader sees all three.
     const onDisk = await readDeliveries(dir.path);
     assert.deepEqual(onDisk.deliveries.map((d) => [d.id, d.outcome]), [
@@ -321,11 +350,11 @@ describe("webhook receiver over HTTP", () => {
     const second = await start({ sleepMs: 0, branches: ["master", "release"] });
     await second.idle();
     const resumed = starts().slice(1).map((s) => s.commit);
-    assert.deepEqual(resumed, [sha(1), sha(2)], "the killed run and the queued push both ran after the restart");
+    assert.deepEqual(resumed, [c(1), c(2)], "the killed run and the queued push both ran after the restart");
     assert.equal(second.store.state.get(a)?.outcome, "succeeded");
     assert.deepEqual(second.store.state.get(a)?.runs.map((r) => r.outcome), ["interrupted", "succeeded"]);
     assert.equal(second.store.state.get(b)?.outcome, "succeeded");
-    const again = await deliver(second.url, { id: a, payload: pushPayload({ after: sha(1) }) });
+    const again = await deliver(second.url, { id: a, payload: pushPayload({ after: c(1) }) });
     assert.equal(again.json.outcome, "duplicate");
     await second.idle();
     assert.equal(starts().length, 3);
@@ -358,6 +387,76 @@ describe("webhook receiver over HTTP", () => {
     } finally {
       other.cleanup();
     }
+  });
+});
+
+describe("webhook receiver with the local trigger: the pushed commit, in a throwaway worktree", () => {
+  // GitHub's side is a repository on the local file system ("upstream"); the receiver's repository
+  // is a clone of it made before the pushes, so a pushed commit has to be fetched from origin.
+  let upstream: string;
+  let pushed: string;
+  beforeEach(() => {
+    upstream = join(dir.path, "upstream");
+    markerRepo(upstream, 1);
+    repo = join(dir.path, "receiver");
+    git(dir.path, "clone", "-q", "--no-local", upstream, repo);
+    commits = [git(repo, "rev-parse", "HEAD")];
+    pushed = commitFiles(upstream, { "marker.txt": "marker 2\n" }, "the pushed commit");
+  });
+
+  it("a push naming the second commit runs the pipeline in a worktree at that commit, fetched from origin, then removes it", async () => {
+    const app = await start();
+    const id = randomUUID();
+    assert.equal((await deliver(app.url, { id, payload: pushPayload({ after: pushed }) })).status, 202);
+    await app.idle();
+    const view = app.store.state.get(id);
+    assert.equal(view?.outcome, "succeeded", view?.reason ?? "");
+    const [run] = starts();
+    const worktree = join(app.store.paths.worktrees, `run-1-${pushed.slice(0, 7)}`);
+    assert.deepEqual([run?.cwd, run?.head, run?.marker], [worktree, pushed, "marker 2"]);
+    const log = readFileSync(view?.runs[0]?.logFile ?? "", "utf8");
+    assert.match(log, new RegExp(`# commit ${pushed} is not in ${repo}: git fetch origin ${pushed}`));
+    assert.match(log, /fake pipeline: marker marker 2/);
+    assert.deepEqual(entriesOf(app.store.paths.worktrees), [], "the worktree is removed after the run");
+    assert.deepEqual(linkedWorktrees(repo), []);
+    assert.equal(git(repo, "rev-parse", "HEAD"), c(1), "the receiver's checkout stays where it was");
+  });
+
+  it("a push naming an unknown commit is recorded failed with git's error; nothing runs, nothing is left", async () => {
+    const app = await start();
+    const id = randomUUID();
+    const unknown = sha(0xdead);
+    assert.equal((await deliver(app.url, { id, payload: pushPayload({ after: unknown }) })).status, 202);
+    await app.idle();
+    const view = app.store.state.get(id);
+    assert.equal(view?.outcome, "failed");
+    // git's words; with a remote on the local file system, upload-pack's own line comes too, in either order.
+    assert.match(
+      view?.reason ?? "",
+      new RegExp(`^commit ${unknown} is not in ${repo} and git fetch origin ${unknown} failed: .*fatal: remote error: upload-pack: not our ref ${unknown}`),
+    );
+    assert.equal(starts().length, 0);
+    assert.deepEqual(entriesOf(app.store.paths.worktrees), []);
+    assert.deepEqual(linkedWorktrees(repo), []);
+    // The next push is not affected.
+    await deliver(app.url, { payload: pushPayload({ after: pushed }) });
+    await app.idle();
+    assert.deepEqual(starts().map((r) => r.marker), ["marker 2"]);
+  });
+
+  it("worktrees are removed after every run: succeeded, failed and killed", async () => {
+    const failing = await start({ exitCode: 1 });
+    await deliver(failing.url, { payload: pushPayload({ after: pushed }) });
+    await failing.idle();
+    assert.deepEqual(entriesOf(failing.store.paths.worktrees), []);
+    await failing.stop();
+    const slow = await start({ sleepMs: 30_000 });
+    await deliver(slow.url, { payload: pushPayload({ after: c(1) }) });
+    await waitFor("the run to start", () => starts().length === 2);
+    assert.equal(entriesOf(slow.store.paths.worktrees).length, 1);
+    await slow.stop({ kill: true });
+    assert.deepEqual(entriesOf(slow.store.paths.worktrees), []);
+    assert.deepEqual(linkedWorktrees(repo), []);
   });
 });
 

@@ -40,8 +40,7 @@ export async function startTestStack(
       waitTimeoutSeconds: 90,
     },
   });
-  const ctx = await stageContext(config);
-  Object.assign(ctx.composeEnv, opts.env ?? {});
+  const ctx = await stageContext(config, opts.env ?? {});
   const stop = async (): Promise<void> => {
     await teardown(ctx.docker, config.projectName, { removeImages: true });
   };

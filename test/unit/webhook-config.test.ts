@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { jenkinsFromEnv, localCommandFromEnv, parseWebhookFlags, secretsFromEnv } from "../../harness/webhook/config.ts";
 import { WebhookConfigError } from "../../harness/webhook/errors.ts";
+import { gitError } from "../../harness/webhook/git.ts";
 import { cookieHeader, jobPath } from "../../harness/webhook/triggers/jenkins.ts";
 
 const flags = (over: Record<string, unknown> = {}) => ({
@@ -98,5 +99,32 @@ describe("parseWebhookFlags", () => {
     assert.throws(() => parseWebhookFlags(flags({ branch: ["  "] })), /--branch: '  ' is not a branch name/);
     assert.throws(() => parseWebhookFlags(flags({ repository: ["justname"] })), /--repository: 'justname' is not owner\/name/);
     assert.throws(() => parseWebhookFlags(flags({ maxBodyBytes: "10" })), /--max-body-bytes: /);
+  });
+});
+
+describe("--git-repository and --git-remote", () => {
+  it("are for the local trigger only; the remote cannot pass for an option or hold spaces", () => {
+    const f = parseWebhookFlags(flags({ gitRepository: "/srv/app", gitRemote: "github" }));
+    assert.equal(f.gitRepository, "/srv/app");
+    assert.equal(f.gitRemote, "github");
+    assert.equal(parseWebhookFlags(flags()).gitRemote, undefined, "unset: origin, with only a warning if it is missing");
+    assert.throws(() => parseWebhookFlags(flags({ gitRemote: "--upload-pack=x" })), /--git-remote: '--upload-pack=x' must not start with '-'/);
+    assert.throws(() => parseWebhookFlags(flags({ gitRemote: "a b" })), /--git-remote: 'a b' must not contain spaces or control characters/);
+    assert.throws(
+      () => parseWebhookFlags(flags({ trigger: "jenkins", gitRepository: "/srv/app", gitRemote: "origin" })),
+      /--git-repository: is only for --trigger local; --git-remote: is only for --trigger local/,
+    );
+  });
+});
+
+describe("gitError", () => {
+  it("keeps git's fatal/error lines (not the hints after them) on one line", () => {
+    assert.equal(
+      gitError("fatal: 'origin' does not appear to be a git repository\nfatal: Could not read from remote repository.\n\nPlease make sure you have the correct access rights\nand the repository exists.\n"),
+      "fatal: 'origin' does not appear to be a git repository; fatal: Could not read from remote repository.",
+    );
+    assert.equal(gitError("warning: something\nnot quite\n"), "warning: something; not quite");
+    assert.equal(gitError(""), "(git printed nothing)");
+    assert.equal(gitError(`fatal: ${"x".repeat(1000)}`).length, 600);
   });
 });

@@ -1,19 +1,28 @@
-// The local trigger: runs `envoy-pipeline pipeline` on this machine as a child process, in its own
-// process group (so a terminal's Ctrl-C reaches only the receiver, which decides), with its output
-// in a per-run log file. Exit code 0 is success.
-import { spawn } from "node:child_process";
-import { closeSync, openSync, writeSync } from "node:fs";
-import { readFile, rm, writeFile } from "node:fs/promises";
+// The local trigger: builds the pushed commit on this machine. For each run it
+//   1. creates a throwaway, detached `git worktree` of the repository at the pushed commit, under
+//      the state directory (fetching the commit from the remote first if the repository lacks it);
+//   2. installs the worktree's npm dependencies with its own scripts/bootstrap.sh (after
+//      hard-linking the receiver's node_modules when the package-lock.json files are identical,
+//      which makes the bootstrap a no-op);
+//   3. runs the worktree's own `envoy-pipeline pipeline` with the worktree as working directory;
+//   4. removes the worktree, whatever the outcome.
+// Every child runs in its own process group (so a terminal's Ctrl-C reaches only the receiver,
+// which decides), with its output in a per-run log file. Exit code 0 of the pipeline is success.
+import { closeSync, existsSync, openSync, writeSync } from "node:fs";
+import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
 import { errorMessage, formatIssues } from "../errors.ts";
+import { withoutRepositoryEnv } from "../git.ts";
 import { type Logger, repoRoot, silentLogger } from "../paths.ts";
+import { type GroupResult, groupAlive, runInGroup } from "./process-group.ts";
 import type { RunRequest, RunResult, Trigger } from "./types.ts";
+import { type StepRunner, Worktrees } from "./worktree.ts";
 
-/** `node --import tsx <repo>/harness/cli.ts pipeline`, with the node running this process. */
-export function defaultLocalCommand(): string[] {
-  return [process.execPath, "--import", "tsx", join(repoRoot, "harness", "cli.ts"), "pipeline"];
+/** `node --import tsx <checkout>/harness/cli.ts pipeline`, with the node running this process. */
+export function defaultLocalCommand(checkout: string = repoRoot): string[] {
+  return [process.execPath, "--import", "tsx", join(checkout, "harness", "cli.ts"), "pipeline"];
 }
 
 /** Variables the pipeline must not inherit from the receiver: secrets, and names that would
@@ -27,18 +36,34 @@ const WITHHELD_ENV = [
 ];
 
 export interface LocalTriggerOptions {
-  /** Program and arguments; default `defaultLocalCommand()`. */
+  /**
+   * Program and arguments, run with the worktree as working directory (so relative paths are the
+   * worktree's); default `defaultLocalCommand(<worktree>)`. Tests inject a fake pipeline here.
+   */
   readonly command?: readonly string[];
-  /** Working directory of the pipeline; default the repository root (where tsx resolves). */
-  readonly cwd?: string;
+  /** The git repository whose commits are built (any folder inside it); default the receiver's checkout. */
+  readonly repository?: string;
+  /** Remote name or URL a missing commit is fetched from; default `origin`. */
+  readonly remote?: string;
+  /** Folder of the per-run worktrees (`<state-dir>/webhook/worktrees`). */
+  readonly worktreeDir: string;
+  /** Folder of the per-run report folders (`<state-dir>/webhook/reports`), passed as ENVOY_PIPELINE_REPORT_DIR. */
+  readonly reportDir: string;
+  /**
+   * Checkout whose node_modules is hard-linked into a worktree with an identical
+   * package-lock.json; default the receiver's checkout; null: never (the bootstrap installs).
+   */
+  readonly nodeModulesFrom?: string | null;
   /** Folder for the per-run log files. */
   readonly logDir: string;
-  /** File naming the running pipeline's process group, for recovery after a crash. */
+  /** File naming the running step's process group, for recovery after a crash. */
   readonly pidFile: string;
   /** Base environment; default process.env. */
   readonly env?: NodeJS.ProcessEnv;
-  /** After SIGTERM, how long the pipeline may take before SIGKILL. */
+  /** After SIGTERM, how long a step may take before SIGKILL. */
   readonly killGraceMs?: number;
+  /** Limit of `git fetch` and `git worktree add` (default 10 min). */
+  readonly gitTimeoutMs?: number;
   readonly log?: Logger;
 }
 
@@ -50,44 +75,44 @@ const pidFileSchema = z.object({
   startedAt: z.string(),
 });
 
-function groupAlive(pid: number): boolean {
-  try {
-    process.kill(-pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-function killGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // already gone
-  }
-}
-
 export class LocalTrigger implements Trigger {
   readonly kind = "local" as const;
-  readonly command: readonly string[];
+  readonly worktrees: Worktrees;
   readonly #options: LocalTriggerOptions;
   readonly #log: Logger;
 
   constructor(options: LocalTriggerOptions) {
     this.#options = options;
-    this.command = options.command ?? defaultLocalCommand();
-    if (this.command.length === 0) throw new Error("LocalTrigger: empty command");
+    if (options.command !== undefined && options.command.length === 0) throw new Error("LocalTrigger: empty command");
     this.#log = options.log ?? silentLogger;
+    this.worktrees = new Worktrees({
+      repository: options.repository ?? repoRoot,
+      remote: options.remote ?? "origin",
+      dir: options.worktreeDir,
+      nodeModulesFrom: options.nodeModulesFrom === undefined ? repoRoot : options.nodeModulesFrom,
+      ...(options.env ? { env: options.env } : {}),
+      ...(options.gitTimeoutMs !== undefined ? { gitTimeoutMs: options.gitTimeoutMs } : {}),
+    });
+  }
+
+  /** The command of a run whose worktree is `worktree`. */
+  commandFor(worktree: string): readonly string[] {
+    return this.#options.command ?? defaultLocalCommand(worktree);
+  }
+
+  reportDirFor(request: RunRequest): string {
+    return join(this.#options.reportDir, `run-${request.run}-${request.commit.slice(0, 7)}`);
   }
 
   /** The environment of a run: the receiver's, minus secrets, plus the commit to build. */
   environment(request: RunRequest): NodeJS.ProcessEnv {
-    const env: NodeJS.ProcessEnv = { ...(this.#options.env ?? process.env) };
+    const env: NodeJS.ProcessEnv = withoutRepositoryEnv(this.#options.env ?? process.env);
     for (const name of WITHHELD_ENV) delete env[name];
     env.ENVOY_PIPELINE_COMMIT = request.commit;
     env.ENVOY_PIPELINE_BRANCH = request.branch;
     env.ENVOY_PIPELINE_REPOSITORY = request.repository;
     env.ENVOY_PIPELINE_DELIVERY = request.deliveryId;
+    env.ENVOY_PIPELINE_REPORT_DIR = this.reportDirFor(request);
     env.BUILD_TAG = request.buildTag;
     return env;
   }
@@ -97,13 +122,21 @@ export class LocalTrigger implements Trigger {
   }
 
   describe(request: RunRequest): Record<string, unknown> {
+    const worktree = this.worktrees.pathFor(request);
     return {
       trigger: "local",
-      command: [...this.command],
-      cwd: this.#options.cwd ?? repoRoot,
+      git: {
+        repository: this.worktrees.repository,
+        remote: this.worktrees.remote,
+        commit: request.commit,
+        worktree,
+      },
+      command: [...this.commandFor(worktree)],
+      cwd: worktree,
       env: {
         ENVOY_PIPELINE_COMMIT: request.commit,
         ENVOY_PIPELINE_BRANCH: request.branch,
+        ENVOY_PIPELINE_REPORT_DIR: this.reportDirFor(request),
         BUILD_TAG: request.buildTag,
       },
       logFile: this.logFileFor(request),
@@ -112,109 +145,114 @@ export class LocalTrigger implements Trigger {
 
   async run(request: RunRequest, signal: AbortSignal): Promise<RunResult> {
     const logFile = this.logFileFor(request);
-    const [program, ...args] = this.command as [string, ...string[]];
+    const worktree = this.worktrees.pathFor(request);
     let fd: number;
     try {
       fd = openSync(logFile, "a");
       writeSync(
         fd,
         `# envoy-pipeline webhook run #${request.run}: delivery ${request.deliveryId}, ` +
-          `${request.repository} ${request.branch} @ ${request.commit}\n# command: ${JSON.stringify(this.command)}\n`,
+          `${request.repository} ${request.branch} @ ${request.commit}\n` +
+          `# repository ${this.worktrees.repository}, worktree ${worktree}\n`,
       );
     } catch (err) {
       return { outcome: "failed", reason: `cannot write the run log ${logFile}: ${errorMessage(err)}` };
     }
-    if (signal.aborted) {
-      closeSync(fd);
-      return { outcome: "interrupted", reason: "the receiver was stopping; the pipeline was not started", logFile };
+    const note = (line: string): void => {
+      try {
+        writeSync(fd, `# ${line}\n`);
+      } catch {
+        // the log is gone; the run goes on
+      }
+    };
+    try {
+      if (signal.aborted) {
+        return { outcome: "interrupted", reason: "the receiver was stopping; the pipeline was not started", logFile };
+      }
+      try {
+        return { ...(await this.#runInWorktree(request, signal, fd, note, logFile)), logFile };
+      } catch (err) {
+        return { outcome: "failed", reason: `the local trigger failed: ${errorMessage(err)}`, logFile };
+      } finally {
+        // Whatever happened: the worktree goes (git's record of it too).
+        const { removed, detail } = await this.worktrees.remove(worktree);
+        note(detail);
+        if (!removed) this.#log.warn(`run #${request.run}: ${detail}; it is removed at the next start`);
+      }
+    } finally {
+      try {
+        closeSync(fd);
+      } catch {
+        // already closed
+      }
     }
-    return new Promise<RunResult>((resolve) => {
-      const child = spawn(program, args, {
-        cwd: this.#options.cwd ?? repoRoot,
-        env: this.environment(request),
-        stdio: ["ignore", fd, fd],
-        detached: true,
-      });
-      let killTimer: NodeJS.Timeout | undefined;
-      let stoppedBy: string | undefined;
-      let pidWritten: Promise<unknown> = Promise.resolve();
-      let done = false;
-      const onAbort = (): void => {
-        if (child.pid === undefined || stoppedBy !== undefined) return;
-        stoppedBy = "SIGTERM";
-        this.#log.warn(`stopping pipeline run #${request.run} (process group ${child.pid}) with SIGTERM`);
-        killGroup(child.pid, "SIGTERM");
-        killTimer = setTimeout(() => {
-          if (child.pid === undefined) return;
-          stoppedBy = "SIGKILL";
-          this.#log.warn(`pipeline run #${request.run} still running; SIGKILL`);
-          killGroup(child.pid, "SIGKILL");
-        }, this.#options.killGraceMs ?? 10_000);
-      };
-      const finish = (result: RunResult): void => {
-        if (done) return;
-        done = true;
-        clearTimeout(killTimer);
-        signal.removeEventListener("abort", onAbort);
-        try {
-          closeSync(fd);
-        } catch {
-          // already closed
-        }
-        void pidWritten
-          .then(() => rm(this.#options.pidFile, { force: true }))
-          .catch(() => undefined)
-          .then(() => resolve(result));
-      };
-      child.once("error", (err) => {
-        finish({ outcome: "failed", reason: `could not start ${program}: ${err.message}`, logFile });
-      });
-      child.once("spawn", () => {
-        const pidRecord = { pid: child.pid, run: request.run, buildTag: request.buildTag, startedAt: new Date().toISOString() };
-        pidWritten = writeFile(this.#options.pidFile, `${JSON.stringify(pidRecord)}\n`).catch((err) =>
-          this.#log.warn(`cannot write ${this.#options.pidFile}: ${errorMessage(err)}`),
-        );
-        signal.addEventListener("abort", onAbort, { once: true });
-        if (signal.aborted) onAbort();
-      });
-      child.once("close", (code, sig) => {
-        if (stoppedBy !== undefined) {
-          finish({
-            outcome: "interrupted",
-            reason: `stopped by the receiver (${stoppedBy}) before it finished`,
-            exitCode: code,
-            signal: sig,
-            logFile,
-          });
-        } else if (code === 0) {
-          finish({ outcome: "succeeded", reason: null, exitCode: 0, signal: null, logFile });
-        } else {
-          const how = sig !== null ? `was killed by ${sig}` : `exited with code ${code}`;
-          finish({ outcome: "failed", reason: `the pipeline ${how}; see ${logFile}`, exitCode: code, signal: sig, logFile });
-        }
-      });
-    });
+  }
+
+  async #runInWorktree(
+    request: RunRequest,
+    signal: AbortSignal,
+    fd: number,
+    note: (line: string) => void,
+    logFile: string,
+  ): Promise<Omit<RunResult, "logFile">> {
+    const notStarted = { outcome: "interrupted", reason: "the receiver was stopping; the pipeline was not started" } as const;
+    const env = this.environment(request);
+    const step: StepRunner = (s) =>
+      runInGroup(
+        { ...s, env: s.env ?? env },
+        {
+          logFd: fd,
+          signal,
+          killGraceMs: this.#options.killGraceMs ?? 10_000,
+          pidFile: this.#options.pidFile,
+          pidRecord: { run: request.run, buildTag: request.buildTag },
+          log: this.#log,
+        },
+      );
+    const prepared = await this.worktrees.prepare(request, step, note);
+    if (!prepared.ok) return prepared.result;
+    const worktree = prepared.path;
+    if (signal.aborted) return notStarted;
+
+    const bootstrap = join(worktree, "scripts", "bootstrap.sh");
+    if (existsSync(bootstrap)) {
+      note("sh scripts/bootstrap.sh");
+      const installed = await step({ label: "scripts/bootstrap.sh", program: "sh", args: [bootstrap], cwd: worktree });
+      if (installed.code !== 0 || installed.stoppedBy !== undefined || installed.spawnError) {
+        return outcomeOf(installed, "scripts/bootstrap.sh (npm dependencies)", "sh", logFile);
+      }
+    } else {
+      note(`no scripts/bootstrap.sh at ${request.commit.slice(0, 7)}: npm dependencies not installed`);
+    }
+    if (signal.aborted) return notStarted;
+
+    const [program, ...args] = this.commandFor(worktree) as [string, ...string[]];
+    note(`command: ${JSON.stringify([program, ...args])} in ${worktree}`);
+    return outcomeOf(await step({ label: "pipeline", program, args, cwd: worktree }), "the pipeline", program, logFile);
   }
 
   /**
-   * After a crash of the receiver, the pipeline it started may still be running (it has its own
-   * process group). Waits until that group is gone so that two pipelines never run at once.
+   * After a crash of the receiver, what it started may still be running (in its own process
+   * group). Waits until that group is gone so that two pipelines never run at once, then removes
+   * the worktrees the crash left behind.
    */
   async recover(signal: AbortSignal): Promise<void> {
     const file = this.#options.pidFile;
-    let text: string;
+    let text: string | undefined;
     try {
       text = await readFile(file, "utf8");
     } catch {
-      return;
+      text = undefined;
     }
     let info: z.infer<typeof pidFileSchema> | undefined;
-    try {
-      const parsed = pidFileSchema.safeParse(JSON.parse(text));
-      if (parsed.success) info = parsed.data;
-      else this.#log.warn(`${file}: ${formatIssues(parsed.error)}; ignoring it`);
-    } catch {
-      this.#log.warn(`${file}: not JSON; ignoring it`);
+    if (text !== undefined) {
+      try {
+        const parsed = pidFileSchema.safeParse(JSON.parse(text));
+        if (parsed.success) info = parsed.data;
+        else this.#log.warn(`${file}: ${formatIssues(parsed.error)}; ignoring it`);
+      } catch {
+        this.#log.warn(`${file}: not JSON; ignoring it`);
+      }
     }
     if (info && groupAlive(info.pid)) {
       this.#log.warn(
@@ -228,6 +266,24 @@ export class LocalTrigger implements Trigger {
         if (waited % 30_000 === 0) this.#log.info(`  still waiting for process group ${info.pid} (${waited / 1000}s)`);
       }
     }
-    if (!signal.aborted) await rm(file, { force: true });
+    if (signal.aborted) return;
+    await rm(file, { force: true });
+    for (const line of await this.worktrees.pruneStale()) this.#log.warn(`stale worktree from before the restart: ${line}`);
   }
+}
+
+/** A finished step as the run's result. `what` names it in the reason. */
+function outcomeOf(r: GroupResult, what: string, program: string, logFile: string): Omit<RunResult, "logFile"> {
+  if (r.spawnError) return { outcome: "failed", reason: `could not start ${program}: ${r.spawnError.message}` };
+  if (r.stoppedBy !== undefined) {
+    return {
+      outcome: r.timedOut ? "failed" : "interrupted",
+      reason: `stopped by the receiver (${r.stoppedBy}) before it finished${what === "the pipeline" ? "" : ` (${what})`}`,
+      exitCode: r.code,
+      signal: r.signal,
+    };
+  }
+  if (r.code === 0) return { outcome: "succeeded", reason: null, exitCode: 0, signal: null };
+  const how = r.signal !== null ? `was killed by ${r.signal}` : `exited with code ${r.code}`;
+  return { outcome: "failed", reason: `${what} ${how}; see ${logFile}`, exitCode: r.code, signal: r.signal };
 }

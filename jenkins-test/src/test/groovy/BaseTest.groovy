@@ -23,6 +23,12 @@ abstract class BaseTest extends BasePipelineTest {
 
   Map env = [BUILD_TAG: 'jenkins-envoy-app-main-42', BUILD_NUMBER: '42', WORKSPACE: '/workspace/envoy-app']
 
+  /** The build's parameters (`params`): none, as in a build started by a push or by "Build Now". */
+  Map params = [:]
+
+  /** The job's SCM as `scm` shows it: a GitSCM's remote and credentials. */
+  Map scm = [userRemoteConfigs: [[url: 'https://github.com/example/envoy-app.git', credentialsId: 'github-app']]]
+
   /** Every `sh` call as the step got it: [script: ..., label: ...] (a plain string becomes [script: it]). */
   List<Map> shCalls = []
 
@@ -38,6 +44,8 @@ abstract class BaseTest extends BasePipelineTest {
     super.setUp()
 
     binding.setVariable('env', env)
+    binding.setVariable('params', params)
+    binding.setVariable('scm', scm)
     // `agent any` / `agent none` read these as variables.
     binding.setVariable('any', 'any')
     binding.setVariable('none', 'none')
@@ -51,6 +59,7 @@ abstract class BaseTest extends BasePipelineTest {
     helper.registerAllowedMethod('junit', [Map], null)
     helper.registerAllowedMethod('archiveArtifacts', [Map], null)
     helper.registerAllowedMethod('echo', [String], null)
+    helper.registerAllowedMethod('checkout', [Map], null)
 
     declarative = new DeclarativeDsl(this)
     declarative.register(helper)

@@ -169,4 +169,61 @@ class EnvoyPipelineStepTests extends BaseTest {
     assertEquals('', declarative.agentLabel)
     assertJobStatusSuccess()
   }
+
+  // COMMIT and BRANCH: what `envoy-pipeline webhook --trigger jenkins` sends with buildWithParameters.
+
+  public static final String SHA = 'fedcba9876543210fedcba9876543210fedcba98'
+
+  @Test
+  void itDeclaresTheCommitAndBranchParameters() throws Exception {
+    loadScript(scriptName).call()
+
+    assertEquals(['COMMIT', 'BRANCH'], declarative.parameters*.name)
+    assertEquals(['string', 'string'], declarative.parameters*.type)
+    assertEquals(['', ''], declarative.parameters*.defaultValue)
+  }
+
+  @Test
+  void itChecksOutCommitBeforePrepareWhenItIsSet() throws Exception {
+    params.COMMIT = SHA
+    params.BRANCH = 'release'
+
+    loadScript(scriptName).call(cli: 'node bin/envoy-pipeline.js')
+
+    assertJobStatusSuccess()
+    assertEquals(['Checkout'] + STAGES, declarative.stagesRun)
+    assertEquals([$class: 'GitSCM', branches: [[name: SHA]], userRemoteConfigs: scm.userRemoteConfigs], onlyArgs('checkout'))
+    assertTrue('checkout before the first stage command', indexOfCall('checkout') < indexOfCall('sh', "'prepare'"))
+    assertEquals("node bin/envoy-pipeline.js 'prepare'", shScripts().first())
+  }
+
+  @Test
+  void itFailsOnAMalformedCommitBeforeAnyStage() throws Exception {
+    ['release', 'abc', SHA + '0', "${SHA[0..7]} && docker ps".toString(), '`id`'].each { String bad ->
+      params.COMMIT = bad
+      def script = loadScript(scriptName)
+
+      String message = pipelineErrorOf { script.call() }
+
+      assertEquals(("envoyPipeline: COMMIT must be a commit id of 7 to 40 hexadecimal digits, got '" + bad + "'").toString(), message)
+      assertJobStatusFailure()
+      assertFalse(assertMethodCall('pipeline'))
+      assertFalse(assertMethodCall('checkout'))
+      assertTrue('no stage ran docker', shScripts().isEmpty())
+      assertEquals([], declarative.stagesRun)
+    }
+  }
+
+  @Test
+  void itDoesNotCheckOutWithoutCommit() throws Exception {
+    params.COMMIT = ''
+    params.BRANCH = ''
+
+    loadScript(scriptName).call()
+
+    assertJobStatusSuccess()
+    assertFalse(assertMethodCall('checkout'))
+    assertEquals(['Checkout'], declarative.stagesSkippedByWhen)
+    assertEquals(STAGES, declarative.stagesRun)
+  }
 }

@@ -3,6 +3,7 @@ import org.junit.Before
 import org.junit.Test
 
 import static org.junit.Assert.assertEquals
+import static org.junit.Assert.assertFalse
 import static org.junit.Assert.assertTrue
 
 /** The repository's own Jenkinsfile, run as Jenkins runs it: `@Library('envoy-pipeline') _` loads this working copy. */
@@ -88,5 +89,81 @@ class JenkinsfileTests extends BaseTest {
     assertJobStatusFailure()
     assertEquals(['Prepare'], declarative.stagesFailed)
     assertEquals(['sh scripts/bootstrap.sh', "${CLI} 'teardown'".toString()], shScripts())
+  }
+
+  // The webhook's Jenkins trigger (envoy-pipeline webhook --trigger jenkins) queues builds with
+  // COMMIT and BRANCH: the Jenkinsfile declares them and builds COMMIT when it is set.
+
+  public static final String SHA = '0123456789abcdef0123456789abcdef01234567'
+
+  @Test
+  void itDeclaresTheCommitAndBranchParameters() throws Exception {
+    runScript('Jenkinsfile')
+
+    assertEquals(['COMMIT', 'BRANCH'], declarative.parameters*.name)
+    declarative.parameters.each { Map p ->
+      assertEquals(p.name, 'string', p.type)
+      assertEquals(p.name, '', p.defaultValue)
+      assertTrue(p.name, (p.description as String).contains('envoy-pipeline webhook'))
+    }
+  }
+
+  @Test
+  void itChecksOutCommitBeforePrepareWhenItIsSet() throws Exception {
+    params.COMMIT = SHA
+    params.BRANCH = 'main'
+
+    runScript('Jenkinsfile')
+    printCallStack()
+
+    assertJobStatusSuccess()
+    assertEquals(['Checkout'] + STAGES, declarative.stagesRun)
+    assertTrue(assertMethodCallOccurrences('checkout', 1))
+    assertEquals([$class: 'GitSCM', branches: [[name: SHA]], userRemoteConfigs: scm.userRemoteConfigs], callsTo('checkout')[0].args[0])
+    assertTrue('checkout before the bootstrap of Prepare', indexOfCall('checkout') < indexOfCall('sh', 'scripts/bootstrap.sh'))
+    assertEquals('sh scripts/bootstrap.sh', shScripts().first())
+  }
+
+  @Test
+  void itTakesAShortOrUpperCaseCommitWithSpacesAround() throws Exception {
+    params.COMMIT = ' 0123ABC\n'
+
+    runScript('Jenkinsfile')
+
+    assertEquals([[name: '0123abc']], callsTo('checkout')[0].args[0].branches)
+  }
+
+  @Test
+  void itFailsOnAMalformedCommitBeforeAnyStage() throws Exception {
+    ['main', '0123ab', SHA + '8', 'g123456', "${SHA[0..9]}; touch /tmp/pwned".toString(), '$(id)', 'HEAD~1'].each { String bad ->
+      params.COMMIT = bad
+      shCalls.clear()
+
+      String message = pipelineErrorOf { runScript('Jenkinsfile') }
+
+      assertEquals(("COMMIT must be a commit id of 7 to 40 hexadecimal digits, got '" + bad + "'").toString(), message)
+      assertJobStatusFailure()
+      assertFalse("no pipeline for ${bad}".toString(), assertMethodCall('pipeline'))
+      assertFalse(assertMethodCall('checkout'))
+      assertTrue('no sh (so no docker) ran', shScripts().isEmpty())
+      assertEquals([], declarative.stagesRun)
+    }
+  }
+
+  @Test
+  void itDoesNotCheckOutWithoutCommit() throws Exception {
+    [[:], [COMMIT: '', BRANCH: ''], [COMMIT: '  ']].each { Map given ->
+      setUp()
+      registerLibrary(false)
+      params.clear()
+      params.putAll(given)
+
+      runScript('Jenkinsfile')
+
+      assertJobStatusSuccess()
+      assertFalse("checkout with ${given}".toString(), assertMethodCall('checkout'))
+      assertEquals(['Checkout'], declarative.stagesSkippedByWhen)
+      assertEquals(STAGES, declarative.stagesRun)
+    }
   }
 }

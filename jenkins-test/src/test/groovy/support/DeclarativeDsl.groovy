@@ -8,11 +8,14 @@ import com.lesfurets.jenkins.unit.PipelineTestHelper
  * came in later releases, which are published only in the Jenkins project's repository), cut to
  * what this library writes:
  *
- *   pipeline { agent { label ... } | agent any; options { timeout(...) }; triggers { githubPush() };
- *              stages { stage(name) { steps { ... } } }; post { always { ... } failure { ... } ... } }
+ *   pipeline { agent { label ... } | agent any; parameters { string(name: ..., defaultValue: ..., description: ...) };
+ *              options { timeout(...) }; triggers { githubPush() };
+ *              stages { stage(name) { when { expression { ... } }; steps { ... } } };
+ *              post { always { ... } failure { ... } ... } }
  *
  * with Declarative's run-time rules: the sections are read first, then the stages run in order;
- * once a stage fails the build is FAILURE and the later stages are skipped; then the post
+ * a stage whose `when` conditions do not all hold is skipped (its steps do not run; the later
+ * stages do); once a stage fails the build is FAILURE and the later stages are skipped; then the post
  * conditions run in Declarative's order, each only when its condition holds, and an error in
  * one does not stop the next; finally the first error ends the build (it is rethrown, as the
  * pipeline step does in Jenkins).
@@ -35,17 +38,25 @@ class DeclarativeDsl {
   List<Map> timeouts = []
   /** The triggers declared inside triggers { }. */
   List<String> triggers = []
+  /** The parameters declared inside parameters { }, as given, with their type: [type: 'string', name: ..., ...]. */
+  List<Map> parameters = []
   /** Stages that started, in order. */
   List<String> stagesRun = []
   /** Stages that ended with an error. */
   List<String> stagesFailed = []
   /** Stages skipped because an earlier stage failed. */
   List<String> stagesSkipped = []
+  /** Stages skipped because their `when` did not hold (Declarative: "skipped due to when conditional"). */
+  List<String> stagesSkippedByWhen = []
   /** Post conditions whose blocks ran, in order. */
   List<String> postRun = []
 
   private boolean inPipeline
+  private boolean inParameters
   private String currentStage
+  /** The `when` conditions and the `steps` body of the stage being read. */
+  private List<Closure> stageConditions
+  private Closure stageSteps
   private Closure stagesBody
   private Map<String, Closure> post = [:]
   private Throwable firstError
@@ -63,9 +74,22 @@ class DeclarativeDsl {
     helper.registerAllowedMethod('timeout', [Map], { Map value -> timeouts << value })
     helper.registerAllowedMethod('triggers', [Closure], { Closure body -> body() })
     helper.registerAllowedMethod('githubPush', [], { triggers << 'githubPush' })
+    helper.registerAllowedMethod('parameters', [Closure], { Closure body -> readParameters(body) })
+    // `string` is also the credentials binding of withCredentials (BasePipelineTest's interceptor):
+    // inside parameters { } it declares a parameter, elsewhere it stays what it was.
+    Closure credentialsString = test.stringInterceptor as Closure
+    helper.registerAllowedMethod('string', [Map], { Map args ->
+      if (inParameters) {
+        parameters << ([type: 'string'] + args)
+        return null
+      }
+      return credentialsString?.call(args)
+    })
     helper.registerAllowedMethod('stages', [Closure], { Closure body -> stagesBody = body })
     helper.registerAllowedMethod('stage', [String, Closure], { String name, Closure body -> runStage(name, body) })
-    helper.registerAllowedMethod('steps', [Closure], { Closure body -> body() })
+    helper.registerAllowedMethod('when', [Closure], { Closure body -> readWhen(body) })
+    helper.registerAllowedMethod('expression', [Closure], { Closure condition -> addCondition(condition) })
+    helper.registerAllowedMethod('steps', [Closure], { Closure body -> readSteps(body) })
     helper.registerAllowedMethod('post', [Closure], { Closure body -> readPost(body) })
     POST_CONDITIONS.each { String condition ->
       helper.registerAllowedMethod(condition, [Closure], { Closure body -> post[condition] = body })
@@ -100,16 +124,59 @@ class DeclarativeDsl {
       stagesSkipped << name
       return
     }
-    stagesRun << name
     currentStage = name
+    stageConditions = []
+    stageSteps = null
     try {
-      body()
+      body() // reads when { } and steps { }
+      if (!stageConditions.every { Closure condition -> condition() as boolean }) {
+        stagesSkippedByWhen << name
+        return
+      }
+      stagesRun << name
+      stageSteps?.call()
     } catch (Throwable error) {
       stagesFailed << name
       fail(error)
     } finally {
       currentStage = null
+      stageConditions = null
+      stageSteps = null
     }
+  }
+
+  void readParameters(Closure body) {
+    if (!inPipeline || currentStage != null) {
+      throw new UnsupportedOperationException('parameters { } belongs directly in pipeline { }')
+    }
+    inParameters = true
+    try {
+      body()
+    } finally {
+      inParameters = false
+    }
+  }
+
+  void readWhen(Closure body) {
+    if (currentStage == null) {
+      throw new UnsupportedOperationException('when { } belongs in a stage')
+    }
+    body()
+  }
+
+  void addCondition(Closure condition) {
+    if (stageConditions == null) {
+      throw new UnsupportedOperationException('expression { } belongs in when { }')
+    }
+    stageConditions << condition
+  }
+
+  void readSteps(Closure body) {
+    if (currentStage == null) {
+      body() // not in a Declarative stage: nothing to defer
+      return
+    }
+    stageSteps = body
   }
 
   void readPost(Closure body) {

@@ -1,0 +1,146 @@
+// Short git commands of the local trigger (is the commit here, remove a worktree, prune, checks at
+// start-up), and the environment every git child gets.
+import { spawn } from "node:child_process";
+import { resolve } from "node:path";
+import { WebhookConfigError } from "./errors.ts";
+import { killGroup } from "./triggers/process-group.ts";
+
+/**
+ * Variables that point git at another repository, index or object store (what
+ * `git rev-parse --local-env-vars` lists, minus configuration). A receiver started from a git hook
+ * or an IDE may carry them; they would make `git -C <repository>` act elsewhere.
+ */
+const REPOSITORY_ENV = [
+  "GIT_DIR",
+  "GIT_WORK_TREE",
+  "GIT_COMMON_DIR",
+  "GIT_INDEX_FILE",
+  "GIT_OBJECT_DIRECTORY",
+  "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+  "GIT_IMPLICIT_WORK_TREE",
+  "GIT_PREFIX",
+  "GIT_SHALLOW_FILE",
+  "GIT_GRAFT_FILE",
+  "GIT_NO_REPLACE_OBJECTS",
+  "GIT_REPLACE_REF_BASE",
+  "GIT_INTERNAL_SUPER_PREFIX",
+];
+
+/** `base` without the repository-selecting GIT_* variables. */
+export function withoutRepositoryEnv(base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const env = { ...base };
+  for (const name of REPOSITORY_ENV) delete env[name];
+  return env;
+}
+
+/** The environment of git children: never prompts (there is nobody to answer), English messages. */
+export function gitEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return { ...withoutRepositoryEnv(base), GIT_TERMINAL_PROMPT: "0", LC_ALL: "C" };
+}
+
+export interface GitResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/**
+ * Runs `git <args>` to completion and collects its output. In its own process group, so that a
+ * Ctrl-C meant for the receiver does not cut a clean-up short; killed after `timeoutMs`.
+ * Never rejects: a git that cannot start is code null with the error as stderr.
+ */
+export function git(args: readonly string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<GitResult> {
+  return new Promise((done) => {
+    const child = spawn("git", [...args], {
+      env: gitEnv(options.env),
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString("utf8")));
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString("utf8")));
+    let settled = false;
+    let closeWait: NodeJS.Timeout | undefined;
+    const settle = (result: GitResult): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      clearTimeout(closeWait);
+      done(result);
+    };
+    const timer = setTimeout(() => {
+      if (child.pid !== undefined) killGroup(child.pid, "SIGKILL");
+      settle({ code: null, stdout, stderr: `${stderr}\n(killed after ${options.timeoutMs ?? 120_000} ms)` });
+    }, options.timeoutMs ?? 120_000);
+    child.once("error", (err) => settle({ code: null, stdout, stderr: `cannot run git: ${err.message}` }));
+    // 'close' waits for the pipes too; a daemonized helper could hold them, so 'exit' + 2 s at most.
+    child.once("exit", (code) => {
+      closeWait = setTimeout(() => settle({ code, stdout, stderr }), 2_000);
+    });
+    child.once("close", (code) => settle({ code, stdout, stderr }));
+  });
+}
+
+/**
+ * git's complaint in one line: its `fatal:`/`error:` lines when there are any (the hints after them
+ * are boilerplate), else every non-empty line; joined with "; ", at most 600 characters.
+ */
+export function gitError(stderr: string): string {
+  const lines = stderr
+    .split(/\r?\n|\r/)
+    .map((l) => l.trim())
+    .filter((l) => l !== "");
+  const errors = lines.filter((l) => /^(fatal|error):/.test(l));
+  const text = (errors.length > 0 ? errors : lines).join("; ");
+  if (text === "") return "(git printed nothing)";
+  return text.length > 600 ? `${text.slice(0, 597)}...` : text;
+}
+
+/** A remote name or URL that cannot be taken for an option and is one word. */
+export function remoteProblem(remote: string): string | undefined {
+  if (remote.trim() === "") return "is empty";
+  if (remote.startsWith("-")) return "must not start with '-'";
+  if (/[\s\x00-\x1f\x7f]/.test(remote)) return "must not contain spaces or control characters";
+  return undefined;
+}
+
+export interface GitSource {
+  /** Absolute path of the repository (as given, resolved). */
+  readonly repository: string;
+  readonly remote: string;
+  /** Problems that do not stop the start (the default remote is missing). */
+  readonly warnings: string[];
+}
+
+/**
+ * Start-up checks for the local trigger: `repository` is a git repository (or inside one) and git
+ * runs; `remote` is a remote of it, or a URL or path (`git fetch` takes either). An explicitly
+ * chosen remote that is neither is a configuration error; a missing default `origin` only a warning
+ * (commits already in the repository still build).
+ */
+export async function checkGitSource(repository: string, remote: string | undefined, env?: NodeJS.ProcessEnv): Promise<GitSource> {
+  const path = resolve(repository);
+  const where = await git(["-C", path, "rev-parse", "--absolute-git-dir"], { ...(env ? { env } : {}), timeoutMs: 30_000 });
+  if (where.code !== 0) {
+    throw new WebhookConfigError(`--git-repository '${repository}': not a git repository (${gitError(where.stderr)})`);
+  }
+  const name = remote ?? "origin";
+  const problem = remoteProblem(name);
+  if (problem) throw new WebhookConfigError(`--git-remote '${name}': ${problem}`);
+  const listed = await git(["-C", path, "remote"], { ...(env ? { env } : {}), timeoutMs: 30_000 });
+  const remotes = listed.stdout.split("\n").filter((r) => r !== "");
+  const warnings: string[] = [];
+  const looksLikeUrlOrPath = /[/:]/.test(name);
+  if (!remotes.includes(name) && !looksLikeUrlOrPath) {
+    const known = remotes.length > 0 ? `its remotes: ${remotes.join(", ")}` : "it has no remotes";
+    if (remote !== undefined) {
+      throw new WebhookConfigError(`--git-remote '${name}': not a remote of ${path} (${known}), nor a URL or path`);
+    }
+    warnings.push(
+      `${path} has no remote 'origin' (${known}): a pushed commit that is not already in the repository ` +
+        "cannot be fetched, and its run fails; choose one with --git-remote <name|url>",
+    );
+  }
+  return { repository: path, remote: name, warnings };
+}
