@@ -26,7 +26,11 @@ export interface PipelineSummary {
   error?: string;
 }
 
+/** Set on SIGINT/SIGTERM: no further stage starts (teardown excepted). */
+let interrupted = false;
+
 async function timed<T>(timings: StageTiming[], stage: string, work: () => Promise<T>): Promise<T> {
+  if (interrupted && stage !== "teardown") throw new Error(`interrupted before the ${stage} stage`);
   const t0 = Date.now();
   log.info(`== ${stage}`);
   try {
@@ -50,30 +54,43 @@ export async function pipeline(config: PipelineConfig): Promise<PipelineSummary>
   const timings: StageTiming[] = [];
   const summary: PipelineSummary = { ok: false, timings };
   let ctx: StageContext | undefined;
-  let tornDown = false;
-
-  const tearDown = async (): Promise<void> => {
-    if (tornDown || !ctx) return;
-    tornDown = true;
+  // One teardown, whoever asks first (the failing stage's `finally` or a signal); others await it.
+  let tornDown: Promise<void> | undefined;
+  const tearDown = (): Promise<void> => {
+    if (!ctx) return Promise.resolve();
     const c = ctx;
-    await timed(timings, "teardown", () => teardown(c.docker, config.projectName, { removeImages: config.removeImages }));
+    tornDown ??= timed(timings, "teardown", () => teardown(c.docker, config.projectName, { removeImages: config.removeImages })).then(
+      () => undefined,
+    );
+    return tornDown;
   };
 
   // Ctrl-C or a CI abort: remove what we started before exiting. The stage in flight (a compose
   // child) may still create a container while the first pass runs, so passes repeat until one
   // finds nothing. A second signal exits at once.
   const onSignal = (signal: NodeJS.Signals): void => {
+    interrupted = true;
     log.warn(`${signal}: tearing down ${config.projectName} before exiting (again to exit now)`);
     process.once(signal, () => process.exit(130));
     const sweep = async (): Promise<void> => {
-      const stopped = await stopChildren("SIGTERM");
-      if (stopped > 0) log.info(`  stopped ${stopped} child process(es) of the interrupted stage`);
-      await tearDown();
-      for (let pass = 0; pass < 5 && ctx; pass++) {
-        await new Promise((r) => setTimeout(r, 1000));
-        const again = await teardown(ctx.docker, config.projectName, { removeImages: config.removeImages });
-        if (again.containers.length === 0 && again.networks.length === 0) break;
-        log.warn(`  removed ${again.containers.length} more containers started while tearing down`);
+      // The stage in flight may start a compose child even after this signal, and requests a
+      // stopped compose had sent may still create containers in the daemon: stop children and
+      // tear down, pass after pass, until two passes in a row (a second apart) find nothing.
+      let emptyPasses = 0;
+      for (let pass = 0; pass < 20 && emptyPasses < 2; pass++) {
+        if (pass > 0) await new Promise((r) => setTimeout(r, 1000));
+        const stopped = await stopChildren("SIGTERM");
+        if (stopped > 0) log.info(`  stopped ${stopped} child process(es) of the interrupted stage`);
+        if (!ctx) break;
+        try {
+          const r = pass === 0 ? (await tearDown(), undefined) : await teardown(ctx.docker, config.projectName, { removeImages: config.removeImages });
+          const empty = pass > 0 && r !== undefined && r.containers.length === 0 && r.networks.length === 0;
+          emptyPasses = empty ? emptyPasses + 1 : 0;
+          if (r && !empty) log.warn(`  removed ${r.containers.length} more containers started while tearing down`);
+        } catch (err) {
+          emptyPasses = 0;
+          log.warn(`  teardown pass ${pass + 1}: ${(err as Error).message.split("\n")[0]} (trying again)`);
+        }
       }
     };
     void sweep()

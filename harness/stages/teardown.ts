@@ -18,9 +18,15 @@ const volumeListSchema = z.object({
   Volumes: z.array(z.object({ Name: z.string() })).nullable().transform((v) => v ?? []),
 });
 
-/** Docker answers 404 for something already gone (a concurrent teardown, a crashed `up`): fine. */
-const isGone = (err: unknown): boolean =>
-  typeof err === "object" && err !== null && "statusCode" in err && (err as { statusCode: unknown }).statusCode === 404;
+/**
+ * Docker answers 404 for something already gone (a crashed `up`), and 409 "removal ... already in
+ * progress" while another teardown removes it: either way it is going, which is what we want.
+ */
+const isGone = (err: unknown): boolean => {
+  if (typeof err !== "object" || err === null || !("statusCode" in err)) return false;
+  const status = (err as { statusCode: unknown }).statusCode;
+  return status === 404 || (status === 409 && /already in progress/.test(String((err as { message?: unknown }).message)));
+};
 
 async function ignoringGone(work: () => Promise<unknown>): Promise<void> {
   try {

@@ -187,7 +187,8 @@ describe("envoy-pipeline webhook (process)", () => {
 
     const run = cli(webhookArgs());
     await run.url; // the listening line comes first, the warning after it
-    await waitFor("the warning", () => /has no remote 'origin'/.test(run.stderr()));
+    // Both start-up lines, which may arrive in separate chunks.
+    await waitFor("the warning and the trigger line", () => /has no remote 'origin'/.test(run.stderr()) && /the local pipeline \(worktrees of/.test(run.stderr()));
     assert.match(run.stderr(), new RegExp(`warning: ${repo} has no remote 'origin' \\(it has no remotes\\): a pushed commit that is not already in the repository cannot be fetched`));
     assert.match(run.stderr(), new RegExp(`the local pipeline \\(worktrees of ${repo}, fetching from origin\\)`));
     run.child.kill("SIGTERM");
