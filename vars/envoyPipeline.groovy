@@ -51,10 +51,7 @@ def call(Map config = [:]) {
   // The commit to build, when the build names one (the webhook's COMMIT, or "Build with
   // Parameters"); empty: the branch head Jenkins checked out. Checked before an agent is taken:
   // only a commit id may become the git revision.
-  String commit = (params.COMMIT ?: '').trim().toLowerCase()
-  if (commit != '' && !(commit ==~ /[0-9a-f]{7,40}/)) {
-    error('envoyPipeline: COMMIT must be a commit id of 7 to 40 hexadecimal digits, got \'' + params.COMMIT + '\'')
-  }
+  String commit = envoyPipelineSupport.commitToBuild('envoyPipeline', params.COMMIT)
 
   pipeline {
     agent {

@@ -328,3 +328,17 @@ String command(String subcommand, Map config) {
   words.each { quoted << quote(it) }
   return "${config.cli} ${quoted.join(' ')}".toString()
 }
+
+/**
+ * The commit a build should check out: the COMMIT parameter trimmed and lower-cased, or '' when
+ * the build names none (a githubPush() build, "Build Now"). Anything but a commit id of 7 to 40
+ * hexadecimal digits stops the build with error(), naming `who`, before an agent is taken: only a
+ * commit id may become the git revision. Shared by envoyPipeline and Jenkinsfiles like this repo's.
+ */
+String commitToBuild(String who, value) {
+  String commit = (value ?: '').toString().trim().toLowerCase()
+  if (commit != '' && !(commit ==~ /[0-9a-f]{7,40}/)) {
+    error("${who}: COMMIT must be a commit id of 7 to 40 hexadecimal digits, got '${value}'")
+  }
+  return commit
+}

@@ -141,7 +141,7 @@ class JenkinsfileTests extends BaseTest {
 
       String message = pipelineErrorOf { runScript('Jenkinsfile') }
 
-      assertEquals(("COMMIT must be a commit id of 7 to 40 hexadecimal digits, got '" + bad + "'").toString(), message)
+      assertEquals(("Jenkinsfile: COMMIT must be a commit id of 7 to 40 hexadecimal digits, got '" + bad + "'").toString(), message)
       assertJobStatusFailure()
       assertFalse("no pipeline for ${bad}".toString(), assertMethodCall('pipeline'))
       assertFalse(assertMethodCall('checkout'))
