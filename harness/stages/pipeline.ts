@@ -26,11 +26,9 @@ export interface PipelineSummary {
   error?: string;
 }
 
-/** Set on SIGINT/SIGTERM: no further stage starts (teardown excepted). */
-let interrupted = false;
-
-async function timed<T>(timings: StageTiming[], stage: string, work: () => Promise<T>): Promise<T> {
-  if (interrupted && stage !== "teardown") throw new Error(`interrupted before the ${stage} stage`);
+/** Times one stage into `timings`; once `interrupted()` says so, no stage but teardown starts. */
+async function timed<T>(timings: StageTiming[], stage: string, work: () => Promise<T>, interrupted = (): boolean => false): Promise<T> {
+  if (interrupted() && stage !== "teardown") throw new Error(`interrupted before the ${stage} stage`);
   const t0 = Date.now();
   log.info(`== ${stage}`);
   try {
@@ -52,6 +50,9 @@ export async function runPipeline(config: PipelineConfig): Promise<number> {
 
 export async function pipeline(config: PipelineConfig): Promise<PipelineSummary> {
   const timings: StageTiming[] = [];
+  // Set on SIGINT/SIGTERM: the stages below check it before they start.
+  let interrupted = false;
+  const stage = <T>(name: string, work: () => Promise<T>): Promise<T> => timed(timings, name, work, () => interrupted);
   const summary: PipelineSummary = { ok: false, timings };
   let ctx: StageContext | undefined;
   // One teardown, whoever asks first (the failing stage's `finally` or a signal); others await it.
@@ -101,13 +102,13 @@ export async function pipeline(config: PipelineConfig): Promise<PipelineSummary>
   process.once("SIGTERM", onSignal);
 
   try {
-    await timed(timings, "prepare", () => prepare());
+    await stage("prepare", () => prepare());
     ctx = await stageContext(config);
     const c = ctx;
-    await timed(timings, "build", () => build(c));
-    summary.endpoints = (await timed(timings, "deploy", () => deploy(c))).endpoints;
-    const scaled = await timed(timings, "scale", () => scaleMeasured(c));
-    summary.verify = await timed(timings, "verify", () => verifyStack(c, { convergence: scaled.convergence }));
+    await stage("build", () => build(c));
+    summary.endpoints = (await stage("deploy", () => deploy(c))).endpoints;
+    const scaled = await stage("scale", () => scaleMeasured(c));
+    summary.verify = await stage("verify", () => verifyStack(c, { convergence: scaled.convergence }));
     summary.ok = summary.verify.passed;
     if (!summary.ok) summary.error = "verify found problems (see the checks above)";
   } catch (err) {

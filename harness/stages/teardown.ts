@@ -39,7 +39,7 @@ async function ignoringGone(work: () => Promise<unknown>): Promise<void> {
 export async function teardown(
   docker: Dockerode,
   project: string,
-  opts: { removeImages?: boolean; imageTag?: string } = {},
+  opts: { removeImages?: boolean } = {},
 ): Promise<TeardownResult> {
   const t0 = Date.now();
   const filters = { label: [`${PROJECT_LABEL}=${project}`] };
@@ -73,7 +73,8 @@ export async function teardown(
 
   if (opts.removeImages) {
     // Only the images compose built for this project (tagged with it); base images are shared.
-    const tag = opts.imageTag ?? project;
+    // compose tags them with the project name (IMAGE_TAG, see harness/stack/compose.ts).
+    const tag = project;
     const built = await docker.listImages({ filters: { reference: [`envoy-pipeline/*:${tag}`] } });
     for (const image of built) {
       for (const ref of (image.RepoTags ?? []).filter((t) => t.endsWith(`:${tag}`))) {

@@ -8,7 +8,6 @@
 export { runVerify, plannedRequests, serviceIdFromPath, type VerifyOptions, type VerifyServiceSpec } from "./run.ts";
 export { formatReport, toHtml, toJUnit, writeReports, type WrittenReports } from "./report.ts";
 export { measureConvergence, withConvergence, type ConvergenceOptions, type ConvergenceResult, type ConvergenceRound } from "./convergence.ts";
-export { replicasFromDocker } from "./replicas.ts";
 export type { WeightExpectation } from "./checks.ts";
 export {
   verifyReportSchema,

