@@ -27,10 +27,12 @@ echo "== unit and integration tests"
 ENVOY_PIPELINE_TEST_RUN=$(od -An -N2 -tx1 /dev/urandom | tr -d ' \n')
 export ENVOY_PIPELINE_TEST_RUN
 status=0
-node --import tsx --test --test-concurrency=1 --test-reporter=spec \
-  test/unit/*.test.ts test/integration/*.test.ts || status=$?
+rm -rf build/test-results
+npx vitest run || status=$?
 
 # Tests clean up after themselves, pass or fail. Anything left is a bug: report it, remove it,
 # and fail the run so that it gets fixed.
 node --import tsx scripts/leftovers.ts || status=1
+# One closing line for the whole run, Maven's and vitest's tests together: "tests: N passed, N failed".
+node --import tsx scripts/test-summary.ts || status=1
 exit $status

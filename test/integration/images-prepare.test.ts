@@ -1,11 +1,11 @@
 // prepareImages() against the real Docker engine: every base image is there and works, and a
 // second run changes nothing. On a host without a registry (as on the CI machines this was written
 // on) the images are the local equivalents, so the pinned versions are checked exactly.
-//   node --import tsx --test test/integration/images-prepare.test.ts
+//   npx vitest run test/integration/images-prepare.test.ts
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "vitest";
 import { repoRoot } from "../../harness/config.ts";
 import { ensureDockerEngine } from "../../harness/docker/engine.ts";
 import { runCommand } from "../../harness/docker/exec.ts";
@@ -27,14 +27,14 @@ describe("prepareImages (real engine)", { timeout: 30 * 60_000 }, () => {
   let first: ImageSet;
   const lines: string[] = [];
 
-  before(async () => {
+  beforeAll(async () => {
     await ensureDockerEngine();
     const t0 = Date.now();
     first = await prepareImages({ log: (l) => lines.push(l) });
     process.stderr.write(`prepareImages: ${((Date.now() - t0) / 1000).toFixed(1)} s, ${lines.length} log lines, source ${first.source}\n`);
   });
 
-  after(async () => {
+  afterAll(async () => {
     // Containers of ours that a failed assertion may have left (docker run --rm removes the rest).
     const r = await runCommand("docker", ["ps", "-aq", "--filter", `name=^${prefix}-`]);
     const ids = r.stdout.split("\n").filter((s) => s !== "");

@@ -4,7 +4,7 @@
 // passes), and the tracing check fails because Envoy's span is missing.
 import assert from "node:assert/strict";
 import { resolve } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "vitest";
 import { z } from "zod";
 import { repoRoot } from "../../harness/config.ts";
 import { observabilityEndpoints } from "../../harness/observability/endpoints.ts";
@@ -34,21 +34,21 @@ describe("observability checks on a stack with broken observability", { timeout:
   let prom: PrometheusClient;
   let zipkin: ZipkinClient;
 
-  before(async () => {
+  beforeAll(async () => {
     stack = await startTestStack("obs-broken", { composeFile: resolve(repoRoot, "test/fixtures/compose/observability-broken.yml") });
     stop = stack.stop;
     const endpoints = await observabilityEndpoints(stack.ctx.docker, stack.config.projectName);
     prom = new PrometheusClient(endpoints.prometheusUrl);
     zipkin = new ZipkinClient(endpoints.zipkinUrl);
   });
-  after(() => stop?.());
+  afterAll(() => stop?.());
 
   it("the metrics check fails for service2, naming its unscraped replica and the scrape error", async (t) => {
     const before = await takeMetricsSnapshot(prom);
     const sent = [await countedLoad(stack.deployed.endpoints.listenerUrl, "service1", 20), await countedLoad(stack.deployed.endpoints.listenerUrl, "service2", 20)];
     for (const s of sent) s.replicas = (stack.deployed.replicas[s.service] ?? []).map((r) => ({ hostname: r.hostname, ip: r.ip }));
     const results = await metricsCheck(prom, { before, sent, loadEndedAt: new Date(), timeoutMs: 5000 });
-    for (const r of results) t.diagnostic(`${r.service}: ${r.passed ? "passed" : "FAILED"}: ${r.detail}`);
+    for (const r of results) console.log(`${r.service}: ${r.passed ? "passed" : "FAILED"}: ${r.detail}`);
     const [one, two] = results;
     assert.equal(one?.passed, true, one?.detail);
     assert.equal(two?.passed, false);
@@ -66,7 +66,7 @@ describe("observability checks on a stack with broken observability", { timeout:
       timeoutMs: 5000,
     });
     const r = results[0];
-    t.diagnostic(`service1: ${r?.detail}`);
+    console.log(`service1: ${r?.detail}`);
     assert.equal(r?.passed, false);
     assert.match(r?.detail ?? "", /request without trace context \(trace [0-9a-f]{32}\): trace [0-9a-f]{32} has no span from front-envoy \(Envoy did not trace the request/);
     assert.match(r?.detail ?? "", /service1's span is a root span: no trace context reached the service/);

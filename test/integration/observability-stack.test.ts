@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "vitest";
 import { z } from "zod";
 import { observabilityEndpoints, type ObservabilityEndpoints } from "../../harness/observability/endpoints.ts";
 import { metricsCheck, takeMetricsSnapshot, type SentTraffic } from "../../harness/observability/metrics-check.ts";
@@ -53,14 +53,14 @@ describe("observability on a real stack", { timeout: 900_000 }, () => {
   const replicaIps: Record<string, string[]> = {};
   const replicaRefs: Record<string, { hostname: string; ip: string }[]> = {};
 
-  before(async () => {
+  beforeAll(async () => {
     stack = await startTestStack("obs");
     stop = stack.stop;
     endpoints = await observabilityEndpoints(stack.ctx.docker, stack.config.projectName);
     prom = new PrometheusClient(endpoints.prometheusUrl);
     zipkin = new ZipkinClient(endpoints.zipkinUrl);
   });
-  after(() => stop?.());
+  afterAll(() => stop?.());
 
   it("publishes Prometheus and Zipkin on 127.0.0.1 only, on ports Docker picked, both healthy", async () => {
     assert.match(endpoints.prometheusUrl, /^http:\/\/127\.0\.0\.1:\d+$/);
@@ -79,7 +79,7 @@ describe("observability on a real stack", { timeout: 900_000 }, () => {
     }
     assert.equal(replicaIps.service1?.length, 3);
     const seconds = await waitForReplicaTargets(prom, replicaIps, { timeoutMs: 30_000 });
-    t.diagnostic(`Prometheus scraped all ${Object.values(replicaIps).flat().length} replicas ${seconds.toFixed(1)} s after scale returned`);
+    console.log(`Prometheus scraped all ${Object.values(replicaIps).flat().length} replicas ${seconds.toFixed(1)} s after scale returned`);
     const envoy = await prom.targets(["envoy"]);
     assert.equal(envoy.length, 1);
     assert.equal(envoy[0]?.health, "up", envoy[0]?.lastError);
@@ -94,11 +94,11 @@ describe("observability on a real stack", { timeout: 900_000 }, () => {
     const loadEndedAt = new Date();
     for (const s of sent) s.replicas = replicaRefs[s.service] ?? [];
     const results = await metricsCheck(prom, { before, sent, loadEndedAt });
-    for (const r of results) t.diagnostic(`${r.service}: ${r.detail}`);
+    for (const r of results) console.log(`${r.service}: ${r.detail}`);
     assert.deepEqual(results.map((r) => [r.service, r.passed]), [["service1", true], ["service2", true]], results.map((r) => r.detail).join("\n"));
     const lag = results[0]?.metrics?.scrape_lag_s ?? NaN;
     assert.ok(lag >= 0 && lag < 5, `scrape lag ${lag}s`);
-    t.diagnostic(`scrape lag ${lag.toFixed(2)} s, agreement after ${results[0]?.metrics?.agreement_after_s?.toFixed(2)} s`);
+    console.log(`scrape lag ${lag.toFixed(2)} s, agreement after ${results[0]?.metrics?.agreement_after_s?.toFixed(2)} s`);
     for (const s of sent) assert.equal(Object.keys(s.perReplica).length, replicaIps[s.service]?.length, `${s.service}: every replica answered`);
 
     // The same check says no when the harness claims more than it sent, naming the replica.
@@ -108,7 +108,7 @@ describe("observability on a real stack", { timeout: 900_000 }, () => {
     liar[0].perReplica[victim] = (liar[0].perReplica[victim] ?? 0) + 5;
     liar[0].total += 5;
     const wrong = await metricsCheck(prom, { before, sent: liar, loadEndedAt: new Date(), timeoutMs: 3000 });
-    t.diagnostic(`claimed 5 more than sent: ${wrong[0]?.detail}`);
+    console.log(`claimed 5 more than sent: ${wrong[0]?.detail}`);
     assert.equal(wrong[0]?.passed, false);
     assert.equal(wrong[1]?.passed, true, wrong[1]?.detail);
     assert.match(wrong[0]?.detail ?? "", new RegExp(`culprits: envoy cluster service1, ${victim}`));
@@ -138,7 +138,7 @@ describe("observability on a real stack", { timeout: 900_000 }, () => {
     assert.deepEqual(missing, []);
     const cpu = await prom.query(queryCatalogue().find((e) => e.id === "envoy_cpu_percent")?.promql ?? "");
     const mem = await prom.query(queryCatalogue().find((e) => e.id === "envoy_memory_allocated")?.promql ?? "");
-    t.diagnostic(`Envoy: cpu ${cpu[0]?.value}%, allocated ${((mem[0]?.value ?? 0) / 1e6).toFixed(1)} MB`);
+    console.log(`Envoy: cpu ${cpu[0]?.value}%, allocated ${((mem[0]?.value ?? 0) / 1e6).toFixed(1)} MB`);
     assert.ok((mem[0]?.value ?? 0) > 1e6);
   });
 
@@ -148,14 +148,14 @@ describe("observability on a real stack", { timeout: 900_000 }, () => {
       zipkin,
       services: ["service1", "service2"].map((service) => ({ ...routeFor(service), service })),
     });
-    for (const r of results) t.diagnostic(`${r.service}: ${r.detail} ${JSON.stringify(r.metrics)}`);
+    for (const r of results) console.log(`${r.service}: ${r.detail} ${JSON.stringify(r.metrics)}`);
     assert.deepEqual(results.map((r) => [r.service, r.passed]), [["service1", true], ["service2", true]], results.map((r) => r.detail).join("\n"));
     for (const r of results) assert.ok((r.metrics?.queryable_ms_max ?? Infinity) < 10_000);
   });
 
   it("report panel: latency quantiles and error ratio per service and replica", async (t) => {
     const panel = await observabilityPanel(prom, { window: "2m" });
-    t.diagnostic(JSON.stringify({ ...panel, services: panel.services.slice(0, 1) }));
+    console.log(JSON.stringify({ ...panel, services: panel.services.slice(0, 1) }));
     assert.deepEqual(panel.services.map((s) => s.service), ["service1", "service2"]);
     for (const s of panel.services) {
       assert.equal(s.replicas.length, replicaIps[s.service]?.length, `${s.service} replicas in the panel`);
@@ -176,7 +176,7 @@ describe("observability on a real stack", { timeout: 900_000 }, () => {
       const outcome = await verifyStack(stack.ctx);
       const panel = outcome.report.observability;
       assert.ok(panel, "the report has no observability panel (see the warning above)");
-      t.diagnostic(`panel window ${panel.window}: ${JSON.stringify(panel.services.map((s) => [s.service, s.replicas.map((r) => [r.replica, r.requests, r.latency.p99])]))}`);
+      console.log(`panel window ${panel.window}: ${JSON.stringify(panel.services.map((s) => [s.service, s.replicas.map((r) => [r.replica, r.requests, r.latency.p99])]))}`);
       assert.deepEqual(panel.services.map((s) => s.service), ["service1", "service2"]);
 
       const json = verifyReportSchema.parse(JSON.parse(await readFile(outcome.files.json, "utf8")));

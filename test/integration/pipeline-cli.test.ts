@@ -5,7 +5,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { after, describe, it } from "node:test";
+import { afterAll, describe, it } from "vitest";
 import { repoRoot } from "../../harness/config.ts";
 import { docker } from "../../harness/docker/engine.ts";
 import { projectContainers } from "../../harness/stack/discover.ts";
@@ -45,7 +45,7 @@ function runCli(args: string[], interruptWhen?: RegExp): Promise<Run> {
 
 describe("envoy-pipeline pipeline", { timeout: 600_000 }, () => {
   const projects: string[] = [];
-  after(async () => {
+  afterAll(async () => {
     // Only if a test failed half-way: the assertions below expect nothing to be left.
     for (const p of projects) await teardown(docker(), p, { removeImages: true });
   });

@@ -1,7 +1,7 @@
 // The foundation end to end on the real engine: build, deploy, scale 3 + 3, Envoy routing to
 // every replica (STRICT_DNS on compose names), scale down, teardown leaving nothing behind.
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "vitest";
 import { z } from "zod";
 import { EnvoyAdmin } from "../../harness/envoy/admin.ts";
 import { projectContainers, runningReplicas, stackEndpoints } from "../../harness/stack/discover.ts";
@@ -36,10 +36,10 @@ describe("the stack on a real Docker engine", { timeout: 600_000 }, () => {
     return stack;
   };
 
-  before(async () => {
+  beforeAll(async () => {
     stack = await startTestStack("stack", { scale: { service1: 3, service2: 3 } });
   });
-  after(() => stack?.stop());
+  afterAll(() => stack?.stop());
 
   it("publishes Envoy's listener and admin on 127.0.0.1 only, on ports Docker picked", async () => {
     const { listenerUrl, adminUrl } = s().deployed.endpoints;

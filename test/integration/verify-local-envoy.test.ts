@@ -6,7 +6,7 @@ import { strict as assert } from "node:assert";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "vitest";
 import { Client } from "undici";
 import {
   formatReport,
@@ -44,10 +44,10 @@ const SERVICE1 = (stack: LocalStack, indices: number[], extra: Partial<VerifyOpt
 /** Starts a stack for a describe block and stops it afterwards, even when a test fails. */
 function useStack(config: string, backends: BackendSpec[], extra: { eds?: Record<string, number[]> } = {}): () => LocalStack {
   let stack: LocalStack | undefined;
-  before(async () => {
+  beforeAll(async () => {
     stack = await startLocalStack({ config, backends, ...extra });
   });
-  after(async () => {
+  afterAll(async () => {
     await stack?.close();
   });
   return () => {
@@ -90,7 +90,7 @@ describe("local Envoy, ROUND_ROBIN", () => {
       adminUrl: s.adminUrl,
       services: [SERVICE1(s, [0, 1, 2]), { service: "service2", path: "/service/2", cluster: "service2", replicas: s.replicas([3, 4]) }],
     });
-    t.diagnostic(`\n${formatReport(report)}`);
+    console.log(`\n${formatReport(report)}`);
     assert.equal(report.passed, true, formatReport(report));
     const s1 = report.services[0]!;
     assert.equal(s1.lbPolicy, "ROUND_ROBIN");
@@ -119,7 +119,7 @@ describe("local Envoy, ROUND_ROBIN", () => {
       requests: 61, // not divisible by 3; still enough for the bound to catch a half-share replica
       services: [SERVICE1(s, [0, 1, 2])],
     }));
-    t.diagnostic(`ROUND_ROBIN false alarms: ${alarms}/20 runs`);
+    console.log(`ROUND_ROBIN false alarms: ${alarms}/20 runs`);
     assert.equal(alarms, 0, failures.join("\n"));
   });
 
@@ -251,7 +251,7 @@ describe("local Envoy, RANDOM and LEAST_REQUEST", () => {
           assert.equal(last.services[0]!.requests.concurrency, 1, "LEAST_REQUEST is measured one request at a time");
           assert.equal(last.services[0]!.balance.method, "chi-square");
         }
-        t.diagnostic(`${config} false alarms: ${alarms}/20 runs`);
+        console.log(`${config} false alarms: ${alarms}/20 runs`);
         assert.equal(alarms, 0, failures.join("\n"));
       });
     });
@@ -329,7 +329,7 @@ describe("local Envoy, health checks and retries (noise)", () => {
       await new Promise((r) => setTimeout(r, 50));
     }
     const { alarms, failures } = await repeat(5, () => ({ ...quiet, listenerUrl: s.listenerUrl, adminUrl: s.adminUrl, services: [SERVICE1(s, [0, 1, 2])] }));
-    t.diagnostic(`noise false alarms: ${alarms}/5 runs`);
+    console.log(`noise false alarms: ${alarms}/5 runs`);
     assert.equal(alarms, 0, failures.join("\n"));
     const report = await runVerify({ ...quiet, listenerUrl: s.listenerUrl, adminUrl: s.adminUrl, services: [SERVICE1(s, [0, 1, 2])] });
     const b = report.services[0]!.balance;
@@ -364,7 +364,7 @@ describe("local Envoy, convergence after scaling (EDS file)", () => {
       timeoutSeconds: 20,
     });
     assert.equal(down.converged, true, down.check.reason);
-    t.diagnostic(`convergence: up ${up.seconds?.toFixed(2)} s, down ${down.seconds?.toFixed(2)} s (resolution ${Math.max(up.resolutionSeconds, down.resolutionSeconds).toFixed(2)} s)`);
+    console.log(`convergence: up ${up.seconds?.toFixed(2)} s, down ${down.seconds?.toFixed(2)} s (resolution ${Math.max(up.resolutionSeconds, down.resolutionSeconds).toFixed(2)} s)`);
     const report = await runVerify({ ...quiet, listenerUrl: s.listenerUrl, adminUrl: s.adminUrl, services: [SERVICE1(s, [2])] });
     const withConv = withConvergence(report, "service1", down);
     assert.equal(withConv.passed, true, formatReport(withConv));

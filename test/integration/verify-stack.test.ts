@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "vitest";
 import { repoRoot } from "../../harness/config.ts";
 import { runningReplicas, stackEndpoints } from "../../harness/stack/discover.ts";
 import { EnvoyAdmin } from "../../harness/envoy/admin.ts";
@@ -32,12 +32,12 @@ describe("verify on a healthy 3 + 3 stack", { timeout: 900_000 }, () => {
     assert.ok(stack, "the stack did not start");
     return stack;
   };
-  before(async () => {
+  beforeAll(async () => {
     stack = await startTestStack("verify", { scale: { service1: 3, service2: 3 } });
     stack.ctx.config.verify.requests = 300;
     await scale(stack.ctx);
   });
-  after(() => stack?.stop());
+  afterAll(() => stack?.stop());
 
   it("passes, run after run (false alarms counted)", async () => {
     const runs = 5;
@@ -119,7 +119,7 @@ describe("verify where Envoy is misconfigured", { timeout: 900_000 }, () => {
     assert.ok(stack, "the stack did not start");
     return stack;
   };
-  before(async () => {
+  beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "ep-broken-envoy-"));
     const envoyConfig = join(dir, "envoy.yaml");
     // Written before the project name is known; the pinned endpoint names it through a variable.
@@ -133,7 +133,7 @@ describe("verify where Envoy is misconfigured", { timeout: 900_000 }, () => {
     });
     stack.ctx.config.verify.requests = 300;
   });
-  after(async () => {
+  afterAll(async () => {
     await stack?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });

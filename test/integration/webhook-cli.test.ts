@@ -1,11 +1,11 @@
 // `envoy-pipeline webhook` and `runs` as processes: a bare commander program with
-// registerWebhookCommands (test/fixtures/webhook/cli-entry.ts), real signals, a real crash.
+// the real CLI entry (harness/cli.ts), real signals, a real crash.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, it } from "node:test";
+import { afterEach, beforeEach, describe, it } from "vitest";
 import { Command } from "commander";
 import { registerWebhookCommands } from "../../harness/webhook/cli.ts";
 import { statePaths } from "../../harness/webhook/paths.ts";
@@ -127,15 +127,11 @@ afterEach(() => {
   dir.cleanup();
 });
 
-const leadCli = join(repoRootForTests, "harness", "cli.ts");
-
 describe("envoy-pipeline webhook (process)", () => {
-  // The real CLI binary's entry (the lead's harness/cli.ts, which calls registerWebhookCommands).
-  // Skipped while that file does not exist; the other tests use test/fixtures/webhook/cli-entry.ts.
-  // The pipeline itself is the fake (ENVOY_PIPELINE_LOCAL_COMMAND): the real `pipeline` stage
+  // Every test runs the real CLI entry, harness/cli.ts. The pipeline itself is the fake (ENVOY_PIPELINE_LOCAL_COMMAND): the real `pipeline` stage
   // needs Docker.
-  it("works through the real harness/cli.ts entry", { skip: !existsSync(leadCli) && "harness/cli.ts does not exist yet" }, async () => {
-    const run = cli(webhookArgs(), {}, leadCli);
+  it("works through the real harness/cli.ts entry", async () => {
+    const run = cli(webhookArgs());
     const url = await run.url;
     const res = await deliver(url, { payload: pushPayload({ after: c(3) }) });
     assert.equal(res.status, 202);
@@ -143,7 +139,7 @@ describe("envoy-pipeline webhook (process)", () => {
     run.child.kill("SIGTERM");
     assert.equal((await run.exit).code, 0);
     assert.equal(readFakeRecords(record)[0]?.commit, c(3));
-    const table = cli(["runs", "--state-dir", dir.path], {}, leadCli);
+    const table = cli(["runs", "--state-dir", dir.path]);
     assert.equal((await table.exit).code, 0);
     assert.match(table.stdout(), new RegExp(`${c(3).slice(0, 7)}\\s+succeeded`));
   });

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, it } from "node:test";
+import { afterEach, beforeEach, describe, it } from "vitest";
 import { type WebhookApp, startWebhook } from "../../harness/webhook/app.ts";
 import { jenkinsFromEnv } from "../../harness/webhook/config.ts";
 import { readDeliveries } from "../../harness/webhook/store.ts";

@@ -10,14 +10,14 @@ export interface TestStack {
   ctx: StageContext;
   config: PipelineConfig;
   deployed: DeployResult;
-  /** Removes the stack and its images; call it from the test file's `after`. */
+  /** Removes the stack and its images; call it from the test file's `afterAll`. */
   stop(): Promise<void>;
 }
 
 /**
  * Builds and deploys the stack under a test project name. When that fails, it is torn down before
- * the error propagates; once it succeeded, the caller's `after(() => stack?.stop())` removes it.
- * (node:test's `after` called from inside a `before` hook would run right after that hook.)
+ * the error propagates; once it succeeded, the caller's `afterAll(() => stack?.stop())` removes it.
+ * (Registered from the test file, not from inside the `beforeAll` hook that starts the stack.)
  */
 export async function startTestStack(
   label: string,

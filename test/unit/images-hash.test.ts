@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { appendFileSync, chmodSync, cpSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, describe, it } from "node:test";
+import { afterAll, describe, it } from "vitest";
 import { repoRoot } from "../../harness/config.ts";
 import { folderDigest, inputHash, localTag, parseIntegrity, stableStringify } from "../../harness/images/hash.ts";
 import { planImages } from "../../harness/images/index.ts";
@@ -16,7 +16,7 @@ function scratchRoot(): string {
 }
 
 const roots: string[] = [];
-after(() => {
+afterAll(() => {
   for (const r of roots) rmSync(r, { recursive: true, force: true });
 });
 

@@ -1,7 +1,7 @@
 // The metrics check's comparison: what Prometheus counted between two snapshots against what the
 // harness sent, per Envoy cluster and per replica, naming the culprit when they differ.
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { describe, it } from "vitest";
 import { compareMetrics, snapshotFrom, type MetricsSnapshot, type SentTraffic } from "../../harness/observability/metrics-check.ts";
 import type { Sample, ScrapeTarget } from "../../harness/observability/prometheus.ts";
 import { compareTargets } from "../../harness/observability/targets.ts";

@@ -2,7 +2,7 @@
 // extrapolation), what it makes of the answers (NaN → null, per replica under its service), the
 // window verify asks for, and the fallback that keeps verify going when the panel cannot be built.
 import { strict as assert } from "node:assert";
-import { describe, it } from "node:test";
+import { describe, it } from "vitest";
 import type { PrometheusClient, Sample } from "../../harness/observability/prometheus.ts";
 import {
   growth,

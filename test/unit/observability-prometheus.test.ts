@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "vitest";
 import { PrometheusClient, parseQueryResponse, parseSampleValue, parseTargetsResponse } from "../../harness/observability/prometheus.ts";
 import { ZipkinClient, parseTrace } from "../../harness/observability/zipkin.ts";
 
@@ -76,7 +76,7 @@ describe("the clients against local fake servers", () => {
   let server: http.Server;
   let base = "";
   let scrapeSeconds = 0;
-  before(async () => {
+  beforeAll(async () => {
     server = http.createServer((req, res) => {
       const url = new URL(req.url ?? "/", "http://x");
       res.setHeader("content-type", "application/json");
@@ -103,7 +103,7 @@ describe("the clients against local fake servers", () => {
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
-  after(() => new Promise<void>((r) => server.close(() => r())));
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
   it("waits for a scrape after a given time, judged by up's sample timestamp", async () => {
     const prom = new PrometheusClient(base);

@@ -1,7 +1,7 @@
 // The PromQL module: selectors, escaping, windows and the catalogue's coverage of the questions
 // the issue asks Prometheus to answer.
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { describe, it } from "vitest";
 import {
   alternation,
   envoyClusterLatencyQuantileMs,

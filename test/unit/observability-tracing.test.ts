@@ -1,7 +1,7 @@
 // The tracing check's judgement of a Zipkin trace, on spans shaped as Envoy 1.40 and the service
 // report them (recorded from the real stack), for requests with and without a trace context.
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { describe, it } from "vitest";
 import { evaluateTrace, newIncomingContext, type TraceExpectation } from "../../harness/observability/tracing-check.ts";
 import type { ZipkinSpan } from "../../harness/observability/zipkin.ts";
 

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
-import { test } from "node:test";
+import { test } from "vitest";
 import { createServer, formatTime, type ServiceOptions } from "../../services/src/app.ts";
 import { loadConfig } from "../../services/src/config.ts";
 import { firstExternalIPv4 } from "../../services/src/identity.ts";
@@ -22,7 +22,7 @@ const IDENTITY = { hostname: "fc4a73df5ae8", ip: "172.20.0.5" };
 const FIXED_NOW = () => new Date("2021-10-22T18:05:12.987Z");
 
 async function start(
-  t: { after(fn: () => unknown): void },
+  t: { onTestFinished(fn: () => unknown): void },
   env: Record<string, string> = {},
   extra: Partial<ServiceOptions> = {},
 ): Promise<{ port: number }> {
@@ -35,7 +35,7 @@ async function start(
     ...extra,
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  t.after(
+  t.onTestFinished(
     () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -186,7 +186,7 @@ test("GET /healthz is 200 ok, and 503 with Connection: close once draining start
   const lifecycle = new Lifecycle();
   const target = await start(t, {}, { lifecycle });
   const keepAlive = new http.Agent({ keepAlive: true });
-  t.after(() => keepAlive.destroy());
+  t.onTestFinished(() => keepAlive.destroy());
   const ok = await request(target, "GET", "/healthz", {}, keepAlive);
   assert.equal(ok.status, 200);
   assert.deepEqual(JSON.parse(ok.body), { status: "ok" });

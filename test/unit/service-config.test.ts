@@ -1,6 +1,6 @@
 // The service's environment: defaults, and errors that name the variable to fix.
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { test } from "vitest";
 import { ConfigError, loadConfig } from "../../services/src/config.ts";
 
 function configError(env: Record<string, string>): ConfigError {

@@ -1,7 +1,7 @@
 // A replica's request series exist at zero before its first request, so Prometheus' rate() and
 // increase() count a replica's very first requests too (a series born at its final value would not).
 import assert from "node:assert/strict";
-import { it } from "node:test";
+import { it } from "vitest";
 import { ServiceMetrics } from "../../services/src/metrics.ts";
 
 it("publishes the /service/:id series at zero before any request", async () => {

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import net from "node:net";
-import { test } from "node:test";
+import { test } from "vitest";
 import { fileURLToPath } from "node:url";
 
 const MAIN = fileURLToPath(new URL("../../services/src/main.ts", import.meta.url));
@@ -24,7 +24,7 @@ interface Child {
   waitForLog(msg: string, ms?: number): Promise<LogLine>;
 }
 
-function launch(t: { after(fn: () => unknown): void }, env: Record<string, string>): Child {
+function launch(t: { onTestFinished(fn: () => unknown): void }, env: Record<string, string>): Child {
   const cleanEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (v !== undefined && !/^(SERVICE_|PORT$|ZIPKIN_|REPORTED_|RESPONSE_DELAY|LOG_LEVEL$|NODE_OPTIONS$)/.test(k)) cleanEnv[k] = v;
@@ -53,7 +53,7 @@ function launch(t: { after(fn: () => unknown): void }, env: Record<string, strin
       resolve({ code, signal, at });
     }),
   );
-  t.after(() => {
+  t.onTestFinished(() => {
     if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
   });
   const waitForLog = (msg: string, ms = 15_000) =>
@@ -77,7 +77,7 @@ function launch(t: { after(fn: () => unknown): void }, env: Record<string, strin
   return { proc, port: 0, lines, stderr: () => stderr, exited, waitForLog };
 }
 
-async function started(t: { after(fn: () => unknown): void }, env: Record<string, string>): Promise<Child> {
+async function started(t: { onTestFinished(fn: () => unknown): void }, env: Record<string, string>): Promise<Child> {
   const child = launch(t, { SERVICE_ID: "1", ...env });
   const listening = await child.waitForLog("listening");
   child.port = Number(listening.port);
@@ -133,13 +133,13 @@ test("SIGTERM: the request in flight completes, new connections are refused, exi
   assert.ok(exit.at >= answeredAt - 5, "exit came after the in-flight response");
   const stopped = child.lines.find((l) => l.msg === "stopped");
   assert.equal(stopped?.clean, true);
-  t.diagnostic(`exit ${exitMs.toFixed(1)} ms after SIGTERM with a 600 ms request in flight (sent 150 ms earlier)`);
+  console.log(`exit ${exitMs.toFixed(1)} ms after SIGTERM with a 600 ms request in flight (sent 150 ms earlier)`);
 });
 
 test("SIGTERM with only an idle keep-alive connection exits 0 at once", async (t) => {
   const child = await started(t, {});
   const agent = new http.Agent({ keepAlive: true });
-  t.after(() => agent.destroy());
+  t.onTestFinished(() => agent.destroy());
   const first = await get(child.port, "/service/1", agent);
   assert.equal(first.headers.connection, "keep-alive");
   const signalled = performance.now();
@@ -148,7 +148,7 @@ test("SIGTERM with only an idle keep-alive connection exits 0 at once", async (t
   const exitMs = exit.at - signalled;
   assert.equal(exit.code, 0);
   assert.ok(exitMs < 1000, `exited ${exitMs.toFixed(0)} ms after SIGTERM`);
-  t.diagnostic(`idle exit ${exitMs.toFixed(1)} ms after SIGTERM`);
+  console.log(`idle exit ${exitMs.toFixed(1)} ms after SIGTERM`);
 });
 
 test("SIGINT shuts down the same way", async (t) => {
@@ -159,7 +159,7 @@ test("SIGINT shuts down the same way", async (t) => {
   assert.equal(child.lines.find((l) => l.msg === "shutting down")?.signal, "SIGINT");
 });
 
-async function collector(t: { after(fn: () => unknown): void }, hang = false) {
+async function collector(t: { onTestFinished(fn: () => unknown): void }, hang = false) {
   const bodies: { traceId: string }[][] = [];
   const server = http.createServer((req, res) => {
     let body = "";
@@ -171,7 +171,7 @@ async function collector(t: { after(fn: () => unknown): void }, hang = false) {
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  t.after(
+  t.onTestFinished(
     () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

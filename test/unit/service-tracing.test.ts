@@ -3,14 +3,14 @@
 import assert from "node:assert/strict";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { test } from "node:test";
+import { test } from "vitest";
 import { createServer, type ServiceOptions } from "../../services/src/app.ts";
 import { loadConfig } from "../../services/src/config.ts";
 import { createLogger, silentLogger } from "../../services/src/logging.ts";
 import { ZipkinReporter, createReporter, noopReporter } from "../../services/src/reporter.ts";
 import { extractTraceContext, randomId, remoteEndpoint, type ZipkinSpan } from "../../services/src/tracing.ts";
 
-type After = { after(fn: () => unknown): void };
+type After = { onTestFinished(fn: () => unknown): void };
 
 const IDENTITY = { hostname: "fc4a73df5ae8", ip: "172.20.0.5" };
 const HEX16 = /^[0-9a-f]{16}$/;
@@ -39,7 +39,7 @@ async function startCollector(t: After, behaviour: { status?: number; hang?: boo
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  t.after(() => closeServer(server));
+  t.onTestFinished(() => closeServer(server));
   const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v2/spans`;
   const spans = () => posts.flatMap((p) => p.spans);
   /** Resolves once at least `n` spans have arrived, or rejects after `ms`. */
@@ -61,7 +61,7 @@ async function startService(t: After, env: Record<string, string>, extra: Partia
   const config = loadConfig({ SERVICE_ID: "1", ...env });
   const server = createServer({ config, identity: IDENTITY, logger: silentLogger, defaultMetrics: false, ...extra });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  t.after(() => closeServer(server));
+  t.onTestFinished(() => closeServer(server));
   return { port: (server.address() as AddressInfo).port, config };
 }
 

@@ -3,7 +3,7 @@
 import { strict as assert } from "node:assert";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "vitest";
 import { EnvoyAdmin, EnvoyAdminError } from "../../harness/envoy/admin.ts";
 import { snapshotCluster } from "../../harness/verify/envoy-view.ts";
 
@@ -63,7 +63,7 @@ let base: string;
 let lastStatsQuery = "";
 let brokenClusters = false;
 
-before(async () => {
+beforeAll(async () => {
   server = createServer((req, res) => {
     const url = req.url ?? "";
     if (url.startsWith("/stats?")) {
@@ -96,7 +96,7 @@ before(async () => {
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
 
-after(async () => {
+afterAll(async () => {
   server.closeAllConnections();
   await new Promise<void>((r) => server.close(() => r()));
 });

@@ -1,6 +1,6 @@
 // The named checks with made-up measurements: each must be able to say no, and name the culprit.
 import { strict as assert } from "node:assert";
-import { describe, it } from "node:test";
+import { describe, it } from "vitest";
 import {
   agreementCheck,
   balanceCheck,

@@ -5,7 +5,7 @@ import { strict as assert } from "node:assert";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, it } from "node:test";
+import { describe, it } from "vitest";
 import type { ObservabilityPanel } from "../../harness/observability/report.ts";
 import { toHtml, writeReports } from "../../harness/verify/report.ts";
 import { verifyReportSchema, type VerifyReport } from "../../harness/verify/schema.ts";

@@ -3,7 +3,7 @@ import { strict as assert } from "node:assert";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, it } from "node:test";
+import { describe, it } from "vitest";
 import { withConvergence, type ConvergenceResult } from "../../harness/verify/convergence.ts";
 import { escapeXml, formatReport, toHtml, toJUnit, writeReports } from "../../harness/verify/report.ts";
 import { verifyReportSchema } from "../../harness/verify/schema.ts";

@@ -1,7 +1,7 @@
 // runVerify's inputs: validated (with the bad field named) before any request is sent, and the
 // default sample size.
 import { strict as assert } from "node:assert";
-import { describe, it } from "node:test";
+import { describe, it } from "vitest";
 import { plannedRequests, runVerify, serviceIdFromPath } from "../../harness/verify/run.ts";
 import { VerifyInputError } from "../../harness/verify/schema.ts";
 

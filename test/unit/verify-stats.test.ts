@@ -2,7 +2,7 @@
 // (scipy.special.gammaln/gammainc/gammaincc, scipy.stats.chi2/ncx2), computed with
 // /tmp/scipy-venv/bin/python; the sample sizes by the same bisection in scipy.
 import { strict as assert } from "node:assert";
-import { describe, it } from "node:test";
+import { describe, it } from "vitest";
 import {
   alternatives,
   chi2Isf,

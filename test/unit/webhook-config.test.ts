@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { describe, it } from "vitest";
 import { jenkinsFromEnv, localCommandFromEnv, parseWebhookFlags, secretsFromEnv } from "../../harness/webhook/config.ts";
 import { WebhookConfigError } from "../../harness/webhook/errors.ts";
 import { gitError } from "../../harness/webhook/git.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { describe, it } from "vitest";
 import { classify, decodePayload, knownEventNames, parseDeliveryHeaders } from "../../harness/webhook/events.ts";
 import { fixture, pushPayload, sha } from "../fixtures/webhook/helpers.ts";
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "vitest";
 import { request } from "undici";
 import { jenkinsFromEnv } from "../../harness/webhook/config.ts";
 import { JenkinsTrigger } from "../../harness/webhook/triggers/jenkins.ts";
@@ -23,10 +23,10 @@ const trigger = (jenkins: FakeJenkins, job = "folder/app", token = jenkins.token
 
 describe("the fake Jenkins follows Jenkins' contract (so the trigger tests mean something)", () => {
   let jenkins: FakeJenkins;
-  before(async () => {
+  beforeAll(async () => {
     jenkins = await startFakeJenkins();
   });
-  after(() => jenkins.close());
+  afterAll(() => jenkins.close());
 
   it("401 without credentials, 403 without the crumb, 403 with a crumb but no session cookie", async () => {
     const build = `${jenkins.url}job/folder/job/app/buildWithParameters`;
@@ -48,10 +48,10 @@ describe("the fake Jenkins follows Jenkins' contract (so the trigger tests mean 
 
 describe("JenkinsTrigger", () => {
   let jenkins: FakeJenkins;
-  before(async () => {
+  beforeAll(async () => {
     jenkins = await startFakeJenkins();
   });
-  after(() => jenkins.close());
+  afterAll(() => jenkins.close());
 
   it("gets a crumb, then POSTs COMMIT and BRANCH with auth, crumb and session cookie; records the queue Location", async () => {
     jenkins.seen.length = 0;

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, it } from "node:test";
+import { afterEach, beforeEach, describe, it } from "vitest";
 import { repoRoot } from "../../harness/webhook/paths.ts";
 import { LocalTrigger, type LocalTriggerOptions, defaultLocalCommand } from "../../harness/webhook/triggers/local.ts";
 import type { RunRequest } from "../../harness/webhook/triggers/types.ts";

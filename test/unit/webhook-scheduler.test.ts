@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { afterEach, beforeEach, describe, it } from "node:test";
+import { afterEach, beforeEach, describe, it } from "vitest";
 import { Scheduler } from "../../harness/webhook/scheduler.ts";
 import { DeliveryStore } from "../../harness/webhook/store.ts";
 import type { RunRequest, RunResult, Trigger } from "../../harness/webhook/triggers/types.ts";

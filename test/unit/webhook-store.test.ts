@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
-import { afterEach, beforeEach, describe, it } from "node:test";
+import { afterEach, beforeEach, describe, it } from "vitest";
 import { StateError } from "../../harness/webhook/errors.ts";
 import { statePaths } from "../../harness/webhook/paths.ts";
 import { DeliveryStore, readDeliveries } from "../../harness/webhook/store.ts";
