@@ -14,7 +14,7 @@ class EnvoyDeployStepTests extends BaseTest {
     printCallStack()
 
     assertJobStatusSuccess()
-    assertEquals(["npx --yes envoy-pipeline 'deploy'"], shScripts())
+    assertEquals([(DEFAULT_CLI + " 'deploy'")], shScripts())
     assertEquals('envoy-pipeline deploy', shCalls[0].label)
   }
 
