@@ -72,6 +72,25 @@ interface Rendered {
   tableBorder: string;
 }
 
+/**
+ * The few browser globals the page functions below use. The project compiles without the DOM
+ * library (it is Node code); these functions run in Chromium, where the globals exist.
+ */
+interface PageElement {
+  readonly __brand?: "element";
+}
+interface PageGlobals {
+  __violations?: Violation[];
+  __listening?: boolean;
+  document: {
+    body: PageElement;
+    querySelector(selector: string): PageElement | null;
+    querySelectorAll(selector: string): ArrayLike<PageElement>;
+    addEventListener(type: "securitypolicyviolation", listener: (e: { violatedDirective: string; blockedURI: string }) => void): void;
+  };
+  getComputedStyle(element: PageElement): { color: string; borderTopStyle: string; getPropertyValue(property: string): string };
+}
+
 async function render(browser: Browser, url: string, csp: string): Promise<Rendered> {
   const page: Page = await browser.newPage();
   try {
@@ -81,15 +100,17 @@ async function render(browser: Browser, url: string, csp: string): Promise<Rende
     });
     // An init script (the DevTools protocol's, not the page's) collects the violation events.
     await page.addInitScript(() => {
-      const w = window as unknown as { __violations: Violation[]; __listening: boolean };
-      w.__violations = [];
+      const w = globalThis as unknown as PageGlobals;
+      const seen: Violation[] = [];
+      w.__violations = seen;
       w.__listening = true;
-      document.addEventListener("securitypolicyviolation", (e) => w.__violations.push({ directive: e.violatedDirective, blocked: e.blockedURI }));
+      w.document.addEventListener("securitypolicyviolation", (e) => seen.push({ directive: e.violatedDirective, blocked: e.blockedURI }));
     });
     const response = await page.goto(url, { waitUntil: "load" });
     assert.equal(response?.headers()["content-security-policy"], csp);
     return await page.evaluate(() => {
-      const w = window as unknown as { __violations?: Violation[]; __listening?: boolean };
+      const w = globalThis as unknown as PageGlobals;
+      const { document, getComputedStyle } = w;
       const all = (selector: string, property: string): string[] =>
         Array.from(document.querySelectorAll(selector)).map((el) => getComputedStyle(el).getPropertyValue(property));
       return {
