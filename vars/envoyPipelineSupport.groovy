@@ -34,6 +34,10 @@ import groovy.transform.Field
 /** Compose service names as the harness accepts them (harness/config.ts). */
 @Field static final String SERVICE_NAME = '[a-zA-Z0-9][a-zA-Z0-9_.-]*'
 
+/** Compose project names as the harness accepts them (harness/config.ts, projectNameSchema), at most 63 characters. */
+@Field static final String PROJECT_NAME = '[a-z0-9][a-z0-9_-]*'
+@Field static final int PROJECT_NAME_MAX_LENGTH = 63
+
 /** Paths that junit and archiveArtifacts take as patterns: relative, no '..', no glob or list characters. */
 @Field static final String WORKSPACE_PATH = '[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*'
 
@@ -49,13 +53,14 @@ import groovy.transform.Field
  *           replicas: non-empty Map of compose service name to integer 1..MAX_REPLICAS
  *           workspacePath: string matching WORKSPACE_PATH
  *           choice: one of the Strings in `values`
+ *           projectName: String matching PROJECT_NAME, at most PROJECT_NAME_MAX_LENGTH characters
  *   flag    the CLI option it becomes (none: the key is for Jenkins, not the CLI)
  */
 @Field static final Map KEYS = [
   cli           : [kind: 'command'],
   configFile    : [kind: 'string', flag: '--config'],
   composeFile   : [kind: 'string', flag: '--compose-file'],
-  project       : [kind: 'string', flag: '--project'],
+  project       : [kind: 'projectName', flag: '--project'],
   waitTimeout   : [kind: 'integer', min: 1, max: 3600, unit: 'seconds', flag: '--wait-timeout'],
   forceLocal    : [kind: 'boolean', flag: '--force-local'],
   listenerPort  : [kind: 'integer', min: 0, max: 65535, flag: '--listener-port'],
@@ -266,6 +271,11 @@ List<String> checkValue(String key, value, Map spec) {
       return problem == null ? [] : [problem]
     case 'replicas':
       return checkReplicas(key, value)
+    case 'projectName':
+      if (!(value instanceof String) || !(value ==~ PROJECT_NAME) || value.length() > PROJECT_NAME_MAX_LENGTH) {
+        return ["'${key}' must be a compose project name (lower-case letters, digits, '_' and '-', starting with a letter or digit, at most ${PROJECT_NAME_MAX_LENGTH} characters), got ${describe(value)}".toString()]
+      }
+      return []
     case 'choice':
       if (!(value instanceof String) || !((List) spec.values).contains(value)) {
         return ["'${key}' must be one of ${((List) spec.values).collect { "'${it}'" }.join(', ')}, got ${describe(value)}".toString()]
