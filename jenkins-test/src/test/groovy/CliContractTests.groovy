@@ -66,6 +66,9 @@ class CliContractTests extends BaseTest {
     return [
         comment       : 'Written by jenkins-test CliContractTests (mvn -Dcontract.update=true); checked by test/unit/jenkins-cli-contract.test.ts',
         nodeVersion   : support.defaults().nodeVersion,
+        // The default cli for a library in a local repository (test/integration/jenkins-default-cli.test.ts
+        // puts a real one at /LIBRARY_REPO and a tag at LIBRARY_VERSION, and runs it).
+        defaultCli    : support.renderDefaultCli('git+file:///LIBRARY_REPO#{version}', 'LIBRARY_VERSION'),
         projectName   : [pattern: support.PROJECT_NAME, maxLength: support.PROJECT_NAME_MAX_LENGTH],
         serviceName   : support.SERVICE_NAME,
         integerBounds : bounds,
