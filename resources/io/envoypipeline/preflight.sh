@@ -3,6 +3,9 @@
 # (package.json's engines.node). Prints one line per problem, each naming what to change, and
 # exits 1; prints one "ok" line otherwise. Shell builtins only, besides the tools it checks, so
 # that it runs on any agent with a POSIX sh.
+# Jenkins' sh step runs scripts with `sh -xe`: no trace (the problems are the output), and no exit on
+# the first failing check (every problem is reported, then the exit code says it).
+set +x +e
 problems=0
 problem() {
   printf 'envoy-pipeline preflight: %s\n' "$1" >&2
@@ -13,7 +16,7 @@ problem() {
 if ! command -v node >/dev/null 2>&1; then
   problem "node is not on this agent's PATH: install Node.js >= ${ENVOY_PIPELINE_NODE_MIN} (or add its bin folder to PATH in the agent's environment)"
 else
-  found=$(node --version 2>/dev/null)
+  found=$(node --version 2>/dev/null) || found=''
   version=${found#v}
   IFS=. read -r major minor patch <<VERSION
 $version

@@ -35,10 +35,16 @@ class PreflightScriptTests extends BaseTest {
     file.setExecutable(true)
   }
 
-  /** [exit code, stdout, stderr] of the preflight that envoyPrepare renders for `cli`. */
+  /**
+   * [exit code, stdout, stderr] of the preflight that envoyPrepare renders for `cli`, run as Jenkins'
+   * sh step runs a script: `sh -xe <file>`. The trace of the script's first line (`set +x +e`) is
+   * dropped from stderr.
+   */
   List run(String cli = DEFAULT_CLI) {
     String script = loadScript('vars/envoyPipelineSupport.groovy').preflightScript(cli)
-    ProcessBuilder builder = new ProcessBuilder('/bin/sh', '-c', script).directory(tmp.root)
+    File file = new File(tmp.root, 'script.sh')
+    file.write(script, 'UTF-8')
+    ProcessBuilder builder = new ProcessBuilder('/bin/sh', '-xe', file.path).directory(tmp.root)
     builder.environment().clear()
     builder.environment().putAll(agentEnv)
     Process process = builder.start()
@@ -47,7 +53,8 @@ class PreflightScriptTests extends BaseTest {
     Thread errReader = Thread.start { err = process.errorStream.getText('UTF-8') }
     String out = process.inputStream.getText('UTF-8')
     errReader.join()
-    return [process.waitFor(), out, err]
+    String stderr = err.readLines().findAll { !it.startsWith('+ ') }.collect { it + '\n' }.join('')
+    return [process.waitFor(), out, stderr]
   }
 
   @Test
@@ -90,6 +97,16 @@ class PreflightScriptTests extends BaseTest {
     assertTrue(lines[0], lines[0].startsWith("envoy-pipeline preflight: node is not on this agent's PATH: install Node.js >= 20.18.1"))
     assertTrue(lines[1], lines[1].startsWith("envoy-pipeline preflight: npx is not on this agent's PATH"))
     assertTrue(lines[2], lines[2].startsWith("envoy-pipeline preflight: git is not on this agent's PATH"))
+  }
+
+  @Test
+  void aNodeThatFailsIsReportedNotFatal() {
+    fakeTool('node', 'exit 3')
+
+    List r = run()
+
+    assertEquals(1, r[0])
+    assertEquals("envoy-pipeline preflight: node on this agent is '', the CLI needs Node.js >= 20.18.1: install a newer Node.js or put it first on PATH\n", r[2])
   }
 
   @Test
