@@ -1,4 +1,7 @@
 // `envoy-pipeline <stage>`: the same stages the Jenkinsfile runs, from a terminal or CI.
+import { realpathSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { ConfigError, loadConfig, parseScale, type ConfigLayer, type PipelineConfig } from "./config.ts";
 import { log } from "./log.ts";
@@ -19,7 +22,7 @@ const integer = (name: string) => (value: string): number => {
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
-interface StageOptions {
+export interface StageOptions {
   config?: string;
   composeFile?: string;
   project?: string;
@@ -37,7 +40,7 @@ interface StageOptions {
 }
 
 /** CLI flags as the last configuration layer (only the flags actually given). */
-function cliLayer(o: StageOptions): ConfigLayer {
+export function cliLayer(o: StageOptions): ConfigLayer {
   const layer: ConfigLayer = {};
   if (o.composeFile !== undefined) layer.composeFile = o.composeFile;
   if (o.project !== undefined) layer.projectName = o.project;
@@ -167,4 +170,22 @@ export function buildProgram(): Command {
   return program;
 }
 
-await buildProgram().parseAsync(process.argv);
+/**
+ * Whether this process was started to run the CLI (`node harness/cli.ts`, or the envoy-pipeline
+ * bin, also through npx's symlink) rather than by a test that imports buildProgram to parse
+ * command lines without running anything.
+ */
+function startedAsCli(): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  let started: string;
+  try {
+    started = realpathSync(script);
+  } catch {
+    return false;
+  }
+  const here = fileURLToPath(import.meta.url);
+  return started === here || started === resolve(dirname(here), "..", "bin", "envoy-pipeline.js");
+}
+
+if (startedAsCli()) await buildProgram().parseAsync(process.argv);

@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
+import { projectNameFromBuildTag } from "./project-name.ts";
 
 /** The repository root: the folder holding docker-compose.yml, envoy/ and services/. */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -70,15 +71,8 @@ export class ConfigError extends Error {
 
 /** A compose project name derived from Jenkins' BUILD_TAG when set, else unique per process. */
 export function defaultProjectName(env: NodeJS.ProcessEnv = process.env): string {
-  const tag = env.BUILD_TAG;
-  if (tag && tag.trim() !== "") {
-    const cleaned = tag
-      .toLowerCase()
-      .replace(/[^a-z0-9_-]+/g, "-")
-      .replace(/^[^a-z0-9]+/, "")
-      .slice(0, 63);
-    if (cleaned !== "") return cleaned;
-  }
+  const fromTag = projectNameFromBuildTag(env.BUILD_TAG ?? "");
+  if (fromTag !== undefined) return fromTag;
   return `envoy-pipeline-${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
 }
 

@@ -28,6 +28,7 @@ ENVOY_PIPELINE_TEST_RUN=$(od -An -N2 -tx1 /dev/urandom | tr -d ' \n')
 export ENVOY_PIPELINE_TEST_RUN
 status=0
 rm -rf build/test-results
+sh scripts/ensure-chromium.sh
 npx vitest run || status=$?
 
 # Tests clean up after themselves, pass or fail. Anything left is a bug: report it, remove it,

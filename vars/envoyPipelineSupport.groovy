@@ -14,11 +14,29 @@ import groovy.transform.Field
 /** The defaults shared by every step (see resources/io/envoypipeline/defaults.json). */
 @Field static final String DEFAULTS_RESOURCE = 'io/envoypipeline/defaults.json'
 
+/** What envoyPrepare runs on the agent before the CLI: Node, npx, git and Docker reachability. */
+@Field static final String PREFLIGHT_RESOURCE = 'io/envoypipeline/preflight.sh'
+
+/** The name the library must be loaded under: Jenkins then sets env."library.envoy-pipeline.version". */
+@Field static final String LIBRARY_NAME = 'envoy-pipeline'
+
+/**
+ * The Jenkins environment variable (Manage Jenkins → System → Global properties, or a folder's
+ * properties) naming where the CLI comes from: an npm package spec with {version} in it, e.g.
+ * git+https://git.example.com/ci/envoy-pipeline.git#{version}. {version} becomes the library
+ * version Jenkins loaded, so the CLI and the library always come from the same revision.
+ */
+@Field static final String CLI_PACKAGE_VARIABLE = 'ENVOY_PIPELINE_CLI_PACKAGE'
+
 /** Most replicas of one service, the harness's own limit (harness/config.ts). */
 @Field static final int MAX_REPLICAS = 50
 
 /** Compose service names as the harness accepts them (harness/config.ts). */
 @Field static final String SERVICE_NAME = '[a-zA-Z0-9][a-zA-Z0-9_.-]*'
+
+/** Compose project names as the harness accepts them (harness/config.ts, projectNameSchema), at most 63 characters. */
+@Field static final String PROJECT_NAME = '[a-z0-9][a-z0-9_-]*'
+@Field static final int PROJECT_NAME_MAX_LENGTH = 63
 
 /** Paths that junit and archiveArtifacts take as patterns: relative, no '..', no glob or list characters. */
 @Field static final String WORKSPACE_PATH = '[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*'
@@ -34,13 +52,15 @@ import groovy.transform.Field
  *           boolean: true or false
  *           replicas: non-empty Map of compose service name to integer 1..MAX_REPLICAS
  *           workspacePath: string matching WORKSPACE_PATH
+ *           choice: one of the Strings in `values`
+ *           projectName: String matching PROJECT_NAME, at most PROJECT_NAME_MAX_LENGTH characters
  *   flag    the CLI option it becomes (none: the key is for Jenkins, not the CLI)
  */
 @Field static final Map KEYS = [
   cli           : [kind: 'command'],
   configFile    : [kind: 'string', flag: '--config'],
   composeFile   : [kind: 'string', flag: '--compose-file'],
-  project       : [kind: 'string', flag: '--project'],
+  project       : [kind: 'projectName', flag: '--project'],
   waitTimeout   : [kind: 'integer', min: 1, max: 3600, unit: 'seconds', flag: '--wait-timeout'],
   forceLocal    : [kind: 'boolean', flag: '--force-local'],
   listenerPort  : [kind: 'integer', min: 0, max: 65535, flag: '--listener-port'],
@@ -53,6 +73,10 @@ import groovy.transform.Field
   removeImages  : [kind: 'boolean', flag: '--remove-images'],
   agentLabel    : [kind: 'label'],
   timeoutMinutes: [kind: 'integer', min: 1, max: 1440, unit: 'minutes'],
+  teardownTimeoutMinutes: [kind: 'integer', min: 1, max: 120, unit: 'minutes'],
+  trigger       : [kind: 'choice', values: ['none', 'githubPush']],
+  abortPrevious : [kind: 'boolean'],
+  keepBuilds    : [kind: 'integer', min: 1, max: 1000, unit: 'builds'],
 ]
 
 /** The defaults shared by every step, read from the library's resources. */
@@ -85,9 +109,10 @@ def sortedKeys(value) {
 Map commonDefaults(Map shared) {
   return [
     // Command that starts the harness CLI. Shell text from the Jenkinsfile, used as is (NOT
-    // quoted, so that 'npx --yes envoy-pipeline' stays three words): never build it from a build
-    // parameter or other outside input.
-    cli        : shared.cli,
+    // quoted, so that 'node bin/envoy-pipeline.js' stays two words): never build it from a build
+    // parameter or other outside input. null: npx runs the package that ENVOY_PIPELINE_CLI_PACKAGE
+    // names, at the library version Jenkins loaded (see defaultCli).
+    cli        : null,
     // --config: the harness's JSON config file.
     configFile : null,
     // --compose-file: the stack's compose file (CLI default: docker-compose.yml of the harness).
@@ -111,7 +136,61 @@ Map configure(String step, Map defaultConfig, Map userConfig, Map specs = [:]) {
   if (!problems.isEmpty()) {
     error(problems.join('\n'))
   }
-  return merged(defaultConfig, userConfig)
+  Map out = merged(defaultConfig, userConfig)
+  if (out.containsKey('cli') && out.cli == null) {
+    out.cli = defaultCli(step)
+  }
+  return out
+}
+
+/**
+ * The CLI of the library version this build loaded, never an unpinned name: `npx --yes
+ * --package='<spec>' envoy-pipeline`, where <spec> is ENVOY_PIPELINE_CLI_PACKAGE with {version}
+ * replaced by env."library.envoy-pipeline.version". Stops the build, naming the setting, when
+ * either is missing (before any agent is busy).
+ */
+String defaultCli(String step) {
+  String template = env."${CLI_PACKAGE_VARIABLE}"
+  String version = env."library.${LIBRARY_NAME}.version"
+  String problem = defaultCliProblem(step, template, version)
+  if (problem != null) {
+    error(problem)
+  }
+  return renderDefaultCli(template, version)
+}
+
+@NonCPS
+String defaultCliProblem(String step, String template, String version) {
+  String example = 'git+https://git.example.com/ci/envoy-pipeline.git#{version}'
+  if (template == null || template.trim().isEmpty()) {
+    return "${step}: no CLI: set the Jenkins environment variable ${CLI_PACKAGE_VARIABLE} to the npm package spec of this library with {version} in it (e.g. ${example}), or pass cli (docs/jenkins.md#installing-the-library)".toString()
+  }
+  if (template =~ /[\r\n\u0000]/ || !template.contains('{version}')) {
+    return "${step}: ${CLI_PACKAGE_VARIABLE} must be one line with {version} in it, so that the CLI is the library version Jenkins loaded (e.g. ${example}); got ${describe(template)}".toString()
+  }
+  if (version == null || version.trim().isEmpty() || version =~ /[\r\n\u0000]/) {
+    return "${step}: env.library.${LIBRARY_NAME}.version is not set: load this library under the name '${LIBRARY_NAME}' (or pass cli), so that the CLI matches it".toString()
+  }
+  return null
+}
+
+@NonCPS
+String renderDefaultCli(String template, String version) {
+  return "npx --yes --package=${quote(template.trim().replace('{version}', version.trim()))} ${LIBRARY_NAME}".toString()
+}
+
+/**
+ * The agent check envoyPrepare runs before the CLI (resources/io/envoypipeline/preflight.sh): Node.js
+ * of the version package.json asks for, npx and git when the CLI needs them, and a Docker engine
+ * whose published ports this agent reaches at 127.0.0.1. One line per problem, naming the setting.
+ */
+String preflightScript(String cli) {
+  return preflightPrelude(cli, (String) defaults().nodeVersion) + libraryResource(PREFLIGHT_RESOURCE)
+}
+
+@NonCPS
+String preflightPrelude(String cli, String nodeVersion) {
+  return "ENVOY_PIPELINE_PREFLIGHT_CLI=${quote(cli)}\nENVOY_PIPELINE_NODE_MIN=${quote(nodeVersion)}\n".toString()
 }
 
 @NonCPS
@@ -192,6 +271,16 @@ List<String> checkValue(String key, value, Map spec) {
       return problem == null ? [] : [problem]
     case 'replicas':
       return checkReplicas(key, value)
+    case 'projectName':
+      if (!(value instanceof String) || !(value ==~ PROJECT_NAME) || value.length() > PROJECT_NAME_MAX_LENGTH) {
+        return ["'${key}' must be a compose project name (lower-case letters, digits, '_' and '-', starting with a letter or digit, at most ${PROJECT_NAME_MAX_LENGTH} characters), got ${describe(value)}".toString()]
+      }
+      return []
+    case 'choice':
+      if (!(value instanceof String) || !((List) spec.values).contains(value)) {
+        return ["'${key}' must be one of ${((List) spec.values).collect { "'${it}'" }.join(', ')}, got ${describe(value)}".toString()]
+      }
+      return []
     case 'workspacePath':
       if (!(value instanceof String) || !(value ==~ WORKSPACE_PATH) || value.split('/').any { it == '..' || it == '.' }) {
         return ["'${key}' must be a relative path inside the workspace (letters, digits, '_', '.', '-' and '/', no '..'), because junit and archiveArtifacts read the reports from it; got ${describe(value)}".toString()]

@@ -6,6 +6,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { ObservabilityPanel } from "../observability/report.ts";
 import { verifyReportSchema, type ServiceReport, type VerifyReport } from "./schema.ts";
+import { REPORT_CSS, REPORT_STYLESHEET, withPresentationAttributes } from "./report-style.ts";
 
 const fmtMs = (v: number | null): string => (v === null ? "-" : v < 10 ? v.toFixed(2) : v < 100 ? v.toFixed(1) : v.toFixed(0));
 const fmtPct = (v: number | null): string => (v === null ? "-" : `${(v * 100).toFixed(1)} %`);
@@ -396,19 +397,15 @@ function observabilityHtml(panel: Panel): string {
   return out.join("\n");
 }
 
-/** One self-contained HTML page (inline CSS and SVG). */
+/**
+ * One HTML page that renders fully under Jenkins' Content-Security-Policy for archived files (no
+ * inline <style>, no style="", no script): its stylesheet is verify.css beside it, and the charts
+ * carry their colours as SVG presentation attributes too (see report-style.ts).
+ */
 export function toHtml(report: VerifyReport): string {
-  const css = `body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222}h1{font-size:20px}h2{font-size:17px;margin-top:32px}
-table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}td.n{text-align:right;white-space:nowrap}
-.pass{color:#176b2c;font-weight:600}.fail{color:#b00020;font-weight:600}.charts{display:flex;gap:24px;flex-wrap:wrap}
-svg .grid{stroke:#eee}svg .axis{font-size:11px;fill:#555}svg .val{font-size:11px;fill:#222}svg .bar{fill:#4a7fc1}svg .bar.warn{fill:#e0a030}
-svg .bar.bad{fill:#c0392b}svg .fair{stroke:#222;stroke-width:2;stroke-dasharray:5 3}svg .hist{fill:#7a9e4a}.muted{color:#666}code{font-size:13px}
-h3{font-size:15px;margin:20px 0 6px}tr.total td{font-weight:600;background:#f6f6f6}svg .small{font-size:10px}svg .strong{font-weight:600;fill:#222}
-svg .val.bad{fill:#b00020;font-weight:600}svg .q50{fill:#9cc3e6}svg .q90{fill:#4a7fc1}svg .q99{fill:#1f3f73}svg .track{fill:#f2f2f2}svg .sep{stroke:#bbb;stroke-dasharray:3 3}svg tspan.axis{font-weight:400}
-svg .sc1{fill:#8fa9c4}svg .sc2{fill:#5a9e5a}svg .sc3{fill:#8fa9c4}svg .sc4{fill:#e0a030}svg .sc5{fill:#c0392b}svg .scx{fill:#999}`;
   const out: string[] = [];
   out.push("<!DOCTYPE html>");
-  out.push(`<html lang="en"><head><meta charset="utf-8"><title>verify ${report.passed ? "PASSED" : "FAILED"}</title><style>${css}</style></head><body>`);
+  out.push(`<html lang="en"><head><meta charset="utf-8"><title>verify ${report.passed ? "PASSED" : "FAILED"}</title><link rel="stylesheet" href="${REPORT_STYLESHEET}"></head><body>`);
   out.push(
     `<h1>Envoy load-balancing verification: <span class="${report.passed ? "pass" : "fail"}">${report.passed ? "PASSED" : "FAILED"}</span></h1>`,
   );
@@ -467,24 +464,27 @@ svg .sc1{fill:#8fa9c4}svg .sc2{fill:#5a9e5a}svg .sc3{fill:#8fa9c4}svg .sc4{fill:
   }
   if (report.observability) out.push(observabilityHtml(report.observability));
   out.push("</body></html>");
-  return `${out.join("\n")}\n`;
+  return withPresentationAttributes(`${out.join("\n")}\n`);
 }
 
 export interface WrittenReports {
   json: string;
   junit: string;
   html: string;
+  /** verify.html's stylesheet: archive it with the page. */
+  css: string;
 }
 
-/** Writes verify.json, junit.xml and verify.html into `dir` (created if missing). */
+/** Writes verify.json, junit.xml, verify.html and its verify.css into `dir` (created if missing). */
 export async function writeReports(report: VerifyReport, dir: string): Promise<WrittenReports> {
   const checked = verifyReportSchema.parse(report);
   await mkdir(dir, { recursive: true });
-  const paths = { json: join(dir, "verify.json"), junit: join(dir, "junit.xml"), html: join(dir, "verify.html") };
+  const paths = { json: join(dir, "verify.json"), junit: join(dir, "junit.xml"), html: join(dir, "verify.html"), css: join(dir, REPORT_STYLESHEET) };
   await Promise.all([
     writeFile(paths.json, `${JSON.stringify(checked, null, 2)}\n`),
     writeFile(paths.junit, toJUnit(checked)),
     writeFile(paths.html, toHtml(checked)),
+    writeFile(paths.css, REPORT_CSS),
   ]);
   return paths;
 }

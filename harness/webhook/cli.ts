@@ -119,7 +119,7 @@ export function registerWebhookCommands(program: Command, overrides: Partial<Web
     .option("--branch <name>", "branch whose pushes run the pipeline, repeatable (default: the repository's default branch)", collect)
     .option("--repository <owner/name>", "accept pushes of this repository only, repeatable (default: any)", collect)
     .addOption(new Option("--trigger <kind>", "what runs the pipeline").choices(["local", "jenkins"]).default("local"))
-    .option("--jenkins-job <name>", "job for --trigger jenkins (folders as a/b); needs JENKINS_URL, JENKINS_USER, JENKINS_API_TOKEN")
+    .option("--jenkins-job <name>", "job for --trigger jenkins (folders as a/b; a {branch} segment: the pushed branch's job of a multibranch project); needs JENKINS_URL, JENKINS_USER, JENKINS_API_TOKEN")
     .option("--git-repository <dir>", "--trigger local: git repository whose pushed commits are built, each in a throwaway worktree (default: this checkout)")
     .option("--git-remote <name|url>", "--trigger local: where a pushed commit missing from the repository is fetched from (default: origin)")
     .option("--dry-run", "record what would be triggered without triggering it")

@@ -46,14 +46,18 @@ export interface JenkinsSettings {
   readonly url: URL;
   readonly user: string;
   readonly apiToken: string;
-  /** Job name; folders as `a/b`. */
+  /** Job name; folders as `a/b`; a `{branch}` segment stands for the pushed branch's job in a multibranch project. */
   readonly job: string;
 }
 
 const jobSchema = z
   .string()
   .min(1, "is empty")
-  .refine((job) => job.split("/").every((part) => part.trim() !== ""), "has an empty folder segment (use a/b)");
+  .refine((job) => job.split("/").every((part) => part.trim() !== ""), "has an empty folder segment (use a/b)")
+  .refine(
+    (job) => job.split("/").every((part) => part === "{branch}" || !/[{}]/.test(part)),
+    "has a brace outside a whole {branch} segment (use folder/multibranch/{branch})",
+  );
 
 /**
  * Reads `JENKINS_URL`, `JENKINS_USER`, `JENKINS_API_TOKEN` and the job flag; names every missing

@@ -14,7 +14,7 @@ describe("configuration", () => {
   });
 
   it("derives the compose project from Jenkins' BUILD_TAG so executors never collide", () => {
-    assert.equal(defaultProjectName({ BUILD_TAG: "jenkins-Envoy Pipeline/main-42" }), "jenkins-envoy-pipeline-main-42");
+    assert.equal(defaultProjectName({ BUILD_TAG: "jenkins-Envoy Pipeline/main-42" }), "jenkins-envoy-pipeline-main-42-643bdac0");
     assert.notEqual(defaultProjectName({ BUILD_TAG: "jenkins-a-1" }), defaultProjectName({ BUILD_TAG: "jenkins-a-2" }));
   });
 

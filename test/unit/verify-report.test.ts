@@ -38,15 +38,16 @@ describe("report", () => {
     assert.equal(escapeXml("a\u0001b<"), "ab&lt;");
   });
 
-  it("renders one self-contained HTML page", () => {
+  it("renders one HTML page whose only asset is verify.css beside it", () => {
     const html = toHtml(sampleReport([sampleService("service1", true), sampleService("service2", false)]));
     assert.match(html, /^<!DOCTYPE html>/);
     assert.equal((html.match(/<svg /g) ?? []).length, 4, "a distribution chart and a latency histogram per service");
     assert.match(html, /class="fair"/);
-    // No external assets: the only URLs are the SVG namespace and the report's own listener URL.
+    // Nothing Jenkins' CSP blocks (no script, no inline style) and no other asset: the only URLs are
+    // the stylesheet beside it, the SVG namespace and the report's own listener URL.
     const urls = (html.match(/(?:src|href)=["'][^"']*["']/g) ?? []).filter((u) => !u.includes("#"));
-    assert.deepEqual(urls, []);
-    assert.doesNotMatch(html, /<script|<link|@import|url\(/);
+    assert.deepEqual(urls, ['href="verify.css"']);
+    assert.doesNotMatch(html, /<script|<style|style=|@import|url\(/);
     assert.match(html, /bbb&lt;222&gt;/);
     assert.doesNotMatch(html, /bbb<222>/);
   });
@@ -78,6 +79,8 @@ describe("report", () => {
       assert.equal(verifyReportSchema.safeParse(json).success, true);
       assert.match(await readFile(paths.junit, "utf8"), /<testsuites/);
       assert.match(await readFile(paths.html, "utf8"), /<svg /);
+      assert.equal(paths.css, join(dir, "nested", "verify.css"));
+      assert.match(await readFile(paths.css, "utf8"), /svg \.bar\{fill:#4a7fc1\}/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -9,12 +9,42 @@ import { errorMessage, formatIssues } from "../errors.ts";
 import { type Logger, silentLogger } from "../paths.ts";
 import type { RunRequest, RunResult, Trigger } from "./types.ts";
 
-/** `a/b` → `job/a/job/b/` (each segment URL-encoded). */
-export function jobPath(job: string): string {
-  return `${job
-    .split("/")
+class JenkinsFailure extends Error {}
+
+/** In --jenkins-job, the segment that stands for the pushed branch's job of a multibranch project. */
+export const BRANCH_SEGMENT = "{branch}";
+
+/** Characters Jenkins would also encode in a branch job's name; not supported, so refused. */
+const UNSUPPORTED_IN_BRANCH = /[?#\\:*|"<>]/;
+
+/**
+ * The name a multibranch project gives the job of `branch`: `/` and `%` percent-encoded, so that
+ * `feature/x` is the job `feature%2Fx` (branch-api's NameEncoder). undefined for a branch name
+ * holding other characters Jenkins encodes, so that no push can queue some other job.
+ */
+export function multibranchJobName(branch: string): string | undefined {
+  if (branch === "" || UNSUPPORTED_IN_BRANCH.test(branch)) return undefined;
+  return branch.replace(/%/g, "%25").replace(/\//g, "%2F");
+}
+
+/**
+ * `a/b` → `job/a/job/b/` (each segment URL-encoded). A `{branch}` segment becomes the job of
+ * `branch` in a multibranch project: `team/app/{branch}` with `feature/x` → `job/team/job/app/job/feature%252Fx/`.
+ */
+export function jobPath(job: string, branch?: string): string {
+  return `${jobName(job, branch)
     .map((part) => `job/${encodeURIComponent(part)}`)
     .join("/")}/`;
+}
+
+/** The job's name segments, with `{branch}` replaced; throws when the branch has no job name. */
+export function jobName(job: string, branch?: string): string[] {
+  return job.split("/").map((part) => {
+    if (part !== BRANCH_SEGMENT) return part;
+    const name = branch === undefined ? undefined : multibranchJobName(branch);
+    if (name === undefined) throw new JenkinsFailure(`branch '${branch ?? ""}' has no multibranch job name that --jenkins-job ${job} can address`);
+    return name;
+  });
 }
 
 export const crumbSchema = z.looseObject({
@@ -50,7 +80,6 @@ export interface JenkinsTriggerOptions {
   readonly log?: Logger;
 }
 
-class JenkinsFailure extends Error {}
 
 export class JenkinsTrigger implements Trigger {
   readonly kind = "jenkins" as const;
@@ -68,14 +97,21 @@ export class JenkinsTrigger implements Trigger {
     return new URL("crumbIssuer/api/json", this.#settings.url);
   }
 
-  get buildUrl(): URL {
-    return new URL(`${jobPath(this.#settings.job)}buildWithParameters`, this.#settings.url);
+  /** buildWithParameters of the job for `branch` (the job itself unless it has a {branch} segment). */
+  buildUrl(branch: string): URL {
+    return new URL(`${jobPath(this.#settings.job, branch)}buildWithParameters`, this.#settings.url);
   }
 
   describe(request: RunRequest): Record<string, unknown> {
+    let url: string;
+    try {
+      url = this.buildUrl(request.branch).href;
+    } catch (err) {
+      url = `(none: ${errorMessage(err)})`;
+    }
     return {
       trigger: "jenkins",
-      url: this.buildUrl.href,
+      url,
       user: this.#settings.user,
       params: { COMMIT: request.commit, BRANCH: request.branch },
     };
@@ -86,13 +122,13 @@ export class JenkinsTrigger implements Trigger {
     const timeout = AbortSignal.timeout(this.#timeoutMs);
     const both = AbortSignal.any([signal, timeout]);
     try {
+      const url = this.buildUrl(req.branch);
       const headers: Record<string, string> = { authorization: auth };
       const crumb = await this.#crumb(auth, both);
       if (crumb) {
         headers[crumb.field] = crumb.value;
         if (crumb.cookie) headers.cookie = crumb.cookie;
       }
-      const url = this.buildUrl;
       const res = await request(url, {
         method: "POST",
         headers: { ...headers, "content-type": "application/x-www-form-urlencoded" },
@@ -113,7 +149,7 @@ export class JenkinsTrigger implements Trigger {
         );
       }
       const queueLocation = new URL(location.data, url).href;
-      this.#log.info(`run #${req.run}: Jenkins queued ${this.#settings.job} for ${req.branch} @ ${req.commit.slice(0, 7)}: ${queueLocation}`);
+      this.#log.info(`run #${req.run}: Jenkins queued ${jobName(this.#settings.job, req.branch).join("/")} for ${req.branch} @ ${req.commit.slice(0, 7)}: ${queueLocation}`);
       return { outcome: "triggered", reason: null, queueLocation };
     } catch (err) {
       if (err instanceof JenkinsFailure) return { outcome: "failed", reason: err.message };

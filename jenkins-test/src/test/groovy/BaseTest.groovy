@@ -19,9 +19,18 @@ abstract class BaseTest extends BasePipelineTest {
   /** The library's checkout: the folder holding vars/, resources/ and the Jenkinsfile. */
   public static final File LIBRARY_ROOT = new File(System.getProperty('envoy.library.root', '..')).canonicalFile
 
-  public static final String DEFAULT_CLI = 'npx --yes envoy-pipeline'
+  /** Where the controller says the CLI comes from (a Jenkins global environment variable). */
+  public static final String CLI_PACKAGE = 'git+https://git.example.com/ci/envoy-pipeline.git#{version}'
+  /** The library version Jenkins loaded, as Jenkins reports it. */
+  public static final String LIBRARY_VERSION = 'v1.4.0'
+  /** The default cli those two give: the CLI of exactly the library version loaded. */
+  public static final String DEFAULT_CLI = "npx --yes --package='git+https://git.example.com/ci/envoy-pipeline.git#v1.4.0' envoy-pipeline"
 
-  Map env = [BUILD_TAG: 'jenkins-envoy-app-main-42', BUILD_NUMBER: '42', WORKSPACE: '/workspace/envoy-app']
+  Map env = [BUILD_TAG: 'jenkins-envoy-app-main-42', BUILD_NUMBER: '42', WORKSPACE: '/workspace/envoy-app',
+             ENVOY_PIPELINE_CLI_PACKAGE: CLI_PACKAGE, 'library.envoy-pipeline.version': LIBRARY_VERSION]
+
+  /** The library(...) steps a Jenkinsfile ran, with their arguments. */
+  List<Map> libraryCalls = []
 
   /** The build's parameters (`params`): none, as in a build started by a push or by "Build Now". */
   Map params = [:]
@@ -60,6 +69,23 @@ abstract class BaseTest extends BasePipelineTest {
     helper.registerAllowedMethod('archiveArtifacts', [Map], null)
     helper.registerAllowedMethod('echo', [String], null)
     helper.registerAllowedMethod('checkout', [Map], null)
+    helper.registerAllowedMethod('libraryResource', [String], { String path ->
+      new File(LIBRARY_ROOT, "resources/${path}").getText('UTF-8')
+    })
+    helper.registerAllowedMethod('dir', [String, Closure], { String path, Closure body -> body() })
+    helper.registerAllowedMethod('deleteDir', [], null)
+    helper.registerAllowedMethod('timeout', [Map, Closure], { Map args, Closure body -> body() })
+    helper.registerAllowedMethod('properties', [List], null)
+    helper.registerAllowedMethod('pipelineTriggers', [List], { List triggers -> [pipelineTriggers: triggers] })
+    helper.registerAllowedMethod('legacySCM', [Object], { scm -> [legacySCM: scm] })
+    // The library step: loads the library (served from this working copy) and binds its vars, as
+    // Jenkins does for a library loaded at run time.
+    helper.registerAllowedMethod('library', [Map], { Map args ->
+      libraryCalls << [identifier: String.valueOf(args.identifier), retriever: args.retriever]
+      helper.libLoader.loadLibrary(args.identifier as String)
+      helper.setGlobalVars(binding)
+      return null
+    })
 
     declarative = new DeclarativeDsl(this)
     declarative.register(helper)
@@ -98,9 +124,16 @@ abstract class BaseTest extends BasePipelineTest {
     return args.returnStdout ? '' : null
   }
 
-  /** The scripts given to `sh`, in order. */
+  public static final String PREFLIGHT_LABEL = 'envoy-pipeline preflight'
+
+  /** The scripts given to `sh`, in order, without envoyPrepare's agent preflight (see preflightCalls). */
   List<String> shScripts() {
-    return shCalls.collect { it.script as String }
+    return shCalls.findAll { it.label != PREFLIGHT_LABEL }.collect { it.script as String }
+  }
+
+  /** envoyPrepare's agent preflights (resources/io/envoypipeline/preflight.sh). */
+  List<Map> preflightCalls() {
+    return shCalls.findAll { it.label == PREFLIGHT_LABEL }
   }
 
   /** Runs `body`, which must end with PipelineError (what `error` and a failing `sh` throw); returns its message. */

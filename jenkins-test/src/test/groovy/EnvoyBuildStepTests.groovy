@@ -14,7 +14,7 @@ class EnvoyBuildStepTests extends BaseTest {
     printCallStack()
 
     assertJobStatusSuccess()
-    assertEquals(["npx --yes envoy-pipeline 'build'"], shScripts())
+    assertEquals([(DEFAULT_CLI + " 'build'")], shScripts())
     assertEquals('envoy-pipeline build', shCalls[0].label)
     // It is not Jenkins' own `build` step
     assertTrue(assertMethodCallOccurrences('build', 0))
@@ -28,7 +28,7 @@ class EnvoyBuildStepTests extends BaseTest {
     String branch = 'main'
     script.call(composeFile: 'docker-compose.yml', project: "shop-${branch}", waitTimeout: 45L)
 
-    assertEquals(["npx --yes envoy-pipeline 'build' '--compose-file' 'docker-compose.yml' '--project' 'shop-main' '--wait-timeout' '45'"],
+    assertEquals([(DEFAULT_CLI + " 'build' '--compose-file' 'docker-compose.yml' '--project' 'shop-main' '--wait-timeout' '45'")],
         shScripts())
   }
 

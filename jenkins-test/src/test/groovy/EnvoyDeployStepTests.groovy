@@ -14,7 +14,7 @@ class EnvoyDeployStepTests extends BaseTest {
     printCallStack()
 
     assertJobStatusSuccess()
-    assertEquals(["npx --yes envoy-pipeline 'deploy'"], shScripts())
+    assertEquals([(DEFAULT_CLI + " 'deploy'")], shScripts())
     assertEquals('envoy-pipeline deploy', shCalls[0].label)
   }
 
@@ -55,7 +55,7 @@ class EnvoyDeployStepTests extends BaseTest {
 
     assertEquals([
         "envoyDeploy: unknown key 'listenerport' (did you mean 'listenerPort'?); valid keys: cli, configFile, composeFile, project, waitTimeout, listenerPort, adminPort",
-        "envoyDeploy: 'project' must be a non-empty String, got Integer 42",
+        "envoyDeploy: 'project' must be a compose project name (lower-case letters, digits, '_' and '-', starting with a letter or digit, at most 63 characters), got Integer 42",
         "envoyDeploy: 'adminPort' must be an Integer from 0 to 65535, got Integer -1",
     ], message.readLines())
   }

@@ -38,17 +38,19 @@ class EnvoyPipelineStepTests extends BaseTest {
     assertJobStatusSuccess()
     assertEquals(STAGES, declarative.stagesRun)
     assertEquals('docker', declarative.agentLabel)
-    assertEquals([[time: 30, unit: 'MINUTES']], declarative.timeouts)
-    assertEquals(['githubPush'], declarative.triggers)
+    assertEquals('no pipeline-wide timeout (it would also cut post)', [], declarative.timeouts)
+    STAGES.each { assertEquals(it, [time: 30, unit: 'MINUTES'], declarative.stageTimeouts[it]) }
+    assertEquals([], declarative.triggers)
     assertEquals([
-        "npx --yes envoy-pipeline 'prepare'",
-        "npx --yes envoy-pipeline 'build'",
-        "npx --yes envoy-pipeline 'deploy'",
-        "npx --yes envoy-pipeline 'scale' '--scale' 'service1=3' '--scale' 'service2=3'",
-        "npx --yes envoy-pipeline 'verify' '--scale' 'service1=3' '--scale' 'service2=3' '--report-dir' 'reports'",
-        "npx --yes envoy-pipeline 'teardown'",
+        (DEFAULT_CLI + " 'prepare'"),
+        (DEFAULT_CLI + " 'build'"),
+        (DEFAULT_CLI + " 'deploy'"),
+        (DEFAULT_CLI + " 'scale' '--scale' 'service1=3' '--scale' 'service2=3'"),
+        (DEFAULT_CLI + " 'verify' '--scale' 'service1=3' '--scale' 'service2=3' '--report-dir' 'reports'"),
+        (DEFAULT_CLI + " 'teardown'"),
     ], shScripts())
-    assertEquals(['always'], declarative.postRun)
+    assertEquals(['cleanup'], declarative.postRun)
+    assertEquals([Verify: ['always']], declarative.stagePostRun)
   }
 
   @Test
@@ -57,8 +59,8 @@ class EnvoyPipelineStepTests extends BaseTest {
 
     script.call()
 
-    assertEquals([testResults: 'reports/junit.xml', allowEmptyResults: true], onlyArgs('junit'))
-    assertEquals([artifacts: 'reports/verify.html,reports/verify.json', allowEmptyArchive: true], onlyArgs('archiveArtifacts'))
+    assertEquals([testResults: 'reports/junit.xml', allowEmptyResults: true, skipOldReports: true], onlyArgs('junit'))
+    assertEquals([artifacts: 'reports/verify.html,reports/verify.css,reports/verify.json', allowEmptyArchive: true], onlyArgs('archiveArtifacts'))
     int verify = indexOfCall('sh', "'verify'")
     int junit = indexOfCall('junit')
     int archive = indexOfCall('archiveArtifacts')
@@ -77,7 +79,7 @@ class EnvoyPipelineStepTests extends BaseTest {
 
     assertJobStatusSuccess()
     assertEquals('linux && docker', declarative.agentLabel)
-    assertEquals([[time: 45, unit: 'MINUTES']], declarative.timeouts)
+    STAGES.each { assertEquals(it, [time: 45, unit: 'MINUTES'], declarative.stageTimeouts[it]) }
     String common = "'--compose-file' 'stack/compose.yml' '--project' 'shop-7'"
     assertEquals([
         "node bin/envoy-pipeline.js 'prepare' ${common} '--force-local'",
@@ -88,7 +90,7 @@ class EnvoyPipelineStepTests extends BaseTest {
         "node bin/envoy-pipeline.js 'teardown' ${common} '--remove-images'",
     ]*.toString(), shScripts())
     assertEquals('out/envoy/junit.xml', onlyArgs('junit').testResults)
-    assertEquals('out/envoy/verify.html,out/envoy/verify.json', onlyArgs('archiveArtifacts').artifacts)
+    assertEquals('out/envoy/verify.html,out/envoy/verify.css,out/envoy/verify.json', onlyArgs('archiveArtifacts').artifacts)
   }
 
   @Test
@@ -105,7 +107,7 @@ class EnvoyPipelineStepTests extends BaseTest {
     // The report of the failed checks is still recorded and archived, and the stack removed
     assertTrue(assertMethodCallContainsPattern('junit', 'reports/junit.xml'))
     assertTrue(assertMethodCallContainsPattern('archiveArtifacts', 'reports/verify.html'))
-    assertEquals("npx --yes envoy-pipeline 'teardown'", shScripts().last())
+    assertEquals((DEFAULT_CLI + " 'teardown'"), shScripts().last())
   }
 
   @Test
@@ -120,8 +122,11 @@ class EnvoyPipelineStepTests extends BaseTest {
     assertEquals(['Prepare', 'Build', 'Deploy'], declarative.stagesRun)
     assertEquals(['Scale', 'Verify'], declarative.stagesSkipped)
     assertFalse(shScripts().any { it.contains("'scale'") || it.contains("'verify'") })
-    assertEquals("npx --yes envoy-pipeline 'teardown'", shScripts().last())
-    assertEquals(['always'], declarative.postRun)
+    assertEquals((DEFAULT_CLI + " 'teardown'"), shScripts().last())
+    assertEquals(['cleanup'], declarative.postRun)
+    // Defect 3: Verify never ran, so nothing (least of all an earlier build's report) is recorded.
+    assertFalse(assertMethodCall('junit'))
+    assertFalse(assertMethodCall('archiveArtifacts'))
   }
 
   @Test
@@ -132,7 +137,8 @@ class EnvoyPipelineStepTests extends BaseTest {
 
     assertEquals([
         "envoyPipeline: unknown key 'agent'; valid keys: cli, configFile, composeFile, project, waitTimeout, agentLabel, " +
-            "timeoutMinutes, forceLocal, listenerPort, adminPort, replicas, requests, concurrency, reportDir, removeImages",
+            "timeoutMinutes, teardownTimeoutMinutes, trigger, abortPrevious, keepBuilds, forceLocal, listenerPort, adminPort, " +
+            "replicas, requests, concurrency, reportDir, removeImages",
         "envoyPipeline: 'timeoutMinutes' must be an Integer from 1 to 1440 (minutes), got String '30'",
         "envoyPipeline: 'replicas.service1' must be an Integer from 1 to 50 (replicas), got Integer 0",
     ], message.readLines())

@@ -16,8 +16,8 @@ class EnvoyPrepareStepTests extends BaseTest {
 
     // Then the CLI from defaults.json runs `prepare` and nothing else
     assertJobStatusSuccess()
-    assertEquals(["npx --yes envoy-pipeline 'prepare'"], shScripts())
-    assertEquals('envoy-pipeline prepare', shCalls[0].label)
+    assertEquals([(DEFAULT_CLI + " 'prepare'")], shScripts())
+    assertEquals(['envoy-pipeline preflight', 'envoy-pipeline prepare'], shCalls*.label)
   }
 
   @Test
@@ -39,7 +39,7 @@ class EnvoyPrepareStepTests extends BaseTest {
     // null means "keep the default" (here: leave the option to the CLI)
     script.call(forceLocal: false, project: null, composeFile: null)
 
-    assertEquals(["npx --yes envoy-pipeline 'prepare'"], shScripts())
+    assertEquals([(DEFAULT_CLI + " 'prepare'")], shScripts())
   }
 
   @Test

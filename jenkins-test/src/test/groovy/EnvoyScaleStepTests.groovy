@@ -14,7 +14,7 @@ class EnvoyScaleStepTests extends BaseTest {
     printCallStack()
 
     assertJobStatusSuccess()
-    assertEquals(["npx --yes envoy-pipeline 'scale' '--scale' 'service1=3' '--scale' 'service2=3'"], shScripts())
+    assertEquals([(DEFAULT_CLI + " 'scale' '--scale' 'service1=3' '--scale' 'service2=3'")], shScripts())
     assertEquals('envoy-pipeline scale', shCalls[0].label)
   }
 

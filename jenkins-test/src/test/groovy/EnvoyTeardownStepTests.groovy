@@ -15,7 +15,7 @@ class EnvoyTeardownStepTests extends BaseTest {
 
     // No --project: the CLI takes this build's project from BUILD_TAG, as the other stages did
     assertJobStatusSuccess()
-    assertEquals(["npx --yes envoy-pipeline 'teardown'"], shScripts())
+    assertEquals([(DEFAULT_CLI + " 'teardown'")], shScripts())
     assertEquals('envoy-pipeline teardown', shCalls[0].label)
   }
 
@@ -25,7 +25,7 @@ class EnvoyTeardownStepTests extends BaseTest {
 
     script.call(project: 'shop-main-7', removeImages: true)
 
-    assertEquals(["npx --yes envoy-pipeline 'teardown' '--project' 'shop-main-7' '--remove-images'"], shScripts())
+    assertEquals([(DEFAULT_CLI + " 'teardown' '--project' 'shop-main-7' '--remove-images'")], shScripts())
   }
 
   @Test

@@ -15,7 +15,7 @@ class EnvoyVerifyStepTests extends BaseTest {
 
     assertJobStatusSuccess()
     // The report folder is always passed, so junit/archiveArtifacts know where to look
-    assertEquals(["npx --yes envoy-pipeline 'verify' '--report-dir' 'reports'"], shScripts())
+    assertEquals([(DEFAULT_CLI + " 'verify' '--report-dir' 'reports'")], shScripts())
     assertEquals('envoy-pipeline verify', shCalls[0].label)
   }
 
@@ -25,7 +25,7 @@ class EnvoyVerifyStepTests extends BaseTest {
 
     script.call(requests: 900, concurrency: 16, reportDir: 'out/envoy', json: true, waitTimeout: 60)
 
-    assertEquals(["npx --yes envoy-pipeline 'verify' '--wait-timeout' '60' '--requests' '900' '--concurrency' '16' '--report-dir' 'out/envoy' '--json'"],
+    assertEquals([(DEFAULT_CLI + " 'verify' '--wait-timeout' '60' '--requests' '900' '--concurrency' '16' '--report-dir' 'out/envoy' '--json'")],
         shScripts())
   }
 
@@ -35,7 +35,7 @@ class EnvoyVerifyStepTests extends BaseTest {
 
     script.call(replicas: [service1: 5])
 
-    assertEquals(["npx --yes envoy-pipeline 'verify' '--scale' 'service1=5' '--report-dir' 'reports'"], shScripts())
+    assertEquals([(DEFAULT_CLI + " 'verify' '--scale' 'service1=5' '--report-dir' 'reports'")], shScripts())
   }
 
   @Test
@@ -44,7 +44,7 @@ class EnvoyVerifyStepTests extends BaseTest {
 
     script.call(requests: 0)
 
-    assertEquals(["npx --yes envoy-pipeline 'verify' '--requests' '0' '--report-dir' 'reports'"], shScripts())
+    assertEquals([(DEFAULT_CLI + " 'verify' '--requests' '0' '--report-dir' 'reports'")], shScripts())
   }
 
   @Test

@@ -6,9 +6,12 @@ import static org.junit.Assert.assertEquals
 import static org.junit.Assert.assertFalse
 import static org.junit.Assert.assertTrue
 
-/** The repository's own Jenkinsfile, run as Jenkins runs it: `@Library('envoy-pipeline') _` loads this working copy. */
+/**
+ * The repository's own Jenkinsfile, run as Jenkins runs it: its `library(...)` step loads this
+ * working copy (at the revision being built, see itLoadsTheLibraryAtTheRevisionBeingBuilt).
+ */
 class JenkinsfileTests extends BaseTest {
-  public static final List<String> STAGES = ['Prepare', 'Build', 'Deploy', 'Scale', 'Verify']
+  public static final List<String> STAGES = ['Prepare', 'Test', 'Build', 'Deploy', 'Scale', 'Verify']
   public static final String CLI = 'node bin/envoy-pipeline.js'
 
   @Before
@@ -28,11 +31,18 @@ class JenkinsfileTests extends BaseTest {
     assertJobStatusSuccess()
     assertEquals(STAGES, declarative.stagesRun)
     assertEquals('docker', declarative.agentLabel)
-    assertEquals(['githubPush'], declarative.triggers)
-    assertEquals([[time: 30, unit: 'MINUTES']], declarative.timeouts)
+    assertEquals([], declarative.triggers)
+    assertEquals([], declarative.timeouts)
+    STAGES.each { assertTrue(it, declarative.stageTimeouts[it] != null) }
+    assertEquals([
+        [disableConcurrentBuilds: [abortPrevious: true]],
+        [buildDiscarder: [logRotator: [numToKeepStr: '30']]],
+        [timestamps: true],
+    ], declarative.options)
     assertEquals([
         'sh scripts/bootstrap.sh',
         "${CLI} 'prepare'",
+        'npm test',
         "${CLI} 'build'",
         "${CLI} 'deploy'",
         "${CLI} 'scale' '--scale' 'service1=3' '--scale' 'service2=3'",
@@ -45,11 +55,12 @@ class JenkinsfileTests extends BaseTest {
   void itRecordsTheJunitReportAndArchivesTheHtmlReport() throws Exception {
     runScript('Jenkinsfile')
 
-    assertTrue(assertMethodCallOccurrences('junit', 1))
-    assertEquals([testResults: 'reports/junit.xml', allowEmptyResults: true], callsTo('junit')[0].args[0])
-    assertEquals([artifacts: 'reports/verify.html,reports/verify.json', allowEmptyArchive: true], callsTo('archiveArtifacts')[0].args[0])
-    assertTrue(indexOfCall('sh', "'verify'") < indexOfCall('junit'))
+    assertTrue(assertMethodCallOccurrences('junit', 2))
+    assertEquals([testResults: 'reports/junit.xml', allowEmptyResults: true, skipOldReports: true], callsTo('junit')[1].args[0])
+    assertEquals([artifacts: 'reports/verify.html,reports/verify.css,reports/verify.json', allowEmptyArchive: true], callsTo('archiveArtifacts')[0].args[0])
+    assertTrue(indexOfCall('sh', "'verify'") < indexOfCall('junit', 'reports/junit.xml'))
     assertTrue(indexOfCall('archiveArtifacts') < indexOfCall('sh', "'teardown'"))
+    assertEquals([Test: ['always'], Verify: ['always']], declarative.stagePostRun)
   }
 
   @Test
@@ -64,6 +75,7 @@ class JenkinsfileTests extends BaseTest {
     assertEquals(['Verify'], declarative.stagesFailed)
     assertTrue(assertMethodCallContainsPattern('junit', 'reports/junit.xml'))
     assertEquals("${CLI} 'teardown'".toString(), shScripts().last())
+    assertEquals(['cleanup'], declarative.postRun)
   }
 
   @Test
@@ -73,11 +85,13 @@ class JenkinsfileTests extends BaseTest {
     pipelineErrorOf { runScript('Jenkinsfile') }
 
     assertJobStatusFailure()
-    assertEquals(['Prepare', 'Build', 'Deploy'], declarative.stagesRun)
+    assertEquals(['Prepare', 'Test', 'Build', 'Deploy'], declarative.stagesRun)
     assertEquals(['Deploy'], declarative.stagesFailed)
     assertEquals(['Scale', 'Verify'], declarative.stagesSkipped)
     assertEquals("${CLI} 'teardown'".toString(), shScripts().last())
-    assertEquals(['always'], declarative.postRun)
+    assertEquals(['cleanup'], declarative.postRun)
+    // Verify never ran: the verify report (stale or not) is not recorded.
+    assertFalse(assertMethodCallContainsPattern('junit', 'reports/junit.xml'))
   }
 
   @Test
@@ -122,6 +136,9 @@ class JenkinsfileTests extends BaseTest {
     assertEquals([$class: 'GitSCM', branches: [[name: SHA]], userRemoteConfigs: scm.userRemoteConfigs], callsTo('checkout')[0].args[0])
     assertTrue('checkout before the bootstrap of Prepare', indexOfCall('checkout') < indexOfCall('sh', 'scripts/bootstrap.sh'))
     assertEquals('sh scripts/bootstrap.sh', shScripts().first())
+    assertEquals([[identifier: "envoy-pipeline@${SHA}".toString(),
+                   retriever: [legacySCM: [$class: 'GitSCM', branches: [[name: SHA]], userRemoteConfigs: scm.userRemoteConfigs]]]],
+        libraryCalls)
   }
 
   @Test
@@ -145,6 +162,7 @@ class JenkinsfileTests extends BaseTest {
       assertJobStatusFailure()
       assertFalse("no pipeline for ${bad}".toString(), assertMethodCall('pipeline'))
       assertFalse(assertMethodCall('checkout'))
+      assertTrue('the library is not loaded at a bad revision', libraryCalls.isEmpty())
       assertTrue('no sh (so no docker) ran', shScripts().isEmpty())
       assertEquals([], declarative.stagesRun)
     }
@@ -165,5 +183,59 @@ class JenkinsfileTests extends BaseTest {
       assertEquals(['Checkout'], declarative.stagesSkippedByWhen)
       assertEquals(STAGES, declarative.stagesRun)
     }
+  }
+
+  // Defect 5: the library comes from the revision being built, not the controller's default version.
+
+  @Test
+  void itLoadsTheLibraryAtTheRevisionBeingBuilt() throws Exception {
+    runScript('Jenkinsfile')
+
+    assertEquals([[identifier: 'envoy-pipeline@build', retriever: [legacySCM: scm]]], libraryCalls)
+    assertTrue('loaded before any stage', indexOfCall('library') < indexOfCall('pipeline'))
+    assertFalse('no @Library: it would load the default version', new File(LIBRARY_ROOT, 'Jenkinsfile').text.contains('@Library('))
+  }
+
+  // The project's own tests, recorded with junit.
+
+  @Test
+  void itRunsTheProjectsOwnTestsAndRecordsThem() throws Exception {
+    runScript('Jenkinsfile')
+
+    assertEquals('Test', declarative.stagesRun[1])
+    assertTrue(indexOfCall('sh', 'npm test') < indexOfCall('sh', "'build'"))
+    assertEquals([testResults: 'build/test-results/vitest.xml,jenkins-test/target/surefire-reports/*.xml', skipOldReports: true],
+        callsTo('junit')[0].args[0])
+    assertTrue(indexOfCall('sh', 'npm test') < indexOfCall('junit', 'vitest.xml'))
+  }
+
+  @Test
+  void failingTestsAreRecordedAndStopTheBuildBeforeDocker() throws Exception {
+    shExitCode = { String s -> s == 'npm test' ? 1 : 0 }
+
+    pipelineErrorOf { runScript('Jenkinsfile') }
+
+    assertEquals(['Test'], declarative.stagesFailed)
+    assertTrue(assertMethodCallContainsPattern('junit', 'vitest.xml'))
+    assertFalse(shScripts().any { it.contains("'build'") })
+    assertEquals("${CLI} 'teardown'".toString(), shScripts().last())
+  }
+
+  @Test
+  void itTearsDownInCleanupEvenWhenJunitThrows() throws Exception {
+    helper.registerAllowedMethod('junit', [Map], { Map args -> throw new support.PipelineError('junit: no test report files were found') })
+
+    pipelineErrorOf { runScript('Jenkinsfile') }
+
+    assertEquals("${CLI} 'teardown'".toString(), shScripts().last())
+    assertEquals(['cleanup'], declarative.postRun)
+  }
+
+  @Test
+  void itEmptiesTheReportFolderInPrepare() throws Exception {
+    runScript('Jenkinsfile')
+
+    assertTrue(indexOfCall('dir', 'reports') < indexOfCall('deleteDir'))
+    assertTrue(indexOfCall('deleteDir') < indexOfCall('sh', 'bootstrap'))
   }
 }

@@ -9,9 +9,11 @@ import com.lesfurets.jenkins.unit.PipelineTestHelper
  * what this library writes:
  *
  *   pipeline { agent { label ... } | agent any; parameters { string(name: ..., defaultValue: ..., description: ...) };
- *              options { timeout(...) }; triggers { githubPush() };
- *              stages { stage(name) { when { expression { ... } }; steps { ... } } };
- *              post { always { ... } failure { ... } ... } }
+ *              options { timeout(...); disableConcurrentBuilds(...); buildDiscarder(logRotator(...)); timestamps() };
+ *              triggers { githubPush() };
+ *              stages { stage(name) { when { expression { ... } }; options { timeout(...) }; steps { ... };
+ *                                     post { always { ... } ... } } };
+ *              post { always { ... } failure { ... } ... cleanup { ... } } }
  *
  * with Declarative's run-time rules: the sections are read first, then the stages run in order;
  * a stage whose `when` conditions do not all hold is skipped (its steps do not run; the later
@@ -34,8 +36,14 @@ class DeclarativeDsl {
   Object agent
   /** The label of `agent { label ... }`. */
   String agentLabel
-  /** The maps given to `timeout` inside options { }. */
+  /** The maps given to `timeout` inside the pipeline's options { }. */
   List<Map> timeouts = []
+  /** The maps given to `timeout` inside each stage's options { }, by stage. */
+  Map<String, Map> stageTimeouts = [:]
+  /** The other pipeline options, in order: [disableConcurrentBuilds: [...]], [buildDiscarder: ...], [timestamps: true]. */
+  List<Map> options = []
+  /** Stages whose own post conditions ran, with the conditions: [Verify: ['always']]. */
+  Map<String, List<String>> stagePostRun = [:]
   /** The triggers declared inside triggers { }. */
   List<String> triggers = []
   /** The parameters declared inside parameters { }, as given, with their type: [type: 'string', name: ..., ...]. */
@@ -53,6 +61,10 @@ class DeclarativeDsl {
 
   private boolean inPipeline
   private boolean inParameters
+  private boolean inOptions
+  private boolean inTriggers
+  /** Where post conditions being read go: the pipeline's or the current stage's. */
+  private Map<String, Closure> postTarget
   private String currentStage
   /** The `when` conditions and the `steps` body of the stage being read. */
   private List<Closure> stageConditions
@@ -70,10 +82,16 @@ class DeclarativeDsl {
     helper.registerAllowedMethod('agent', [Closure], { Closure body -> body() })
     helper.registerAllowedMethod('agent', [Object], { value -> agent = value })
     helper.registerAllowedMethod('label', [Object], { value -> agentLabel = String.valueOf(value) })
-    helper.registerAllowedMethod('options', [Closure], { Closure body -> body() })
-    helper.registerAllowedMethod('timeout', [Map], { Map value -> timeouts << value })
-    helper.registerAllowedMethod('triggers', [Closure], { Closure body -> body() })
-    helper.registerAllowedMethod('githubPush', [], { triggers << 'githubPush' })
+    helper.registerAllowedMethod('options', [Closure], { Closure body -> readOptions(body) })
+    helper.registerAllowedMethod('timeout', [Map], { Map value -> addTimeout(value) })
+    helper.registerAllowedMethod('disableConcurrentBuilds', [Map], { Map value -> addOption('disableConcurrentBuilds', value) })
+    helper.registerAllowedMethod('disableConcurrentBuilds', [], { addOption('disableConcurrentBuilds', [:]) })
+    helper.registerAllowedMethod('buildDiscarder', [Object], { value -> addOption('buildDiscarder', value) })
+    helper.registerAllowedMethod('logRotator', [Map], { Map value -> [logRotator: value] })
+    helper.registerAllowedMethod('timestamps', [], { addOption('timestamps', true) })
+    helper.registerAllowedMethod('triggers', [Closure], { Closure body -> readTriggers(body) })
+    // In triggers { } a Declarative trigger; elsewhere (properties([pipelineTriggers([...])])) a value.
+    helper.registerAllowedMethod('githubPush', [], { inTriggers ? triggers << 'githubPush' : 'githubPush' })
     helper.registerAllowedMethod('parameters', [Closure], { Closure body -> readParameters(body) })
     // `string` is also the credentials binding of withCredentials (BasePipelineTest's interceptor):
     // inside parameters { } it declares a parameter, elsewhere it stays what it was.
@@ -92,7 +110,12 @@ class DeclarativeDsl {
     helper.registerAllowedMethod('steps', [Closure], { Closure body -> readSteps(body) })
     helper.registerAllowedMethod('post', [Closure], { Closure body -> readPost(body) })
     POST_CONDITIONS.each { String condition ->
-      helper.registerAllowedMethod(condition, [Closure], { Closure body -> post[condition] = body })
+      helper.registerAllowedMethod(condition, [Closure], { Closure body ->
+        if (postTarget == null) {
+          throw new UnsupportedOperationException("${condition} { } belongs in post { }")
+        }
+        postTarget[condition] = body
+      })
     }
   }
 
@@ -127,8 +150,10 @@ class DeclarativeDsl {
     currentStage = name
     stageConditions = []
     stageSteps = null
+    stagePost = [:]
+    boolean failed = false
     try {
-      body() // reads when { } and steps { }
+      body() // reads when { }, options { }, steps { } and post { }
       if (!stageConditions.every { Closure condition -> condition() as boolean }) {
         stagesSkippedByWhen << name
         return
@@ -136,13 +161,77 @@ class DeclarativeDsl {
       stagesRun << name
       stageSteps?.call()
     } catch (Throwable error) {
+      failed = true
       stagesFailed << name
       fail(error)
     } finally {
+      Map<String, Closure> conditions = stagePost
       currentStage = null
       stageConditions = null
       stageSteps = null
+      stagePost = null
+      // A stage's post runs when its steps ran (not when when { } skipped it), failed or not; an
+      // error there fails the stage and the build.
+      if (stagesRun.contains(name)) {
+        runStagePost(name, conditions, failed)
+      }
     }
+  }
+
+  private Map<String, Closure> stagePost
+
+  void runStagePost(String name, Map<String, Closure> conditions, boolean failed) {
+    String result = failed ? 'FAILURE' : 'SUCCESS'
+    POST_CONDITIONS.each { String condition ->
+      Closure block = conditions[condition]
+      if (block != null && holdsFor(condition, result)) {
+        stagePostRun.get(name, []) << condition
+        try {
+          block()
+        } catch (Throwable error) {
+          if (!stagesFailed.contains(name)) {
+            stagesFailed << name
+          }
+          fail(error)
+        }
+      }
+    }
+  }
+
+  void readOptions(Closure body) {
+    inOptions = true
+    try {
+      body()
+    } finally {
+      inOptions = false
+    }
+  }
+
+  void readTriggers(Closure body) {
+    inTriggers = true
+    try {
+      body()
+    } finally {
+      inTriggers = false
+    }
+  }
+
+  void addTimeout(Map value) {
+    if (!inOptions) {
+      throw new UnsupportedOperationException('timeout(Map) without a body belongs in options { }')
+    }
+    if (currentStage != null) {
+      stageTimeouts[currentStage] = value
+    } else {
+      timeouts << value
+    }
+  }
+
+  void addOption(String name, value) {
+    if (!inOptions || currentStage != null) {
+      throw new UnsupportedOperationException("${name} belongs in the pipeline's options { }")
+    }
+    options << [(name): value]
   }
 
   void readParameters(Closure body) {
@@ -180,10 +269,12 @@ class DeclarativeDsl {
   }
 
   void readPost(Closure body) {
-    if (currentStage != null) {
-      throw new UnsupportedOperationException("post { } inside stage '${currentStage}' is not modelled")
+    postTarget = currentStage != null ? stagePost : post
+    try {
+      body()
+    } finally {
+      postTarget = null
     }
-    body()
   }
 
   void runPost() {
@@ -201,7 +292,10 @@ class DeclarativeDsl {
   }
 
   boolean holds(String condition) {
-    String result = test.binding.getVariable('currentBuild').result ?: 'SUCCESS'
+    return holdsFor(condition, test.binding.getVariable('currentBuild').result ?: 'SUCCESS')
+  }
+
+  static boolean holdsFor(String condition, String result) {
     switch (condition) {
       case 'always':
       case 'cleanup':
