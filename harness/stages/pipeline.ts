@@ -108,7 +108,7 @@ export async function pipeline(config: PipelineConfig): Promise<PipelineSummary>
     await stage("build", () => build(c));
     summary.endpoints = (await stage("deploy", () => deploy(c))).endpoints;
     const scaled = await stage("scale", () => scaleMeasured(c));
-    summary.verify = await stage("verify", () => verifyStack(c, { convergence: scaled.convergence }));
+    summary.verify = await stage("verify", () => verifyStack(c, { desired: config.scale, convergence: scaled.convergence }));
     summary.ok = summary.verify.passed;
     if (!summary.ok) summary.error = "verify found problems (see the checks above)";
   } catch (err) {
@@ -144,7 +144,7 @@ export function formatSummary(config: PipelineConfig, summary: PipelineSummary):
     urls.push(`    listener    ${summary.endpoints.listenerUrl}/service/1`);
     urls.push(`    Envoy admin ${summary.endpoints.adminUrl}/`);
   }
-  if (summary.verify) {
+  if (summary.verify?.observability) {
     urls.push(`    Prometheus  ${summary.verify.observability.prometheusUrl}/`);
     urls.push(`    Zipkin      ${summary.verify.observability.zipkinUrl}/zipkin/`);
   }

@@ -3,7 +3,7 @@
 // I/O, so every "no" can be unit-tested with made-up numbers.
 import type { ClusterDelta, HostDelta } from "./envoy-view.ts";
 import type { Tally } from "./load.ts";
-import type { BalanceReport, CheckResult, ReplicaInfo } from "./schema.ts";
+import type { BalanceReport, CheckResult, DesiredState, Namer, ReplicaInfo } from "./schema.ts";
 import {
   chiSquarePower,
   chiSquareSampleSize,
@@ -18,9 +18,10 @@ import {
 const pct = (x: number): string => `${(x * 100).toFixed(1)} %`;
 const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
 
-/** "host2 (container stack-service1-2)" */
+/** "container stack-service1-2 (hostname 3f2a9c1d0b7e, 172.20.0.5)": what a person looks for. */
 export function describeReplica(r: ReplicaInfo): string {
-  return r.name === r.hostname ? r.hostname : `${r.hostname} (container ${r.name})`;
+  const address = r.port ? `${r.ip}:${r.port}` : r.ip;
+  return r.name === r.hostname ? `${r.hostname} (${address})` : `container ${r.name} (hostname ${r.hostname}, ${address})`;
 }
 
 function top<T>(items: T[], n = 5): { shown: T[]; more: number } {
@@ -37,6 +38,7 @@ export function reachabilityCheck(
   serviceId: string,
   replicas: readonly ReplicaInfo[],
   envoy?: ClusterDelta,
+  namer?: Namer,
 ): CheckResult {
   if (tally.sent === 0) return { name: "reachability", passed: false, reason: "no request was sent", culprits: [], details: [] };
   if (tally.ok === tally.sent) {
@@ -66,7 +68,7 @@ export function reachabilityCheck(
   for (const h of envoy?.hosts ?? []) {
     const bad = ["cx_connect_fail", "rq_error", "rq_timeout"].filter((k) => (h.delta[k] ?? 0) > 0);
     if (bad.length === 0 && h.healthy) continue;
-    const who = h.replica ? describeReplica(h.replica) : `Envoy host ${h.key} (no running replica)`;
+    const who = h.replica ? describeReplica(h.replica) : `Envoy host ${namer ? namer.describeIp(h.key) : h.key}, no desired replica`;
     const counters = bad.map((k) => `${k} +${h.delta[k]}`).join(", ");
     const health = h.healthy ? "" : ` [unhealthy: ${h.healthFlags.join(", ")}]`;
     details.push(`Envoy counted for ${who}: ${counters}${health}`);
@@ -75,6 +77,9 @@ export function reachabilityCheck(
   }
   if (envoy && envoy.retryOverflows > 0) {
     details.push(`Envoy refused ${envoy.retryOverflows} retries (upstream_rq_retry_overflow: the cluster's max_retries circuit breaker)`);
+  }
+  if (tally.abandoned > 0) {
+    problems.unshift(`the load stopped after ${tally.consecutiveNoAnswer} requests in a row got no answer (${tally.abandoned} not sent)`);
   }
   const { shown, more } = top(problems, 4);
   return {
@@ -101,15 +106,37 @@ export function membershipCheck(
   replicas: readonly ReplicaInfo[],
   service: string,
   envoy?: ClusterDelta,
+  context: { desired?: DesiredState; namer?: Namer } = {},
 ): CheckResult {
+  const { desired, namer } = context;
   const expected = new Map(replicas.map((r) => [r.hostname, r]));
   const failures: string[] = [];
   const culprits: string[] = [];
   const details: string[] = [];
+  // The desired state first: replicas that should serve and cannot, and containers that should not.
+  if (desired) {
+    for (const n of desired.notServing) {
+      const last = n.logTail.at(-1);
+      failures.push(`desired replica ${n.container} (hostname ${n.hostname}) is not serving: ${n.why}${last ? `; last log line: ${last.slice(0, 200)}` : ""}`);
+      culprits.push(n.container);
+      if (n.logTail.length > 0) details.push(`last log lines of ${n.container}:`, ...n.logTail.map((l) => `  ${l}`));
+    }
+    if (desired.absent > 0) {
+      failures.push(`${plural(desired.absent, "desired replica")} of ${service} ${desired.absent === 1 ? "has" : "have"} no container at all (${replicas.length + desired.notServing.length} of ${desired.desired} exist: removed?)`);
+      culprits.push(service);
+    }
+    for (const x of desired.extras) {
+      const seen = tally.replicas.get(x.hostname)?.count ?? 0;
+      failures.push(`extra container ${x.container} (hostname ${x.hostname}${x.ip ? `, ${x.ip}` : ""}) is ${x.why}${seen > 0 ? `, and answered ${plural(seen, "request")}` : ""}`);
+      culprits.push(x.container);
+    }
+  }
+  const extraHostnames = new Set(desired?.extras.map((x) => x.hostname) ?? []);
   for (const r of tally.replicas.values()) {
-    if (!expected.has(r.hostname)) {
-      failures.push(`'${r.hostname}' answered ${plural(r.count, "request")} but is not a running replica of ${service}`);
-      culprits.push(r.hostname);
+    if (!expected.has(r.hostname) && !extraHostnames.has(r.hostname)) {
+      const who = namer ? namer.describeHostname(r.hostname) : `'${r.hostname}'`;
+      failures.push(`${who} answered ${plural(r.count, "request")} but is not a desired replica of ${service}`);
+      culprits.push(namer?.containerOf(r.hostname) ?? r.hostname);
     }
   }
   for (const r of replicas) {
@@ -117,29 +144,31 @@ export function membershipCheck(
     if (!seen || seen.count === 0) {
       const inEnvoy = envoy?.hosts.find((h) => h.replica === r);
       const why = envoy ? (inEnvoy ? (inEnvoy.healthy ? "" : ` (Envoy marks it unhealthy: ${inEnvoy.healthFlags.join(", ")})`) : " (not among Envoy's hosts)") : "";
-      failures.push(`running replica ${describeReplica(r)} never answered${why}`);
-      culprits.push(r.hostname);
+      const health = r.health && r.health !== "healthy" ? ` (Docker health: ${r.health})` : "";
+      failures.push(`running replica ${describeReplica(r)} never answered${why}${health}`);
+      culprits.push(r.name);
       continue;
     }
     const wrongIps = [...seen.ips.keys()].filter((ip) => ip !== r.ip);
     if (wrongIps.length > 0) {
       failures.push(`${describeReplica(r)} reported ip ${wrongIps.join(", ")} but Docker gives ${r.ip}`);
-      culprits.push(r.hostname);
+      culprits.push(r.name);
     }
   }
   if (envoy) {
     for (const h of envoy.hosts) {
-      if (!h.replica) details.push(`Envoy routes to ${h.key}, which is no running replica of ${service}`);
+      if (!h.replica) details.push(`Envoy routes to ${namer ? namer.describeIp(h.key) : h.key}, which is no desired replica of ${service}`);
     }
     for (const r of replicas) {
       if (!envoy.hosts.some((h) => h.replica === r)) details.push(`Envoy has no host for ${describeReplica(r)} (${r.ip}${r.port ? `:${r.port}` : ""})`);
     }
   }
   if (failures.length === 0) {
+    const of = desired ? ` of ${desired.desired} desired` : "";
     return {
       name: "membership",
       passed: true,
-      reason: `all ${plural(replicas.length, "running replica")} answered (${replicas.map((r) => r.hostname).join(", ")}), no other hostname, ips match Docker`,
+      reason: `all ${plural(replicas.length, "running replica")}${of} answered (${replicas.map((r) => r.hostname).join(", ")}), no other hostname, ips match Docker`,
       culprits: [],
       details,
     };
@@ -149,7 +178,7 @@ export function membershipCheck(
     name: "membership",
     passed: false,
     reason: `${shown.join("; ")}${more ? `; and ${more} more` : ""}`,
-    culprits,
+    culprits: [...new Set(culprits)],
     details: [...failures, ...details],
   };
 }

@@ -2,7 +2,7 @@
 // JUnit XML for Jenkins' `junit` step (one testcase per check per service), and one
 // self-contained HTML page (inline CSS and SVG, no external assets). verify.json is the
 // VerifyReport itself.
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, writeFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { ObservabilityPanel } from "../observability/report.ts";
 import { verifyReportSchema, type ServiceReport, type VerifyReport } from "./schema.ts";
@@ -477,6 +477,14 @@ export interface WrittenReports {
 }
 
 /** Writes verify.json, junit.xml and verify.html into `dir` (created if missing). */
+/** Every file writeReports may write: removed before a run so that no stale result survives it. */
+export const REPORT_FILES = ["verify.json", "junit.xml", "verify.html", "verify.css"] as const;
+
+/** Removes an earlier run's reports from `dir` (only the files verify writes), so Jenkins never shows them. */
+export async function clearReports(dir: string): Promise<void> {
+  await Promise.all(REPORT_FILES.map((f) => rm(join(dir, f), { force: true })));
+}
+
 export async function writeReports(report: VerifyReport, dir: string): Promise<WrittenReports> {
   const checked = verifyReportSchema.parse(report);
   await mkdir(dir, { recursive: true });
