@@ -63,6 +63,6 @@ export async function metricsProbeCheck(
     }),
   );
   const loadEndedAt = new Date();
-  say(`metrics: waiting for Prometheus to count the probe's ${sent.reduce((n, s) => n + s.total, 0)} requests (up to ${((2 * budget.scrapeMs) / 1000).toFixed(0)} s)`);
-  return metricsCheck(prom, { before, sent, loadEndedAt, timeoutMs: 2 * budget.scrapeMs });
+  say(`metrics: waiting for Prometheus to count the probe's ${sent.reduce((n, s) => n + s.total, 0)} requests (up to ${(budget.scrapeMs / 1000).toFixed(0)} s)`);
+  return metricsCheck(prom, { before, sent, loadEndedAt, timeoutMs: budget.scrapeMs });
 }

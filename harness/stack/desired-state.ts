@@ -106,7 +106,8 @@ export function classifyService(service: string, desired: number, containers: re
   const notServing = silent.slice(0, missing).map((c) => ({
     container: containerName(c),
     hostname: c.Config.Hostname,
-    why: [whyNotServing(c, project), healthNote(c)].filter((x) => x !== undefined).join("; "),
+    // A stopped container's health is whatever its last probe said before it stopped: not news.
+    why: [whyNotServing(c, project), c.State.Running ? healthNote(c) : undefined].filter((x) => x !== undefined).join("; "),
     logTail: [],
   }));
   return { service, desired, serving, notServing, extras, absent: Math.max(0, missing - notServing.length) };

@@ -56,7 +56,9 @@ export class StackDirectory implements Namer {
    * 172.20.0.5:8080)", "3f2a9c1d0b7e" becomes "3f2a9c1d0b7e (container x)".
    */
   nameIn(text: string): string {
-    return text.replace(/\b(\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?)\b|\b([0-9a-f]{12})\b/g, (match, address?: string, hostname?: string) => {
+    // Addresses inside URLs ("http://172.20.0.5:8080/metrics") stay as they are: the same
+    // address is named where the sentence speaks of it.
+    return text.replace(/(?<![/@])\b(\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?)\b|\b([0-9a-f]{12})\b/g, (match, address?: string, hostname?: string) => {
       if (address) return this.describeIp(address);
       const m = hostname ? this.byHostname(hostname) : undefined;
       return m ? `${match} (container ${m.container})` : match;

@@ -144,10 +144,9 @@ export function formatSummary(config: PipelineConfig, summary: PipelineSummary):
     urls.push(`    listener    ${summary.endpoints.listenerUrl}/service/1`);
     urls.push(`    Envoy admin ${summary.endpoints.adminUrl}/`);
   }
-  if (summary.verify?.observability) {
-    urls.push(`    Prometheus  ${summary.verify.observability.prometheusUrl}/`);
-    urls.push(`    Zipkin      ${summary.verify.observability.zipkinUrl}/zipkin/`);
-  }
+  const { prometheusUrl, zipkinUrl } = summary.verify?.observability ?? {};
+  if (prometheusUrl) urls.push(`    Prometheus  ${prometheusUrl}/`);
+  if (zipkinUrl) urls.push(`    Zipkin      ${zipkinUrl}/zipkin/`);
   if (config.keep) {
     lines.push("", "  The stack is still running:", ...urls);
     lines.push(`    tear down:  npx envoy-pipeline teardown --project ${config.projectName}`);

@@ -13,8 +13,8 @@
 import { log } from "../log.ts";
 import {
   metricsProbeCheck,
-  observabilityEndpoints,
   PrometheusClient,
+  publishedUrl,
   prometheusBudget,
   prometheusIntervals,
   replicaTargetsProblem,
@@ -44,8 +44,8 @@ export interface VerifyOutcome {
   table: string;
   /** Envoy's listener and admin; undefined when no running Envoy was found. */
   endpoints: StackEndpoints | undefined;
-  /** Prometheus and Zipkin; undefined when they were not found. */
-  observability: ObservabilityEndpoints | undefined;
+  /** Prometheus' and Zipkin's URLs, each when it was found running. */
+  observability: Partial<ObservabilityEndpoints>;
   files: WrittenReports;
 }
 
@@ -169,14 +169,18 @@ async function proveStack(ctx: StageContext, desired: Record<string, number>, st
 
   say(`verify ${project}: reading the desired state (${Object.entries(desired).map(([s, n]) => `${s}=${n}`).join(", ")}) and the stack from Docker`);
   const [states, directory] = await Promise.all([serviceStates(docker, project, desired), stackDirectory(docker, project)]);
-  const envoy = await attempt(() => stackEndpoints(docker, project));
-  const obs = await attempt(() => observabilityEndpoints(docker, project));
+  // Each found on its own: Zipkin missing must not keep the metrics check from running.
+  const [envoy, prom, zipkin] = await Promise.all([
+    attempt(() => stackEndpoints(docker, project)),
+    attempt(() => publishedUrl(docker, project, "prometheus", 9090)),
+    attempt(() => publishedUrl(docker, project, "zipkin", 9411)),
+  ]);
   const endpoints = envoy.ok ? envoy.value : undefined;
-  const observability = obs.ok ? obs.value : undefined;
+  const observability: Partial<ObservabilityEndpoints> = { ...(prom.ok ? { prometheusUrl: prom.value } : {}), ...(zipkin.ok ? { zipkinUrl: zipkin.value } : {}) };
 
   // Prometheus' view of the replicas is awaited alongside the load, never before it.
-  const prometheus = observability ? new PrometheusClient(observability.prometheusUrl) : undefined;
-  const budget = observability ? prometheusBudget(await prometheusIntervals(observability.prometheusUrl)) : undefined;
+  const prometheus = prom.ok ? new PrometheusClient(prom.value) : undefined;
+  const budget = prom.ok ? prometheusBudget(await prometheusIntervals(prom.value)) : undefined;
   const probed: ProbedService[] = states.map((s) => {
     const route = routeFor(s.service);
     return { service: s.service, cluster: route.cluster, path: route.path, serviceId: route.id, replicas: s.serving.map((r) => ({ hostname: r.hostname, ip: r.ip })) };
@@ -186,12 +190,15 @@ async function proveStack(ctx: StageContext, desired: Record<string, number>, st
 
   const report = await loadBalancingReport(ctx, states, endpoints, envoy.ok ? "" : envoy.error, directory, startedAt);
   const loadEndedAt = new Date();
+  // Envoy's listener answered nothing at all (down or frozen): the probes of metrics and tracing
+  // would only wait out their timeouts. Their verdicts say why instead.
+  const listenerSilent = report.services.length > 0 && report.services.every((s) => s.requests.ok === 0 && s.failures.every((f) => f.kind === "transport"));
 
   // Metrics: the probe's counts in Prometheus, per cluster and per replica.
-  const whyNoObservability = obs.ok ? "" : obs.error;
+  const noListener = envoy.ok ? "Envoy's listener did not answer the load-balancing load" : `no Envoy listener (${envoy.error})`;
   const metrics: ObservabilityCheckResult[] = [];
-  if (!prometheus || !budget || !endpoints) {
-    const why = !endpoints ? `no Envoy listener (${envoy.ok ? "" : envoy.error})` : whyNoObservability;
+  if (!prometheus || !budget || !endpoints || listenerSilent) {
+    const why = !endpoints || listenerSilent ? noListener : prom.ok ? "" : prom.error;
     for (const s of states) metrics.push({ name: "metrics", service: s.service, passed: false, detail: `could not run: ${why}` });
   } else {
     say(`metrics: waiting for every replica to be an up scrape target (up to ${(budget.targetsMs / 1000).toFixed(0)} s after the load began)`);
@@ -211,16 +218,16 @@ async function proveStack(ctx: StageContext, desired: Record<string, number>, st
         )
       : Promise.resolve(null),
     (async (): Promise<ObservabilityCheckResult[]> => {
-      if (!observability || !endpoints) {
-        const why = !endpoints ? `no Envoy listener (${envoy.ok ? "" : envoy.error})` : whyNoObservability;
+      if (!zipkin.ok || !endpoints || listenerSilent) {
+        const why = !endpoints || listenerSilent ? noListener : zipkin.ok ? "" : zipkin.error;
         return states.map((s) => ({ name: "tracing", service: s.service, passed: false, detail: `could not run: ${why}` }));
       }
       const timeoutMs = tracingBudgetMs();
-      say(`tracing: following each probe's trace into Zipkin (up to ${(timeoutMs / 1000).toFixed(0)} s: Envoy and the service flush spans every 1 s and 0.5 s)`);
+      say(`tracing: following each probe's trace into Zipkin (up to ${(timeoutMs / 1000).toFixed(0)} s: Envoy and the service flush spans every 1 s and 0.5 s, plus Zipkin's ingest)`);
       const r = await attempt(() =>
         tracingCheck({
           listenerUrl: endpoints.listenerUrl,
-          zipkin: new ZipkinClient(observability.zipkinUrl),
+          zipkin: new ZipkinClient(zipkin.value),
           services: probed.map((s) => ({ service: s.service, path: s.path, id: s.serviceId })),
           timeoutMs,
         }),
@@ -233,7 +240,8 @@ async function proveStack(ctx: StageContext, desired: Record<string, number>, st
     log.info(`  ${r.passed ? "PASS" : "FAIL"} ${r.service ?? ""} ${r.name}: ${directory.nameIn(r.detail)}`);
   }
   report.observability = panel;
-  log.info(`verify: ${((Date.now() - loadEndedAt.getTime()) / 1000).toFixed(1)} s after the load-balancing load`);
+  report.afterLoadSeconds = (Date.now() - loadEndedAt.getTime()) / 1000;
+  log.info(`verify: verdict ${report.afterLoadSeconds.toFixed(1)} s after the load-balancing load`);
   return { report, endpoints, observability };
 }
 
@@ -250,7 +258,7 @@ export async function verifyStack(ctx: StageContext, opts: VerifyStackOptions = 
     const reason = reasonOf(err);
     log.warn(`verify could not look at the stack: ${reason}`);
     if (process.env.ENVOY_PIPELINE_DEBUG && err instanceof Error && err.stack) log.info(err.stack);
-    outcome = { report: errorReport(Object.keys(desired), reason, startedAt), endpoints: undefined, observability: undefined };
+    outcome = { report: errorReport(Object.keys(desired), reason, startedAt), endpoints: undefined, observability: {} };
   }
   let report = outcome.report;
   for (const [service, result] of Object.entries(opts.convergence ?? {})) {

@@ -57,7 +57,7 @@ export function reachabilityCheck(
     const kinds = [...r.errorKinds].map(([k, n]) => `${n} × ${k}`).join(", ");
     const known = byHostname.get(r.hostname);
     problems.push(`replica ${known ? describeReplica(known) : `'${r.hostname}'`} answered ${kinds}`);
-    culprits.push(r.hostname);
+    culprits.push(known?.name ?? r.hostname);
   }
   for (const f of [...tally.failures.values()].sort((a, b) => b.count - a.count)) {
     const what = f.kind === "transport" ? "no answer from Envoy's listener" : f.kind === "http" ? `HTTP ${f.status} from Envoy` : "unreadable 200";
@@ -72,7 +72,7 @@ export function reachabilityCheck(
     const counters = bad.map((k) => `${k} +${h.delta[k]}`).join(", ");
     const health = h.healthy ? "" : ` [unhealthy: ${h.healthFlags.join(", ")}]`;
     details.push(`Envoy counted for ${who}: ${counters}${health}`);
-    const name = h.replica?.hostname ?? h.key;
+    const name = h.replica?.name ?? h.key;
     if (!culprits.includes(name)) culprits.push(name);
   }
   if (envoy && envoy.retryOverflows > 0) {

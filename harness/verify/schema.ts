@@ -216,6 +216,11 @@ export const verifyReportSchema = z.object({
    * reports made without the stack's Prometheus (schemaVersion 1 reports without it stay valid).
    */
   observability: observabilityPanelSchema.nullable().optional(),
+  /**
+   * Seconds from the end of the load-balancing load to the verdict: the metrics and tracing waits,
+   * each bounded by what it waits for. Absent when no load ran.
+   */
+  afterLoadSeconds: z.number().optional(),
   passed: z.boolean(),
 });
 export type VerifyReport = z.infer<typeof verifyReportSchema>;

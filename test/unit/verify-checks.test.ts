@@ -99,8 +99,8 @@ describe("reachability", () => {
     envoy.hosts[2]!.delta.cx_connect_fail = 4;
     const c = reachabilityCheck(t, "1", replicas, envoy);
     assert.equal(c.passed, false);
-    assert.ok(c.culprits.includes("bbb222"));
-    assert.ok(c.culprits.includes("ccc333"));
+    assert.ok(c.culprits.includes("stack-service1-2"), "named by container");
+    assert.ok(c.culprits.includes("stack-service1-3"));
     assert.match(c.reason, /container stack-service1-2 \(hostname bbb222, 172\.20\.0\.6\) answered 1 × success=false/);
     assert.match(c.reason, /4 × HTTP 503 from Envoy/);
     assert.ok(c.details.some((d) => /ccc333.*cx_connect_fail \+4/.test(d)));
