@@ -166,6 +166,26 @@ describe("verify on a broken 3 + 3 stack", { timeout: 900_000 }, () => {
     await healed();
   });
 
+  it("Envoy frozen (listener and admin silent): every load-balancing check fails with the reason, within the bound", async () => {
+    const [envoy] = await projectContainers(docker(), s().config.projectName, "front-envoy");
+    assert.ok(envoy);
+    await docker().getContainer(envoy.Id).pause();
+    try {
+      const outcome = await verify();
+      assert.equal(outcome.passed, false);
+      const reachability = check(outcome.report, "service1", "reachability");
+      assert.equal(reachability.passed, false);
+      assert.match(reachability.reason, /the load stopped after \d+ requests in a row got no answer/);
+      assert.match(check(outcome.report, "service1", "agreement").reason, /could not run: Envoy's admin/);
+      assert.match(check(outcome.report, "service1", "metrics").reason, /could not run: Envoy's listener did not answer/);
+      assertBounded(outcome);
+      assertReports(outcome);
+    } finally {
+      await docker().getContainer(envoy.Id).unpause();
+    }
+    await healed();
+  });
+
   it("Prometheus down, then Zipkin too, with healthy services: load balancing passes, metrics and tracing each fail with the reason", async () => {
     const project = s().config.projectName;
     const stop = async (service: string): Promise<void> => {
