@@ -236,6 +236,8 @@ export function drive(
     let issued = 0;
     let finished = 0;
     let failed = false;
+    /** Set when the load gives up: no further request starts; those in flight are awaited. */
+    let stopped = false;
     const lanes = Math.max(1, Math.min(concurrency, count));
     if (count <= 0) {
       resolve();
@@ -261,12 +263,12 @@ export function drive(
           return;
         }
         finished += 1;
-        if (issued < count && tally.consecutiveNoAnswer >= giveUpAfter) {
+        if (!stopped && issued < count && tally.consecutiveNoAnswer >= giveUpAfter) {
+          stopped = true;
           tally.abandoned += count - issued;
-          issued = count;
         }
-        if (finished === issued && issued === count) resolve();
-        else if (issued < count) next();
+        if (finished === issued && (stopped || issued === count)) resolve();
+        else if (!stopped && issued < count) next();
       });
     };
     for (let i = 0; i < lanes; i++) next();
