@@ -13,6 +13,7 @@ import { prepare } from "./stages/prepare.ts";
 import { scaleMeasured } from "./stages/scale.ts";
 import { teardown } from "./stages/teardown.ts";
 import { runVerifyStage } from "./stages/verify.ts";
+import { VerifyInputError } from "./verify/schema.ts";
 import { registerWebhookCommands } from "./webhook/cli.ts";
 
 const integer = (name: string) => (value: string): number => {
@@ -89,16 +90,25 @@ const verifyOptions = (cmd: Command): Command =>
     .option("--concurrency <n>", "requests in flight (and connections to Envoy)", integer("--concurrency"))
     .option("--report-dir <dir>", "where verify.json, junit.xml and verify.html are written");
 
-/** Runs an action, turning known errors into one clear line and an exit code. */
+/** Errors that are the program's own fault: shown with their stack, since no message can help. */
+const INTERNAL_ERRORS = [TypeError, ReferenceError, RangeError, SyntaxError];
+
+/**
+ * Runs an action, turning errors into one clear line and an exit code: 2 for bad input (config,
+ * flags, verify's inputs), 1 for everything else. A stack trace only for internal errors, or with
+ * ENVOY_PIPELINE_DEBUG=1.
+ */
 function action<A extends unknown[]>(fn: (...args: A) => Promise<number | void>): (...args: A) => Promise<void> {
   return async (...args: A) => {
     try {
       const code = await fn(...args);
       process.exitCode = code ?? 0;
     } catch (err) {
-      const e = err as Error;
-      log.info(`error: ${e instanceof ConfigError ? e.message : (e.stack ?? e.message)}`);
-      process.exitCode = e instanceof ConfigError ? 2 : 1;
+      const e = err instanceof Error ? err : new Error(String(err));
+      const internal = INTERNAL_ERRORS.some((t) => e instanceof t);
+      const debug = process.env.ENVOY_PIPELINE_DEBUG === "1";
+      log.info(`error: ${internal || debug ? (e.stack ?? e.message) : e.message}`);
+      process.exitCode = e instanceof ConfigError || e instanceof VerifyInputError ? 2 : 1;
     }
   };
 }
@@ -106,8 +116,11 @@ function action<A extends unknown[]>(fn: (...args: A) => Promise<number | void>)
 export function buildProgram(): Command {
   const program = new Command("envoy-pipeline")
     .description("Build, deploy, scale and verify HTTP services behind an Envoy front proxy with Docker Compose.")
-    .showHelpAfterError()
-    .enablePositionalOptions();
+    .showHelpAfterError("(envoy-pipeline <command> --help for usage)")
+    .enablePositionalOptions()
+    // Bad flags are bad input: exit 2 (commander's default is 1), as for a bad config value.
+    // Subcommands inherit this from the commands below, which are created after it.
+    .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 
   stageCommand(program, "prepare", "make sure every image the stack needs exists locally (pull, or build air-gapped equivalents)")
     .option("--force-local", "build the local equivalents even when a registry is reachable")

@@ -15,6 +15,8 @@ export { PrometheusClient, type Sample, type ScrapeTarget } from "./prometheus.t
 export * as queries from "./queries.ts";
 export { observabilityPanel, observabilityPanelSchema, type ObservabilityPanel } from "./report.ts";
 export { waitForReplicaTargets } from "./targets.ts";
+export { metricsProbeCheck, probeRequests, replicaTargetsProblem, type ProbedService } from "./metrics-probe.ts";
+export { prometheusBudget, prometheusIntervals, tracingBudgetMs, type WaitBudget } from "./wait-budget.ts";
 export { evaluateTrace, sendTracedRequest, tracingCheck, type TraceKind, type TracingCheckOptions, type TracedService } from "./tracing-check.ts";
 export { ObservabilityError, type ObservabilityCheckResult } from "./types.ts";
 export { ZipkinClient, type ZipkinSpan } from "./zipkin.ts";

@@ -12,7 +12,29 @@ export const NUMBER_LABEL = "com.docker.compose.container-number";
 const inspectSchema = z.object({
   Id: z.string(),
   Name: z.string(),
-  State: z.object({ Running: z.boolean(), Status: z.string(), Health: z.object({ Status: z.string() }).optional() }),
+  Created: z.string().default(""),
+  State: z.object({
+    Running: z.boolean(),
+    Status: z.string(),
+    Paused: z.boolean().default(false),
+    Restarting: z.boolean().default(false),
+    OOMKilled: z.boolean().default(false),
+    Dead: z.boolean().default(false),
+    ExitCode: z.number().int().default(0),
+    Error: z.string().default(""),
+    FinishedAt: z.string().default(""),
+    Health: z
+      .object({
+        Status: z.string(),
+        /** The last probes, oldest first: what a failing health check printed. */
+        Log: z
+          .array(z.object({ ExitCode: z.number().int(), Output: z.string() }))
+          .nullable()
+          .default([])
+          .transform((l) => l ?? []),
+      })
+      .optional(),
+  }),
   Config: z.object({ Hostname: z.string(), Labels: z.record(z.string(), z.string()).nullable().transform((l) => l ?? {}) }),
   NetworkSettings: z.object({
     Networks: z.record(z.string(), z.object({ IPAddress: z.string() })).nullable().transform((n) => n ?? {}),
@@ -29,7 +51,7 @@ export class DiscoveryError extends Error {
 }
 
 /** A running container of a compose service, as Docker reports it. */
-export interface ReplicaInfo {
+export interface ReplicaContainer {
   /** Container name, e.g. envoy-pipeline-42-service1-2 */
   name: string;
   /** The container's hostname (Docker's short id): what the service answers in `hostname`. */
@@ -57,27 +79,41 @@ export async function projectContainers(docker: Dockerode, project: string, serv
   return Promise.all(list.map((c) => inspectContainer(docker, c.Id)));
 }
 
-/** The project's network address of a container: the network compose made for the project. */
-function projectIp(c: ContainerInspect, project: string): string {
+/** `/stack-service1-1` → `stack-service1-1` */
+export const containerName = (c: ContainerInspect): string => c.Name.replace(/^\//, "");
+
+/**
+ * The container's address on the network compose made for the project (`<project>_default`), else
+ * on any network; null when it has none (disconnected, or not started).
+ */
+export function projectIp(c: ContainerInspect, project: string): string | null {
   const nets = Object.entries(c.NetworkSettings.Networks);
   const own = nets.find(([name]) => name.startsWith(`${project}_`)) ?? nets[0];
-  if (!own || own[1].IPAddress === "") throw new DiscoveryError(`container ${c.Name.replace(/^\//, "")} has no network address`);
-  return own[1].IPAddress;
+  return own && own[1].IPAddress !== "" ? own[1].IPAddress : null;
 }
 
-/** Running replicas of one compose service, ordered by replica number. */
-export async function runningReplicas(docker: Dockerode, project: string, service: string): Promise<ReplicaInfo[]> {
+/** Whether the container can serve at all: running, not paused, not restarting, with an address. */
+export function canServe(c: ContainerInspect, project: string): boolean {
+  return c.State.Running && !c.State.Paused && !c.State.Restarting && projectIp(c, project) !== null;
+}
+
+export function toReplica(c: ContainerInspect, project: string, service: string): ReplicaContainer {
+  return {
+    name: containerName(c),
+    hostname: c.Config.Hostname,
+    ip: projectIp(c, project) ?? "",
+    service,
+    number: Number(c.Config.Labels[NUMBER_LABEL] ?? "0"),
+    health: c.State.Health?.Status,
+  };
+}
+
+/** Replicas of one compose service that can serve (see canServe), ordered by replica number. */
+export async function runningReplicas(docker: Dockerode, project: string, service: string): Promise<ReplicaContainer[]> {
   const containers = await projectContainers(docker, project, service);
   return containers
-    .filter((c) => c.State.Running)
-    .map((c) => ({
-      name: c.Name.replace(/^\//, ""),
-      hostname: c.Config.Hostname,
-      ip: projectIp(c, project),
-      service,
-      number: Number(c.Config.Labels[NUMBER_LABEL] ?? "0"),
-      health: c.State.Health?.Status,
-    }))
+    .filter((c) => canServe(c, project))
+    .map((c) => toReplica(c, project, service))
     .sort((a, b) => a.number - b.number);
 }
 

@@ -4,7 +4,7 @@ import { get as httpGet } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
 import { EnvoyAdmin, type UpstreamCluster } from "../envoy/admin.ts";
-import type { ReplicaInfo } from "./discover.ts";
+import type { ReplicaContainer } from "./discover.ts";
 
 export interface ClusterMismatch {
   cluster: string;
@@ -17,7 +17,7 @@ export interface ClusterMismatch {
 }
 
 /** Compares Envoy's hosts of one cluster with the running replicas; null when they agree. */
-export function compareCluster(cluster: UpstreamCluster, replicas: readonly ReplicaInfo[]): ClusterMismatch | null {
+export function compareCluster(cluster: UpstreamCluster, replicas: readonly ReplicaContainer[]): ClusterMismatch | null {
   const want = new Set(replicas.map((r) => r.ip));
   const have = new Set(cluster.hosts.map((h) => h.ip));
   const missing = [...want].filter((ip) => !have.has(ip)).map((ip) => `${ip} (${replicas.find((r) => r.ip === ip)?.name})`);
@@ -46,7 +46,7 @@ export class ConvergenceTimeout extends Error {
  */
 export async function waitForClusters(
   admin: EnvoyAdmin,
-  clusters: readonly { cluster: string; replicas: () => Promise<ReplicaInfo[]> }[],
+  clusters: readonly { cluster: string; replicas: () => Promise<ReplicaContainer[]> }[],
   opts: { timeoutMs: number; intervalMs?: number; onProgress?: (pending: string) => void },
 ): Promise<number> {
   const t0 = Date.now();
@@ -118,7 +118,7 @@ function safeJson(text: string): unknown {
 export async function waitForTraffic(
   listenerUrl: string,
   path: string,
-  replicas: readonly ReplicaInfo[],
+  replicas: readonly ReplicaContainer[],
   opts: { timeoutMs: number; onProgress?: (pending: string) => void },
 ): Promise<number> {
   const t0 = Date.now();

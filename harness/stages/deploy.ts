@@ -4,7 +4,7 @@ import { basename, dirname } from "node:path";
 import { DockerComposeEnvironment } from "testcontainers";
 import { EnvoyAdmin } from "../envoy/admin.ts";
 import { log, waitingFor } from "../log.ts";
-import { runningReplicas, stackEndpoints, type ReplicaInfo, type StackEndpoints } from "../stack/discover.ts";
+import { runningReplicas, stackEndpoints, type ReplicaContainer, type StackEndpoints } from "../stack/discover.ts";
 import { waitForClusters, waitForTraffic } from "../stack/envoy-wait.ts";
 import { ExplainedHealthCheckWait } from "../stack/health-wait.ts";
 import { routeFor } from "../stack/routes.ts";
@@ -13,7 +13,7 @@ import type { StageContext } from "./context.ts";
 export interface DeployResult {
   seconds: number;
   endpoints: StackEndpoints;
-  replicas: Record<string, ReplicaInfo[]>;
+  replicas: Record<string, ReplicaContainer[]>;
 }
 
 // Ryuk (Testcontainers' reaper) cannot be pulled without a registry, and the stack must outlive
@@ -66,7 +66,7 @@ export async function deploy(ctx: StageContext): Promise<DeployResult> {
   const endpoints = await stackEndpoints(ctx.docker, ctx.config.projectName);
   const services = Object.keys(ctx.config.scale);
   await waitForEnvoy(ctx, endpoints, services);
-  const replicas: Record<string, ReplicaInfo[]> = {};
+  const replicas: Record<string, ReplicaContainer[]> = {};
   for (const service of services) replicas[service] = await runningReplicas(ctx.docker, ctx.config.projectName, service);
   return { seconds: (Date.now() - t0) / 1000, endpoints, replicas };
 }

@@ -108,7 +108,7 @@ export async function pipeline(config: PipelineConfig): Promise<PipelineSummary>
     await stage("build", () => build(c));
     summary.endpoints = (await stage("deploy", () => deploy(c))).endpoints;
     const scaled = await stage("scale", () => scaleMeasured(c));
-    summary.verify = await stage("verify", () => verifyStack(c, { convergence: scaled.convergence }));
+    summary.verify = await stage("verify", () => verifyStack(c, { desired: config.scale, convergence: scaled.convergence }));
     summary.ok = summary.verify.passed;
     if (!summary.ok) summary.error = "verify found problems (see the checks above)";
   } catch (err) {
@@ -144,10 +144,9 @@ export function formatSummary(config: PipelineConfig, summary: PipelineSummary):
     urls.push(`    listener    ${summary.endpoints.listenerUrl}/service/1`);
     urls.push(`    Envoy admin ${summary.endpoints.adminUrl}/`);
   }
-  if (summary.verify) {
-    urls.push(`    Prometheus  ${summary.verify.observability.prometheusUrl}/`);
-    urls.push(`    Zipkin      ${summary.verify.observability.zipkinUrl}/zipkin/`);
-  }
+  const { prometheusUrl, zipkinUrl } = summary.verify?.observability ?? {};
+  if (prometheusUrl) urls.push(`    Prometheus  ${prometheusUrl}/`);
+  if (zipkinUrl) urls.push(`    Zipkin      ${zipkinUrl}/zipkin/`);
   if (config.keep) {
     lines.push("", "  The stack is still running:", ...urls);
     lines.push(`    tear down:  npx envoy-pipeline teardown --project ${config.projectName}`);

@@ -3,7 +3,7 @@
 import { log, waitingFor } from "../log.ts";
 import { routeFor } from "../stack/routes.ts";
 import { measureConvergence, type ConvergenceResult } from "../verify/convergence.ts";
-import { runningReplicas, stackEndpoints, type ReplicaInfo, type StackEndpoints } from "../stack/discover.ts";
+import { runningReplicas, stackEndpoints, type ReplicaContainer, type StackEndpoints } from "../stack/discover.ts";
 import type { StageContext } from "./context.ts";
 import { composeEnvironmentFor, waitForEnvoy } from "./deploy.ts";
 
@@ -12,7 +12,7 @@ export interface ScaleResult {
   /** Seconds from compose having started the replicas until Envoy routed to all of them. */
   envoyConvergenceSeconds: number;
   endpoints: StackEndpoints;
-  replicas: Record<string, ReplicaInfo[]>;
+  replicas: Record<string, ReplicaContainer[]>;
 }
 
 /** `docker compose up --scale ...` through Testcontainers, waiting for the containers' health checks. */
@@ -41,7 +41,7 @@ async function settleScale(ctx: StageContext, target: Record<string, number>, t0
   const services = Object.keys(target);
   const endpoints = await stackEndpoints(ctx.docker, ctx.config.projectName);
   const converged = await waitForEnvoy(ctx, endpoints, services.filter((s) => (target[s] ?? 0) > 0));
-  const replicas: Record<string, ReplicaInfo[]> = {};
+  const replicas: Record<string, ReplicaContainer[]> = {};
   for (const service of services) {
     replicas[service] = await runningReplicas(ctx.docker, ctx.config.projectName, service);
     if (replicas[service].length !== target[service]) {

@@ -34,6 +34,10 @@ export class Tally {
   latencies: number[] = [];
   sent = 0;
   ok = 0;
+  /** Requests not sent because the load gave up: every request in a row got no HTTP answer. */
+  abandoned = 0;
+  /** Transport failures in a row, ended by any HTTP answer. */
+  consecutiveNoAnswer = 0;
 
   constructor(readonly expectedServiceId: string | undefined) {}
 
@@ -63,6 +67,7 @@ export class Tally {
   /** A request that got no HTTP answer. */
   transportError(err: unknown, latencyMs: number): void {
     this.sent += 1;
+    this.consecutiveNoAnswer += 1;
     this.latencies.push(latencyMs);
     const e = err as { code?: string; message?: string };
     this.fail("transport", null, e.code ? `${e.code}: ${e.message ?? ""}`.trim() : String(e.message ?? err));
@@ -71,6 +76,7 @@ export class Tally {
   /** An HTTP answer: classify it and attribute it to the replica it names, if any. */
   answer(status: number, body: string, latencyMs: number): void {
     this.sent += 1;
+    this.consecutiveNoAnswer = 0;
     this.latencies.push(latencyMs);
     let data: unknown;
     try {
@@ -139,6 +145,12 @@ export interface LoadOptions {
   signal?: AbortSignal;
   /** Adds to an existing tally instead of a new one. */
   tally?: Tally;
+  /**
+   * Stop sending after this many requests in a row got no HTTP answer (default: twice the
+   * requests in flight, at least 8): a listener that is down or frozen then costs a few timeouts,
+   * not one per planned request. The requests not sent are counted in `tally.abandoned`.
+   */
+  giveUpAfter?: number;
 }
 
 export interface LoadResult {
@@ -169,7 +181,8 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   });
   const started = performance.now();
   try {
-    await drive(pool, opts.path, opts.requests, opts.concurrency, tally, opts.signal);
+    const giveUpAfter = opts.giveUpAfter ?? Math.max(8, 2 * opts.concurrency);
+    await drive(pool, opts.path, opts.requests, opts.concurrency, tally, opts.signal, giveUpAfter);
   } finally {
     await pool.close().catch(() => undefined);
   }
@@ -217,11 +230,14 @@ export function drive(
   concurrency: number,
   tally: Tally,
   signal?: AbortSignal,
+  giveUpAfter = Number.POSITIVE_INFINITY,
 ): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     let issued = 0;
     let finished = 0;
     let failed = false;
+    /** Set when the load gives up: no further request starts; those in flight are awaited. */
+    let stopped = false;
     const lanes = Math.max(1, Math.min(concurrency, count));
     if (count <= 0) {
       resolve();
@@ -247,8 +263,12 @@ export function drive(
           return;
         }
         finished += 1;
-        if (finished === count) resolve();
-        else if (issued < count) next();
+        if (!stopped && issued < count && tally.consecutiveNoAnswer >= giveUpAfter) {
+          stopped = true;
+          tally.abandoned += count - issued;
+        }
+        if (finished === issued && (stopped || issued === count)) resolve();
+        else if (!stopped && issued < count) next();
       });
     };
     for (let i = 0; i < lanes; i++) next();

@@ -2,7 +2,7 @@
 // JUnit XML for Jenkins' `junit` step (one testcase per check per service), and one
 // self-contained HTML page (inline CSS and SVG, no external assets). verify.json is the
 // VerifyReport itself.
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, writeFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { ObservabilityPanel } from "../observability/report.ts";
 import { verifyReportSchema, type ServiceReport, type VerifyReport } from "./schema.ts";
@@ -473,6 +473,14 @@ export interface WrittenReports {
   html: string;
   /** verify.html's stylesheet: archive it with the page. */
   css: string;
+}
+
+/** Every file writeReports may write: removed before a run so that no stale result survives it. */
+export const REPORT_FILES = ["verify.json", "junit.xml", "verify.html", REPORT_STYLESHEET] as const;
+
+/** Removes an earlier run's reports from `dir` (only the files verify writes), so Jenkins never shows them. */
+export async function clearReports(dir: string): Promise<void> {
+  await Promise.all(REPORT_FILES.map((f) => rm(join(dir, f), { force: true })));
 }
 
 /** Writes verify.json, junit.xml, verify.html and its verify.css into `dir` (created if missing). */

@@ -16,10 +16,14 @@ import {
   type WeightExpectation,
 } from "./checks.ts";
 import { diffSnapshots, snapshotCluster } from "./envoy-view.ts";
-import { runLoad, type Tally } from "./load.ts";
+import { runLoad, Tally } from "./load.ts";
+import { emptyBalance, unavailableCheck } from "./unrun.ts";
 import {
+  desiredStateSchema,
   parseOrThrow,
   replicaInfoSchema,
+  type DesiredState,
+  type Namer,
   verifyReportSchema,
   VerifyInputError,
   type ReplicaInfo,
@@ -46,6 +50,8 @@ export interface VerifyServiceSpec {
    * weights by hostname/container name.
    */
   expect?: WeightExpectation;
+  /** The desired state beyond the running replicas: silent desired replicas, extra containers. */
+  desired?: DesiredState;
 }
 
 export interface VerifyOptions {
@@ -71,6 +77,8 @@ export interface VerifyOptions {
   signal?: AbortSignal;
   /** Progress lines (default: the harness log on stderr). */
   log?: (line: string) => void;
+  /** Names Envoy hosts and unknown hostnames by container (default: bare addresses). */
+  namer?: Namer;
 }
 
 const optionsSchema = z.object({
@@ -85,6 +93,7 @@ const optionsSchema = z.object({
         replicas: z.array(replicaInfoSchema),
         serviceId: z.string().min(1).optional(),
         expect: z.union([z.literal("envoy"), z.literal("uniform"), z.record(z.string(), z.number().nonnegative())]).optional(),
+        desired: desiredStateSchema.optional(),
       }),
     )
     .min(1),
@@ -119,6 +128,33 @@ function latencyOf(values: ArrayLike<number>): ReplicaReport["latencyMs"] {
   return { p50: nullable(s.p50), p90: nullable(s.p90), p99: nullable(s.p99), max: nullable(s.max), mean: nullable(s.mean) };
 }
 
+/** A value, or why it could not be had: Envoy's admin failing must not stop the other checks. */
+type Attempt<T> = { ok: true; value: T } | { ok: false; error: string };
+
+async function attempt<T>(what: string, work: () => Promise<T>): Promise<Attempt<T>> {
+  try {
+    return { ok: true, value: await work() };
+  } catch (err) {
+    return { ok: false, error: `${what}: ${(err as Error).message.split("\n")[0]}` };
+  }
+}
+
+interface RunSettings {
+  listenerUrl: string;
+  admin: EnvoyAdmin;
+  workers: Attempt<number>;
+  alpha: number;
+  power: number;
+  concurrency: number;
+  connections: number;
+  requests: number | undefined;
+  perRequestRequests: number | undefined;
+  timeoutMs: number | undefined;
+  signal: AbortSignal | undefined;
+  namer: Namer | undefined;
+  say: (line: string) => void;
+}
+
 export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
   const parsed = optionsSchema.safeParse(options);
   if (!parsed.success) {
@@ -131,109 +167,25 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
   const connections = options.connections ?? concurrency;
   const admin = new EnvoyAdmin(options.adminUrl);
   const started = new Date();
-  const info = await admin.serverInfo();
-  const services: ServiceReport[] = [];
-
-  for (const spec of options.services) {
-    const replicas = spec.replicas.map((r, i) => parseOrThrow(replicaInfoSchema, r, `${spec.service}.replicas[${i}]`));
-    const dup = replicas.find((r, i) => replicas.findIndex((x) => x.hostname === r.hostname) !== i);
-    if (dup) throw new VerifyInputError(`${spec.service}: two replicas share the hostname ${dup.hostname}`);
-    const serviceId = spec.serviceId ?? serviceIdFromPath(spec.path);
-    if (serviceId === undefined) throw new VerifyInputError(`${spec.service}: no serviceId given and none in path ${spec.path}`);
-    const expect = spec.expect ?? "envoy";
-
-    const policy = await admin.lbPolicy(spec.cluster);
-    const before = await snapshotCluster(admin, spec.cluster);
-    const plan = expectedShares(replicas, policy.policy, expect, diffSnapshots(before, before, replicas).hosts);
-    const planShares = plan.probs;
-    const sequential = sequentialBalanceNeeded(policy.policy);
-    const inFlight = sequential ? 1 : concurrency;
-    const planned =
-      options.requests && options.requests > 0
-        ? { n: options.requests, by: "given" }
-        : plannedRequests(planShares.length > 0 ? planShares : [1], alpha, power);
-    say(`verify ${spec.service}: ${planned.n} requests to ${spec.path} (${policy.policy}, ${replicas.length} replicas, ${inFlight} in flight over ${connections} connections)`);
-
-    const load = await runLoad({
-      listenerUrl: options.listenerUrl,
-      path: spec.path,
-      requests: planned.n,
-      concurrency: inFlight,
-      connections,
-      expectedServiceId: serviceId,
-      ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
-    const after = await snapshotCluster(admin, spec.cluster);
-    const delta = diffSnapshots(before, after, replicas);
-
-    const oneConnRequests = options.perRequestRequests ?? perRequestSampleSize(planShares.length > 0 ? planShares : [1]);
-    const single = await runLoad({
-      listenerUrl: options.listenerUrl,
-      path: spec.path,
-      requests: oneConnRequests,
-      concurrency: 1,
-      connections: 1,
-      expectedServiceId: serviceId,
-      ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
-
-    const tally = load.tally;
-    const balance = balanceCheck({
-      tally,
-      replicas,
-      policy: policy.policy,
-      expect,
-      envoy: delta,
-      envoyWorkers: info.concurrency,
-      connectionsOpened: load.connectionsOpened,
-      alpha,
-      power,
-      sequential,
-    });
-    const checks = [
-      reachabilityCheck(tally, serviceId, replicas, delta),
-      membershipCheck(tally, replicas, spec.service, delta),
-      balance.check,
-      perRequestCheck(single.tally, single.connectionsOpened, replicas, tally),
-      agreementCheck(tally, replicas, delta),
-    ];
-    const report: ServiceReport = {
-      service: spec.service,
-      path: spec.path,
-      cluster: spec.cluster,
-      serviceId,
-      lbPolicy: policy.policy,
-      lbPolicySource: policy.source,
-      requests: {
-        planned: planned.n,
-        plannedBy: planned.by,
-        sent: tally.sent,
-        ok: tally.ok,
-        concurrency: inFlight,
-        connections,
-        connectionsOpened: load.connectionsOpened,
-        durationSeconds: load.durationMs / 1000,
-        requestsPerSecond: load.durationMs > 0 ? tally.sent / (load.durationMs / 1000) : 0,
-      },
-      latencyMs: latencyOf(tally.latencies),
-      histogram: latencyHistogram(tally.latencies),
-      replicas: replicaRows(tally, replicas, balance.report.expectedShares, delta),
-      failures: [...tally.failures.values()].sort((a, b) => b.count - a.count),
-      balance: balance.report,
-      perRequest: {
-        requests: single.tally.sent,
-        connectionsOpened: single.connectionsOpened,
-        seen: Object.fromEntries(single.tally.counts()),
-      },
-      convergence: null,
-      checks,
-      passed: checks.every((c) => c.passed),
-    };
-    for (const c of checks) say(`  ${c.passed ? "PASS" : "FAIL"} ${spec.service} ${c.name}: ${c.reason}`);
-    services.push(report);
-  }
+  const info = await attempt("Envoy's admin /server_info", () => admin.serverInfo());
+  const settings: RunSettings = {
+    listenerUrl: options.listenerUrl,
+    admin,
+    workers: info.ok ? { ok: true, value: info.value.concurrency } : info,
+    alpha,
+    power,
+    concurrency,
+    connections,
+    requests: options.requests && options.requests > 0 ? options.requests : undefined,
+    perRequestRequests: options.perRequestRequests,
+    timeoutMs: options.timeoutMs,
+    signal: options.signal,
+    namer: options.namer,
+    say,
+  };
+  // Each service has its own Envoy cluster and replicas, so their loads run at the same time
+  // without biasing each other's statistics (the round-robin bound is per worker and cluster).
+  const services = await Promise.all(options.services.map((spec) => verifyService(spec, settings)));
 
   const finished = new Date();
   const report: VerifyReport = {
@@ -243,24 +195,123 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
     durationSeconds: (finished.getTime() - started.getTime()) / 1000,
     listenerUrl: options.listenerUrl,
     adminUrl: options.adminUrl,
-    envoy: { version: info.version, state: info.state, concurrency: info.concurrency },
-    settings: { alpha, power, concurrency, connections, requests: options.requests && options.requests > 0 ? options.requests : null },
+    envoy: info.ok ? { version: info.value.version, state: info.value.state, concurrency: info.value.concurrency } : { version: "unknown", state: info.error, concurrency: 0 },
+    settings: { alpha, power, concurrency, connections, requests: settings.requests ?? null },
     services,
     passed: services.every((s) => s.passed),
   };
   return parseOrThrow(verifyReportSchema, report, "VerifyReport (internal)");
 }
 
+async function verifyService(spec: VerifyServiceSpec, run: RunSettings): Promise<ServiceReport> {
+  const { admin, say } = run;
+  const replicas = spec.replicas.map((r, i) => parseOrThrow(replicaInfoSchema, r, `${spec.service}.replicas[${i}]`));
+  const dup = replicas.find((r, i) => replicas.findIndex((x) => x.hostname === r.hostname) !== i);
+  if (dup) throw new VerifyInputError(`${spec.service}: two replicas share the hostname ${dup.hostname}`);
+  const serviceId = spec.serviceId ?? serviceIdFromPath(spec.path);
+  if (serviceId === undefined) throw new VerifyInputError(`${spec.service}: no serviceId given and none in path ${spec.path}`);
+  const expect = spec.expect ?? "envoy";
+
+  const policy = await attempt(`Envoy's admin /config_dump for cluster ${spec.cluster}`, () => admin.lbPolicy(spec.cluster));
+  const before = await attempt(`Envoy's admin /clusters for ${spec.cluster}`, () => snapshotCluster(admin, spec.cluster));
+  const policyName = policy.ok ? policy.value.policy : "UNKNOWN";
+  const plan = expectedShares(replicas, policyName, expect, before.ok ? diffSnapshots(before.value, before.value, replicas).hosts : []);
+  const planShares = plan.probs.length > 0 ? plan.probs : [1];
+  const sequential = sequentialBalanceNeeded(policyName);
+  const inFlight = sequential ? 1 : run.concurrency;
+  const planned = run.requests !== undefined ? { n: run.requests, by: "given" } : plannedRequests(planShares, run.alpha, run.power);
+  say(`verify ${spec.service}: ${planned.n} requests to ${spec.path} (${policyName}, ${replicas.length} replicas, ${inFlight} in flight over ${run.connections} connections)`);
+
+  const loadOptions = {
+    listenerUrl: run.listenerUrl,
+    path: spec.path,
+    expectedServiceId: serviceId,
+    ...(run.timeoutMs !== undefined ? { timeoutMs: run.timeoutMs } : {}),
+    ...(run.signal ? { signal: run.signal } : {}),
+  };
+  const load = await runLoad({ ...loadOptions, requests: planned.n, concurrency: inFlight, connections: run.connections });
+  const after = before.ok ? await attempt(`Envoy's admin /clusters for ${spec.cluster}`, () => snapshotCluster(admin, spec.cluster)) : before;
+  const delta = before.ok && after.ok ? diffSnapshots(before.value, after.value, replicas) : undefined;
+  const envoyProblem = [policy, before, after, run.workers].find((a): a is { ok: false; error: string } => !a.ok)?.error;
+
+  const oneConnRequests = run.perRequestRequests ?? perRequestSampleSize(planShares);
+  // A listener that answered nothing and made the load give up would make the one-connection load
+  // wait out a timeout per request, one after the other: its verdict is already known.
+  const listenerSilent = load.tally.ok === 0 && load.tally.abandoned > 0;
+  const single = listenerSilent
+    ? { tally: new Tally(serviceId), connectionsOpened: 0, durationMs: 0 }
+    : await runLoad({ ...loadOptions, requests: oneConnRequests, concurrency: 1, connections: 1 });
+
+  const tally = load.tally;
+  const balance =
+    delta && policy.ok && run.workers.ok
+      ? balanceCheck({
+          tally,
+          replicas,
+          policy: policyName,
+          expect,
+          envoy: delta,
+          envoyWorkers: run.workers.value,
+          connectionsOpened: load.connectionsOpened,
+          alpha: run.alpha,
+          power: run.power,
+          sequential,
+        })
+      : { check: unavailableCheck("balance", envoyProblem ?? "Envoy's view is missing"), report: emptyBalance(replicas, tally, envoyProblem ?? "") };
+  const checks = [
+    reachabilityCheck(tally, serviceId, replicas, delta, run.namer),
+    membershipCheck(tally, replicas, spec.service, delta, { ...(spec.desired ? { desired: spec.desired } : {}), ...(run.namer ? { namer: run.namer } : {}) }),
+    balance.check,
+    listenerSilent
+      ? unavailableCheck("per-request", `Envoy's listener did not answer the load (${tally.consecutiveNoAnswer} requests in a row)`)
+      : perRequestCheck(single.tally, single.connectionsOpened, replicas, tally),
+    delta ? agreementCheck(tally, replicas, delta) : unavailableCheck("agreement", envoyProblem ?? "Envoy's view is missing"),
+  ];
+  for (const c of checks) say(`  ${c.passed ? "PASS" : "FAIL"} ${spec.service} ${c.name}: ${c.reason}`);
+  return {
+    service: spec.service,
+    path: spec.path,
+    cluster: spec.cluster,
+    serviceId,
+    lbPolicy: policyName,
+    lbPolicySource: policy.ok ? policy.value.source : policy.error,
+    requests: {
+      planned: planned.n,
+      plannedBy: planned.by,
+      sent: tally.sent,
+      ok: tally.ok,
+      concurrency: inFlight,
+      connections: run.connections,
+      connectionsOpened: load.connectionsOpened,
+      durationSeconds: load.durationMs / 1000,
+      requestsPerSecond: load.durationMs > 0 ? tally.sent / (load.durationMs / 1000) : 0,
+    },
+    latencyMs: latencyOf(tally.latencies),
+    histogram: latencyHistogram(tally.latencies),
+    replicas: replicaRows(tally, replicas, balance.report.expectedShares, delta),
+    failures: [...tally.failures.values()].sort((a, b) => b.count - a.count),
+    balance: balance.report,
+    perRequest: {
+      requests: single.tally.sent,
+      connectionsOpened: single.connectionsOpened,
+      seen: Object.fromEntries(single.tally.counts()),
+    },
+    convergence: null,
+    checks,
+    passed: checks.every((c) => c.passed),
+  };
+}
+
 function replicaRows(
   tally: Tally,
   replicas: readonly ReplicaInfo[],
   shares: readonly number[],
-  delta: ReturnType<typeof diffSnapshots>,
+  delta: ReturnType<typeof diffSnapshots> | undefined,
 ): ReplicaReport[] {
   const total = [...tally.replicas.values()].reduce((s, r) => s + r.count, 0);
   const rows: ReplicaReport[] = replicas.map((r, i) => {
     const t = tally.replicas.get(r.hostname);
-    const host = delta.hosts.find((h) => h.replica === r);
+    const host = delta?.hosts.find((h) => h.replica === r);
     return {
       hostname: r.hostname,
       container: r.name,

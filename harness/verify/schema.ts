@@ -30,8 +30,32 @@ export const replicaInfoSchema = z.object({
   /** The replica's address as Docker reports it (also Envoy's host address). */
   ip: z.string().min(1),
   port: z.number().int().min(1).max(65535).optional(),
+  /** Docker's health status, when the replica has a health check. */
+  health: z.string().optional(),
 });
 export type ReplicaInfo = z.infer<typeof replicaInfoSchema>;
+
+/**
+ * What the desired state says beyond the running replicas (from the scale map and Docker): the
+ * membership check fails on each desired replica that does not serve and on each extra container.
+ */
+export const desiredStateSchema = z.object({
+  desired: z.number().int().min(0),
+  notServing: z.array(z.object({ container: z.string(), hostname: z.string(), why: z.string(), logTail: z.array(z.string()) })),
+  extras: z.array(z.object({ container: z.string(), hostname: z.string(), ip: z.string().nullable(), why: z.string() })),
+  absent: z.number().int().min(0),
+});
+export type DesiredState = z.infer<typeof desiredStateSchema>;
+
+/** Names addresses and hostnames as a person would look for them (container, hostname, IP). */
+export interface Namer {
+  /** "container x (hostname h, 172.20.0.5:8080)", or that nothing owns the address. */
+  describeIp(ipOrHostPort: string): string;
+  /** "container x (hostname h, 172.20.0.5)", or that no container has the hostname. */
+  describeHostname(hostname: string): string;
+  /** The container name behind a hostname, when one exists. */
+  containerOf(hostname: string): string | undefined;
+}
 
 export const CHECK_NAMES = ["reachability", "membership", "balance", "per-request", "agreement", "convergence", "metrics", "tracing"] as const;
 export const checkNameSchema = z.enum(CHECK_NAMES);
@@ -192,6 +216,11 @@ export const verifyReportSchema = z.object({
    * reports made without the stack's Prometheus (schemaVersion 1 reports without it stay valid).
    */
   observability: observabilityPanelSchema.nullable().optional(),
+  /**
+   * Seconds from the end of the load-balancing load to the verdict: the metrics and tracing waits,
+   * each bounded by what it waits for. Absent when no load ran.
+   */
+  afterLoadSeconds: z.number().optional(),
   passed: z.boolean(),
 });
 export type VerifyReport = z.infer<typeof verifyReportSchema>;

@@ -106,6 +106,8 @@ export function createServer(options: ServiceOptions): http.Server {
     defaultMetrics: options.defaultMetrics ?? true,
   });
 
+  /** Answers to GET /service/:id so far (for FAIL_EVERY). */
+  let served = 0;
   const routes: Route[] = [
     {
       template: "/service/:id",
@@ -122,12 +124,14 @@ export function createServer(options: ServiceOptions): http.Server {
           });
         }
         if (config.responseDelayMs > 0) await sleep(config.responseDelayMs);
+        served += 1;
+        const failing = config.failEvery !== undefined && served % config.failEvery === 0;
         // Key order is part of the contract.
-        return json(200, {
+        return json(failing ? 500 : 200, {
           hostname: identity.hostname,
           ip: identity.ip,
           serviceid: asked,
-          success: true,
+          success: !failing,
           time: formatTime(now()),
         });
       },

@@ -27,6 +27,12 @@ export interface ServiceConfig {
    * replica slower than the others (least-request balancing).
    */
   responseDelayMs: number;
+  /**
+   * FAIL_EVERY: FOR TESTS ONLY. Answers every Nth GET /service/:id with HTTP 500 and
+   * `success: false` (still naming this replica), so that an integration test can run a replica
+   * that fails some requests and prove that verify names it. Unset (the default): never.
+   */
+  failEvery: number | undefined;
   /** LOG_LEVEL: debug | info | warn | error (default info). Health and metrics scrapes log at debug. */
   logLevel: LogLevel;
 }
@@ -70,6 +76,7 @@ const EnvSchema = z.object({
     .regex(/^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$/, "must be a hostname (letters, digits, '.', '-')")
     .optional(),
   RESPONSE_DELAY_MS: integer(0, 60_000).optional(),
+  FAIL_EVERY: integer(1, 1_000_000).optional(),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"], { error: "must be one of debug, info, warn, error" }).optional(),
 });
 
@@ -104,6 +111,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     serviceName: e.SERVICE_NAME ?? `service${e.SERVICE_ID}`,
     reportedHostname: e.REPORTED_HOSTNAME,
     responseDelayMs: e.RESPONSE_DELAY_MS ?? 0,
+    failEvery: e.FAIL_EVERY,
     logLevel: e.LOG_LEVEL ?? "info",
   };
 }

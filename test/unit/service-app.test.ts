@@ -115,6 +115,16 @@ test("REPORTED_HOSTNAME overrides the reported hostname (test-only lying replica
   assert.ok(sample(metrics, "http_requests_total", { replica: "not-me-at-all" }) >= 1);
 });
 
+test("FAIL_EVERY answers every Nth request with 500 and success=false, still naming the replica (test-only failing replica)", async (t) => {
+  const target = await start(t, { FAIL_EVERY: "3" });
+  const answers = [];
+  for (let i = 0; i < 6; i++) answers.push(await request(target, "GET", "/service/1"));
+  assert.deepEqual(answers.map((a) => a.status), [200, 200, 500, 200, 200, 500]);
+  const failed = JSON.parse(answers[2]?.body ?? "{}") as { hostname: string; success: boolean };
+  assert.deepEqual([failed.hostname, failed.success], ["fc4a73df5ae8", false]);
+  assert.equal((await request(target, "GET", "/healthz")).status, 200, "health checks are not failed");
+});
+
 test("firstExternalIPv4 skips loopback and IPv6, accepts numeric family, falls back to 127.0.0.1", () => {
   const lo = { address: "127.0.0.1", netmask: "255.0.0.0", family: "IPv4", mac: "00:00:00:00:00:00", internal: true, cidr: null };
   const v6 = { address: "fe80::1", netmask: "ffff::", family: "IPv6", mac: "02:42:ac:14:00:05", internal: false, cidr: null, scopeid: 1 };

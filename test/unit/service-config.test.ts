@@ -21,6 +21,7 @@ test("defaults: PORT 8080, SERVICE_NAME service<ID>, no Zipkin, info logs, no de
     serviceName: "service1",
     reportedHostname: undefined,
     responseDelayMs: 0,
+    failEvery: undefined,
     logLevel: "info",
   });
 });
@@ -33,6 +34,7 @@ test("every variable is read", () => {
     SERVICE_NAME: "backend-two",
     REPORTED_HOSTNAME: "liar",
     RESPONSE_DELAY_MS: "25",
+    FAIL_EVERY: "7",
     LOG_LEVEL: "debug",
   });
   assert.deepEqual(config, {
@@ -42,6 +44,7 @@ test("every variable is read", () => {
     serviceName: "backend-two",
     reportedHostname: "liar",
     responseDelayMs: 25,
+    failEvery: 7,
     logLevel: "debug",
   });
 });

@@ -99,9 +99,9 @@ describe("reachability", () => {
     envoy.hosts[2]!.delta.cx_connect_fail = 4;
     const c = reachabilityCheck(t, "1", replicas, envoy);
     assert.equal(c.passed, false);
-    assert.ok(c.culprits.includes("bbb222"));
-    assert.ok(c.culprits.includes("ccc333"));
-    assert.match(c.reason, /bbb222 \(container stack-service1-2\) answered 1 × success=false/);
+    assert.ok(c.culprits.includes("stack-service1-2"), "named by container");
+    assert.ok(c.culprits.includes("stack-service1-3"));
+    assert.match(c.reason, /container stack-service1-2 \(hostname bbb222, 172\.20\.0\.6\) answered 1 × success=false/);
     assert.match(c.reason, /4 × HTTP 503 from Envoy/);
     assert.ok(c.details.some((d) => /ccc333.*cx_connect_fail \+4/.test(d)));
   });
@@ -120,10 +120,64 @@ describe("membership", () => {
     envoy.hosts.pop();
     const c = membershipCheck(t, replicas, "service1", envoy);
     assert.equal(c.passed, false);
-    assert.deepEqual(new Set(c.culprits), new Set(["imposter", "ccc333", "aaa111"]));
-    assert.match(c.reason, /'imposter' answered 1 request but is not a running replica of service1/);
-    assert.match(c.reason, /ccc333 \(container stack-service1-3\) never answered \(not among Envoy's hosts\)/);
-    assert.match(c.reason, /aaa111 .* reported ip 10\.0\.0\.1 but Docker gives 172\.20\.0\.5/);
+    assert.deepEqual(new Set(c.culprits), new Set(["imposter", "stack-service1-3", "stack-service1-1"]));
+    assert.match(c.reason, /'imposter' answered 1 request but is not a desired replica of service1/);
+    assert.match(c.reason, /container stack-service1-3 \(hostname ccc333, 172\.20\.0\.7\) never answered \(not among Envoy's hosts\)/);
+    assert.match(c.reason, /aaa111.* reported ip 10\.0\.0\.1 but Docker gives 172\.20\.0\.5/);
+  });
+
+  const namer = {
+    describeIp: (ip: string) => (ip.startsWith("172.20.0.99") ? `container rogue-1 (hostname imposter, ${ip})` : `${ip} (no container on the project's networks has this address)`),
+    describeHostname: (h: string) => (h === "imposter" ? "container rogue-1 (hostname imposter, 172.20.0.99)" : `'${h}' (no container)`),
+    containerOf: (h: string) => (h === "imposter" ? "rogue-1" : undefined),
+  };
+
+  it("names a stranger by its container, hostname and address, never by a bare hostname or IP", () => {
+    const t = tallyOf([3, 3, 3]);
+    t.answer(200, answer("imposter", "172.20.0.99"), 1);
+    const c = membershipCheck(t, replicas, "service1", undefined, { namer });
+    assert.equal(c.passed, false);
+    assert.deepEqual(c.culprits, ["rogue-1"]);
+    assert.match(c.reason, /^container rogue-1 \(hostname imposter, 172\.20\.0\.99\) answered 1 request but is not a desired replica of service1$/);
+  });
+
+  it("fails on a desired replica that does not serve, naming why and its last log line", () => {
+    const desired = {
+      desired: 4,
+      notServing: [{ container: "stack-service1-4", hostname: "ddd444", why: "exited with code 137, OOM-killed", logTail: ["starting", "allocating"] }],
+      extras: [],
+      absent: 0,
+    };
+    const c = membershipCheck(tallyOf([3, 3, 3]), replicas, "service1", undefined, { desired });
+    assert.equal(c.passed, false);
+    assert.deepEqual(c.culprits, ["stack-service1-4"]);
+    assert.match(c.reason, /desired replica stack-service1-4 \(hostname ddd444\) is not serving: exited with code 137, OOM-killed; last log line: allocating/);
+    assert.ok(c.details.includes("  allocating"));
+  });
+
+  it("fails when desired replicas have no container at all", () => {
+    const c = membershipCheck(tallyOf([3, 3, 3]), replicas, "service1", undefined, { desired: { desired: 5, notServing: [], extras: [], absent: 2 } });
+    assert.equal(c.passed, false);
+    assert.match(c.reason, /2 desired replicas of service1 have no container at all \(3 of 5 exist: removed\?\)/);
+  });
+
+  it("fails on an extra container even when it carries the service's labels, and says what it answered", () => {
+    const t = tallyOf([3, 3, 3]);
+    t.answer(200, answer("eee555", "172.20.0.9"), 1);
+    const extras = [{ container: "stack-service1-5", hostname: "eee555", ip: "172.20.0.9", why: "numbered 5, beyond the 3 desired replicas of service1" }];
+    const c = membershipCheck(t, replicas, "service1", undefined, { desired: { desired: 3, notServing: [], extras, absent: 0 } });
+    assert.equal(c.passed, false);
+    assert.deepEqual(c.culprits, ["stack-service1-5"]);
+    assert.equal(
+      c.reason,
+      "extra container stack-service1-5 (hostname eee555, 172.20.0.9) is numbered 5, beyond the 3 desired replicas of service1, and answered 1 request",
+    );
+  });
+
+  it("passes when the running replicas are exactly the desired ones", () => {
+    const c = membershipCheck(tallyOf([3, 3, 3]), replicas, "service1", undefined, { desired: { desired: 3, notServing: [], extras: [], absent: 0 } });
+    assert.equal(c.passed, true, c.reason);
+    assert.match(c.reason, /all 3 running replicas of 3 desired answered/);
   });
 });
 
