@@ -7,6 +7,7 @@ import { EnvoyAdmin } from "../../harness/envoy/admin.ts";
 import { projectContainers, runningReplicas, stackEndpoints } from "../../harness/stack/discover.ts";
 import { scale } from "../../harness/stages/scale.ts";
 import { teardown } from "../../harness/stages/teardown.ts";
+import { runInEnvoyImage } from "../support/envoy-image.ts";
 import { startTestStack, type TestStack } from "../support/stack.ts";
 
 const answerSchema = z.object({
@@ -50,18 +51,7 @@ describe("the stack on a real Docker engine", { timeout: 600_000 }, () => {
   });
 
   it("the image's Envoy validates the shipped config and rejects a broken one", async () => {
-    const image = `envoy-pipeline/front-envoy:${s().config.projectName}`;
-    const run = async (cmd: string): Promise<{ code: number; out: string }> => {
-      const container = await s().ctx.docker.createContainer({ Image: image, Entrypoint: ["bash", "-c"], Cmd: [cmd], User: "root" });
-      try {
-        await container.start();
-        const { StatusCode } = (await container.wait()) as { StatusCode: number };
-        const logs = await container.logs({ stdout: true, stderr: true });
-        return { code: StatusCode, out: logs.toString("utf8") };
-      } finally {
-        await container.remove({ force: true });
-      }
-    };
+    const run = (cmd: string) => runInEnvoyImage(s().ctx.docker, s().config.projectName, cmd);
     const good = await run("envoy --version && envoy --mode validate -c /etc/envoy/envoy.yaml");
     assert.equal(good.code, 0, good.out);
     assert.match(good.out, /1\.40\.\d+/);
