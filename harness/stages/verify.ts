@@ -13,6 +13,7 @@ import {
   type ObservabilityEndpoints,
   type SentTraffic,
 } from "../observability/index.ts";
+import { bytesCheck, type VerifierBytes } from "../observability/bytes-check.ts";
 import { observabilityPanelOrNull, panelScopeSince } from "../observability/report.ts";
 import { runningReplicas, stackEndpoints, type StackEndpoints } from "../stack/discover.ts";
 import { routeFor } from "../stack/routes.ts";
@@ -48,13 +49,20 @@ function sentTraffic(report: VerifyReport): SentTraffic[] {
   });
 }
 
+/** What the verifier counted in bytes per service, for the bytes check. */
+function verifierBytes(report: VerifyReport): VerifierBytes[] {
+  return report.services.flatMap((s) =>
+    s.bytes ? [{ service: s.service, cluster: s.cluster, wire: { sent: s.bytes.wireSent, received: s.bytes.wireReceived }, bodySent: s.bytes.bodySent, bodyReceivedPerReplica: s.bytes.bodyReceivedPerReplica }] : [],
+  );
+}
+
 /** Adds the metrics and tracing verdicts to each service's checks, and recomputes the verdicts. */
 function foldObservability(report: VerifyReport, results: readonly ObservabilityCheckResult[]): void {
   for (const result of results) {
     const service = report.services.find((s) => s.service === result.service);
     if (!service) continue;
     service.checks.push({
-      name: result.name === "tracing" ? "tracing" : "metrics",
+      name: result.name === "tracing" || result.name === "bytes" ? result.name : "metrics",
       passed: result.passed,
       reason: result.detail,
       culprits: [],
@@ -119,16 +127,17 @@ export async function verifyStack(ctx: StageContext, opts: VerifyStackOptions = 
   const panel = await observabilityPanelOrNull(prometheus, { ...panelScopeSince(before.allScrapedAt), services: services.map((s) => s.service) }, (reason) =>
     log.warn(`no Prometheus panel in the report: ${reason}`),
   );
+  const bytes = bytesCheck(panel, verifierBytes(report));
   const tracing = await tracingCheck({
     listenerUrl: endpoints.listenerUrl,
     zipkin: new ZipkinClient(observability.zipkinUrl),
     services: services.map((s) => ({ service: s.service, path: s.path, id: s.serviceId })),
   });
-  foldObservability(report, [...metrics, ...tracing]);
+  foldObservability(report, [...metrics, ...bytes, ...tracing]);
   for (const [service, result] of Object.entries(opts.convergence ?? {})) {
     if (report.services.some((s) => s.service === service)) report = withConvergence(report, service, result);
   }
-  for (const r of [...metrics, ...tracing]) log.info(`  ${r.passed ? "PASS" : "FAIL"} ${r.service ?? ""} ${r.name}: ${r.detail}`);
+  for (const r of [...metrics, ...bytes, ...tracing]) log.info(`  ${r.passed ? "PASS" : "FAIL"} ${r.service ?? ""} ${r.name}: ${r.detail}`);
   report.observability = panel;
   const files = await writeReports(report, config.reportDir);
   return { passed: report.passed, report, table: formatReport(report), endpoints, observability, files };

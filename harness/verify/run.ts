@@ -16,7 +16,7 @@ import {
   type WeightExpectation,
 } from "./checks.ts";
 import { diffSnapshots, snapshotCluster } from "./envoy-view.ts";
-import { runLoad, type Tally } from "./load.ts";
+import { bytesOfLoads, runLoad, type Tally } from "./load.ts";
 import {
   parseOrThrow,
   replicaInfoSchema,
@@ -227,6 +227,7 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
         connectionsOpened: single.connectionsOpened,
         seen: Object.fromEntries(single.tally.counts()),
       },
+      bytes: bytesOfLoads(load, single),
       convergence: null,
       checks,
       passed: checks.every((c) => c.passed),
