@@ -208,6 +208,7 @@ describe("the front door of a real stack", { timeout: 600_000 }, () => {
       },
       { timeoutMs: 30_000 },
     );
+    console.log(`Envoy's 503 with service1 down: ${a.contentType} ${a.text}`);
     assert.deepEqual(a.body, { success: false, error: "no healthy upstream", status: 503, request_id: "front-door-down" });
     // service2 is still served.
     const other = await get(`${listener()}/service/2`);
