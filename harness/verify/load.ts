@@ -94,7 +94,7 @@ export class Tally {
         r.latencies.push(latencyMs);
         this.replicaError(r, status === 200 ? `invalid answer (${issues})` : `HTTP ${status}, invalid answer (${issues})`);
       } else {
-        this.fail(status === 200 ? "body" : "http", status, status === 200 ? `invalid answer (${issues})` : snippet(body));
+        this.fail(status === 200 ? "body" : "http", status, status === 200 ? `invalid answer (${issues})` : (errorText(data) ?? snippet(body)));
       }
       return;
     }
@@ -120,6 +120,15 @@ export class Tally {
   counts(): Map<string, number> {
     return new Map([...this.replicas.values()].map((r) => [r.hostname, r.count]));
   }
+}
+
+/**
+ * The `error` of a JSON error body (Envoy's local replies, the services' errors), so that answers
+ * differing only in their request id count as one kind of failure.
+ */
+function errorText(data: unknown): string | undefined {
+  const error = typeof data === "object" && data !== null ? (data as { error?: unknown }).error : undefined;
+  return typeof error === "string" && error !== "" ? snippet(error) : undefined;
 }
 
 function snippet(body: string): string {

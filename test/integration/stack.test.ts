@@ -104,8 +104,10 @@ describe("the stack on a real Docker engine", { timeout: 600_000 }, () => {
     for (const path of ["/service/10", "/nothing-here", "/service"]) {
       const res = await fetch(`${s().deployed.endpoints.listenerUrl}${path}`);
       assert.equal(res.status, 404, `${path} answered ${res.status}`);
-      // A replica's 404 is a JSON body; Envoy's "no route" reply is empty.
-      assert.equal(await res.text(), "", `${path}: the 404 comes from Envoy's router, not a replica`);
+      // Envoy's "no route" reply (its local_reply_config) carries the status and the request id; a
+      // replica's own 404 has only success and error.
+      const body = z.object({ success: z.literal(false), error: z.string(), status: z.number(), request_id: z.string() }).strict().parse(await res.json());
+      assert.deepEqual({ ...body, request_id: "" }, { success: false, error: `no route for GET ${path}`, status: 404, request_id: "" }, `${path}: the 404 comes from Envoy's router, not a replica`);
     }
   });
 
