@@ -1,5 +1,6 @@
 // Observability of the stack: Prometheus metrics and Zipkin traces, the checks that prove them,
 // and the data for the report's panel. See docs/observability.md.
+export { bytesCheck, type VerifierBytes } from "./bytes-check.ts";
 export { observabilityEndpoints, publishedUrl, type ObservabilityEndpoints } from "./endpoints.ts";
 export {
   compareMetrics,
@@ -17,6 +18,7 @@ export { observabilityPanel, observabilityPanelSchema, type ObservabilityPanel }
 export { waitForReplicaTargets } from "./targets.ts";
 export { metricsProbeCheck, probeRequests, replicaTargetsProblem, type ProbedService } from "./metrics-probe.ts";
 export { prometheusBudget, prometheusIntervals, tracingBudgetMs, type WaitBudget } from "./wait-budget.ts";
+export { isProbeSpan, PROBE_PATHS, traceNoise, type TraceNoise } from "./trace-noise.ts";
 export { evaluateTrace, sendTracedRequest, tracingCheck, type TraceKind, type TracingCheckOptions, type TracedService } from "./tracing-check.ts";
 export { ObservabilityError, type ObservabilityCheckResult } from "./types.ts";
-export { ZipkinClient, type ZipkinSpan } from "./zipkin.ts";
+export { ZipkinClient, type TraceQuery, type ZipkinSpan } from "./zipkin.ts";

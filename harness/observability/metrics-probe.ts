@@ -1,9 +1,11 @@
 // The metrics check's own traffic: a counted batch of requests per service, sent after the
-// load-balancing checks, so that those checks never wait on Prometheus. Prometheus' counters are
+// load-balancing checks, so that those checks never wait on Prometheus. The same batch, counted in
+// bytes by its sockets, is what the bytes check compares with Prometheus' byte counters. Prometheus' counters are
 // read after a scrape that follows everything before the batch, and again after a scrape that
 // follows the batch; the increase must equal what the batch got, per Envoy cluster and per replica.
-import { runLoad } from "../verify/load.ts";
-import { metricsCheck, type SentTraffic, takeMetricsSnapshot } from "./metrics-check.ts";
+import { bytesOfLoads, runLoad } from "../verify/load.ts";
+import type { VerifierBytes } from "./bytes-check.ts";
+import { metricsCheck, type MetricsSnapshot, type SentTraffic, takeMetricsSnapshot } from "./metrics-check.ts";
 import type { PrometheusClient } from "./prometheus.ts";
 import { waitForReplicaTargets } from "./targets.ts";
 import type { ObservabilityCheckResult } from "./types.ts";
@@ -40,6 +42,15 @@ export async function replicaTargetsProblem(prom: PrometheusClient, services: re
   }
 }
 
+export interface ProbeOutcome {
+  /** The metrics verdict per service. */
+  results: ObservabilityCheckResult[];
+  /** Prometheus' counters right before the probe: the start of the probe's window. */
+  before: MetricsSnapshot;
+  /** What the probe's sockets and bodies carried, per service, for the bytes check. */
+  bytes: VerifierBytes[];
+}
+
 /** The metrics verdict per service, from a probe batch through Envoy's listener. */
 export async function metricsProbeCheck(
   prom: PrometheusClient,
@@ -47,22 +58,28 @@ export async function metricsProbeCheck(
   services: readonly ProbedService[],
   budget: WaitBudget,
   say: (line: string) => void,
-): Promise<ObservabilityCheckResult[]> {
+): Promise<ProbeOutcome> {
   say(`metrics: waiting for a scrape of every target before the probe (up to ${(budget.scrapeMs / 1000).toFixed(0)} s)`);
   const before = await takeMetricsSnapshot(prom, { timeoutMs: budget.scrapeMs, services: services.map((s) => s.service) });
-  const sent: SentTraffic[] = await Promise.all(
-    services.map(async (s) => {
-      const load = await runLoad({ listenerUrl, path: s.path, requests: probeRequests(s.replicas.length), concurrency: 4, connections: 4, expectedServiceId: s.serviceId });
-      return {
-        service: s.service,
-        cluster: s.cluster,
-        total: load.tally.sent,
-        perReplica: Object.fromEntries(load.tally.counts()),
-        replicas: s.replicas,
-      };
-    }),
+  const probes = await Promise.all(
+    services.map(async (s) => ({
+      s,
+      load: await runLoad({ listenerUrl, path: s.path, requests: probeRequests(s.replicas.length), concurrency: 4, connections: 4, expectedServiceId: s.serviceId }),
+    })),
   );
+  const sent: SentTraffic[] = probes.map(({ s, load }) => ({
+    service: s.service,
+    cluster: s.cluster,
+    total: load.tally.sent,
+    perReplica: Object.fromEntries(load.tally.counts()),
+    replicas: s.replicas,
+  }));
+  const bytes: VerifierBytes[] = probes.map(({ s, load }) => {
+    const b = bytesOfLoads(load);
+    return { service: s.service, cluster: s.cluster, wire: { sent: b.wireSent, received: b.wireReceived }, bodySent: b.bodySent, bodyReceivedPerReplica: b.bodyReceivedPerReplica };
+  });
   const loadEndedAt = new Date();
   say(`metrics: waiting for Prometheus to count the probe's ${sent.reduce((n, s) => n + s.total, 0)} requests (up to ${(budget.scrapeMs / 1000).toFixed(0)} s)`);
-  return metricsCheck(prom, { before, sent, loadEndedAt, timeoutMs: budget.scrapeMs });
+  const results = await metricsCheck(prom, { before, sent, loadEndedAt, timeoutMs: budget.scrapeMs });
+  return { results, before, bytes };
 }

@@ -1,6 +1,7 @@
 // Data for the verify report's observability panel: per service (and per replica) latency
-// quantiles, request rate, error ratio and status classes from Prometheus, plus Envoy's own
-// numbers — a small JSON structure the HTML report renders as a table.
+// quantiles, request rate, error ratio, status classes and bytes in/out from Prometheus, plus
+// Envoy's own numbers (bytes on its listener and to each cluster included) — a small JSON
+// structure the HTML report renders as a table.
 //
 // Counts are the growth of each counter between its sample at the window's start and its newest
 // one, not increase()/rate(): those extrapolate to the window's edges, by up to a scrape interval
@@ -10,6 +11,7 @@
 import { z } from "zod";
 import type { PrometheusClient, Sample } from "./prometheus.ts";
 import {
+  clusterSelector,
   envoyCpuPercent,
   envoyDownstreamConnections,
   envoyMemoryAllocated,
@@ -22,6 +24,9 @@ import {
 
 const num = z.number().nullable();
 const latencySchema = z.object({ p50: num, p90: num, p99: num });
+/** Bytes during the window and the average bandwidth (bytes / the window's seconds). */
+const bytesSchema = z.object({ in: num, out: num, inPerSecond: num, outPerSecond: num });
+export type PanelBytes = z.infer<typeof bytesSchema>;
 
 const rowSchema = z.object({
   /** Answers in the window (counter growth; null: no series). */
@@ -34,6 +39,12 @@ const rowSchema = z.object({
   latency: latencySchema,
   /** Answers per class, e.g. { "2xx": 300, "5xx": 2 }. */
   statusClasses: z.record(z.string(), z.number()),
+  /**
+   * Body bytes the replicas received (in) and sent (out) on the service route, from their
+   * http_request_size_bytes / http_response_size_bytes counters. Optional: reports written before
+   * it existed stay valid.
+   */
+  bytes: bytesSchema.optional(),
 });
 
 export const observabilityPanelSchema = z.object({
@@ -46,11 +57,33 @@ export const observabilityPanelSchema = z.object({
       replicas: z.array(rowSchema.extend({ replica: z.string() })),
     }),
   ),
-  envoy: z.object({ cpuPercent: num, memoryAllocatedBytes: num, downstreamConnections: num, requestsPerSecond: num }),
+  envoy: z.object({
+    cpuPercent: num,
+    memoryAllocatedBytes: num,
+    downstreamConnections: num,
+    requestsPerSecond: num,
+    /**
+     * Bytes on the wire (headers included), seen from Envoy: on the front listener, from clients
+     * (in) and to them (out); per cluster, from its replicas (in) and to them (out). Optional, as
+     * above.
+     */
+    bytes: z
+      .object({
+        listener: bytesSchema,
+        clusters: z.array(bytesSchema.extend({ cluster: z.string() })),
+      })
+      .optional(),
+  }),
 });
 export type ObservabilityPanel = z.infer<typeof observabilityPanelSchema>;
 
 const finite = (v: number | undefined): number | null => (v === undefined || !Number.isFinite(v) ? null : v);
+
+/** Bytes in and out of a window, with the bandwidth they average to. */
+function bytesOf(inBytes: number | null, outBytes: number | null, seconds: number): PanelBytes {
+  const rate = (v: number | null): number | null => (v === null ? null : v / seconds);
+  return { in: inBytes, out: outBytes, inPerSecond: rate(inBytes), outPerSecond: rate(outBytes) };
+}
 
 const UNIT_SECONDS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86_400, w: 604_800, y: 31_536_000 };
 
@@ -75,10 +108,15 @@ export function growth(series: string, window: string): string {
 const groupLabels = (g: Grouping, ...more: string[]): string => [...(g === "replica" ? ["service", "replica"] : ["service"]), ...more].join(", ");
 
 /** The panel's PromQL for one grouping: answers per status class, and the latency quantiles. */
-export function panelQueries(scope: QueryScope & { window: string }, g: Grouping): { classes: string; quantile: (q: number) => string } {
+export function panelQueries(
+  scope: QueryScope & { window: string },
+  g: Grouping,
+): { classes: string; quantile: (q: number) => string; bytesIn: string; bytesOut: string } {
   const sel = serviceSelector(scope);
   return {
     classes: `sum by (${groupLabels(g, "status_class")}) (${growth(`http_requests_total${sel}`, scope.window)})`,
+    bytesIn: `sum by (${groupLabels(g)}) (${growth(`http_request_size_bytes_total${sel}`, scope.window)})`,
+    bytesOut: `sum by (${groupLabels(g)}) (${growth(`http_response_size_bytes_total${sel}`, scope.window)})`,
     quantile: (q) => `histogram_quantile(${q}, sum by (${groupLabels(g, "le")}) (${growth(`http_request_duration_seconds_bucket${sel}`, scope.window)}))`,
   };
 }
@@ -106,8 +144,15 @@ export async function observabilityPanel(promClient: PrometheusClient, scope: Pa
   const scalar = async (q: string): Promise<number | null> => finite((await prom.query(q))[0]?.value);
   const perGrouping = async (g: Grouping) => {
     const q = panelQueries(s, g);
-    const [classes, p50, p90, p99] = await Promise.all([prom.query(q.classes), prom.query(q.quantile(0.5)), prom.query(q.quantile(0.9)), prom.query(q.quantile(0.99))]);
-    const idx = { p50: index(p50, g), p90: index(p90, g), p99: index(p99, g) };
+    const [classes, p50, p90, p99, bytesIn, bytesOut] = await Promise.all([
+      prom.query(q.classes),
+      prom.query(q.quantile(0.5)),
+      prom.query(q.quantile(0.9)),
+      prom.query(q.quantile(0.99)),
+      prom.query(q.bytesIn),
+      prom.query(q.bytesOut),
+    ]);
+    const idx = { p50: index(p50, g), p90: index(p90, g), p99: index(p99, g), in: index(bytesIn, g), out: index(bytesOut, g) };
     const byClass = new Map<string, { total: number; classes: Record<string, number> }>();
     for (const c of classes) {
       const k = keyOf(c.labels, g);
@@ -131,19 +176,29 @@ export async function observabilityPanel(promClient: PrometheusClient, scope: Pa
           errorRatio: requests === null || requests === 0 ? null : (counted?.classes["5xx"] ?? 0) / requests,
           latency: { p50: finite(idx.p50.get(k)), p90: finite(idx.p90.get(k)), p99: finite(idx.p99.get(k)) },
           statusClasses: counted?.classes ?? {},
+          bytes: bytesOf(finite(idx.in.get(k)), finite(idx.out.get(k)), seconds),
         },
       };
     });
   };
-  const envoyRequests = `sum(${growth(`envoy_http_downstream_rq_total{job="envoy",envoy_http_conn_manager_prefix=${quote(INGRESS_PREFIX)}}`, window)})`;
-  const [services, replicas, cpu, mem, cx, envoyRq] = await Promise.all([
+  const ingress = `{job="envoy",envoy_http_conn_manager_prefix=${quote(INGRESS_PREFIX)}}`;
+  const envoyRequests = `sum(${growth(`envoy_http_downstream_rq_total${ingress}`, window)})`;
+  const cluster = (metric: string): string => `sum by (envoy_cluster_name) (${growth(`${metric}${clusterSelector(s)}`, window)})`;
+  const [services, replicas, cpu, mem, cx, envoyRq, rx, tx, upstreamRx, upstreamTx] = await Promise.all([
     perGrouping("service"),
     perGrouping("replica"),
     scalar(envoyCpuPercent()),
     scalar(envoyMemoryAllocated()),
     scalar(envoyDownstreamConnections()),
     scalar(envoyRequests),
+    scalar(`sum(${growth(`envoy_http_downstream_cx_rx_bytes_total${ingress}`, window)})`),
+    scalar(`sum(${growth(`envoy_http_downstream_cx_tx_bytes_total${ingress}`, window)})`),
+    prom.query(cluster("envoy_cluster_upstream_cx_rx_bytes_total")),
+    prom.query(cluster("envoy_cluster_upstream_cx_tx_bytes_total")),
   ]);
+  const byCluster = (samples: readonly Sample[]): Map<string, number> => new Map(samples.map((x) => [x.labels.envoy_cluster_name ?? "", x.value]));
+  const [clusterRx, clusterTx] = [byCluster(upstreamRx), byCluster(upstreamTx)];
+  const clusters = [...new Set([...clusterRx.keys(), ...clusterTx.keys()])].filter((c) => c !== "").sort();
   return observabilityPanelSchema.parse({
     window,
     generatedAt: (at ?? new Date()).toISOString(),
@@ -152,7 +207,16 @@ export async function observabilityPanel(promClient: PrometheusClient, scope: Pa
       ...row,
       replicas: replicas.filter((r) => r.key.startsWith(`${key}|`)).map((r) => ({ replica: r.key.slice(key.length + 1), ...r.row })),
     })),
-    envoy: { cpuPercent: cpu, memoryAllocatedBytes: mem, downstreamConnections: cx, requestsPerSecond: envoyRq === null ? null : envoyRq / seconds },
+    envoy: {
+      cpuPercent: cpu,
+      memoryAllocatedBytes: mem,
+      downstreamConnections: cx,
+      requestsPerSecond: envoyRq === null ? null : envoyRq / seconds,
+      bytes: {
+        listener: bytesOf(rx, tx, seconds),
+        clusters: clusters.map((c) => ({ cluster: c, ...bytesOf(finite(clusterRx.get(c)), finite(clusterTx.get(c)), seconds) })),
+      },
+    },
   });
 }
 

@@ -1,4 +1,5 @@
-// A small client for Zipkin's v2 API (GET /api/v2/trace/{traceId}, /health). Spans are parsed with
+// A small client for Zipkin's v2 API (GET /api/v2/trace/{traceId}, /api/v2/traces, /api/v2/services,
+// /api/v2/spans, /health). Spans are parsed with
 // zod; a malformed span is reported by its position and field.
 import { z } from "zod";
 import { formatIssues } from "../config.ts";
@@ -41,6 +42,18 @@ export function parseTrace(body: unknown, what: string): ZipkinSpan[] {
   return parsed.data;
 }
 
+export const tracesSchema = z.array(traceSchema);
+const namesSchema = z.array(z.string());
+
+export interface TraceQuery {
+  /** Newest traces first, at most this many (Zipkin's default is 10). */
+  limit: number;
+  /** How far back from now, in milliseconds. */
+  lookbackMs: number;
+  /** Only traces with a span of this service. */
+  serviceName?: string;
+}
+
 export class ZipkinClient {
   constructor(
     /** e.g. http://127.0.0.1:32772 */
@@ -62,6 +75,42 @@ export class ZipkinClient {
   /** The spans Zipkin holds for a trace id, or [] when it holds none (404). */
   async trace(traceId: string): Promise<ZipkinSpan[]> {
     const url = new URL(`/api/v2/trace/${encodeURIComponent(traceId)}`, this.baseUrl);
+    const body = await this.getJson(url, true);
+    return body === undefined ? [] : parseTrace(body, `Zipkin GET ${url.pathname}`);
+  }
+
+  /** The newest traces (each an array of spans) that match the query. */
+  async traces(q: TraceQuery): Promise<ZipkinSpan[][]> {
+    const url = new URL("/api/v2/traces", this.baseUrl);
+    url.searchParams.set("limit", String(q.limit));
+    url.searchParams.set("lookback", String(Math.max(1, Math.round(q.lookbackMs))));
+    url.searchParams.set("endTs", String(Date.now()));
+    if (q.serviceName !== undefined) url.searchParams.set("serviceName", q.serviceName);
+    const parsed = tracesSchema.safeParse(await this.getJson(url, false));
+    if (!parsed.success) throw new ObservabilityError(`Zipkin GET ${url.pathname}: unexpected answer: ${formatIssues(parsed.error)}`);
+    return parsed.data;
+  }
+
+  /** Every service name Zipkin has spans of (localEndpoint.serviceName). */
+  async serviceNames(): Promise<string[]> {
+    return this.names(new URL("/api/v2/services", this.baseUrl));
+  }
+
+  /** Every span name Zipkin holds for a service. */
+  async spanNames(serviceName: string): Promise<string[]> {
+    const url = new URL("/api/v2/spans", this.baseUrl);
+    url.searchParams.set("serviceName", serviceName);
+    return this.names(url);
+  }
+
+  private async names(url: URL): Promise<string[]> {
+    const parsed = namesSchema.safeParse(await this.getJson(url, false));
+    if (!parsed.success) throw new ObservabilityError(`Zipkin GET ${url.pathname}: unexpected answer: ${formatIssues(parsed.error)}`);
+    return parsed.data;
+  }
+
+  /** GET and parse JSON; undefined for a 404 when `notFoundIsEmpty`. */
+  private async getJson(url: URL, notFoundIsEmpty: boolean): Promise<unknown> {
     let res: Response;
     try {
       res = await fetch(url, { signal: AbortSignal.timeout(this.timeoutMs) });
@@ -69,14 +118,12 @@ export class ZipkinClient {
       throw new ObservabilityError(`Zipkin GET ${url}: ${(err as Error).message}`);
     }
     const text = await res.text();
-    if (res.status === 404) return [];
+    if (res.status === 404 && notFoundIsEmpty) return undefined;
     if (!res.ok) throw new ObservabilityError(`Zipkin GET ${url}: HTTP ${res.status}: ${text.slice(0, 200)}`);
-    let body: unknown;
     try {
-      body = JSON.parse(text);
+      return JSON.parse(text) as unknown;
     } catch {
       throw new ObservabilityError(`Zipkin GET ${url}: not JSON: ${text.slice(0, 200)}`);
     }
-    return parseTrace(body, `Zipkin GET ${url.pathname}`);
   }
 }

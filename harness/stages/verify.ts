@@ -25,6 +25,7 @@ import {
   type ObservabilityEndpoints,
   type ProbedService,
 } from "../observability/index.ts";
+import { bytesCheck } from "../observability/bytes-check.ts";
 import { observabilityPanelOrNull, panelScopeSince } from "../observability/report.ts";
 import { serviceStates, type ServiceState } from "../stack/desired-state.ts";
 import { stackDirectory, type StackDirectory } from "../stack/directory.ts";
@@ -71,7 +72,7 @@ async function attempt<T>(work: () => Promise<T>): Promise<{ ok: true; value: T 
 function asCheck(r: ObservabilityCheckResult, directory: StackDirectory | undefined): CheckResult {
   const reason = directory ? directory.nameIn(r.detail) : r.detail;
   return {
-    name: r.name === "tracing" ? "tracing" : "metrics",
+    name: r.name === "tracing" || r.name === "bytes" ? r.name : "metrics",
     passed: r.passed,
     reason,
     culprits: [],
@@ -108,7 +109,7 @@ function errorReport(services: readonly string[], reason: string, startedAt: Dat
     services: services.map((service) => {
       const route = routeFor(service);
       const s = unrunServiceReport({ service, path: route.path, cluster: route.cluster, serviceId: route.id }, reason);
-      s.checks.push(unavailableCheck("metrics", reason), unavailableCheck("tracing", reason));
+      s.checks.push(unavailableCheck("metrics", reason), unavailableCheck("bytes", reason), unavailableCheck("tracing", reason));
       return s;
     }),
     passed: false,
@@ -157,7 +158,7 @@ function errorReportWithoutObservability(specs: readonly VerifyServiceSpec[], re
     reason,
     startedAt,
   );
-  for (const s of r.services) s.checks = s.checks.filter((c) => c.name !== "metrics" && c.name !== "tracing");
+  for (const s of r.services) s.checks = s.checks.filter((c) => c.name !== "metrics" && c.name !== "bytes" && c.name !== "tracing");
   return r;
 }
 
@@ -197,6 +198,7 @@ async function proveStack(ctx: StageContext, desired: Record<string, number>, st
   // Metrics: the probe's counts in Prometheus, per cluster and per replica.
   const noListener = envoy.ok ? "Envoy's listener did not answer the load-balancing load" : `no Envoy listener (${envoy.error})`;
   const metrics: ObservabilityCheckResult[] = [];
+  const bytes: ObservabilityCheckResult[] = [];
   if (!prometheus || !budget || !endpoints || listenerSilent) {
     const why = !endpoints || listenerSilent ? noListener : prom.ok ? "" : prom.error;
     for (const s of states) metrics.push({ name: "metrics", service: s.service, passed: false, detail: `could not run: ${why}` });
@@ -205,9 +207,19 @@ async function proveStack(ctx: StageContext, desired: Record<string, number>, st
     const targetsProblem = await targetsSettled;
     if (targetsProblem) say(`metrics: ${directory.nameIn(targetsProblem)}`);
     const probe = await attempt(() => metricsProbeCheck(prometheus, endpoints.listenerUrl, probed, budget, say));
-    if (probe.ok) metrics.push(...probe.value);
-    else for (const s of states) metrics.push({ name: "metrics", service: s.service, passed: false, detail: `could not run: Prometheus: ${probe.error}` });
+    if (probe.ok) {
+      metrics.push(...probe.value.results);
+      // Bytes over the probe's window: from the scrape before it to now, read before the tracing
+      // check's requests, while nothing else talks to Envoy's listener.
+      const window = await observabilityPanelOrNull(prometheus, { ...panelScopeSince(probe.value.before.allScrapedAt), services: states.map((s) => s.service) }, (reason) =>
+        log.warn(`bytes: no Prometheus panel over the probe: ${reason}`),
+      );
+      bytes.push(...bytesCheck(window, probe.value.bytes));
+    } else {
+      for (const s of states) metrics.push({ name: "metrics", service: s.service, passed: false, detail: `could not run: Prometheus: ${probe.error}` });
+    }
   }
+  for (const m of metrics) if (m.detail.startsWith("could not run")) bytes.push({ ...m, name: "bytes" });
   const prometheusAnswers = metrics.some((m) => !m.detail.startsWith("could not run"));
 
   // The panel illustrates the run and decides nothing; tracing follows its own probes in Zipkin.
@@ -235,7 +247,7 @@ async function proveStack(ctx: StageContext, desired: Record<string, number>, st
       return r.ok ? r.value : states.map((s) => ({ name: "tracing", service: s.service, passed: false, detail: `could not run: Zipkin: ${r.error}` }));
     })(),
   ]);
-  for (const r of [...metrics, ...tracing]) {
+  for (const r of [...metrics, ...bytes, ...tracing]) {
     if (r.service) addCheck(report, r.service, asCheck(r, directory));
     log.info(`  ${r.passed ? "PASS" : "FAIL"} ${r.service ?? ""} ${r.name}: ${directory.nameIn(r.detail)}`);
   }

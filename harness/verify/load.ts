@@ -1,7 +1,8 @@
 // The load generator: N requests through Envoy's listener over a fixed number of keep-alive
 // connections (undici Pool), every answer parsed with zod and tallied per replica.
+import type { Socket } from "node:net";
 import { performance } from "node:perf_hooks";
-import { Pool, type Dispatcher } from "undici";
+import { buildConnector, Pool, type Dispatcher } from "undici";
 import { serviceResponseSchema } from "./schema.ts";
 
 /** What the harness saw from one replica (keyed by the hostname it answered with). */
@@ -17,6 +18,8 @@ export interface ReplicaTally {
   ips: Map<string, number>;
   /** Latencies in ms of its answers. */
   latencies: number[];
+  /** Response body bytes of its answers (what the replica's http_response_size_bytes counts). */
+  bodyBytes: number;
 }
 
 export interface FailureTally {
@@ -51,7 +54,7 @@ export class Tally {
   replica(hostname: string): ReplicaTally {
     let r = this.replicas.get(hostname);
     if (!r) {
-      r = { hostname, count: 0, errors: 0, errorKinds: new Map(), ips: new Map(), latencies: [] };
+      r = { hostname, count: 0, errors: 0, errorKinds: new Map(), ips: new Map(), latencies: [], bodyBytes: 0 };
       this.replicas.set(hostname, r);
     }
     return r;
@@ -93,16 +96,18 @@ export class Tally {
       if (named !== "") {
         const r = this.replica(named);
         r.count += 1;
+        r.bodyBytes += Buffer.byteLength(body, "utf8");
         r.latencies.push(latencyMs);
         this.replicaError(r, status === 200 ? `invalid answer (${issues})` : `HTTP ${status}, invalid answer (${issues})`);
       } else {
-        this.fail(status === 200 ? "body" : "http", status, status === 200 ? `invalid answer (${issues})` : snippet(body));
+        this.fail(status === 200 ? "body" : "http", status, status === 200 ? `invalid answer (${issues})` : (errorText(data) ?? snippet(body)));
       }
       return;
     }
     const v = parsed.data;
     const r = this.replica(v.hostname);
     r.count += 1;
+    r.bodyBytes += Buffer.byteLength(body, "utf8");
     r.latencies.push(latencyMs);
     r.ips.set(v.ip, (r.ips.get(v.ip) ?? 0) + 1);
     if (status !== 200) this.replicaError(r, `HTTP ${status}`);
@@ -121,6 +126,15 @@ export class Tally {
   counts(): Map<string, number> {
     return new Map([...this.replicas.values()].map((r) => [r.hostname, r.count]));
   }
+}
+
+/**
+ * The `error` of a JSON error body (Envoy's local replies, the services' errors), so that answers
+ * differing only in their request id count as one kind of failure.
+ */
+function errorText(data: unknown): string | undefined {
+  const error = typeof data === "object" && data !== null ? (data as { error?: unknown }).error : undefined;
+  return typeof error === "string" && error !== "" ? snippet(error) : undefined;
 }
 
 function snippet(body: string): string {
@@ -158,6 +172,8 @@ export interface LoadResult {
   durationMs: number;
   /** TCP connections the pool opened to Envoy (each lands on one Envoy worker for its life). */
   connectionsOpened: number;
+  /** Bytes on the wire over all of the load's connections (headers included), as the sockets count them. */
+  bytes: { sent: number; received: number };
 }
 
 /**
@@ -167,7 +183,16 @@ export interface LoadResult {
 export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   const tally = opts.tally ?? new Tally(opts.expectedServiceId);
   const timeoutMs = opts.timeoutMs ?? 10_000;
+  // undici's own connector, wrapped to keep each socket: its byte counts are what Envoy's listener
+  // must have received and sent.
+  const sockets: Socket[] = [];
+  const connector = buildConnector({});
   const pool = new Pool(new URL(opts.listenerUrl).origin, {
+    connect: (options, callback) =>
+      connector(options, (...args) => {
+        if (args[1]) sockets.push(args[1]);
+        callback(...args);
+      }),
     connections: opts.connections,
     pipelining: 1,
     keepAliveTimeout: 60_000,
@@ -186,7 +211,12 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   } finally {
     await pool.close().catch(() => undefined);
   }
-  return { tally, durationMs: performance.now() - started, connectionsOpened };
+  const bytes = { sent: 0, received: 0 };
+  for (const socket of sockets) {
+    bytes.sent += socket.bytesWritten;
+    bytes.received += socket.bytesRead;
+  }
+  return { tally, durationMs: performance.now() - started, connectionsOpened, bytes };
 }
 
 const REQUEST_HEADERS = { accept: "application/json" };
@@ -273,4 +303,17 @@ export function drive(
     };
     for (let i = 0; i < lanes; i++) next();
   });
+}
+
+/** The bytes of some loads to one service: on the wire (all sockets) and in bodies (per replica). */
+export function bytesOfLoads(...loads: readonly LoadResult[]): { wireSent: number; wireReceived: number; bodySent: number; bodyReceivedPerReplica: Record<string, number> } {
+  const perReplica: Record<string, number> = {};
+  for (const load of loads) for (const r of load.tally.replicas.values()) perReplica[r.hostname] = (perReplica[r.hostname] ?? 0) + r.bodyBytes;
+  return {
+    wireSent: loads.reduce((sum, l) => sum + l.bytes.sent, 0),
+    wireReceived: loads.reduce((sum, l) => sum + l.bytes.received, 0),
+    // GETs without a body.
+    bodySent: 0,
+    bodyReceivedPerReplica: perReplica,
+  };
 }

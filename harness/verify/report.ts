@@ -4,7 +4,7 @@
 // VerifyReport itself.
 import { mkdir, writeFile, rm } from "node:fs/promises";
 import { join } from "node:path";
-import type { ObservabilityPanel } from "../observability/report.ts";
+import type { ObservabilityPanel, PanelBytes } from "../observability/report.ts";
 import { verifyReportSchema, type ServiceReport, type VerifyReport } from "./schema.ts";
 import { REPORT_CSS, REPORT_STYLESHEET, withPresentationAttributes } from "./report-style.ts";
 
@@ -24,6 +24,36 @@ function table(rows: string[][], rightAligned: ReadonlySet<number>): string[] {
 function serviceHeader(s: ServiceReport): string {
   const r = s.requests;
   return `${s.service}  ${s.path} -> cluster ${s.cluster}  ${s.lbPolicy}  ${r.sent} requests (${r.concurrency} in flight, ${r.connectionsOpened} connections)  ${r.requestsPerSecond.toFixed(0)} req/s  p50 ${fmtMs(s.latencyMs.p50)} ms  p99 ${fmtMs(s.latencyMs.p99)} ms`;
+}
+
+/** Bytes as B, KiB or MiB; "–" without data. */
+function fmtBytes(v: number | null | undefined): string {
+  if (typeof v !== "number" || !Number.isFinite(v)) return NO_DATA;
+  if (v < 1024) return `${Math.round(v)} B`;
+  if (v < 1024 * 1024) return `${(v / 1024).toFixed(1)} KiB`;
+  return `${(v / 1024 / 1024).toFixed(1)} MiB`;
+}
+const fmtBandwidth = (v: number | null | undefined): string => (typeof v === "number" && Number.isFinite(v) ? `${fmtBytes(v)}/s` : NO_DATA);
+
+interface BytesRow {
+  what: string;
+  bytes: PanelBytes | undefined;
+}
+
+/** Rows of the bytes table: Envoy's listener, each Envoy cluster, each service's replicas. */
+function bytesRows(panel: ObservabilityPanel): BytesRow[] {
+  return [
+    { what: "Envoy listener (from/to clients)", bytes: panel.envoy.bytes?.listener },
+    ...(panel.envoy.bytes?.clusters ?? []).map((c) => ({ what: `Envoy cluster ${c.cluster} (from/to replicas)`, bytes: c })),
+    ...panel.services.map((s) => ({ what: `${s.service} replicas (bodies)`, bytes: s.bytes })),
+  ];
+}
+
+/** The terminal's bytes and bandwidth table, from Prometheus over the run. */
+function bytesLines(panel: ObservabilityPanel): string[] {
+  const rows = [["from Prometheus", "bytes in", "in/s", "bytes out", "out/s"]];
+  for (const { what, bytes } of bytesRows(panel)) rows.push([what, fmtBytes(bytes?.in), fmtBandwidth(bytes?.inPerSecond), fmtBytes(bytes?.out), fmtBandwidth(bytes?.outPerSecond)]);
+  return [`bytes and bandwidth over ${fmtWindow(panel.window)} (Prometheus):`, ...table(rows, new Set([1, 2, 3, 4])).map((l) => `  ${l}`)];
 }
 
 /** The terminal rendering: a table per service and one PASS/FAIL line per check. */
@@ -51,6 +81,7 @@ export function formatReport(report: VerifyReport): string {
     for (const c of s.checks) lines.push(`  ${c.passed ? "PASS" : "FAIL"} ${s.service} ${c.name}: ${c.reason}`);
     lines.push("");
   }
+  if (report.observability) lines.push(...bytesLines(report.observability), "");
   const checks = report.services.flatMap((s) => s.checks);
   const failed = checks.filter((c) => !c.passed).length;
   lines.push(
@@ -374,12 +405,21 @@ function observabilityHtml(panel: Panel): string {
     )}</td><td class="n">${escapeHtml(fmtRate(e.requestsPerSecond))}</td></tr>`,
   );
   out.push("</table>");
+  out.push('<table class="bytes"><tr><th>bytes (headers included for Envoy, bodies for the replicas)</th><th>in</th><th>in/s</th><th>out</th><th>out/s</th></tr>');
+  for (const { what, bytes } of bytesRows(panel)) {
+    out.push(
+      `<tr><td>${escapeHtml(what)}</td><td class="n">${escapeHtml(fmtBytes(bytes?.in))}</td><td class="n">${escapeHtml(fmtBandwidth(bytes?.inPerSecond))}</td><td class="n">${escapeHtml(
+        fmtBytes(bytes?.out),
+      )}</td><td class="n">${escapeHtml(fmtBandwidth(bytes?.outPerSecond))}</td></tr>`,
+    );
+  }
+  out.push("</table>");
   if (panel.services.length === 0) out.push(`<p class="muted">${escapeHtml(`${NO_DATA} Prometheus had no service series in the window`)}</p>`);
   for (const s of panel.services) {
     out.push(`<h3>${escapeHtml(s.service)}</h3>`);
     out.push(`<div class="charts"><div>${panelLatencySvg(s)}</div><div>${panelErrorSvg(s)}</div></div>`);
     out.push(
-      "<table><tr><th>replica</th><th>requests</th><th>requests/s</th><th>error ratio</th><th>p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>status classes</th></tr>",
+      "<table><tr><th>replica</th><th>requests</th><th>requests/s</th><th>error ratio</th><th>p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>status classes</th><th>bytes in</th><th>bytes out</th><th>out/s</th></tr>",
     );
     for (const { label, row, total } of panelRows(s)) {
       const err = row.errorRatio;
@@ -388,7 +428,9 @@ function observabilityHtml(panel: Panel): string {
           fmtRate(row.requestsPerSecond),
         )}</td><td class="n${isNum(err) && err > 0 ? " fail" : ""}">${escapeHtml(fmtRatio(err))}</td><td class="n">${escapeHtml(fmtSecAsMs(row.latency.p50))}</td><td class="n">${escapeHtml(
           fmtSecAsMs(row.latency.p90),
-        )}</td><td class="n">${escapeHtml(fmtSecAsMs(row.latency.p99))}</td><td>${escapeHtml(fmtClasses(row))}</td></tr>`,
+        )}</td><td class="n">${escapeHtml(fmtSecAsMs(row.latency.p99))}</td><td>${escapeHtml(fmtClasses(row))}</td><td class="n">${escapeHtml(fmtBytes(row.bytes?.in))}</td><td class="n">${escapeHtml(
+          fmtBytes(row.bytes?.out),
+        )}</td><td class="n">${escapeHtml(fmtBandwidth(row.bytes?.outPerSecond))}</td></tr>`,
       );
     }
     out.push("</table>");

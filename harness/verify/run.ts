@@ -16,7 +16,7 @@ import {
   type WeightExpectation,
 } from "./checks.ts";
 import { diffSnapshots, snapshotCluster } from "./envoy-view.ts";
-import { runLoad, Tally } from "./load.ts";
+import { bytesOfLoads, runLoad, Tally } from "./load.ts";
 import { emptyBalance, unavailableCheck } from "./unrun.ts";
 import {
   desiredStateSchema,
@@ -239,7 +239,7 @@ async function verifyService(spec: VerifyServiceSpec, run: RunSettings): Promise
   // wait out a timeout per request, one after the other: its verdict is already known.
   const listenerSilent = load.tally.ok === 0 && load.tally.abandoned > 0;
   const single = listenerSilent
-    ? { tally: new Tally(serviceId), connectionsOpened: 0, durationMs: 0 }
+    ? { tally: new Tally(serviceId), connectionsOpened: 0, durationMs: 0, bytes: { sent: 0, received: 0 } }
     : await runLoad({ ...loadOptions, requests: oneConnRequests, concurrency: 1, connections: 1 });
 
   const tally = load.tally;
@@ -296,6 +296,7 @@ async function verifyService(spec: VerifyServiceSpec, run: RunSettings): Promise
       connectionsOpened: single.connectionsOpened,
       seen: Object.fromEntries(single.tally.counts()),
     },
+    bytes: bytesOfLoads(load, single),
     convergence: null,
     checks,
     passed: checks.every((c) => c.passed),

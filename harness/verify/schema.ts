@@ -57,7 +57,7 @@ export interface Namer {
   containerOf(hostname: string): string | undefined;
 }
 
-export const CHECK_NAMES = ["reachability", "membership", "balance", "per-request", "agreement", "convergence", "metrics", "tracing"] as const;
+export const CHECK_NAMES = ["reachability", "membership", "balance", "per-request", "agreement", "convergence", "metrics", "tracing", "bytes"] as const;
 export const checkNameSchema = z.enum(CHECK_NAMES);
 export type CheckName = z.infer<typeof checkNameSchema>;
 
@@ -179,6 +179,19 @@ export const serviceReportSchema = z.object({
     connectionsOpened: z.number().int(),
     seen: z.record(z.string(), z.number().int()),
   }),
+  /**
+   * Bytes the verifier sent and received for this service over both loads: on the wire (its
+   * sockets' counts, headers included) and in bodies (per replica hostname). For the bytes check;
+   * optional, so reports written before it stay valid.
+   */
+  bytes: z
+    .object({
+      wireSent: z.number().int(),
+      wireReceived: z.number().int(),
+      bodySent: z.number().int(),
+      bodyReceivedPerReplica: z.record(z.string(), z.number().int()),
+    })
+    .optional(),
   convergence: z
     .object({
       converged: z.boolean(),

@@ -6,6 +6,9 @@
 //   GET|HEAD /healthz      200 {"status":"ok"}, 503 {"status":"shutting down"} while draining
 //   GET|HEAD /metrics      Prometheus text
 //   other paths            404 JSON; other methods on a known path: 405 JSON with Allow
+//
+// /healthz and /metrics are probes (Envoy's and Docker's health checks, Prometheus' scrapes): they
+// are counted in the metrics but never traced, and logged at debug level when they succeed.
 import http from "node:http";
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -52,6 +55,11 @@ interface Route {
   /** Names of the pattern's capture groups, in order. */
   params: readonly string[];
   methods: readonly string[];
+  /**
+   * Asked by machines every few seconds, not by anyone to follow: no span (it would fill Zipkin
+   * with root spans and push real traces out of view), debug-level log lines.
+   */
+  probe?: true;
   handle(ctx: RequestContext): Reply | Promise<Reply>;
 }
 
@@ -141,6 +149,7 @@ export function createServer(options: ServiceOptions): http.Server {
       pattern: /^\/healthz\/?$/,
       params: [],
       methods: READ_METHODS,
+      probe: true,
       handle: () => (lifecycle.draining ? json(503, { status: "shutting down" }) : json(200, { status: "ok" })),
     },
     {
@@ -148,11 +157,14 @@ export function createServer(options: ServiceOptions): http.Server {
       pattern: /^\/metrics\/?$/,
       params: [],
       methods: READ_METHODS,
+      probe: true,
       async handle() {
         return { status: 200, body: await metrics.render(), contentType: metrics.contentType };
       },
     },
   ];
+
+  const probeRoutes = new Set(routes.filter((r) => r.probe).map((r) => r.template));
 
   function match(path: string): { route: Route; params: Record<string, string> } | undefined {
     for (const route of routes) {
@@ -230,10 +242,10 @@ export function createServer(options: ServiceOptions): http.Server {
         ...(aborted && { aborted: true }),
       };
       if (status >= 500) logger.error("request", fields);
-      else if (status < 400 && (route === "/healthz" || route === "/metrics")) logger.debug("request", fields);
+      else if (status < 400 && probeRoutes.has(route)) logger.debug("request", fields);
       else logger.info("request", fields);
 
-      if (!trace.sampled) return;
+      if (!trace.sampled || probeRoutes.has(route)) return;
       const tags: Record<string, string> = {
         replica: identity.hostname,
         "service.id": config.serviceId,

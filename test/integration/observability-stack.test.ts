@@ -205,6 +205,21 @@ describe("observability on a real stack", { timeout: 900_000 }, () => {
         assert.match(section, new RegExp(`aria-label="latency quantiles per replica for ${s.service}"`));
         assert.match(section, new RegExp(`aria-label="error rate per replica for ${s.service}"`));
       }
+      // Bytes: Prometheus' counters agree with the verifier's own counts (the bytes check), the
+      // listener's to the byte, and both outputs show them.
+      for (const service of outcome.report.services) {
+        const check = service.checks.find((c) => c.name === "bytes");
+        assert.ok(check?.passed, `${service.service} bytes check: ${check?.reason ?? "missing"}`);
+        const bodies = Object.values(service.bytes?.bodyReceivedPerReplica ?? {}).reduce((a, b) => a + b, 0);
+        assert.ok(bodies > 0);
+        assert.equal(panel.services.find((x) => x.service === service.service)?.bytes?.out, bodies);
+      }
+      const wireSent = outcome.report.services.reduce((n, s) => n + (s.bytes?.wireSent ?? 0), 0);
+      assert.ok(wireSent > 0);
+      assert.equal(panel.envoy.bytes?.listener.in, wireSent);
+      console.log(`bytes: ${JSON.stringify(panel.envoy.bytes)}`);
+      assert.match(outcome.table, /bytes and bandwidth over [\d.]+ s \(Prometheus\):\n {2}from Prometheus/);
+      assert.match(section, /<table class="bytes">/);
       assert.ok(panel.envoy.memoryAllocatedBytes !== null && panel.envoy.memoryAllocatedBytes > 1e6);
       assert.match(section, /<th>CPU<\/th><th>memory allocated<\/th>.*\n<tr><td class="n">[\d.]+ %<\/td><td class="n">[\d.]+ MiB<\/td>/);
     } finally {

@@ -7,6 +7,7 @@ import { EnvoyAdmin } from "../../harness/envoy/admin.ts";
 import { projectContainers, runningReplicas, stackEndpoints } from "../../harness/stack/discover.ts";
 import { scale } from "../../harness/stages/scale.ts";
 import { teardown } from "../../harness/stages/teardown.ts";
+import { runInEnvoyImage } from "../support/envoy-image.ts";
 import { startTestStack, type TestStack } from "../support/stack.ts";
 
 const answerSchema = z.object({
@@ -50,18 +51,7 @@ describe("the stack on a real Docker engine", { timeout: 600_000 }, () => {
   });
 
   it("the image's Envoy validates the shipped config and rejects a broken one", async () => {
-    const image = `envoy-pipeline/front-envoy:${s().config.projectName}`;
-    const run = async (cmd: string): Promise<{ code: number; out: string }> => {
-      const container = await s().ctx.docker.createContainer({ Image: image, Entrypoint: ["bash", "-c"], Cmd: [cmd], User: "root" });
-      try {
-        await container.start();
-        const { StatusCode } = (await container.wait()) as { StatusCode: number };
-        const logs = await container.logs({ stdout: true, stderr: true });
-        return { code: StatusCode, out: logs.toString("utf8") };
-      } finally {
-        await container.remove({ force: true });
-      }
-    };
+    const run = (cmd: string) => runInEnvoyImage(s().ctx.docker, s().config.projectName, cmd);
     const good = await run("envoy --version && envoy --mode validate -c /etc/envoy/envoy.yaml");
     assert.equal(good.code, 0, good.out);
     assert.match(good.out, /1\.40\.\d+/);
@@ -114,8 +104,10 @@ describe("the stack on a real Docker engine", { timeout: 600_000 }, () => {
     for (const path of ["/service/10", "/nothing-here", "/service"]) {
       const res = await fetch(`${s().deployed.endpoints.listenerUrl}${path}`);
       assert.equal(res.status, 404, `${path} answered ${res.status}`);
-      // A replica's 404 is a JSON body; Envoy's "no route" reply is empty.
-      assert.equal(await res.text(), "", `${path}: the 404 comes from Envoy's router, not a replica`);
+      // Envoy's "no route" reply (its local_reply_config) carries the status and the request id; a
+      // replica's own 404 has only success and error.
+      const body = z.object({ success: z.literal(false), error: z.string(), status: z.number(), request_id: z.string() }).strict().parse(await res.json());
+      assert.deepEqual({ ...body, request_id: "" }, { success: false, error: `no route for GET ${path}`, status: 404, request_id: "" }, `${path}: the 404 comes from Envoy's router, not a replica`);
     }
   });
 

@@ -47,6 +47,12 @@ function answers(promql: string): Sample[] {
         ]
       : [sample({ service: "service1", status_class: "2xx" }, 39.2), sample({ service: "service1", status_class: "5xx" }, 1)];
   }
+  if (promql.includes("http_request_size_bytes_total")) return rows(0, 0);
+  if (promql.includes("http_response_size_bytes_total")) return rows(3700, 0);
+  if (promql.includes("downstream_cx_rx_bytes_total")) return [sample({}, 7400)];
+  if (promql.includes("downstream_cx_tx_bytes_total")) return [sample({}, 14_800)];
+  if (promql.includes("upstream_cx_rx_bytes_total")) return [sample({ envoy_cluster_name: "service1" }, 11_100), sample({ envoy_cluster_name: "service2" }, Number.NaN)];
+  if (promql.includes("upstream_cx_tx_bytes_total")) return [sample({ envoy_cluster_name: "service1" }, 9250)];
   if (promql.includes("cpu_utilization")) return [sample({}, Number.NaN)];
   if (promql.includes("memory_allocated")) return [sample({}, 8_000_000)];
   if (promql.includes("downstream_cx_active")) return [sample({}, 3)];
@@ -62,18 +68,47 @@ describe("observability panel data", () => {
     assert.equal(panel.window, "37s");
     assert.equal(panel.services.length, 1);
     const [s] = panel.services;
-    const r1 = { requests: 40, requestsPerSecond: 40 / 37, errorRatio: 1 / 40, latency: { p50: 0.0003, p90: 0.002, p99: 0.02 }, statusClasses: { "2xx": 39, "5xx": 1 } };
+    const r1 = {
+      requests: 40,
+      requestsPerSecond: 40 / 37,
+      errorRatio: 1 / 40,
+      latency: { p50: 0.0003, p90: 0.002, p99: 0.02 },
+      statusClasses: { "2xx": 39, "5xx": 1 },
+      bytes: { in: 0, out: 3700, inPerSecond: 0, outPerSecond: 100 },
+    };
     assert.deepEqual({ ...s, replicas: undefined }, { service: "service1", ...r1, replicas: undefined });
     assert.deepEqual(s?.replicas, [
       { replica: "r1", ...r1 },
       // Series at zero: 0 requests, no error ratio (0 of 0), no latency, no status class.
-      { replica: "r2", requests: 0, requestsPerSecond: 0, errorRatio: null, latency: { p50: null, p90: null, p99: null }, statusClasses: {} },
+      {
+        replica: "r2",
+        requests: 0,
+        requestsPerSecond: 0,
+        errorRatio: null,
+        latency: { p50: null, p90: null, p99: null },
+        statusClasses: {},
+        bytes: { in: 0, out: 0, inPerSecond: 0, outPerSecond: 0 },
+      },
     ]);
-    assert.deepEqual(panel.envoy, { cpuPercent: null, memoryAllocatedBytes: 8_000_000, downstreamConnections: 3, requestsPerSecond: 2 });
+    // Envoy's bytes, seen from Envoy: from clients (in) and to them (out); per cluster, from its
+    // replicas (in) and to them (out). NaN is no data.
+    assert.deepEqual(panel.envoy, {
+      cpuPercent: null,
+      memoryAllocatedBytes: 8_000_000,
+      downstreamConnections: 3,
+      requestsPerSecond: 2,
+      bytes: {
+        listener: { in: 7400, out: 14_800, inPerSecond: 200, outPerSecond: 400 },
+        clusters: [
+          { cluster: "service1", in: 11_100, out: 9250, inPerSecond: 300, outPerSecond: 250 },
+          { cluster: "service2", in: null, out: null, inPerSecond: null, outPerSecond: null },
+        ],
+      },
+    });
     // verify's scope reaches every service query: only its services, over its window, and no
     // query extrapolates (rate/increase would count 2-3x the load over a window of a few scrapes).
     const serviceQueries = asked.filter((q) => q.includes('job="services"'));
-    assert.equal(serviceQueries.length, 8, "4 queries per service and per replica");
+    assert.equal(serviceQueries.length, 12, "6 queries per service and per replica");
     for (const q of serviceQueries) {
       assert.match(q, /service=~"service1\|service2"/);
       assert.match(q, /offset 37s or /);
@@ -110,7 +145,7 @@ describe("observability panel data", () => {
     const prom = { query: async (q: string, at?: Date) => (times.push(at), answers(q)) } as unknown as PrometheusClient;
     const at = new Date("2026-01-01T00:00:06.123Z");
     const panel = await observabilityPanel(prom, { window: "6122ms", at });
-    assert.equal(times.length, 12);
+    assert.equal(times.length, 20);
     assert.deepEqual(new Set(times.map((t) => t?.toISOString())), new Set([at.toISOString()]));
     assert.equal(panel.generatedAt, at.toISOString());
     assert.equal(panel.services[0]?.requestsPerSecond, 40 / 6.122);

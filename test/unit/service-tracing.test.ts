@@ -362,3 +362,22 @@ test("close() gives up on a collector that never answers within its timeout", as
   assert.equal(reporter.stats.sent, 0);
   assert.ok(reporter.stats.dropped >= 1, "spans reported after close are dropped");
 });
+
+test("health checks and metrics scrapes are never traced, with or without trace headers; other routes are", async (t) => {
+  const collector = await startCollector(t);
+  const reporter = createReporter(collector.endpoint, silentLogger);
+  const svc = await startService(t, {}, { reporter });
+  const b3 = { "x-b3-traceid": "5555555555555555", "x-b3-spanid": "6666666666666666", "x-b3-sampled": "1" };
+  for (const path of ["/healthz", "/metrics", "/healthz/"]) {
+    assert.equal((await get(svc.port, path)).status, 200, path);
+    assert.equal((await get(svc.port, path, b3)).status, 200, path);
+  }
+  // A wrong method on a probe route is still a probe route: no span either.
+  await new Promise<void>((resolve, reject) => {
+    http.request({ host: "127.0.0.1", port: svc.port, path: "/healthz", method: "POST", agent: false }, (res) => res.resume().on("end", resolve)).on("error", reject).end();
+  });
+  await get(svc.port, "/service/1");
+  await get(svc.port, "/nope");
+  await reporter.flush();
+  assert.deepEqual(collector.spans().map((s) => s.name).sort(), ["get /service/:id", "get unmatched"]);
+});

@@ -82,6 +82,21 @@ describe("Tally (parsing every answer)", () => {
     assert.ok(failures.some((f) => f.kind === "body" && /hostname: /.test(f.detail)), JSON.stringify(failures));
     assert.ok(failures.some((f) => f.kind === "transport" && f.detail.startsWith("ECONNREFUSED")));
   });
+
+  it("counts Envoy's JSON local replies by their error, whatever their request ids", () => {
+    const t = new Tally("1");
+    const envoy = (id: string) => JSON.stringify({ error: "no healthy upstream", request_id: id, status: 503, success: false });
+    t.answer(503, envoy("a"), 1);
+    t.answer(503, envoy("b"), 1);
+    t.answer(504, JSON.stringify({ error: "upstream request timeout", request_id: "c", status: 504, success: false }), 1);
+    assert.deepEqual(
+      [...t.failures.values()].map((f) => [f.kind, f.status, f.detail, f.count]),
+      [
+        ["http", 503, "no healthy upstream", 2],
+        ["http", 504, "upstream request timeout", 1],
+      ],
+    );
+  });
 });
 
 describe("reachability", () => {

@@ -25,7 +25,15 @@ function panel(): ObservabilityPanel {
         latency: { p50: 0.000302, p90: 0.00211, p99: 0.0238 },
         statusClasses: { "2xx": 120 },
         replicas: [
-          { replica: "aaa111", requests: 61, requestsPerSecond: 1.452, errorRatio: 0, latency: { p50: 0.000306, p90: 0.00337, p99: 0.02 }, statusClasses: { "2xx": 61 } },
+          {
+            replica: "aaa111",
+            requests: 61,
+            requestsPerSecond: 1.452,
+            errorRatio: 0,
+            latency: { p50: 0.000306, p90: 0.00337, p99: 0.02 },
+            statusClasses: { "2xx": 61 },
+            bytes: { in: 0, out: 6100, inPerSecond: 0, outPerSecond: 145.2 },
+          },
           { replica: "bbb222", requests: 59, requestsPerSecond: 1.405, errorRatio: 0, latency: { p50: 0.000298, p90: 0.0019, p99: 0.0251 }, statusClasses: { "2xx": 59 } },
           { replica: "ccc333", requests: 0, requestsPerSecond: 0, errorRatio: null, latency: { p50: null, p90: null, p99: null }, statusClasses: {} },
         ],
@@ -42,7 +50,16 @@ function panel(): ObservabilityPanel {
         ],
       },
     ],
-    envoy: { cpuPercent: 3.25, memoryAllocatedBytes: 7933496, downstreamConnections: 14, requestsPerSecond: 3.81 },
+    envoy: {
+      cpuPercent: 3.25,
+      memoryAllocatedBytes: 7933496,
+      downstreamConnections: 14,
+      requestsPerSecond: 3.81,
+      bytes: {
+        listener: { in: 1_572_864, out: 3_145_728, inPerSecond: 37_449, outPerSecond: 74_898 },
+        clusters: [{ cluster: "service1", in: 2048, out: 512, inPerSecond: 48.8, outPerSecond: 12.2 }],
+      },
+    },
   };
 }
 
@@ -109,10 +126,16 @@ describe("report: observability panel from Prometheus", () => {
     assert.equal((prom.match(/aria-label="error rate per replica for service\d"/g) ?? []).length, 2);
     // Envoy: CPU, memory (MiB), connections, requests/s.
     assert.match(prom, /<th>CPU<\/th><th>memory allocated<\/th><th>downstream connections<\/th><th>requests\/s<\/th><\/tr>\n<tr><td class="n">3\.3 %<\/td><td class="n">7\.6 MiB<\/td><td class="n">14<\/td><td class="n">3\.81<\/td><\/tr>/);
-    // Table rows: replica | requests | requests/s | error ratio | p50 | p90 | p99 ms | status classes.
-    assert.equal(row(prom, "aaa111"), "aaa111|61|1.45|0.00 %|0.31|3.37|20.0|2xx 61");
-    assert.equal(row(prom, "bbb222"), "bbb222|59|1.41|0.00 %|0.30|1.90|25.1|2xx 59");
-    assert.equal(row(prom, "bad&lt;host&gt;"), "bad&lt;host&gt;|40|0.95|5.00 %|0.40|3.10|41.2|2xx 38 · 5xx 2");
+    // Table rows: replica | requests | requests/s | error ratio | p50 | p90 | p99 ms | status classes
+    // | bytes in | bytes out | out/s; "–" for a replica the panel has no bytes of.
+    assert.equal(row(prom, "aaa111"), "aaa111|61|1.45|0.00 %|0.31|3.37|20.0|2xx 61|0 B|6.0 KiB|145 B/s");
+    assert.equal(row(prom, "bbb222"), "bbb222|59|1.41|0.00 %|0.30|1.90|25.1|2xx 59|–|–|–");
+    assert.equal(row(prom, "bad&lt;host&gt;"), "bad&lt;host&gt;|40|0.95|5.00 %|0.40|3.10|41.2|2xx 38 · 5xx 2|–|–|–");
+    // Envoy's bytes and bandwidth: the listener and each cluster, as plain rows (no style attribute).
+    assert.equal(row(prom, "Envoy listener \\(from/to clients\\)"), "Envoy listener (from/to clients)|1.5 MiB|36.6 KiB/s|3.0 MiB|73.1 KiB/s");
+    assert.equal(row(prom, "Envoy cluster service1 \\(from/to replicas\\)"), "Envoy cluster service1 (from/to replicas)|2.0 KiB|49 B/s|512 B|12 B/s");
+    assert.match(prom, /<table class="bytes">/);
+    assert.doesNotMatch(html, /style=/);
     assert.match(prom, /<tr class="total"><td>all replicas<\/td><td class="n">120<\/td>/);
     // The chart bars carry the same numbers: p99 of aaa111 in ms, and service2's error ratio in red.
     assert.match(prom, /<title>service1 replica aaa111: p99 20\.0 ms<\/title><\/rect><text [^>]*>20\.0<\/text>/);
@@ -132,8 +155,8 @@ describe("report: observability panel from Prometheus", () => {
     p.services[1]!.replicas[0]!.requestsPerSecond = Number.NaN;
     const prom = section(toHtml(report(p)));
     // A replica without traffic: no error ratio, no latencies, no status classes.
-    assert.equal(row(prom, "ccc333"), "ccc333|0|0.00|–|–|–|–|–");
-    assert.equal(row(prom, "bad&lt;host&gt;"), "bad&lt;host&gt;|40|–|5.00 %|0.40|–|41.2|2xx 38 · 5xx 2");
+    assert.equal(row(prom, "ccc333"), "ccc333|0|0.00|–|–|–|–|–|–|–|–");
+    assert.equal(row(prom, "bad&lt;host&gt;"), "bad&lt;host&gt;|40|–|5.00 %|0.40|–|41.2|2xx 38 · 5xx 2|–|–|–");
     assert.match(prom, /<tr><td class="n">–<\/td><td class="n">7\.6 MiB<\/td><td class="n">–<\/td><td class="n">3\.81<\/td><\/tr>/);
     // In the charts: a "–" mark instead of each missing bar, and "errors –".
     assert.equal((prom.match(/<title>service1 replica ccc333: p\d\d no data<\/title>–<\/text>/g) ?? []).length, 3);
