@@ -80,6 +80,8 @@ interface Run {
 }
 
 const firstLine = (text: string): string => text.split("\n")[0] ?? "";
+/** Compose's errors start with its progress output and end with the cause. */
+const lastLine = (text: string): string => text.split("\n").map((l) => l.trim()).filter((l) => l !== "").pop() ?? "";
 
 const flags = parseFlags();
 const project = `bench-false-alarms-${randomBytes(3).toString("hex")}`;
@@ -157,9 +159,11 @@ function summary(runs: readonly Run[], note = ""): string {
   return [`false alarms: ${runs.length} runs of verify on one healthy 3+3 stack (${project}${note})`, ...rows.map(([k, v]) => `  ${k.padEnd(15)} ${v}`)].join("\n");
 }
 
+let currentStep = "";
 async function main(): Promise<number> {
   const step = async <T>(what: string, work: () => Promise<T>): Promise<T> => {
     if (interrupted) throw new Error(`interrupted before ${what}`);
+    currentStep = what;
     return work();
   };
   await step("prepare", () => prepare());
@@ -167,6 +171,7 @@ async function main(): Promise<number> {
   await step("build", () => build(ctx));
   await step("deploy", () => deploy(ctx));
   await step("scale", () => scale(ctx));
+  currentStep = "verify";
   for (let i = 1; i <= flags.runs && !interrupted; i++) {
     log.info(`== verify run ${i}/${flags.runs}`);
     const run = await verifyOnce(ctx);
@@ -183,7 +188,7 @@ try {
   exitCode = await main();
 } catch (err) {
   // After a signal, the step it cut short fails too: nothing to report about that.
-  if (!interrupted) log.warn(`bench:false-alarms: ${firstLine((err as Error).message)}`);
+  if (!interrupted) log.warn(`bench:false-alarms: ${currentStep} failed: ${lastLine((err as Error).message)}`);
   exitCode = 1;
 }
 // After a signal, its handler removes the stack and exits; the handlers stay on through the
