@@ -1,6 +1,9 @@
-// The balance statistics against known values. Reference values come from scipy 1.17
-// (scipy.special.gammaln/gammainc/gammaincc, scipy.stats.chi2/ncx2), computed with
-// /tmp/scipy-venv/bin/python; the sample sizes by the same bisection in scipy.
+// The balance statistics against known values. Reference values come from scipy 1.17.0
+// (scipy.special.gammaln/gammainc/gammaincc, scipy.stats.chi2/ncx2; the required noncentrality
+// and the sample sizes by the same bisection and definitions as stats.ts, in scipy), printed by
+// scripts/scipy-reference.py in this file's order. To reproduce them (not part of npm test):
+//   python3 -m venv /tmp/scipy-ref && /tmp/scipy-ref/bin/pip install -r scripts/requirements-reference.txt
+//   /tmp/scipy-ref/bin/python scripts/scipy-reference.py
 import { strict as assert } from "node:assert";
 import { describe, it } from "vitest";
 import {
