@@ -58,10 +58,18 @@ export class StackDirectory implements Namer {
   nameIn(text: string): string {
     // Addresses inside URLs ("http://172.20.0.5:8080/metrics") stay as they are: the same
     // address is named where the sentence speaks of it.
+    // A hostname is annotated once, where no earlier mention already named its container.
+    const named = new Set<string>();
     return text.replace(/(?<![/@])\b(\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?)\b|\b([0-9a-f]{12})\b/g, (match, address?: string, hostname?: string) => {
-      if (address) return this.describeIp(address);
+      if (address) {
+        const owner = this.byIp(address.replace(/:\d+$/, ""));
+        if (owner) named.add(owner.container);
+        return this.describeIp(address);
+      }
       const m = hostname ? this.byHostname(hostname) : undefined;
-      return m ? `${match} (container ${m.container})` : match;
+      if (!m || named.has(m.container) || text.includes(`container ${m.container}`)) return match;
+      named.add(m.container);
+      return `${match} (container ${m.container})`;
     });
   }
 

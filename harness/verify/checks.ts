@@ -820,6 +820,7 @@ export function agreementCheck(
 	tally: Tally,
 	replicas: readonly ReplicaInfo[],
 	envoy: ClusterDelta,
+	namer?: Namer,
 ): CheckResult {
 	const rows: { who: string; culprit: string; envoy: number; seen: number }[] =
 		[];
@@ -849,18 +850,18 @@ export function agreementCheck(
 		const grew = h.delta.rq_total ?? 0;
 		if (grew > 0) {
 			failures.push(
-				`Envoy sent ${grew} requests to ${h.key}, which is no running replica`,
+				`Envoy sent ${grew} requests to ${namer ? namer.describeIp(h.key) : h.key}, which is no desired replica`,
 			);
-			culprits.push(h.key);
+			culprits.push(namer?.describeIp(h.key).match(/^container (\S+)/)?.[1] ?? h.key);
 		}
 	}
 	// Answers with a hostname that is no replica cannot be booked against any host.
 	for (const t of tally.replicas.values()) {
 		if (!replicas.some((r) => r.hostname === t.hostname)) {
 			failures.push(
-				`${t.count} answers named '${t.hostname}', which matches none of Envoy's hosts`,
+				`${t.count} answers named ${namer ? namer.describeHostname(t.hostname) : `'${t.hostname}'`}, which matches none of Envoy's hosts`,
 			);
-			culprits.push(t.hostname);
+			culprits.push(namer?.containerOf(t.hostname) ?? t.hostname);
 		}
 	}
 	const budget =

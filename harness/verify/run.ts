@@ -265,7 +265,7 @@ async function verifyService(spec: VerifyServiceSpec, run: RunSettings): Promise
     listenerSilent
       ? unavailableCheck("per-request", `Envoy's listener did not answer the load (${tally.consecutiveNoAnswer} requests in a row)`)
       : perRequestCheck(single.tally, single.connectionsOpened, replicas, tally),
-    delta ? agreementCheck(tally, replicas, delta) : unavailableCheck("agreement", envoyProblem ?? "Envoy's view is missing"),
+    delta ? agreementCheck(tally, replicas, delta, run.namer) : unavailableCheck("agreement", envoyProblem ?? "Envoy's view is missing"),
   ];
   for (const c of checks) say(`  ${c.passed ? "PASS" : "FAIL"} ${spec.service} ${c.name}: ${c.reason}`);
   return {

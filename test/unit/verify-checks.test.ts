@@ -338,6 +338,20 @@ describe("agreement", () => {
     assert.ok(c.culprits.includes("aaa111"));
   });
 
+  it("names an Envoy host that is no desired replica by its container, never by a bare address", () => {
+    const envoy = envoyOf([5, 5, 5]);
+    envoy.hosts.push(host(undefined, "172.20.0.99:8080", { rq_total: 3 }));
+    const namer = {
+      describeIp: (ip: string) => `container rogue-1 (hostname imposter, ${ip})`,
+      describeHostname: (h: string) => `container rogue-1 (hostname ${h}, 172.20.0.99)`,
+      containerOf: () => "rogue-1",
+    };
+    const c = agreementCheck(tallyOf([5, 5, 5]), replicas, envoy, namer);
+    assert.equal(c.passed, false);
+    assert.deepEqual(c.culprits, ["rogue-1"]);
+    assert.match(c.reason, /Envoy sent 3 requests to container rogue-1 \(hostname imposter, 172\.20\.0\.99:8080\), which is no desired replica/);
+  });
+
   it("fails on Envoy hosts that are no replica", () => {
     const envoy = envoyOf([5, 5, 5]);
     envoy.hosts.push(host(undefined, "172.20.0.99:8080", { rq_total: 3 }));
