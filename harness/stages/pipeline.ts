@@ -113,7 +113,9 @@ export async function pipeline(config: PipelineConfig): Promise<PipelineSummary>
     if (!summary.ok) summary.error = "verify found problems (see the checks above)";
   } catch (err) {
     summary.error = (err as Error).message;
-    log.info(`pipeline failed: ${(err as Error).stack ?? summary.error}`);
+    // One line; the stack trace only when asked for (it helps with bugs, not with a failed stage).
+    const debug = process.env.ENVOY_PIPELINE_DEBUG === "1";
+    log.info(`pipeline failed: ${debug ? ((err as Error).stack ?? summary.error) : summary.error}`);
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
