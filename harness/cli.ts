@@ -4,7 +4,8 @@ import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { ConfigError, loadConfig, parseScale, type ConfigLayer, type PipelineConfig } from "./config.ts";
-import { log } from "./log.ts";
+import { collect } from "./lib/cli-options.ts";
+import { log } from "./lib/log.ts";
 import { build } from "./stages/build.ts";
 import { stageContext } from "./stages/context.ts";
 import { deploy } from "./stages/deploy.ts";
@@ -20,8 +21,6 @@ const integer = (name: string) => (value: string): number => {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`${name} must be a whole number, got '${value}'`);
   return Number(value);
 };
-
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
 export interface StageOptions {
   config?: string;

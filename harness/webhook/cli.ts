@@ -9,9 +9,13 @@ import {
   parseWebhookFlags,
   secretsFromEnv,
 } from "./config.ts";
-import { ListenError, StateError, WebhookConfigError, errorMessage } from "./errors.ts";
+import { collect } from "../lib/cli-options.ts";
+import { errorMessage } from "../lib/errors.ts";
+import type { Logger } from "../lib/log.ts";
+import { repoRoot } from "../lib/paths.ts";
+import { ListenError, StateError, WebhookConfigError } from "./errors.ts";
 import { checkGitSource } from "./git.ts";
-import { DEFAULT_STATE_DIR, type Logger, repoRoot } from "./paths.ts";
+import { DEFAULT_STATE_DIR } from "./paths.ts";
 import { formatRunsTable, runsJsonSchema } from "./runs.ts";
 import { readDeliveries } from "./store.ts";
 import { JenkinsTrigger } from "./triggers/jenkins.ts";
@@ -29,7 +33,6 @@ export interface WebhookCliDeps {
   readonly setExitCode: (code: number) => void;
 }
 
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
 function defaultDeps(): WebhookCliDeps {
   return {

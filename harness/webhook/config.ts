@@ -1,7 +1,8 @@
 // Everything the receiver reads from the environment and its flags, parsed with zod so that a bad
 // value is reported with the name of the variable or flag it came from.
 import { z } from "zod";
-import { WebhookConfigError, formatIssues } from "./errors.ts";
+import { formatIssues } from "../lib/errors.ts";
+import { WebhookConfigError } from "./errors.ts";
 import { remoteProblem } from "./git.ts";
 
 /** GitHub caps webhook payloads at 25 MB; we accept up to 25 MiB by default. */

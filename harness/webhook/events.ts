@@ -4,7 +4,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { emitterEventNames } from "@octokit/webhooks";
 import { z } from "zod";
-import { formatIssues } from "./errors.ts";
+import { formatIssues } from "../lib/errors.ts";
 
 /** Event names GitHub sends in X-GitHub-Event, as known to @octokit/webhooks (without actions). */
 export const knownEventNames: ReadonlySet<string> = new Set(emitterEventNames.filter((name) => !name.includes(".")));

@@ -3,9 +3,9 @@
 // Deliveries are handled one after another (a promise chain) so that the duplicate check and the
 // record of a delivery can never interleave with another delivery's.
 import type { IncomingHttpHeaders } from "node:http";
-import { errorMessage } from "./errors.ts";
+import { errorMessage } from "../lib/errors.ts";
 import { type DeliveryFilters, classify, decodePayload, parseDeliveryHeaders } from "./events.ts";
-import { type Logger, silentLogger } from "./paths.ts";
+import { type Logger, silentLogger } from "../lib/log.ts";
 import type { Scheduler } from "./scheduler.ts";
 import { SIGNATURE_HEADER, type SignatureVerifier } from "./signature.ts";
 import type { DeliveryStore } from "./store.ts";

@@ -2,8 +2,8 @@
 // per branch: a newer push to a branch replaces (supersedes) the waiting one, so the newest commit
 // wins. The queue *is* the store (deliveries whose outcome is `queued`); this class keeps an
 // in-memory copy in the same order and runs the head.
-import { errorMessage } from "./errors.ts";
-import { type Logger, silentLogger } from "./paths.ts";
+import { errorMessage } from "../lib/errors.ts";
+import { type Logger, silentLogger } from "../lib/log.ts";
 import type { DeliveryStore, DeliveryView } from "./store.ts";
 import { type RunRequest, type Trigger, buildTag } from "./triggers/types.ts";
 

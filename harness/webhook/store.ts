@@ -15,8 +15,10 @@ import { mkdir, open, readFile, rm, truncate, writeFile, type FileHandle } from 
 import { hostname } from "node:os";
 import { dirname } from "node:path";
 import { z } from "zod";
-import { StateError, errorMessage, formatIssues } from "./errors.ts";
-import { type Logger, type StatePaths, silentLogger, statePaths } from "./paths.ts";
+import { errorMessage, formatIssues } from "../lib/errors.ts";
+import { type Logger, silentLogger } from "../lib/log.ts";
+import { StateError } from "./errors.ts";
+import { type StatePaths, statePaths } from "./paths.ts";
 
 const isoTime = z.iso.datetime({ offset: true });
 const idSchema = z.string().min(1);

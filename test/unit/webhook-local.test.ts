@@ -5,7 +5,7 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "vitest";
-import { repoRoot } from "../../harness/webhook/paths.ts";
+import { repoRoot } from "../../harness/lib/paths.ts";
 import { LocalTrigger, type LocalTriggerOptions, defaultLocalCommand } from "../../harness/webhook/triggers/local.ts";
 import type { RunRequest } from "../../harness/webhook/triggers/types.ts";
 import {
