@@ -1,10 +1,14 @@
 // `envoy-pipeline <stage>`: the same stages the Jenkinsfile runs, from a terminal or CI.
-import { realpathSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+// Importing this module has no effect (tests import buildProgram): it parses process.argv only
+// when started as the CLI (see startedAsCli at the end).
+import { readFileSync, realpathSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, InvalidArgumentError, Option } from "commander";
+import { z } from "zod";
 import { ConfigError, loadConfig, parseScale, type ConfigLayer, type PipelineConfig } from "./config.ts";
 import { collect } from "./lib/cli-options.ts";
+import { repoRoot } from "./lib/paths.ts";
 import { log } from "./lib/log.ts";
 import { build } from "./stages/build.ts";
 import { stageContext } from "./stages/context.ts";
@@ -89,6 +93,12 @@ const verifyOptions = (cmd: Command): Command =>
     .option("--concurrency <n>", "requests in flight (and connections to Envoy)", integer("--concurrency"))
     .option("--report-dir <dir>", "where verify.json, junit.xml and verify.html are written");
 
+/** The version in package.json, which `--version` prints. */
+export function packageVersion(): string {
+  const pkg = z.object({ version: z.string() }).parse(JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")));
+  return pkg.version;
+}
+
 /** Errors that are the program's own fault: shown with their stack, since no message can help. */
 const INTERNAL_ERRORS = [TypeError, ReferenceError, RangeError, SyntaxError];
 
@@ -115,6 +125,7 @@ function action<A extends unknown[]>(fn: (...args: A) => Promise<number | void>)
 export function buildProgram(): Command {
   const program = new Command("envoy-pipeline")
     .description("Build, deploy, scale and verify HTTP services behind an Envoy front proxy with Docker Compose.")
+    .version(packageVersion(), "-V, --version", "print the version of envoy-pipeline")
     .showHelpAfterError("(envoy-pipeline <command> --help for usage)")
     .enablePositionalOptions()
     // Bad flags are bad input: exit 2 (commander's default is 1), as for a bad config value.
