@@ -66,6 +66,8 @@ async function runLoadWithAxios(url: string, n: number): Promise<{ tally: Tally 
     baseURL: new URL(url).origin,
     httpAgent: agent,
     proxy: false,
+    // 0: axios' plain http transport, not the follow-redirects wrapper (as harness/lib/http.ts).
+    maxRedirects: 0,
     responseType: "arraybuffer",
     transformResponse: [(data: unknown) => data],
     validateStatus: () => true,

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { Client } from "undici";
+import { pollUntil } from "../../harness/lib/poll.ts";
 import {
   formatReport,
   measureConvergence,
@@ -141,15 +142,20 @@ describe("local Envoy, ROUND_ROBIN", () => {
     const client = new Client(s.listenerUrl, { pipelining: 1 });
     let stop = false;
     let sent = 0;
+    let flowing!: () => void;
+    const firstAnswer = new Promise<void>((resolve) => (flowing = resolve));
     const foreign = (async () => {
       while (!stop) {
         const res = await client.request({ path: "/service/1", method: "GET" });
         await res.body.text();
         sent++;
+        flowing();
       }
     })();
     try {
-      await new Promise((r) => setTimeout(r, 50));
+      // The foreign traffic is flowing once its first answer is back.
+      await Promise.race([firstAnswer, foreign]);
+      assert.ok(sent > 0, "the foreign client got an answer");
       const report = await runVerify({ ...quiet, listenerUrl: s.listenerUrl, adminUrl: s.adminUrl, services: [SERVICE1(s, [0, 1, 2])] });
       const a = check(report, "service1", "agreement");
       assert.equal(a.passed, false, a.reason);
@@ -323,11 +329,16 @@ describe("local Envoy, health checks and retries (noise)", () => {
 
   it("the round-robin bound absorbs retries and health checks; agreement is explained by retries", async (t) => {
     const s = stack();
-    // Wait until the health checker has marked every host healthy.
-    for (let i = 0; i < 100; i++) {
-      if ((await s.admin.cluster("service1")).hosts.every((h) => h.healthy)) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    // Wait until the health checker has marked every host healthy; fail here if it never does.
+    let unhealthy: string[] = [];
+    await pollUntil(
+      async () => {
+        const hosts = (await s.admin.cluster("service1")).hosts;
+        unhealthy = hosts.filter((h) => !h.healthy).map((h) => `${h.ip}:${h.port} [${h.healthFlags.join(",")}]`);
+        return hosts.length > 0 && unhealthy.length === 0 ? true : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 50, timeoutError: () => new Error(`service1's hosts never all became healthy: ${unhealthy.join(", ")}`) },
+    );
     const { alarms, failures } = await repeat(5, () => ({ ...quiet, listenerUrl: s.listenerUrl, adminUrl: s.adminUrl, services: [SERVICE1(s, [0, 1, 2])] }));
     console.log(`noise false alarms: ${alarms}/5 runs`);
     assert.equal(alarms, 0, failures.join("\n"));
@@ -354,7 +365,7 @@ describe("local Envoy, convergence after scaling (EDS file)", () => {
       timeoutSeconds: 20,
     });
     assert.equal(up.converged, true, up.check.reason);
-    assert.ok(up.seconds !== null && up.seconds < 20);
+    assert.notEqual(up.seconds, null, "converged, with the seconds it took");
     const down = await measureConvergence({
       listenerUrl: s.listenerUrl,
       path: "/service/1",

@@ -230,8 +230,9 @@ describe("envoy-pipeline webhook (process)", () => {
     const queued = randomUUID();
     assert.equal((await deliver(url, { id: queued, payload: pushPayload({ after: c(2) }) })).status, 202);
     run.child.kill("SIGTERM");
-    await new Promise((r) => setTimeout(r, 300));
+    await waitFor("the receiver to say it waits", () => /waiting for run #1 to finish/.test(run.stderr()));
     assert.equal(run.child.exitCode, null, "still running while the pipeline runs");
+    assert.equal(readFakeRecords(record).length, 1, "the pipeline has not finished yet");
     const { code } = await run.exit;
     assert.equal(code, 0);
     assert.deepEqual(readFakeRecords(record).map((r) => [r.phase, r.commit]), [

@@ -170,9 +170,9 @@ describe("Scheduler", () => {
     const stopping = s.stop().then(() => {
       stopped = true;
     });
-    await new Promise((r) => setTimeout(r, 50));
-    assert.equal(stopped, false, "waits for the run");
+    // A round trip through the stopping scheduler: stop() has begun, and must still be waiting.
     await assert.rejects(s.submit(push("c", 3)), /stopping/);
+    assert.equal(stopped, false, "waits for the run");
     t.finishNext();
     await stopping;
     assert.equal(t.started.length, 1, "b did not start");
