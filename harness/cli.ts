@@ -19,7 +19,7 @@ import { scaleMeasured } from "./stages/scale.ts";
 import { teardown } from "./stages/teardown.ts";
 import { runVerifyStage } from "./stages/verify.ts";
 import { VerifyInputError } from "./verify/schema.ts";
-import { registerWebhookCommands } from "./webhook/cli.ts";
+import { registerWebhookCommands } from "./webhook/index.ts";
 
 const integer = (name: string) => (value: string): number => {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`${name} must be a whole number, got '${value}'`);

@@ -29,7 +29,7 @@ export interface WebhookCliDeps {
   /** Raw stderr (the `listening on` line). */
   readonly stderr: (text: string) => void;
   readonly log: Logger;
-  /** Sets the process exit code (the lead's CLI convention: 2 = bad configuration, 1 = failure). */
+  /** Sets the process exit code (as every envoy-pipeline command: 2 = bad configuration, 1 = failure). */
   readonly setExitCode: (code: number) => void;
 }
 
