@@ -2,11 +2,11 @@
 // gets a throwaway, detached `git worktree` of the repository at that commit, under the state
 // directory, and the worktree is removed after the run whatever its outcome. A worktree shares the
 // repository's object store, so creating one costs a checkout of the files, not a clone.
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, readdir, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import { runProcess } from "../../lib/process.ts";
 import { git, gitError } from "../git.ts";
 import type { GroupResult, GroupStep } from "./process-group.ts";
 import type { RunRequest, RunResult } from "./types.ts";
@@ -149,13 +149,8 @@ export class Worktrees {
       return `node_modules: package-lock.json differs from the receiver's (${digest(theirs)} vs ${digest(mine)}); scripts/bootstrap.sh installs them`;
     }
     const started = Date.now();
-    const copied = await new Promise<{ code: number | null; stderr: string }>((done) => {
-      const child = spawn("cp", ["-al", "--", source, target], { stdio: ["ignore", "ignore", "pipe"] });
-      let stderr = "";
-      child.stderr.on("data", (c: Buffer) => (stderr += c.toString("utf8")));
-      child.once("error", (err) => done({ code: null, stderr: err.message }));
-      child.once("close", (code) => done({ code, stderr }));
-    });
+    const r = await runProcess("cp", ["-al", "--", source, target], { stdout: "ignore" });
+    const copied = { code: r.code, stderr: r.spawnError?.message ?? r.stderr };
     if (copied.code !== 0) {
       await rm(target, { recursive: true, force: true }).catch(() => undefined);
       return `node_modules: cp -al ${source} failed (${copied.stderr.trim() || `code ${copied.code}`}); scripts/bootstrap.sh installs them`;
