@@ -6,7 +6,7 @@
 import type { Agent } from "node:http";
 import axios, { isAxiosError } from "axios";
 import type { z } from "zod";
-import { formatIssues } from "./errors.ts";
+import { errorMessage, formatIssues } from "./errors.ts";
 
 /** No answer, an unexpected status, or a body that is not what the schema says. */
 export class HttpError extends Error {
@@ -56,7 +56,7 @@ function describeFailure(err: unknown, timeoutMs: number): string {
     }
     return err.code ? `${err.code}: ${err.message}` : err.message;
   }
-  return err instanceof Error ? err.message : String(err);
+  return errorMessage(err);
 }
 
 /**
