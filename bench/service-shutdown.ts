@@ -36,7 +36,9 @@ async function startReplica(env: Record<string, string>): Promise<Replica> {
     for (const line of lines) if (line.trim()) seen.push(JSON.parse(line) as { msg: string; port?: number });
     for (const w of waiters) w();
   });
-  const exited = new Promise<{ at: number; code: number | null }>((resolve) => child.on("exit", (code) => resolve({ at: performance.now(), code })));
+  const exited = new Promise<{ at: number; code: number | null }>((resolve) =>
+    child.on("exit", (code) => resolve({ at: performance.now(), code })),
+  );
   const waitFor = (msg: string): Promise<void> =>
     new Promise((resolve, reject) => {
       const check = (): void => {
@@ -63,7 +65,11 @@ async function startReplica(env: Record<string, string>): Promise<Replica> {
 
 function get(port: number, headers: Record<string, string> = {}): Promise<number> {
   return new Promise((resolve, reject) => {
-    http.get({ host: "127.0.0.1", port, path: "/service/1", agent: false, headers }, (res) => res.resume().on("end", () => resolve(res.statusCode ?? 0))).on("error", reject);
+    http
+      .get({ host: "127.0.0.1", port, path: "/service/1", agent: false, headers }, (res) =>
+        res.resume().on("end", () => resolve(res.statusCode ?? 0)),
+      )
+      .on("error", reject);
   });
 }
 

@@ -106,7 +106,14 @@ async function harnessRound(url: string, n: number, client: Client = "undici"): 
   const r =
     client === "axios"
       ? await runLoadWithAxios(url, n)
-      : await runLoad({ listenerUrl: url, path, requests: n, concurrency: connections, connections, expectedServiceId: serviceIdFromPath(path) });
+      : await runLoad({
+          listenerUrl: url,
+          path,
+          requests: n,
+          concurrency: connections,
+          connections,
+          expectedServiceId: serviceIdFromPath(path),
+        });
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const rssMb = process.memoryUsage().rss / 2 ** 20;
@@ -163,11 +170,20 @@ try {
   if (!url) {
     stack = await startLocalStack({
       config: "round-robin.yaml",
-      backends: [{ hostname: "alpha" }, { hostname: "bravo" }, { hostname: "charlie" }, { hostname: "delta", serviceId: "2" }, { hostname: "echo", serviceId: "2" }],
+      backends: [
+        { hostname: "alpha" },
+        { hostname: "bravo" },
+        { hostname: "charlie" },
+        { hostname: "delta", serviceId: "2" },
+        { hostname: "echo", serviceId: "2" },
+      ],
     });
     url = stack.listenerUrl;
   }
-  process.stderr.write(`bench: ${requests} requests x ${rounds} rounds each, ${connections} connections, ${url}${path}${gc ? "" : " (run with --expose-gc for steadier memory figures)"}\n`);
+  process.stderr.write(
+    `bench: ${requests} requests x ${rounds} rounds each, ${connections} connections, ${url}${path}` +
+      `${gc ? "" : " (run with --expose-gc for steadier memory figures)"}\n`,
+  );
   // Warm up both (JIT, Envoy's upstream connections).
   await harnessRound(url, Math.min(2000, requests));
   await harnessRound(url, Math.min(2000, requests), "axios");
@@ -212,15 +228,18 @@ try {
   if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   else {
     process.stdout.write(
-      [
+      `${[
         `verifier:   ${summary.harnessRps.toFixed(0)} req/s (median of ${rounds})`,
         `autocannon: ${summary.autocannonRps.toFixed(0)} req/s`,
         `ratio:      ${summary.ratio.toFixed(3)} (target >= ${summary.target}) ${summary.ratio >= summary.target ? "OK" : "BELOW TARGET"}`,
-        `axios:      ${summary.axiosRps.toFixed(0)} req/s, ratio ${summary.axiosRatio.toFixed(3)}, CPU per 10k requests ${summary.axiosCpuMsPer10k.toFixed(0)} ms ` +
+        `axios:      ${summary.axiosRps.toFixed(0)} req/s, ratio ${summary.axiosRatio.toFixed(3)}, ` +
+          `CPU per 10k requests ${summary.axiosCpuMsPer10k.toFixed(0)} ms ` +
           `(the same loop with axios as the client; ${summary.axiosRatio >= summary.target ? "holds" : "misses"} the target)`,
-        `harness CPU per 10k requests: ${summary.harnessCpuMsPer10k.toFixed(0)} ms (autocannon: ${summary.autocannonCpuMsPer10k.toFixed(0)} ms)`,
-        `harness memory: heap retained ${summary.harnessHeapRetainedKbPer10k.toFixed(0)} KiB per 10k requests; rss ${summary.rssMb.toFixed(0)} MiB (process max ${summary.maxRssMb.toFixed(0)} MiB)`,
-      ].join("\n") + "\n",
+        `harness CPU per 10k requests: ${summary.harnessCpuMsPer10k.toFixed(0)} ms ` +
+          `(autocannon: ${summary.autocannonCpuMsPer10k.toFixed(0)} ms)`,
+        `harness memory: heap retained ${summary.harnessHeapRetainedKbPer10k.toFixed(0)} KiB per 10k requests; ` +
+          `rss ${summary.rssMb.toFixed(0)} MiB (process max ${summary.maxRssMb.toFixed(0)} MiB)`,
+      ].join("\n")}\n`,
     );
   }
   process.exitCode = summary.ratio >= summary.target ? 0 : 1;

@@ -107,6 +107,7 @@ const INTERNAL_ERRORS = [TypeError, ReferenceError, RangeError, SyntaxError];
  * flags, verify's inputs), 1 for everything else. A stack trace only for internal errors, or with
  * ENVOY_PIPELINE_DEBUG=1.
  */
+// biome-ignore lint/suspicious/noConfusingVoidType: actions return an exit code or nothing at all
 function action<A extends unknown[]>(fn: (...args: A) => Promise<number | void>): (...args: A) => Promise<void> {
   return async (...args: A) => {
     try {

@@ -129,7 +129,8 @@ export async function getJson<S extends z.ZodType>(
 /** POST `body` (default empty); rejects unless the answer is 2xx. Resolves with the answer. */
 export async function post(url: string | URL, opts: RequestOptions = {}): Promise<HttpResponse> {
   const res = await request("POST", url, { ...opts, body: opts.body ?? "" });
-  if (res.status < 200 || res.status >= 300) throw new HttpError(`POST ${String(url)}: HTTP ${res.status}: ${snippet(res.text)}`, res.status);
+  if (res.status < 200 || res.status >= 300)
+    throw new HttpError(`POST ${String(url)}: HTTP ${res.status}: ${snippet(res.text)}`, res.status);
   return res;
 }
 

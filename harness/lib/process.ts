@@ -144,7 +144,10 @@ export function runProcess(program: string, args: readonly string[], opts: Proce
         opts.onStop?.("SIGKILL", why);
         killGroup(pid, "SIGKILL");
       };
-      if (graceMs === 0) return hard();
+      if (graceMs === 0) {
+        hard();
+        return;
+      }
       stoppedBy = "SIGTERM";
       opts.onStop?.("SIGTERM", why);
       killGroup(pid, "SIGTERM");

@@ -2,7 +2,7 @@
 // every one of them passes Envoy's active health check: the moment traffic reaches them all.
 import { Agent } from "node:http";
 import { z } from "zod";
-import { EnvoyAdmin, type UpstreamCluster } from "../envoy/admin.ts";
+import type { EnvoyAdmin, UpstreamCluster } from "../envoy/admin.ts";
 import { errorMessage } from "../lib/errors.ts";
 import { getJson } from "../lib/http.ts";
 import { pollUntil } from "../lib/poll.ts";

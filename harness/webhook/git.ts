@@ -75,6 +75,7 @@ export function gitError(stderr: string): string {
 export function remoteProblem(remote: string): string | undefined {
   if (remote.trim() === "") return "is empty";
   if (remote.startsWith("-")) return "must not start with '-'";
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is refused here
   if (/[\s\x00-\x1f\x7f]/.test(remote)) return "must not contain spaces or control characters";
   return undefined;
 }

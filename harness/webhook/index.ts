@@ -8,7 +8,15 @@ export { registerWebhookCommands, type WebhookCliDeps } from "./cli.ts";
 export { startWebhook, type WebhookApp, type WebhookOptions } from "./app.ts";
 
 // Configuration from flags and the environment, and the known failures.
-export { jenkinsFromEnv, localCommandFromEnv, parseWebhookFlags, secretsFromEnv, WEBHOOK_PATH, type JenkinsSettings, type WebhookFlags } from "./config.ts";
+export {
+  jenkinsFromEnv,
+  localCommandFromEnv,
+  parseWebhookFlags,
+  secretsFromEnv,
+  WEBHOOK_PATH,
+  type JenkinsSettings,
+  type WebhookFlags,
+} from "./config.ts";
 export { ListenError, StateError, WebhookConfigError } from "./errors.ts";
 
 // What runs the pipeline for a push.

@@ -70,7 +70,10 @@ export class Receiver {
           commit: decided.commit,
         });
         this.#log.info(`delivery ${id}: push to ${decided.branch} @ ${decided.commit.slice(0, 7)} queued`);
-        return { status: 202, body: { outcome: "queued", delivery: id, branch: decided.branch, commit: decided.commit, supersedes: superseded } };
+        return {
+          status: 202,
+          body: { outcome: "queued", delivery: id, branch: decided.branch, commit: decided.commit, supersedes: superseded },
+        };
       }
       const outcome = decided.kind === "ping" ? "ping" : "ignored";
       const reason = decided.kind === "ignored" ? decided.reason : null;

@@ -71,11 +71,7 @@ export const storeRecordSchema = z.discriminatedUnion("type", [
 
 export type StoreRecord = z.infer<typeof storeRecordSchema>;
 /** A record as callers write it: the store stamps `v` and (unless given) `at`. */
-export type NewRecord = StoreRecord extends infer R
-  ? R extends StoreRecord
-    ? Omit<R, "v" | "at"> & { at?: string }
-    : never
-  : never;
+export type NewRecord = StoreRecord extends infer R ? (R extends StoreRecord ? Omit<R, "v" | "at"> & { at?: string } : never) : never;
 
 export const deliveryOutcomeSchema = z.enum([
   "ping",

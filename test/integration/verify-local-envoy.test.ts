@@ -83,7 +83,7 @@ const RR_BACKENDS: BackendSpec[] = [
 describe("local Envoy, ROUND_ROBIN", () => {
   const stack = useStack("round-robin.yaml", RR_BACKENDS);
 
-  it("passes a healthy stack, and writes the three reports", async (t) => {
+  it("passes a healthy stack, and writes the three reports", async () => {
     const s = stack();
     const report = await runVerify({
       ...quiet,
@@ -111,7 +111,7 @@ describe("local Envoy, ROUND_ROBIN", () => {
     }
   });
 
-  it("passes 20 times in a row with small samples (false alarms counted)", async (t) => {
+  it("passes 20 times in a row with small samples (false alarms counted)", async () => {
     const s = stack();
     const { alarms, failures } = await repeat(20, () => ({
       ...quiet,
@@ -249,7 +249,7 @@ describe("local Envoy, RANDOM and LEAST_REQUEST", () => {
   for (const config of ["random.yaml", "least-request.yaml"]) {
     describe(config, () => {
       const stack = useStack(config, RR_BACKENDS.slice(0, 5));
-      it("passes 20 times in a row at the sized sample (false alarms counted)", async (t) => {
+      it("passes 20 times in a row at the sized sample (false alarms counted)", async () => {
         const s = stack();
         const { alarms, failures } = await repeat(20, () => ({ ...quiet, listenerUrl: s.listenerUrl, adminUrl: s.adminUrl, services: [SERVICE1(s, [0, 1, 2])] }));
         if (config === "least-request.yaml") {
@@ -327,7 +327,7 @@ describe("local Envoy, health checks and retries (noise)", () => {
   // charlie answers 503 to every 7th request; Envoy retries those (retry_on 5xx) elsewhere.
   const stack = useStack("round-robin-noise.yaml", [{ hostname: "alpha" }, { hostname: "bravo" }, { hostname: "charlie", failEvery: 7 }, { hostname: "delta" }, { hostname: "echo" }]);
 
-  it("the round-robin bound absorbs retries and health checks; agreement is explained by retries", async (t) => {
+  it("the round-robin bound absorbs retries and health checks; agreement is explained by retries", async () => {
     const s = stack();
     // Wait until the health checker has marked every host healthy; fail here if it never does.
     let unhealthy: string[] = [];
@@ -354,7 +354,7 @@ describe("local Envoy, health checks and retries (noise)", () => {
 describe("local Envoy, convergence after scaling (EDS file)", () => {
   const stack = useStack("eds.yaml", [{ hostname: "alpha" }, { hostname: "bravo" }, { hostname: "charlie" }], { eds: { service1: [0, 1] } });
 
-  it("measures the seconds until exactly the new set gets traffic, up and down", async (t) => {
+  it("measures the seconds until exactly the new set gets traffic, up and down", async () => {
     const s = stack();
     const up = await measureConvergence({
       listenerUrl: s.listenerUrl,

@@ -25,6 +25,9 @@ describe("harness/cli.ts", () => {
     const program = buildProgram()
       .exitOverride()
       .configureOutput({ writeOut: () => undefined, writeErr: () => undefined });
-    await assert.rejects(program.parseAsync(["deplyo"], { from: "user" }), (err: { code?: string }) => err.code === "commander.unknownCommand");
+    await assert.rejects(
+      program.parseAsync(["deplyo"], { from: "user" }),
+      (err: { code?: string }) => err.code === "commander.unknownCommand",
+    );
   });
 });

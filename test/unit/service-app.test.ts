@@ -83,10 +83,7 @@ test("GET /service/:id answers the exact JSON shape, key order and UTC time form
   const res = await request(target, "GET", "/service/1");
   assert.equal(res.status, 200);
   assert.match(String(res.headers["content-type"]), /^application\/json\b/);
-  assert.equal(
-    res.body,
-    '{"hostname":"fc4a73df5ae8","ip":"172.20.0.5","serviceid":"1","success":true,"time":"2021-10-22 18:05:12"}',
-  );
+  assert.equal(res.body, '{"hostname":"fc4a73df5ae8","ip":"172.20.0.5","serviceid":"1","success":true,"time":"2021-10-22 18:05:12"}');
   assert.deepEqual(Object.keys(JSON.parse(res.body) as object), ["hostname", "ip", "serviceid", "success", "time"]);
   assert.equal(res.headers["content-length"], String(Buffer.byteLength(res.body)));
 });
@@ -106,7 +103,7 @@ test("without an injected identity it reports os.hostname(), the first external 
   assert.match(body.time, /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/);
   const after = Date.now();
   // `time` has whole seconds: it lies between the second the request was sent in and the answer.
-  const reported = Date.parse(body.time.replace(" ", "T") + "Z");
+  const reported = Date.parse(`${body.time.replace(" ", "T")}Z`);
   assert.ok(reported >= Math.floor(before / 1000) * 1000 && reported <= after, `time ${body.time} is not now`);
 });
 
@@ -260,7 +257,14 @@ test("request and response body bytes are counted per route", async (t) => {
   const body = "x".repeat(1234);
   await new Promise<void>((resolve, reject) => {
     const req = http.request(
-      { host: "127.0.0.1", port: target.port, method: "POST", path: "/service/1", agent: false, headers: { "content-length": body.length } },
+      {
+        host: "127.0.0.1",
+        port: target.port,
+        method: "POST",
+        path: "/service/1",
+        agent: false,
+        headers: { "content-length": body.length },
+      },
       (res) => {
         res.resume();
         res.on("end", resolve);

@@ -44,13 +44,13 @@ function launch(t: { onTestFinished(fn: () => unknown): void }, env: Record<stri
     const complete = partial.split("\n");
     partial = complete.pop() ?? "";
     for (const line of complete) if (line.trim()) lines.push(JSON.parse(line) as LogLine);
-    waiters.forEach((w) => w());
+    for (const w of waiters) w();
   });
   proc.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
     proc.on("exit", (code, signal) => {
       const at = performance.now();
-      waiters.forEach((w) => w());
+      for (const w of waiters) w();
       resolve({ code, signal, at });
     }),
   );
@@ -201,7 +201,10 @@ test("a collector that never answers cannot hold shutdown: exit 0, the lost span
   child.proc.kill("SIGTERM");
   const exit = await child.exited;
   assert.equal(exit.code, 0, "not the hard deadline's exit 1");
-  assert.ok(child.lines.some((l) => l.msg === "zipkin flush on shutdown timed out"), "the lost spans are logged");
+  assert.ok(
+    child.lines.some((l) => l.msg === "zipkin flush on shutdown timed out"),
+    "the lost spans are logged",
+  );
 });
 
 test("a configuration error exits 1 and names the variable", async (t) => {

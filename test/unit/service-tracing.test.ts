@@ -53,7 +53,8 @@ async function startCollector(t: After, behaviour: { status?: number; hang?: boo
       intervalMs: 10,
       timeoutError: () => new Error(`collector got ${spans().length} spans, wanted ${n}`),
     });
-  const waitForHeld = (n: number) => pollUntil(() => (held >= n ? true : undefined), { timeoutMs: 10_000, intervalMs: 10, what: `${n} POSTs` });
+  const waitForHeld = (n: number) =>
+    pollUntil(() => (held >= n ? true : undefined), { timeoutMs: 10_000, intervalMs: 10, what: `${n} POSTs` });
   return { endpoint, posts, spans, waitForSpans, waitForHeld };
 }
 
@@ -150,7 +151,7 @@ test("W3C traceparent is accepted; flags 00 is not sampled; version ff is reject
   assert.equal(ctx.sampled, true);
   assert.equal(extractTraceContext({ traceparent: tp.replace(/01$/, "00") }).sampled, false);
   assert.equal(extractTraceContext({ traceparent: tp.replace(/^00/, "ff") }).source, "new");
-  assert.equal(extractTraceContext({ traceparent: tp + "-extra" }).source, "new");
+  assert.equal(extractTraceContext({ traceparent: `${tp}-extra` }).source, "new");
   const both = extractTraceContext({ traceparent: tp, "x-b3-traceid": "463ac35c9f6413ad", "x-b3-spanid": "a2fb4a1d1a96d312" });
   assert.equal(both.traceId, "463ac35c9f6413ad");
 });
@@ -307,7 +308,10 @@ test("a partial batch is sent flushIntervalMs after its first span, not before",
   assert.equal(reporter.queued, 0, "both handed to one POST at the interval");
   vi.useRealTimers();
   await collector.waitForSpans(2);
-  assert.deepEqual(collector.posts.map((p) => p.spans.length), [2]);
+  assert.deepEqual(
+    collector.posts.map((p) => p.spans.length),
+    [2],
+  );
 });
 
 test("unset ZIPKIN_ENDPOINT means no reporting", () => {
@@ -325,12 +329,21 @@ test("reporter sends at 50 spans without waiting for the timer, in batches of at
   reporter.report(span({ id: "00000000000000ff" }));
   assert.equal(reporter.queued, 0, "the 50th span starts a POST at once");
   await collector.waitForSpans(50);
-  assert.deepEqual(collector.posts.map((p) => p.spans.length), [50]);
+  assert.deepEqual(
+    collector.posts.map((p) => p.spans.length),
+    [50],
+  );
   for (let i = 0; i < 70; i++) reporter.report(span());
   await reporter.flush();
   const sizes = collector.posts.map((p) => p.spans.length);
-  assert.equal(sizes.reduce((a, b) => a + b, 0), 120);
-  assert.ok(sizes.every((n) => n <= 50), `batch sizes ${sizes.join(",")}`);
+  assert.equal(
+    sizes.reduce((a, b) => a + b, 0),
+    120,
+  );
+  assert.ok(
+    sizes.every((n) => n <= 50),
+    `batch sizes ${sizes.join(",")}`,
+  );
   assert.equal(reporter.stats.sent, 120);
 });
 

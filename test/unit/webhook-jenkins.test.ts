@@ -82,7 +82,8 @@ describe("JenkinsTrigger", () => {
       assert.equal(result.outcome, "failed");
       assert.equal(
         result.reason,
-        `Jenkins answered 500 to POST ${jenkins.url}job/folder/job/app/buildWithParameters: Error HTTP ERROR 500 java.lang.NullPointerException`,
+        `Jenkins answered 500 to POST ${jenkins.url}job/folder/job/app/buildWithParameters: ` +
+          "Error HTTP ERROR 500 java.lang.NullPointerException",
       );
     } finally {
       jenkins.failWith = undefined;
@@ -92,7 +93,10 @@ describe("JenkinsTrigger", () => {
   it("a wrong API token fails at the crumb issuer, naming the user", async () => {
     const result = await trigger(jenkins, "folder/app", "wrong").run(req, new AbortController().signal);
     assert.equal(result.outcome, "failed");
-    assert.match(result.reason ?? "", /^Jenkins refused JENKINS_USER=ci-bot with JENKINS_API_TOKEN \(401 from GET .*crumbIssuer\/api\/json\)/);
+    assert.match(
+      result.reason ?? "",
+      /^Jenkins refused JENKINS_USER=ci-bot with JENKINS_API_TOKEN \(401 from GET .*crumbIssuer\/api\/json\)/,
+    );
   });
 
   it("an unknown job is a failed run with 404", async () => {

@@ -42,7 +42,8 @@ export function jobName(job: string, branch?: string): string[] {
   return job.split("/").map((part) => {
     if (part !== BRANCH_SEGMENT) return part;
     const name = branch === undefined ? undefined : multibranchJobName(branch);
-    if (name === undefined) throw new JenkinsFailure(`branch '${branch ?? ""}' has no multibranch job name that --jenkins-job ${job} can address`);
+    if (name === undefined)
+      throw new JenkinsFailure(`branch '${branch ?? ""}' has no multibranch job name that --jenkins-job ${job} can address`);
     return name;
   });
 }
@@ -79,7 +80,6 @@ export interface JenkinsTriggerOptions {
   readonly timeoutMs?: number;
   readonly log?: Logger;
 }
-
 
 export class JenkinsTrigger implements Trigger {
   readonly kind = "jenkins" as const;
@@ -149,7 +149,10 @@ export class JenkinsTrigger implements Trigger {
         );
       }
       const queueLocation = new URL(location.data, url).href;
-      this.#log.info(`run #${req.run}: Jenkins queued ${jobName(this.#settings.job, req.branch).join("/")} for ${req.branch} @ ${req.commit.slice(0, 7)}: ${queueLocation}`);
+      this.#log.info(
+        `run #${req.run}: Jenkins queued ${jobName(this.#settings.job, req.branch).join("/")} ` +
+          `for ${req.branch} @ ${req.commit.slice(0, 7)}: ${queueLocation}`,
+      );
       return { outcome: "triggered", reason: null, queueLocation };
     } catch (err) {
       if (err instanceof JenkinsFailure) return { outcome: "failed", reason: err.message };
@@ -162,7 +165,11 @@ export class JenkinsTrigger implements Trigger {
   /** The crumb, or undefined when Jenkins has CSRF protection off (the issuer answers 404). */
   async #crumb(auth: string, signal: AbortSignal): Promise<{ field: string; value: string; cookie?: string } | undefined> {
     const url = this.crumbUrl;
-    const res = await request("GET", url, { headers: { authorization: auth, accept: "application/json" }, signal, timeoutMs: this.#timeoutMs });
+    const res = await request("GET", url, {
+      headers: { authorization: auth, accept: "application/json" },
+      signal,
+      timeoutMs: this.#timeoutMs,
+    });
     const text = res.text;
     if (res.status === 404) {
       this.#log.info(`${url.href} answered 404: Jenkins has CSRF protection off; posting without a crumb`);

@@ -32,7 +32,9 @@ export interface WorktreeOptions {
   readonly gitTimeoutMs?: number;
 }
 
-export type Prepared = { readonly ok: true; readonly path: string } | { readonly ok: false; readonly result: Pick<RunResult, "outcome" | "reason"> };
+export type Prepared =
+  | { readonly ok: true; readonly path: string }
+  | { readonly ok: false; readonly result: Pick<RunResult, "outcome" | "reason"> };
 
 const FULL_COMMIT = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
 
@@ -101,7 +103,8 @@ export class Worktrees {
           ok: false,
           result: {
             outcome: "failed",
-            reason: `commit ${commit} is not in ${this.repository} and git fetch ${this.remote} ${commit} failed: ${gitError(fetched.stderr)}`,
+            reason:
+              `commit ${commit} is not in ${this.repository} and git fetch ${this.remote} ${commit} failed: ` + gitError(fetched.stderr),
           },
         };
       }
@@ -141,12 +144,16 @@ export class Worktrees {
     const source = join(from, "node_modules");
     const target = join(worktree, "node_modules");
     if (existsSync(target)) return "node_modules: the commit has its own";
-    const [mine, theirs] = await Promise.all([readFile(join(from, "package-lock.json")).catch(() => null), readFile(join(worktree, "package-lock.json")).catch(() => null)]);
+    const [mine, theirs] = await Promise.all([
+      readFile(join(from, "package-lock.json")).catch(() => null),
+      readFile(join(worktree, "package-lock.json")).catch(() => null),
+    ]);
     if (theirs === null) return "node_modules: the commit has no package-lock.json; not shared";
     if (mine === null || !existsSync(source)) return `node_modules: ${from} has none to share`;
     if (!mine.equals(theirs)) {
       const digest = (b: Buffer) => createHash("sha256").update(b).digest("hex").slice(0, 12);
-      return `node_modules: package-lock.json differs from the receiver's (${digest(theirs)} vs ${digest(mine)}); scripts/bootstrap.sh installs them`;
+      const which = `${digest(theirs)} vs ${digest(mine)}`;
+      return `node_modules: package-lock.json differs from the receiver's (${which}); scripts/bootstrap.sh installs them`;
     }
     const started = Date.now();
     const r = await runProcess("cp", ["-al", "--", source, target], { stdout: "ignore" });
@@ -180,7 +187,9 @@ export class Worktrees {
     const why = removed.code === 0 ? "git left files behind" : gitError(removed.stderr);
     return {
       removed: true,
-      detail: `deleted ${path} (git worktree remove: ${why})${pruned.code === 0 ? "; git worktree prune" : `; git worktree prune failed: ${gitError(pruned.stderr)}`}`,
+      detail:
+        `deleted ${path} (git worktree remove: ${why})` +
+        (pruned.code === 0 ? "; git worktree prune" : `; git worktree prune failed: ${gitError(pruned.stderr)}`),
     };
   }
 
