@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "vitest";
 import { Command } from "commander";
@@ -241,7 +241,8 @@ describe("envoy-pipeline webhook (process)", () => {
   });
 
   it("SIGTERM lets the running pipeline finish; queued deliveries stay queued for the next start", async () => {
-    const run = cli(webhookArgs(), { FAKE_PIPELINE_SLEEP_MS: "3000" });
+    const release = join(dir.path, "release-1");
+    const run = cli(webhookArgs(), { FAKE_PIPELINE_UNTIL_FILE: release });
     const url = await run.url;
     await deliver(url, { payload: pushPayload({ after: c(1) }) });
     await waitFor("the run to start", () => readFakeRecords(record).length === 1);
@@ -251,6 +252,7 @@ describe("envoy-pipeline webhook (process)", () => {
     await waitFor("the receiver to say it waits", () => /waiting for run #1 to finish/.test(run.stderr()));
     assert.equal(run.child.exitCode, null, "still running while the pipeline runs");
     assert.equal(readFakeRecords(record).length, 1, "the pipeline has not finished yet");
+    writeFileSync(release, "");
     const { code } = await run.exit;
     assert.equal(code, 0);
     assert.deepEqual(
@@ -291,7 +293,9 @@ describe("envoy-pipeline webhook (process)", () => {
   });
 
   it("after a crash (SIGKILL) a restart resumes the queued push, only once the orphaned pipeline is gone", async () => {
-    const env = { FAKE_PIPELINE_SLEEP_MS: "3000" };
+    // a's pipeline runs until the test releases it, after the restart has seen it.
+    const release = join(dir.path, "release-a");
+    const env = { FAKE_PIPELINE_UNTIL_FILE: release };
     const first = cli(webhookArgs(), env);
     const url = await first.url;
     const a = randomUUID();
@@ -303,8 +307,13 @@ describe("envoy-pipeline webhook (process)", () => {
     first.child.kill("SIGKILL");
     await first.exit;
 
-    const second = cli(webhookArgs(), { ...env, FAKE_PIPELINE_SLEEP_MS: "0" });
+    const second = cli(webhookArgs(), { FAKE_PIPELINE_UNTIL_FILE: "", FAKE_PIPELINE_SLEEP_MS: "0" });
     const url2 = await second.url;
+    await waitFor("the restart to wait for the orphan", () =>
+      /from before the restart is still running; waiting for it to exit/.test(second.stderr()),
+    );
+    assert.equal(readFakeRecords(record).length, 1, "nothing else ran while the orphan runs");
+    writeFileSync(release, "");
     await waitFor("b to run", () => readFakeRecords(record).filter((r) => r.phase === "end").length === 2, 15_000);
     const records = readFakeRecords(record);
     assert.deepEqual(
