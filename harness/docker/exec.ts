@@ -57,6 +57,9 @@ export async function runCommand(cmd: string, args: readonly string[], opts: Run
     ...(opts.onLine !== undefined ? { onLine: opts.onLine } : {}),
     ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
     maxOutput: opts.maxOutput ?? 1 << 20,
+    // A time limit needs a group of its own to kill; otherwise the command stays in ours, so a
+    // Ctrl-C in the terminal reaches it as before.
+    ownGroup: opts.timeoutMs !== undefined,
     killGraceMs: 0,
   });
   if (r.spawnError) throw new Error(`cannot run \`${showCommand(cmd, args)}\`: ${r.spawnError.message}`);

@@ -29,7 +29,12 @@ export async function poll<T>(attempt: () => T | undefined | Promise<T | undefin
     if (value !== undefined) return value;
     const left = deadline - performance.now();
     if (left <= 0) return undefined;
-    await sleep(Math.min(interval, left), undefined, opts.signal ? { signal: opts.signal } : {});
+    try {
+      await sleep(Math.min(interval, left), undefined, opts.signal ? { signal: opts.signal } : {});
+    } catch (err) {
+      opts.signal?.throwIfAborted(); // the signal's own reason, not the timer's AbortError
+      throw err;
+    }
   }
 }
 

@@ -1,8 +1,8 @@
-// Child processes, started one way: each in a process group of its own, so that stopping it stops
-// everything it started (a compose plugin, git's helpers, a pipeline's grandchildren), and a
-// Ctrl-C meant for the harness does not cut a clean-up short. A run ends when the process has
-// exited, whatever it left in its group is gone, and its output pipes are closed (`close`), so no
-// output is lost and nothing is left running.
+// Child processes, started one way: by default each in a process group of its own, so that
+// stopping it stops everything it started (a compose plugin, git's helpers, a pipeline's
+// grandchildren), and a Ctrl-C meant for the harness does not cut a clean-up short. A run ends when
+// the process has exited, whatever it left in its group is gone, and its output pipes are closed
+// (`close`), so no output is lost and nothing is left running.
 import { spawn } from "node:child_process";
 import { exited, listProcesses } from "./proc.ts";
 import { poll } from "./poll.ts";
@@ -85,6 +85,12 @@ export interface ProcessOptions {
   signal?: AbortSignal;
   /** After SIGTERM, how long the group may take before SIGKILL; 0 sends SIGKILL at once. Default 5 s. */
   killGraceMs?: number;
+  /**
+   * Start the process in a group of its own (default). false keeps it in the harness's group, so
+   * that a Ctrl-C in the terminal reaches it together with the harness (as `docker compose` run by
+   * a stage expects); then only the process itself is signalled on timeout or abort.
+   */
+  ownGroup?: boolean;
   /** Told when the group is stopped (timeout or abort) and when SIGKILL follows. */
   onStop?: (signal: "SIGTERM" | "SIGKILL", why: string) => void;
 }
@@ -110,13 +116,18 @@ export interface ProcessResult {
 export function runProcess(program: string, args: readonly string[], opts: ProcessOptions = {}): Promise<ProcessResult> {
   const max = opts.maxOutput ?? 1 << 20;
   const graceMs = opts.killGraceMs ?? 5000;
+  const ownGroup = opts.ownGroup ?? true;
   return new Promise((resolve) => {
     const child = spawn(program, [...args], {
       cwd: opts.cwd,
       env: opts.env ?? process.env,
       stdio: [opts.input === undefined ? "ignore" : "pipe", opts.stdout ?? "pipe", opts.stderr ?? "pipe"],
-      detached: true,
+      detached: ownGroup,
     });
+    const signal = (pid: number, sig: NodeJS.Signals): void => {
+      if (ownGroup) killGroup(pid, sig);
+      else child.kill(sig);
+    };
     const kept = { stdout: "", stderr: "" };
     const partial = { stdout: "", stderr: "" };
     const feed = (stream: "stdout" | "stderr", chunk: Buffer): void => {
@@ -142,7 +153,7 @@ export function runProcess(program: string, args: readonly string[], opts: Proce
       const hard = (): void => {
         stoppedBy = "SIGKILL";
         opts.onStop?.("SIGKILL", why);
-        killGroup(pid, "SIGKILL");
+        signal(pid, "SIGKILL");
       };
       if (graceMs === 0) {
         hard();
@@ -150,7 +161,7 @@ export function runProcess(program: string, args: readonly string[], opts: Proce
       }
       stoppedBy = "SIGTERM";
       opts.onStop?.("SIGTERM", why);
-      killGroup(pid, "SIGTERM");
+      signal(pid, "SIGTERM");
       killTimer = setTimeout(hard, graceMs);
     };
     const limit =
@@ -183,7 +194,7 @@ export function runProcess(program: string, args: readonly string[], opts: Proce
       clearTimeout(killTimer);
       // Whatever the leader left in its group goes now: it may hold the pipes `close` waits for.
       const pid = child.pid;
-      reaping = pid === undefined ? Promise.resolve(false) : reapGroup(pid, graceMs);
+      reaping = pid === undefined || !ownGroup ? Promise.resolve(false) : reapGroup(pid, graceMs);
       // A process that left the group (setsid) could still hold the pipes and keep `close` away
       // for ever: once the group is gone, what is still in the pipes gets PIPE_DRAIN_MS to arrive,
       // then our ends are closed, which ends in `close`.

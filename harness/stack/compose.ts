@@ -40,6 +40,8 @@ export async function runCompose(
     env: { ...process.env, ...env },
     // Compose's own output is progress for a person: stderr, so stdout stays the harness's.
     stderr: "inherit",
+    // In the harness's process group: a Ctrl-C in the terminal stops compose with the harness.
+    ownGroup: false,
     ...(opts.captureStdout ? {} : { onData: (chunk: Buffer) => process.stderr.write(chunk) }),
   });
   if (r.spawnError) throw new ComposeError(`docker ${argv.join(" ")}: ${r.spawnError.message}`);
