@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, it } from "vitest";
+import { closeServer } from "../support/servers.ts";
 import { z } from "zod";
 import { errorMessage, formatIssues } from "../../harness/lib/errors.ts";
 import { getJson, HttpError, post, probe, request } from "../../harness/lib/http.ts";
@@ -152,13 +153,7 @@ describe("http (axios + zod)", () => {
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
-  afterAll(
-    () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  );
+  afterAll(() => closeServer(server));
   const schema = z.object({ n: z.number() });
 
   it("getJson parses with the schema, with query parameters", async () => {

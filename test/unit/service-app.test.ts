@@ -5,6 +5,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import { test } from "vitest";
+import { closeServer } from "../support/servers.ts";
 import { pollUntil } from "../../harness/lib/poll.ts";
 import { createServer, formatTime, type ServiceOptions } from "../../services/src/app.ts";
 import { loadConfig } from "../../services/src/config.ts";
@@ -36,13 +37,7 @@ async function start(
     ...extra,
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  t.onTestFinished(
-    () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  );
+  t.onTestFinished(() => closeServer(server));
   return { port: (server.address() as AddressInfo).port };
 }
 
@@ -119,7 +114,10 @@ test("FAIL_EVERY answers every Nth request with 500 and success=false, still nam
   const target = await start(t, { FAIL_EVERY: "3" });
   const answers = [];
   for (let i = 0; i < 6; i++) answers.push(await request(target, "GET", "/service/1"));
-  assert.deepEqual(answers.map((a) => a.status), [200, 200, 500, 200, 200, 500]);
+  assert.deepEqual(
+    answers.map((a) => a.status),
+    [200, 200, 500, 200, 200, 500],
+  );
   const failed = JSON.parse(answers[2]?.body ?? "{}") as { hostname: string; success: boolean };
   assert.deepEqual([failed.hostname, failed.success], ["fc4a73df5ae8", false]);
   assert.equal((await request(target, "GET", "/healthz")).status, 200, "health checks are not failed");

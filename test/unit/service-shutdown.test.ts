@@ -8,6 +8,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import net from "node:net";
 import { test } from "vitest";
+import { closeServer } from "../support/servers.ts";
 import { fileURLToPath } from "node:url";
 
 const MAIN = fileURLToPath(new URL("../../services/src/main.ts", import.meta.url));
@@ -170,13 +171,7 @@ async function collector(t: { onTestFinished(fn: () => unknown): void }, hang = 
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  t.onTestFinished(
-    () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  );
+  t.onTestFinished(() => closeServer(server));
   return { endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v2/spans`, bodies };
 }
 

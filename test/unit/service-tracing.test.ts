@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { test, vi } from "vitest";
+import { closeServer } from "../support/servers.ts";
 import { pollUntil } from "../../harness/lib/poll.ts";
 import { createServer, type ServiceOptions } from "../../services/src/app.ts";
 import { loadConfig } from "../../services/src/config.ts";
@@ -16,13 +17,6 @@ type After = { onTestFinished(fn: () => unknown): void };
 const IDENTITY = { hostname: "fc4a73df5ae8", ip: "172.20.0.5" };
 const HEX16 = /^[0-9a-f]{16}$/;
 const HEX32 = /^[0-9a-f]{32}$/;
-
-function closeServer(server: http.Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
-}
 
 /** A stand-in Zipkin collector recording every POST; `status` and `hang` simulate failures. */
 async function startCollector(t: After, behaviour: { status?: number; hang?: boolean } = {}) {
