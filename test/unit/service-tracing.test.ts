@@ -406,10 +406,21 @@ test("health checks and metrics scrapes are never traced, with or without trace 
   }
   // A wrong method on a probe route is still a probe route: no span either.
   await new Promise<void>((resolve, reject) => {
-    http.request({ host: "127.0.0.1", port: svc.port, path: "/healthz", method: "POST", agent: false }, (res) => res.resume().on("end", resolve)).on("error", reject).end();
+    http
+      .request({ host: "127.0.0.1", port: svc.port, path: "/healthz", method: "POST", agent: false }, (res) =>
+        res.resume().on("end", resolve),
+      )
+      .on("error", reject)
+      .end();
   });
   await get(svc.port, "/service/1");
   await get(svc.port, "/nope");
   await reporter.flush();
-  assert.deepEqual(collector.spans().map((s) => s.name).sort(), ["get /service/:id", "get unmatched"]);
+  assert.deepEqual(
+    collector
+      .spans()
+      .map((s) => s.name)
+      .sort(),
+    ["get /service/:id", "get unmatched"],
+  );
 });
