@@ -1,10 +1,15 @@
 // `envoy-pipeline <stage>`: the same stages the Jenkinsfile runs, from a terminal or CI.
-import { realpathSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+// Importing this module has no effect (tests import buildProgram): it parses process.argv only
+// when started as the CLI (see startedAsCli at the end).
+import { readFileSync, realpathSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, InvalidArgumentError, Option } from "commander";
+import { z } from "zod";
 import { ConfigError, loadConfig, parseScale, type ConfigLayer, type PipelineConfig } from "./config.ts";
-import { log } from "./log.ts";
+import { collect } from "./lib/cli-options.ts";
+import { repoRoot } from "./lib/paths.ts";
+import { log } from "./lib/log.ts";
 import { build } from "./stages/build.ts";
 import { stageContext } from "./stages/context.ts";
 import { deploy } from "./stages/deploy.ts";
@@ -14,14 +19,12 @@ import { scaleMeasured } from "./stages/scale.ts";
 import { teardown } from "./stages/teardown.ts";
 import { runVerifyStage } from "./stages/verify.ts";
 import { VerifyInputError } from "./verify/schema.ts";
-import { registerWebhookCommands } from "./webhook/cli.ts";
+import { registerWebhookCommands } from "./webhook/index.ts";
 
 const integer = (name: string) => (value: string): number => {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`${name} must be a whole number, got '${value}'`);
   return Number(value);
 };
-
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
 export interface StageOptions {
   config?: string;
@@ -90,6 +93,12 @@ const verifyOptions = (cmd: Command): Command =>
     .option("--concurrency <n>", "requests in flight (and connections to Envoy)", integer("--concurrency"))
     .option("--report-dir <dir>", "where verify.json, junit.xml and verify.html are written");
 
+/** The version in package.json, which `--version` prints. */
+export function packageVersion(): string {
+  const pkg = z.object({ version: z.string() }).parse(JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")));
+  return pkg.version;
+}
+
 /** Errors that are the program's own fault: shown with their stack, since no message can help. */
 const INTERNAL_ERRORS = [TypeError, ReferenceError, RangeError, SyntaxError];
 
@@ -98,6 +107,7 @@ const INTERNAL_ERRORS = [TypeError, ReferenceError, RangeError, SyntaxError];
  * flags, verify's inputs), 1 for everything else. A stack trace only for internal errors, or with
  * ENVOY_PIPELINE_DEBUG=1.
  */
+// biome-ignore lint/suspicious/noConfusingVoidType: actions return an exit code or nothing at all
 function action<A extends unknown[]>(fn: (...args: A) => Promise<number | void>): (...args: A) => Promise<void> {
   return async (...args: A) => {
     try {
@@ -116,6 +126,7 @@ function action<A extends unknown[]>(fn: (...args: A) => Promise<number | void>)
 export function buildProgram(): Command {
   const program = new Command("envoy-pipeline")
     .description("Build, deploy, scale and verify HTTP services behind an Envoy front proxy with Docker Compose.")
+    .version(packageVersion(), "-V, --version", "print the version of envoy-pipeline")
     .showHelpAfterError("(envoy-pipeline <command> --help for usage)")
     .enablePositionalOptions()
     // Bad flags are bad input: exit 2 (commander's default is 1), as for a bad config value.

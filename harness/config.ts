@@ -3,12 +3,13 @@
 // value is reported with the path of the field and where it came from.
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { z } from "zod";
+import { formatIssues } from "./lib/errors.ts";
+import { repoRoot } from "./lib/paths.ts";
 import { projectNameFromBuildTag } from "./project-name.ts";
 
-/** The repository root: the folder holding docker-compose.yml, envoy/ and services/. */
-export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+// Re-exported for the modules that import them from here.
+export { formatIssues, repoRoot };
 
 const port = z.number().int().min(0).max(65535);
 const replicas = z.number().int().min(0).max(50);
@@ -185,13 +186,6 @@ const partialConfigSchema = configSchema
   })
   .partial()
   .strict();
-
-/** Renders zod issues as `field.path: message; ...`. */
-export function formatIssues(error: z.ZodError): string {
-  return error.issues
-    .map((issue) => `${issue.path.length > 0 ? issue.path.join(".") : "(root)"}: ${issue.message}`)
-    .join("; ");
-}
 
 /** Merges layers (later wins; nested objects merged key by key; scale replaced whole) and validates. */
 export function resolveConfig(...layers: ConfigLayer[]): PipelineConfig {

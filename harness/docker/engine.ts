@@ -7,8 +7,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Docker from "dockerode";
 import { z } from "zod";
-import { formatIssues } from "../config.ts";
-import { log, waitingFor } from "../log.ts";
+import { formatIssues } from "../lib/errors.ts";
+import { log, waitingFor } from "../lib/log.ts";
+import { pollUntil } from "../lib/poll.ts";
 import { commandExists, lastLines, mustRun, runCommand } from "./exec.ts";
 
 export const DOCKERD_LOG = "/var/log/envoy-pipeline-dockerd.log";
@@ -303,17 +304,22 @@ function logTail(): string {
 }
 
 async function waitForDaemon(timeoutMs: number, exited: () => string | null): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const gone = exited();
-    if (gone !== null) throw new Error(`dockerd stopped (${gone}) before it answered; last lines of ${DOCKERD_LOG}:\n${logTail()}`);
-    const { server, error } = await probeDaemon();
-    if (server !== null) return server;
-    if (Date.now() > deadline) {
-      throw new Error(`the Docker daemon did not answer within ${timeoutMs / 1000} s (${error}); last lines of ${DOCKERD_LOG}:\n${logTail()}`);
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
+  let lastError = "";
+  return pollUntil(
+    async () => {
+      const gone = exited();
+      if (gone !== null) throw new Error(`dockerd stopped (${gone}) before it answered; last lines of ${DOCKERD_LOG}:\n${logTail()}`);
+      const { server, error } = await probeDaemon();
+      lastError = error ?? "";
+      return server ?? undefined;
+    },
+    {
+      timeoutMs,
+      intervalMs: 500,
+      timeoutError: () =>
+        new Error(`the Docker daemon did not answer within ${timeoutMs / 1000} s (${lastError}); last lines of ${DOCKERD_LOG}:\n${logTail()}`),
+    },
+  );
 }
 
 let ready: Promise<void> | undefined;

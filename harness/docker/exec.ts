@@ -1,6 +1,6 @@
 // Running external commands (docker, apt-get, debootstrap, npm, pip, mvn) with their output
 // captured, an optional time limit, and errors that say which command failed and what it printed.
-import { spawn, type SpawnOptions } from "node:child_process";
+import { runProcess } from "../lib/process.ts";
 
 export interface CommandResult {
   code: number;
@@ -48,61 +48,25 @@ export function showCommand(cmd: string, args: readonly string[]): string {
   return [cmd, ...args].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(" ");
 }
 
-/** Runs a command to completion. Never rejects for a non-zero exit: look at `code`. */
-export function runCommand(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<CommandResult> {
-  const max = opts.maxOutput ?? 1 << 20;
-  return new Promise((resolvePromise, reject) => {
-    const spawnOpts: SpawnOptions = {
-      cwd: opts.cwd,
-      env: opts.env ?? process.env,
-      stdio: ["pipe", "pipe", "pipe"],
-      detached: opts.timeoutMs !== undefined,
-    };
-    const child = spawn(cmd, args, spawnOpts);
-    let stdout = "";
-    let stderr = "";
-    const partial = { stdout: "", stderr: "" };
-    const feed = (stream: "stdout" | "stderr", chunk: string): void => {
-      if (stream === "stdout") stdout = (stdout + chunk).slice(-max);
-      else stderr = (stderr + chunk).slice(-max);
-      if (!opts.onLine) return;
-      const text = partial[stream] + chunk;
-      const lines = text.split(/\r?\n/);
-      partial[stream] = lines.pop() ?? "";
-      for (const line of lines) opts.onLine(line, stream);
-    };
-    child.stdout?.setEncoding("utf8").on("data", (c: string) => feed("stdout", c));
-    child.stderr?.setEncoding("utf8").on("data", (c: string) => feed("stderr", c));
-    let timedOut = false;
-    const timer =
-      opts.timeoutMs === undefined
-        ? undefined
-        : setTimeout(() => {
-            timedOut = true;
-            try {
-              if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
-            } catch {
-              child.kill("SIGKILL");
-            }
-          }, opts.timeoutMs);
-    child.on("error", (err) => {
-      if (timer) clearTimeout(timer);
-      reject(new Error(`cannot run \`${showCommand(cmd, args)}\`: ${err.message}`));
-    });
-    child.on("close", (code, signal) => {
-      if (timer) clearTimeout(timer);
-      if (opts.onLine) {
-        if (partial.stdout !== "") opts.onLine(partial.stdout, "stdout");
-        if (partial.stderr !== "") opts.onLine(partial.stderr, "stderr");
-      }
-      if (timedOut) stderr += `\n(killed after ${((opts.timeoutMs ?? 0) / 1000).toFixed(0)} s)`;
-      else if (signal) stderr += `\n(killed by ${signal})`;
-      resolvePromise({ code: code ?? 128, stdout, stderr });
-    });
-    child.stdin?.on("error", () => undefined); // the command may exit without reading its input
-    if (opts.input !== undefined) child.stdin?.end(opts.input);
-    else child.stdin?.end();
+/** Runs a command to completion (in its own process group). Never rejects for a non-zero exit: look at `code`. */
+export async function runCommand(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<CommandResult> {
+  const r = await runProcess(cmd, args, {
+    ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
+    ...(opts.env !== undefined ? { env: opts.env } : {}),
+    ...(opts.input !== undefined ? { input: opts.input } : {}),
+    ...(opts.onLine !== undefined ? { onLine: opts.onLine } : {}),
+    ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+    maxOutput: opts.maxOutput ?? 1 << 20,
+    // A time limit needs a group of its own to kill; otherwise the command stays in ours, so a
+    // Ctrl-C in the terminal reaches it as before.
+    ownGroup: opts.timeoutMs !== undefined,
+    killGraceMs: 0,
   });
+  if (r.spawnError) throw new Error(`cannot run \`${showCommand(cmd, args)}\`: ${r.spawnError.message}`);
+  let stderr = r.stderr;
+  if (r.timedOut) stderr += `\n(killed after ${((opts.timeoutMs ?? 0) / 1000).toFixed(0)} s)`;
+  else if (r.signal) stderr += `\n(killed by ${r.signal})`;
+  return { code: r.code ?? 128, stdout: r.stdout, stderr };
 }
 
 /** Runs a command and rejects with a CommandError unless it exits 0. */

@@ -1,7 +1,8 @@
 // A typed client for Envoy's admin API (operations/admin in Envoy's docs). Every answer is parsed
 // with zod, so a change in Envoy's output fails loudly with the field that moved.
 import { z } from "zod";
-import { formatIssues } from "../config.ts";
+import { errorMessage } from "../lib/errors.ts";
+import { getJson, post, probe } from "../lib/http.ts";
 
 /** proto3 JSON writes uint64 counters as strings and leaves zeros out. */
 const counter = z.union([z.string(), z.number()]).optional().transform((v) => (v === undefined ? 0 : Number(v)));
@@ -167,39 +168,18 @@ export class EnvoyAdmin {
     private readonly timeoutMs = 5000,
   ) {}
 
-  private async get(path: string): Promise<Response> {
-    const url = new URL(path, this.baseUrl);
-    let res: Response;
+  /** GET a JSON document of the admin API; every failure is an EnvoyAdminError naming the URL. */
+  private async getJson<S extends z.ZodType>(path: string, schema: S): Promise<z.output<S>> {
     try {
-      res = await fetch(url, { signal: AbortSignal.timeout(this.timeoutMs) });
+      return await getJson(new URL(path, this.baseUrl), schema, { timeoutMs: this.timeoutMs });
     } catch (err) {
-      throw new EnvoyAdminError(`GET ${url}: ${(err as Error).message}`);
+      throw new EnvoyAdminError(errorMessage(err));
     }
-    if (!res.ok) throw new EnvoyAdminError(`GET ${url}: HTTP ${res.status}`);
-    return res;
-  }
-
-  private async getJson<T>(path: string, schema: z.ZodType<T>): Promise<T> {
-    const res = await this.get(path);
-    let data: unknown;
-    try {
-      data = await res.json();
-    } catch (err) {
-      throw new EnvoyAdminError(`GET ${path}: not JSON (${(err as Error).message})`);
-    }
-    const parsed = schema.safeParse(data);
-    if (!parsed.success) throw new EnvoyAdminError(`GET ${path}: unexpected shape: ${formatIssues(parsed.error)}`);
-    return parsed.data;
   }
 
   /** True when /ready answers 200 (Envoy's server state is LIVE). */
   async ready(): Promise<boolean> {
-    try {
-      await this.get("/ready");
-      return true;
-    } catch {
-      return false;
-    }
+    return probe(new URL("/ready", this.baseUrl), { timeoutMs: this.timeoutMs });
   }
 
   /** Upstream clusters with their hosts, health and per-host counters (/clusters?format=json). */
@@ -296,15 +276,11 @@ export class EnvoyAdmin {
 
   /** Zeroes Envoy's counters (POST /reset_counters). Per-host counters are not reset by Envoy. */
   async resetCounters(): Promise<void> {
-    const url = new URL("/reset_counters", this.baseUrl);
-    let res: Response;
     try {
-      res = await fetch(url, { method: "POST", signal: AbortSignal.timeout(this.timeoutMs) });
+      await post(new URL("/reset_counters", this.baseUrl), { timeoutMs: this.timeoutMs });
     } catch (err) {
-      throw new EnvoyAdminError(`POST ${url}: ${(err as Error).message}`);
+      throw new EnvoyAdminError(errorMessage(err));
     }
-    if (!res.ok) throw new EnvoyAdminError(`POST ${url}: HTTP ${res.status}`);
-    await res.arrayBuffer();
   }
 
   /** One cluster by name; throws when Envoy has no such cluster. */

@@ -1,8 +1,9 @@
 // A small client for Prometheus' HTTP API (/api/v1/query, /api/v1/targets, /-/ready). Every answer
 // is parsed with zod; a change in Prometheus' output fails with the endpoint and the field that moved.
-import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
-import { formatIssues } from "../config.ts";
+import { errorMessage, formatIssues } from "../lib/errors.ts";
+import { getJson, probe } from "../lib/http.ts";
+import { pollUntil } from "../lib/poll.ts";
 import { ObservabilityError } from "./types.ts";
 
 /** One element of an instant vector (or a scalar, with no labels). */
@@ -140,33 +141,18 @@ export class PrometheusClient {
     private readonly timeoutMs = 5000,
   ) {}
 
+  /** The JSON envelope of an API call; errors (400 bad query, 422 execution, 503 timeout) come in it too. */
   private async getJson(path: string, params: Record<string, string> = {}): Promise<unknown> {
-    const url = new URL(path, this.baseUrl);
-    for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
-    let res: Response;
     try {
-      res = await fetch(url, { signal: AbortSignal.timeout(this.timeoutMs) });
+      return await getJson(new URL(path, this.baseUrl), z.unknown(), { params, timeoutMs: this.timeoutMs, acceptStatus: () => true });
     } catch (err) {
-      throw new ObservabilityError(`Prometheus GET ${url}: ${(err as Error).message}`);
-    }
-    // Errors (400 bad query, 422 execution, 503 timeout) come with the same JSON envelope.
-    const text = await res.text();
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      throw new ObservabilityError(`Prometheus GET ${url}: HTTP ${res.status}, not JSON: ${text.slice(0, 200)}`);
+      throw new ObservabilityError(`Prometheus ${errorMessage(err)}`);
     }
   }
 
   /** True when /-/ready answers 200. */
   async ready(): Promise<boolean> {
-    try {
-      const res = await fetch(new URL("/-/ready", this.baseUrl), { signal: AbortSignal.timeout(this.timeoutMs) });
-      await res.body?.cancel();
-      return res.ok;
-    } catch {
-      return false;
-    }
+    return probe(new URL("/-/ready", this.baseUrl), { timeoutMs: this.timeoutMs });
   }
 
   /** An instant query, evaluated now or at `at`. */
@@ -193,23 +179,29 @@ export class PrometheusClient {
     since: Date,
     opts: { jobs: readonly string[]; timeoutMs?: number; intervalMs?: number },
   ): Promise<{ oldest: Date; newest: Date }> {
-    const deadline = Date.now() + (opts.timeoutMs ?? 15_000);
+    const timeoutMs = opts.timeoutMs ?? 15_000;
     const jobRe = opts.jobs.map((j) => j.replace(/[^A-Za-z0-9_:-]/g, "")).join("|");
     const sinceSec = since.getTime() / 1000;
-    for (;;) {
-      const targets = await this.targets(opts.jobs);
-      const scraped = await this.query(`timestamp(up{job=~"${jobRe}"})`);
-      const at = new Map(scraped.map((s) => [`${s.labels.job}|${s.labels.instance}`, s.value]));
-      const waiting = targets.filter((t) => (at.get(`${t.job}|${t.instance}`) ?? 0) < sinceSec);
-      if (targets.length > 0 && waiting.length === 0) {
-        const times = targets.map((t) => at.get(`${t.job}|${t.instance}`) ?? sinceSec);
-        return { oldest: new Date(Math.min(...times) * 1000), newest: new Date(Math.max(...times) * 1000) };
-      }
-      if (Date.now() > deadline) {
-        const names = targets.length === 0 ? `no active target of job ${opts.jobs.join(", ")}` : waiting.map((t) => `${t.job}/${t.instance}`).join(", ");
-        throw new ObservabilityError(`Prometheus did not scrape after ${since.toISOString()} within ${opts.timeoutMs ?? 15_000} ms: ${names}`);
-      }
-      await sleep(opts.intervalMs ?? 200);
-    }
+    let names = "";
+    return pollUntil(
+      async () => {
+        const targets = await this.targets(opts.jobs);
+        const scraped = await this.query(`timestamp(up{job=~"${jobRe}"})`);
+        const at = new Map(scraped.map((s) => [`${s.labels.job}|${s.labels.instance}`, s.value]));
+        const waiting = targets.filter((t) => (at.get(`${t.job}|${t.instance}`) ?? 0) < sinceSec);
+        if (targets.length > 0 && waiting.length === 0) {
+          const times = targets.map((t) => at.get(`${t.job}|${t.instance}`) ?? sinceSec);
+          return { oldest: new Date(Math.min(...times) * 1000), newest: new Date(Math.max(...times) * 1000) };
+        }
+        names =
+          targets.length === 0 ? `no active target of job ${opts.jobs.join(", ")}` : waiting.map((t) => `${t.job}/${t.instance}`).join(", ");
+        return undefined;
+      },
+      {
+        timeoutMs,
+        intervalMs: opts.intervalMs ?? 200,
+        timeoutError: () => new ObservabilityError(`Prometheus did not scrape after ${since.toISOString()} within ${timeoutMs} ms: ${names}`),
+      },
+    );
   }
 }

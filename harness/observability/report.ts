@@ -9,6 +9,7 @@
 // Prometheus "count" 2-3 times the requests the replicas answered. Requests/s, the error ratio and
 // the latency quantiles follow from the same growth, so the panel's numbers agree with each other.
 import { z } from "zod";
+import { errorMessage } from "../lib/errors.ts";
 import type { PrometheusClient, Sample } from "./prometheus.ts";
 import {
   clusterSelector,
@@ -245,7 +246,7 @@ export async function observabilityPanelOrNull(
   try {
     return await observabilityPanel(prom, scope);
   } catch (err) {
-    warn(err instanceof Error ? err.message : String(err));
+    warn(errorMessage(err));
     return null;
   }
 }

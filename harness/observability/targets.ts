@@ -1,6 +1,7 @@
 // Scrape targets follow scaling: waits until Prometheus' targets for each compose service are
 // exactly the running replicas' addresses, each scraped successfully.
-import { setTimeout as sleep } from "node:timers/promises";
+import { errorMessage } from "../lib/errors.ts";
+import { pollUntil } from "../lib/poll.ts";
 import type { PrometheusClient, ScrapeTarget } from "./prometheus.ts";
 import { ObservabilityError } from "./types.ts";
 
@@ -23,20 +24,25 @@ export async function waitForReplicaTargets(
   expected: Record<string, readonly string[]>,
   opts: { timeoutMs?: number; intervalMs?: number } = {},
 ): Promise<number> {
-  const t0 = Date.now();
+  const t0 = performance.now();
   const timeoutMs = opts.timeoutMs ?? 30_000;
   let problems: string[] = [];
-  for (;;) {
-    try {
-      const targets = await prom.targets(["services"]);
-      problems = Object.entries(expected).flatMap(([service, ips]) => compareTargets(service, ips, targets));
-    } catch (err) {
-      problems = [(err as Error).message];
-    }
-    if (problems.length === 0) return (Date.now() - t0) / 1000;
-    if (Date.now() - t0 > timeoutMs) {
-      throw new ObservabilityError(`Prometheus' scrape targets did not match the replicas within ${timeoutMs} ms: ${problems.join("; ")}`);
-    }
-    await sleep(opts.intervalMs ?? 250);
-  }
+  await pollUntil(
+    async () => {
+      try {
+        const targets = await prom.targets(["services"]);
+        problems = Object.entries(expected).flatMap(([service, ips]) => compareTargets(service, ips, targets));
+      } catch (err) {
+        problems = [errorMessage(err)];
+      }
+      return problems.length === 0 ? true : undefined;
+    },
+    {
+      timeoutMs,
+      intervalMs: opts.intervalMs ?? 250,
+      timeoutError: () =>
+        new ObservabilityError(`Prometheus' scrape targets did not match the replicas within ${timeoutMs} ms: ${problems.join("; ")}`),
+    },
+  );
+  return (performance.now() - t0) / 1000;
 }

@@ -14,9 +14,10 @@
 //   - Both spans carry the same x-request-id (tag guid:x-request-id), which the client saw too.
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
-import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
-import { formatIssues } from "../config.ts";
+import { errorMessage, formatIssues } from "../lib/errors.ts";
+import { type HttpResponse, request } from "../lib/http.ts";
+import { poll } from "../lib/poll.ts";
 import type { ObservabilityCheckResult } from "./types.ts";
 import type { ZipkinClient, ZipkinSpan } from "./zipkin.ts";
 
@@ -171,19 +172,23 @@ export async function sendTracedRequest(listenerUrl: string, path: string, kind:
     });
   }
   const base = { kind, path, ...(sent && { sent }) };
-  let res: Response;
+  let res: HttpResponse;
   try {
-    res = await fetch(new URL(path, listenerUrl), { headers, signal: AbortSignal.timeout(timeoutMs) });
+    res = await request("GET", new URL(path, listenerUrl), { headers, timeoutMs });
   } catch (err) {
-    return { ...base, status: 0, responseTraceId: undefined, requestId: undefined, hostname: undefined, answeredAt: performance.now(), error: (err as Error).message };
+    return { ...base, status: 0, responseTraceId: undefined, requestId: undefined, hostname: undefined, answeredAt: performance.now(), error: errorMessage(err) };
   }
-  const text = await res.text();
+  const text = res.text;
   const answeredAt = performance.now();
+  const header = (name: string): string | undefined => {
+    const v = res.headers[name];
+    return Array.isArray(v) ? v[0] : v;
+  };
   const out: TracedRequest = {
     ...base,
     status: res.status,
-    responseTraceId: res.headers.get("x-b3-traceid")?.toLowerCase() ?? undefined,
-    requestId: res.headers.get("x-request-id") ?? undefined,
+    responseTraceId: header("x-b3-traceid")?.toLowerCase(),
+    requestId: header("x-request-id"),
     hostname: undefined,
     answeredAt,
   };
@@ -241,21 +246,20 @@ async function followTrace(zipkin: ZipkinClient, request: TracedRequest, exp: Om
   if (request.responseTraceId !== traceId) {
     problems.push(`the client sent trace id ${traceId} but the response carries x-b3-traceid ${request.responseTraceId ?? "(none)"}`);
   }
-  const deadline = request.answeredAt + timeoutMs;
-  let spans: ZipkinSpan[] = [];
-  let evaluation: TraceEvaluation;
-  for (;;) {
-    try {
-      spans = await zipkin.trace(traceId);
-      evaluation = evaluateTrace(spans, full);
-    } catch (err) {
-      evaluation = { complete: false, problems: [(err as Error).message] };
-    }
-    if (evaluation.complete) {
-      return { request, traceId, evaluation: { ...evaluation, problems: [...problems, ...evaluation.problems] }, queryableMs: performance.now() - request.answeredAt };
-    }
-    if (performance.now() >= deadline) break;
-    await sleep(pollMs);
+  let evaluation: TraceEvaluation = { complete: false, problems: [] };
+  const found = await poll(
+    async () => {
+      try {
+        evaluation = evaluateTrace(await zipkin.trace(traceId), full);
+      } catch (err) {
+        evaluation = { complete: false, problems: [errorMessage(err)] };
+      }
+      return evaluation.complete ? performance.now() - request.answeredAt : undefined;
+    },
+    { timeoutMs: Math.max(0, request.answeredAt + timeoutMs - performance.now()), intervalMs: pollMs },
+  );
+  if (found !== undefined) {
+    return { request, traceId, evaluation: { ...evaluation, problems: [...problems, ...evaluation.problems] }, queryableMs: found };
   }
   return {
     request,

@@ -2,7 +2,8 @@
 // /api/v2/spans, /health). Spans are parsed with
 // zod; a malformed span is reported by its position and field.
 import { z } from "zod";
-import { formatIssues } from "../config.ts";
+import { errorMessage, formatIssues } from "../lib/errors.ts";
+import { type HttpResponse, parseJson, probe, request, snippet } from "../lib/http.ts";
 import { ObservabilityError } from "./types.ts";
 
 const hex = (lengths: readonly number[]) =>
@@ -63,13 +64,7 @@ export class ZipkinClient {
 
   /** True when /health answers 200. */
   async healthy(): Promise<boolean> {
-    try {
-      const res = await fetch(new URL("/health", this.baseUrl), { signal: AbortSignal.timeout(this.timeoutMs) });
-      await res.body?.cancel();
-      return res.ok;
-    } catch {
-      return false;
-    }
+    return probe(new URL("/health", this.baseUrl), { timeoutMs: this.timeoutMs });
   }
 
   /** The spans Zipkin holds for a trace id, or [] when it holds none (404). */
@@ -111,19 +106,18 @@ export class ZipkinClient {
 
   /** GET and parse JSON; undefined for a 404 when `notFoundIsEmpty`. */
   private async getJson(url: URL, notFoundIsEmpty: boolean): Promise<unknown> {
-    let res: Response;
+    let res: HttpResponse;
     try {
-      res = await fetch(url, { signal: AbortSignal.timeout(this.timeoutMs) });
+      res = await request("GET", url, { timeoutMs: this.timeoutMs, headers: { accept: "application/json" } });
     } catch (err) {
-      throw new ObservabilityError(`Zipkin GET ${url}: ${(err as Error).message}`);
+      throw new ObservabilityError(`Zipkin ${errorMessage(err)}`);
     }
-    const text = await res.text();
     if (res.status === 404 && notFoundIsEmpty) return undefined;
-    if (!res.ok) throw new ObservabilityError(`Zipkin GET ${url}: HTTP ${res.status}: ${text.slice(0, 200)}`);
+    if (res.status !== 200) throw new ObservabilityError(`Zipkin GET ${url}: HTTP ${res.status}: ${snippet(res.text)}`);
     try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      throw new ObservabilityError(`Zipkin GET ${url}: not JSON: ${text.slice(0, 200)}`);
+      return parseJson(res, z.unknown(), `Zipkin GET ${url}`);
+    } catch (err) {
+      throw new ObservabilityError(errorMessage(err));
     }
   }
 }

@@ -1,8 +1,8 @@
 // Running `docker compose` for one project of the stack. Testcontainers drives `up` (deploy,
 // scale); build and the odd query go through the CLI directly, with the same environment.
-import { spawn } from "node:child_process";
 import { basename, dirname } from "node:path";
 import type { PipelineConfig } from "../config.ts";
+import { runProcess } from "../lib/process.ts";
 
 /**
  * The variables the compose file reads: per-run image tag, host ports (empty = ephemeral) and the
@@ -27,7 +27,7 @@ export class ComposeError extends Error {
  * Runs `docker compose -p <project> -f <file> <args>`, streaming its output to stderr (progress for
  * a person) and resolving with stdout. Rejects with the command and its exit code on failure.
  */
-export function runCompose(
+export async function runCompose(
   config: PipelineConfig,
   args: readonly string[],
   env: Record<string, string>,
@@ -35,22 +35,16 @@ export function runCompose(
 ): Promise<string> {
   const files = [basename(config.composeFile), ...config.composeOverrides].flatMap((f) => ["-f", f]);
   const argv = ["compose", "-p", config.projectName, ...files, ...args];
-  return new Promise((resolve, reject) => {
-    const child = spawn("docker", argv, {
-      cwd: dirname(config.composeFile),
-      env: { ...process.env, ...env },
-      // Compose's own output is progress for a person: stderr, so stdout stays the harness's.
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    let out = "";
-    child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
-      if (opts.captureStdout) out += chunk;
-      else process.stderr.write(chunk);
-    });
-    child.on("error", (err) => reject(new ComposeError(`docker ${argv.join(" ")}: ${err.message}`)));
-    child.on("close", (code, signal) => {
-      if (code === 0) resolve(out);
-      else reject(new ComposeError(`docker ${argv.join(" ")} failed (${signal ?? `exit ${code}`})`));
-    });
+  const r = await runProcess("docker", argv, {
+    cwd: dirname(config.composeFile),
+    env: { ...process.env, ...env },
+    // Compose's own output is progress for a person: stderr, so stdout stays the harness's.
+    stderr: "inherit",
+    // In the harness's process group: a Ctrl-C in the terminal stops compose with the harness.
+    ownGroup: false,
+    ...(opts.captureStdout ? {} : { onData: (chunk: Buffer) => process.stderr.write(chunk) }),
   });
+  if (r.spawnError) throw new ComposeError(`docker ${argv.join(" ")}: ${r.spawnError.message}`);
+  if (r.code !== 0) throw new ComposeError(`docker ${argv.join(" ")} failed (${r.signal ?? `exit ${r.code}`})`);
+  return opts.captureStdout ? r.stdout : "";
 }

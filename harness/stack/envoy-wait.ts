@@ -1,9 +1,11 @@
 // Waiting until Envoy's view of an upstream cluster is exactly the set of running replicas and
 // every one of them passes Envoy's active health check: the moment traffic reaches them all.
-import { get as httpGet } from "node:http";
-import { setTimeout as sleep } from "node:timers/promises";
+import { Agent } from "node:http";
 import { z } from "zod";
-import { EnvoyAdmin, type UpstreamCluster } from "../envoy/admin.ts";
+import type { EnvoyAdmin, UpstreamCluster } from "../envoy/admin.ts";
+import { errorMessage } from "../lib/errors.ts";
+import { getJson } from "../lib/http.ts";
+import { pollUntil } from "../lib/poll.ts";
 import type { ReplicaContainer } from "./discover.ts";
 
 export interface ClusterMismatch {
@@ -49,65 +51,58 @@ export async function waitForClusters(
   clusters: readonly { cluster: string; replicas: () => Promise<ReplicaContainer[]> }[],
   opts: { timeoutMs: number; intervalMs?: number; onProgress?: (pending: string) => void },
 ): Promise<number> {
-  const t0 = Date.now();
+  const t0 = performance.now();
   let lastReport = "";
-  for (;;) {
-    const pending: string[] = [];
-    try {
-      const all = await admin.clusters();
-      for (const c of clusters) {
-        const found = all.find((x) => x.name === c.cluster);
-        // Envoy answered with its clusters (static ones all exist from the start): a missing one
-        // is a configuration error, not something to wait for.
-        if (!found) throw new ConvergenceTimeout(`Envoy has no cluster '${c.cluster}' (clusters: ${all.map((x) => x.name).join(", ")})`);
-        const replicas = await c.replicas();
-        if (replicas.length === 0) {
-          pending.push(`cluster ${c.cluster}: no running replica`);
-          continue;
+  await pollUntil(
+    async () => {
+      const pending: string[] = [];
+      try {
+        const all = await admin.clusters();
+        for (const c of clusters) {
+          const found = all.find((x) => x.name === c.cluster);
+          // Envoy answered with its clusters (static ones all exist from the start): a missing one
+          // is a configuration error, not something to wait for.
+          if (!found) throw new ConvergenceTimeout(`Envoy has no cluster '${c.cluster}' (clusters: ${all.map((x) => x.name).join(", ")})`);
+          const replicas = await c.replicas();
+          if (replicas.length === 0) {
+            pending.push(`cluster ${c.cluster}: no running replica`);
+            continue;
+          }
+          const mismatch = compareCluster(found, replicas);
+          if (mismatch) pending.push(describeMismatch(mismatch));
         }
-        const mismatch = compareCluster(found, replicas);
-        if (mismatch) pending.push(describeMismatch(mismatch));
+      } catch (err) {
+        if (err instanceof ConvergenceTimeout) throw err;
+        pending.push(errorMessage(err));
       }
-    } catch (err) {
-      if (err instanceof ConvergenceTimeout) throw err;
-      pending.push((err as Error).message);
-    }
-    if (pending.length === 0) return (Date.now() - t0) / 1000;
-    const report = pending.join(" | ");
-    if (report !== lastReport) opts.onProgress?.(report);
-    lastReport = report;
-    if (Date.now() - t0 > opts.timeoutMs) {
-      throw new ConvergenceTimeout(`Envoy did not converge within ${(opts.timeoutMs / 1000).toFixed(0)}s: ${report}`);
-    }
-    await sleep(opts.intervalMs ?? 250);
-  }
+      if (pending.length === 0) return true;
+      const report = pending.join(" | ");
+      if (report !== lastReport) opts.onProgress?.(report);
+      lastReport = report;
+      return undefined;
+    },
+    {
+      timeoutMs: opts.timeoutMs,
+      intervalMs: opts.intervalMs ?? 250,
+      timeoutError: () => new ConvergenceTimeout(`Envoy did not converge within ${(opts.timeoutMs / 1000).toFixed(0)}s: ${lastReport}`),
+    },
+  );
+  return (performance.now() - t0) / 1000;
 }
 
-/** One request on a fresh connection (so that successive ones land on different Envoy workers). */
-function probeOnce(url: string, timeoutMs: number): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const req = httpGet(url, { agent: false, timeout: timeoutMs }, (res) => {
-      let body = "";
-      res.setEncoding("utf8").on("data", (chunk: string) => (body += chunk));
-      res.on("end", () => {
-        const parsed = hostnameSchema.safeParse(safeJson(body));
-        resolve(res.statusCode === 200 && parsed.success ? parsed.data.hostname : undefined);
-      });
-    });
-    req.on("timeout", () => req.destroy());
-    req.on("error", () => resolve(undefined));
-  });
-}
+/** Probes must not share a connection: each new one may land on another Envoy worker. */
+const freshConnections = new Agent({ keepAlive: false });
 
-const hostnameSchema = z.object({ hostname: z.string() });
-
-function safeJson(text: string): unknown {
+/** One request on a fresh connection; the hostname of the replica that answered, if one did. */
+async function probeOnce(url: string, timeoutMs: number): Promise<string | undefined> {
   try {
-    return JSON.parse(text);
+    return (await getJson(url, hostnameSchema, { timeoutMs, agent: freshConnections })).hostname;
   } catch {
     return undefined;
   }
 }
+
+const hostnameSchema = z.object({ hostname: z.string() });
 
 /**
  * After Envoy's admin view agrees, waits until requests through the listener actually reach every
@@ -121,17 +116,27 @@ export async function waitForTraffic(
   replicas: readonly ReplicaContainer[],
   opts: { timeoutMs: number; onProgress?: (pending: string) => void },
 ): Promise<number> {
-  const t0 = Date.now();
+  const t0 = performance.now();
   const want = new Set(replicas.map((r) => r.hostname));
   const seen = new Set<string>();
-  while (Date.now() - t0 <= opts.timeoutMs) {
-    // A round of 4 requests per replica, one connection each: a few rounds reach every worker.
-    const round = await Promise.all(Array.from({ length: 4 * want.size }, () => probeOnce(`${listenerUrl}${path}`, 2000)));
-    for (const hostname of round) if (hostname && want.has(hostname)) seen.add(hostname);
-    if (seen.size === want.size) return (Date.now() - t0) / 1000;
-    opts.onProgress?.(`${path}: no answer yet from ${replicas.filter((r) => !seen.has(r.hostname)).map((r) => r.name).join(", ")}`);
-    await sleep(100);
-  }
-  const missing = replicas.filter((r) => !seen.has(r.hostname)).map((r) => `${r.name} (${r.hostname})`);
-  throw new ConvergenceTimeout(`no request through Envoy reached ${missing.join(", ")} within ${(opts.timeoutMs / 1000).toFixed(0)}s`);
+  const missing = (): ReplicaContainer[] => replicas.filter((r) => !seen.has(r.hostname));
+  await pollUntil(
+    async () => {
+      // A round of 4 requests per replica, one connection each: a few rounds reach every worker.
+      const round = await Promise.all(Array.from({ length: 4 * want.size }, () => probeOnce(`${listenerUrl}${path}`, 2000)));
+      for (const hostname of round) if (hostname && want.has(hostname)) seen.add(hostname);
+      if (seen.size === want.size) return true;
+      opts.onProgress?.(`${path}: no answer yet from ${missing().map((r) => r.name).join(", ")}`);
+      return undefined;
+    },
+    {
+      timeoutMs: opts.timeoutMs,
+      intervalMs: 100,
+      timeoutError: () => {
+        const names = missing().map((r) => `${r.name} (${r.hostname})`);
+        return new ConvergenceTimeout(`no request through Envoy reached ${names.join(", ")} within ${(opts.timeoutMs / 1000).toFixed(0)}s`);
+      },
+    },
+  );
+  return (performance.now() - t0) / 1000;
 }

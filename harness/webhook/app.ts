@@ -2,7 +2,7 @@
 // receiver → HTTP endpoint. `startWebhook` is what the CLI and the tests call.
 import { DEFAULT_MAX_BODY_BYTES } from "./config.ts";
 import type { DeliveryFilters } from "./events.ts";
-import { type Logger, silentLogger } from "./paths.ts";
+import { type Logger, silentLogger } from "../lib/log.ts";
 import { Receiver } from "./receiver.ts";
 import { Scheduler } from "./scheduler.ts";
 import { type HttpEndpoint, listen } from "./server.ts";

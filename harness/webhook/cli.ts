@@ -1,17 +1,14 @@
 // `envoy-pipeline webhook` and `envoy-pipeline runs`, registered on the main commander program.
-import { Command, Option } from "commander";
-import { log as harnessLog } from "../log.ts";
+import { type Command, Option } from "commander";
 import { startWebhook, type WebhookApp } from "./app.ts";
-import {
-  DEFAULT_MAX_BODY_BYTES,
-  jenkinsFromEnv,
-  localCommandFromEnv,
-  parseWebhookFlags,
-  secretsFromEnv,
-} from "./config.ts";
-import { ListenError, StateError, WebhookConfigError, errorMessage } from "./errors.ts";
+import { DEFAULT_MAX_BODY_BYTES, jenkinsFromEnv, localCommandFromEnv, parseWebhookFlags, secretsFromEnv } from "./config.ts";
+import { collect } from "../lib/cli-options.ts";
+import { errorMessage } from "../lib/errors.ts";
+import { log as harnessLog, type Logger } from "../lib/log.ts";
+import { repoRoot } from "../lib/paths.ts";
+import { ListenError, StateError, WebhookConfigError } from "./errors.ts";
 import { checkGitSource } from "./git.ts";
-import { DEFAULT_STATE_DIR, type Logger, repoRoot } from "./paths.ts";
+import { DEFAULT_STATE_DIR } from "./paths.ts";
 import { formatRunsTable, runsJsonSchema } from "./runs.ts";
 import { readDeliveries } from "./store.ts";
 import { JenkinsTrigger } from "./triggers/jenkins.ts";
@@ -25,11 +22,9 @@ export interface WebhookCliDeps {
   /** Raw stderr (the `listening on` line). */
   readonly stderr: (text: string) => void;
   readonly log: Logger;
-  /** Sets the process exit code (the lead's CLI convention: 2 = bad configuration, 1 = failure). */
+  /** Sets the process exit code (as every envoy-pipeline command: 2 = bad configuration, 1 = failure). */
   readonly setExitCode: (code: number) => void;
 }
-
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
 function defaultDeps(): WebhookCliDeps {
   return {
@@ -65,7 +60,8 @@ function untilSignalled(app: WebhookApp, log: Logger): Promise<void> {
         app
           .stop()
           .then(() => {
-            if (queued > 0) log.info(`${queued} queued deliver${queued === 1 ? "y stays" : "ies stay"} recorded; resumed at the next start`);
+            if (queued > 0)
+              log.info(`${queued} queued deliver${queued === 1 ? "y stays" : "ies stay"} recorded; resumed at the next start`);
             log.info("stopped");
             process.off("SIGTERM", onSignal);
             process.off("SIGINT", onSignal);
@@ -119,15 +115,30 @@ export function registerWebhookCommands(program: Command, overrides: Partial<Web
     .option("--branch <name>", "branch whose pushes run the pipeline, repeatable (default: the repository's default branch)", collect)
     .option("--repository <owner/name>", "accept pushes of this repository only, repeatable (default: any)", collect)
     .addOption(new Option("--trigger <kind>", "what runs the pipeline").choices(["local", "jenkins"]).default("local"))
-    .option("--jenkins-job <name>", "job for --trigger jenkins (folders as a/b; a {branch} segment: the pushed branch's job of a multibranch project); needs JENKINS_URL, JENKINS_USER, JENKINS_API_TOKEN")
-    .option("--git-repository <dir>", "--trigger local: git repository whose pushed commits are built, each in a throwaway worktree (default: this checkout)")
-    .option("--git-remote <name|url>", "--trigger local: where a pushed commit missing from the repository is fetched from (default: origin)")
+    .option(
+      "--jenkins-job <name>",
+      "job for --trigger jenkins (folders as a/b; a {branch} segment: the pushed branch's job of a multibranch project); " +
+        "needs JENKINS_URL, JENKINS_USER, JENKINS_API_TOKEN",
+    )
+    .option(
+      "--git-repository <dir>",
+      "--trigger local: git repository whose pushed commits are built, each in a throwaway worktree (default: this checkout)",
+    )
+    .option(
+      "--git-remote <name|url>",
+      "--trigger local: where a pushed commit missing from the repository is fetched from (default: origin)",
+    )
     .option("--dry-run", "record what would be triggered without triggering it")
     .option("--state-dir <dir>", "where deliveries, runs and run logs are kept", DEFAULT_STATE_DIR)
     .option("--max-body-bytes <n>", "largest body accepted (413 beyond)", String(DEFAULT_MAX_BODY_BYTES))
     .action(async (opts: WebhookCommandOptions) => {
       try {
-        const flags = parseWebhookFlags({ ...opts, branch: opts.branch ?? [], repository: opts.repository ?? [], dryRun: opts.dryRun === true });
+        const flags = parseWebhookFlags({
+          ...opts,
+          branch: opts.branch ?? [],
+          repository: opts.repository ?? [],
+          dryRun: opts.dryRun === true,
+        });
         const secrets = secretsFromEnv(deps.env);
         if (flags.trigger === "local" && flags.jenkinsJob !== undefined) {
           throw new WebhookConfigError("--jenkins-job is only for --trigger jenkins");
@@ -161,7 +172,11 @@ export function registerWebhookCommands(program: Command, overrides: Partial<Web
         });
         for (const warning of git?.warnings ?? []) deps.log.warn(warning);
         deps.log.info(
-          `triggering ${flags.dryRun ? "(dry run) " : ""}${jenkins ? `Jenkins job ${jenkins.job} at ${jenkins.url.href}` : `the local pipeline (worktrees of ${git?.repository}, fetching from ${git?.remote})`} ` +
+          `triggering ${flags.dryRun ? "(dry run) " : ""}${
+            jenkins
+              ? `Jenkins job ${jenkins.job} at ${jenkins.url.href}`
+              : `the local pipeline (worktrees of ${git?.repository}, fetching from ${git?.remote})`
+          } ` +
             `on pushes to ${flags.branches.length > 0 ? flags.branches.join(", ") : "the default branch"}; ` +
             `${secrets.length} secret${secrets.length === 1 ? "" : "s"}; state in ${app.store.paths.dir}`,
         );
@@ -183,7 +198,8 @@ export function registerWebhookCommands(program: Command, overrides: Partial<Web
         let limit: number | undefined;
         if (opts.limit !== undefined) {
           limit = Number(opts.limit);
-          if (!Number.isInteger(limit) || limit < 1) throw new WebhookConfigError(`--limit: '${opts.limit}' is not a positive whole number`);
+          if (!Number.isInteger(limit) || limit < 1)
+            throw new WebhookConfigError(`--limit: '${opts.limit}' is not a positive whole number`);
         }
         const { file, deliveries } = await readDeliveries(opts.stateDir);
         const shown = limit !== undefined ? deliveries.slice(-limit) : deliveries;

@@ -1,7 +1,8 @@
 // Everything the receiver reads from the environment and its flags, parsed with zod so that a bad
 // value is reported with the name of the variable or flag it came from.
 import { z } from "zod";
-import { WebhookConfigError, formatIssues } from "./errors.ts";
+import { formatIssues } from "../lib/errors.ts";
+import { WebhookConfigError } from "./errors.ts";
 import { remoteProblem } from "./git.ts";
 
 /** GitHub caps webhook payloads at 25 MB; we accept up to 25 MiB by default. */
@@ -64,9 +65,7 @@ const jobSchema = z
  * variable at once.
  */
 export function jenkinsFromEnv(env: NodeJS.ProcessEnv, job: string | undefined): JenkinsSettings {
-  const missing = (["JENKINS_URL", "JENKINS_USER", "JENKINS_API_TOKEN"] as const).filter(
-    (name) => (env[name] ?? "").trim() === "",
-  );
+  const missing = (["JENKINS_URL", "JENKINS_USER", "JENKINS_API_TOKEN"] as const).filter((name) => (env[name] ?? "").trim() === "");
   const problems: string[] = [];
   if (missing.length > 0) problems.push(`missing environment variable${missing.length > 1 ? "s" : ""} ${missing.join(", ")}`);
   if (job === undefined) problems.push("missing --jenkins-job <name>");
@@ -130,7 +129,11 @@ export const webhookFlagsSchema = z
     jenkinsJob: z.string().optional(),
     gitRepository: z.string().min(1, "is empty").optional(),
     gitRemote: z.string().optional(),
-    maxBodyBytes: z.coerce.number().int("must be a whole number").min(1024).max(1024 * 1024 * 1024),
+    maxBodyBytes: z.coerce
+      .number()
+      .int("must be a whole number")
+      .min(1024)
+      .max(1024 * 1024 * 1024),
   })
   .transform((flags, ctx) => {
     const branches: string[] = [];
@@ -178,9 +181,7 @@ export function parseWebhookFlags(raw: unknown): WebhookFlags {
   const parsed = webhookFlagsSchema.safeParse(raw);
   if (!parsed.success) {
     throw new WebhookConfigError(
-      parsed.error.issues
-        .map((issue) => `${flagNames[String(issue.path[0])] ?? issue.path.join(".")}: ${issue.message}`)
-        .join("; "),
+      parsed.error.issues.map((issue) => `${flagNames[String(issue.path[0])] ?? issue.path.join(".")}: ${issue.message}`).join("; "),
     );
   }
   return parsed.data;

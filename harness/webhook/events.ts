@@ -4,7 +4,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { emitterEventNames } from "@octokit/webhooks";
 import { z } from "zod";
-import { formatIssues } from "./errors.ts";
+import { formatIssues } from "../lib/errors.ts";
 
 /** Event names GitHub sends in X-GitHub-Event, as known to @octokit/webhooks (without actions). */
 export const knownEventNames: ReadonlySet<string> = new Set(emitterEventNames.filter((name) => !name.includes(".")));
@@ -82,9 +82,7 @@ export function decodePayload(body: Buffer, contentType: string | undefined): Pa
   }
 }
 
-const commitIdSchema = z
-  .string()
-  .regex(/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/, "must be a 40- or 64-digit lower-case hex commit id");
+const commitIdSchema = z.string().regex(/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/, "must be a 40- or 64-digit lower-case hex commit id");
 
 /** The fields of a `push` payload we use; everything else GitHub sends is let through untouched. */
 export const pushPayloadSchema = z.looseObject({
@@ -164,10 +162,7 @@ export function classify(event: string, payload: unknown, filters: DeliveryFilte
     ok: true,
     value: { kind: "ignored", reason, ...facts, branch },
   });
-  if (
-    filters.repositories.length > 0 &&
-    !filters.repositories.some((r) => r.toLowerCase() === repository.full_name.toLowerCase())
-  ) {
+  if (filters.repositories.length > 0 && !filters.repositories.some((r) => r.toLowerCase() === repository.full_name.toLowerCase())) {
     return ignore(`repository ${repository.full_name} is not one of ${filters.repositories.join(", ")}`);
   }
   if (!ref.startsWith("refs/heads/")) return ignore(`ref ${ref} is not a branch`);

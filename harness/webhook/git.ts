@@ -1,9 +1,8 @@
 // Short git commands of the local trigger (is the commit here, remove a worktree, prune, checks at
 // start-up), and the environment every git child gets.
-import { spawn } from "node:child_process";
 import { resolve } from "node:path";
 import { WebhookConfigError } from "./errors.ts";
-import { killGroup } from "./triggers/process-group.ts";
+import { runProcess } from "../lib/process.ts";
 
 /**
  * Variables that point git at another repository, index or object store (what
@@ -49,37 +48,12 @@ export interface GitResult {
  * Ctrl-C meant for the receiver does not cut a clean-up short; killed after `timeoutMs`.
  * Never rejects: a git that cannot start is code null with the error as stderr.
  */
-export function git(args: readonly string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<GitResult> {
-  return new Promise((done) => {
-    const child = spawn("git", [...args], {
-      env: gitEnv(options.env),
-      stdio: ["ignore", "pipe", "pipe"],
-      detached: true,
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString("utf8")));
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString("utf8")));
-    let settled = false;
-    let closeWait: NodeJS.Timeout | undefined;
-    const settle = (result: GitResult): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      clearTimeout(closeWait);
-      done(result);
-    };
-    const timer = setTimeout(() => {
-      if (child.pid !== undefined) killGroup(child.pid, "SIGKILL");
-      settle({ code: null, stdout, stderr: `${stderr}\n(killed after ${options.timeoutMs ?? 120_000} ms)` });
-    }, options.timeoutMs ?? 120_000);
-    child.once("error", (err) => settle({ code: null, stdout, stderr: `cannot run git: ${err.message}` }));
-    // 'close' waits for the pipes too; a daemonized helper could hold them, so 'exit' + 2 s at most.
-    child.once("exit", (code) => {
-      closeWait = setTimeout(() => settle({ code, stdout, stderr }), 2_000);
-    });
-    child.once("close", (code) => settle({ code, stdout, stderr }));
-  });
+export async function git(args: readonly string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<GitResult> {
+  const timeoutMs = options.timeoutMs ?? 120_000;
+  const r = await runProcess("git", args, { env: gitEnv(options.env), timeoutMs, killGraceMs: 0 });
+  if (r.spawnError) return { code: null, stdout: r.stdout, stderr: `cannot run git: ${r.spawnError.message}` };
+  if (r.timedOut) return { code: null, stdout: r.stdout, stderr: `${r.stderr}\n(killed after ${timeoutMs} ms)` };
+  return { code: r.code, stdout: r.stdout, stderr: r.stderr };
 }
 
 /**
@@ -101,6 +75,7 @@ export function gitError(stderr: string): string {
 export function remoteProblem(remote: string): string | undefined {
   if (remote.trim() === "") return "is empty";
   if (remote.startsWith("-")) return "must not start with '-'";
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is refused here
   if (/[\s\x00-\x1f\x7f]/.test(remote)) return "must not contain spaces or control characters";
   return undefined;
 }

@@ -1,10 +1,5 @@
-// Where things live: the repository root (for the local trigger's default command) and the files
-// the receiver keeps under its state directory.
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-
-/** The repository root: the folder above harness/. */
-export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+// Where the receiver keeps its files: under its state directory.
+import { join, resolve } from "node:path";
 
 /** The default state directory, relative to the current folder (gitignored). */
 export const DEFAULT_STATE_DIR = ".envoy-pipeline";
@@ -39,11 +34,3 @@ export function statePaths(stateDir: string): StatePaths {
     reports: join(dir, "reports"),
   };
 }
-
-/** Progress output; the CLI passes harness/log.ts, tests pass a collector. */
-export interface Logger {
-  info(message: string): void;
-  warn(message: string): void;
-}
-
-export const silentLogger: Logger = { info() {}, warn() {} };

@@ -3,9 +3,9 @@
 // Deliveries are handled one after another (a promise chain) so that the duplicate check and the
 // record of a delivery can never interleave with another delivery's.
 import type { IncomingHttpHeaders } from "node:http";
-import { errorMessage } from "./errors.ts";
+import { errorMessage } from "../lib/errors.ts";
 import { type DeliveryFilters, classify, decodePayload, parseDeliveryHeaders } from "./events.ts";
-import { type Logger, silentLogger } from "./paths.ts";
+import { type Logger, silentLogger } from "../lib/log.ts";
 import type { Scheduler } from "./scheduler.ts";
 import { SIGNATURE_HEADER, type SignatureVerifier } from "./signature.ts";
 import type { DeliveryStore } from "./store.ts";
@@ -70,7 +70,10 @@ export class Receiver {
           commit: decided.commit,
         });
         this.#log.info(`delivery ${id}: push to ${decided.branch} @ ${decided.commit.slice(0, 7)} queued`);
-        return { status: 202, body: { outcome: "queued", delivery: id, branch: decided.branch, commit: decided.commit, supersedes: superseded } };
+        return {
+          status: 202,
+          body: { outcome: "queued", delivery: id, branch: decided.branch, commit: decided.commit, supersedes: superseded },
+        };
       }
       const outcome = decided.kind === "ping" ? "ping" : "ignored";
       const reason = decided.kind === "ignored" ? decided.reason : null;

@@ -2,8 +2,8 @@
 // per branch: a newer push to a branch replaces (supersedes) the waiting one, so the newest commit
 // wins. The queue *is* the store (deliveries whose outcome is `queued`); this class keeps an
 // in-memory copy in the same order and runs the head.
-import { errorMessage } from "./errors.ts";
-import { type Logger, silentLogger } from "./paths.ts";
+import { errorMessage } from "../lib/errors.ts";
+import { type Logger, silentLogger } from "../lib/log.ts";
 import type { DeliveryStore, DeliveryView } from "./store.ts";
 import { type RunRequest, type Trigger, buildTag } from "./triggers/types.ts";
 
@@ -171,7 +171,9 @@ export class Scheduler {
       throw err;
     }
     for (const old of replaced) {
-      this.#log.info(`delivery ${old.id} (${old.branch} @ ${old.commit.slice(0, 7)}) superseded by ${push.id} (@ ${push.commit.slice(0, 7)})`);
+      this.#log.info(
+        `delivery ${old.id} (${old.branch} @ ${old.commit.slice(0, 7)}) superseded by ${push.id} (@ ${push.commit.slice(0, 7)})`,
+      );
     }
     this.#queue.push({ id: push.id, repository: push.repository, branch: push.branch, commit: push.commit });
     this.#kick();
@@ -224,7 +226,10 @@ export class Scheduler {
       }, this.#retryDelayMs);
       return;
     }
-    this.#log.info(`run #${run}: ${this.#dryRun ? "dry run of " : ""}${this.#trigger.kind} pipeline for ${entry.branch} @ ${entry.commit.slice(0, 7)} (delivery ${entry.id})`);
+    this.#log.info(
+      `run #${run}: ${this.#dryRun ? "dry run of " : ""}${this.#trigger.kind} pipeline ` +
+        `for ${entry.branch} @ ${entry.commit.slice(0, 7)} (delivery ${entry.id})`,
+    );
     const result = await this.#trigger.run(request, signal).catch((err: unknown) => ({
       outcome: "failed" as const,
       reason: `the ${this.#trigger.kind} trigger threw: ${errorMessage(err)}`,

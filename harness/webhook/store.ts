@@ -15,8 +15,10 @@ import { mkdir, open, readFile, rm, truncate, writeFile, type FileHandle } from 
 import { hostname } from "node:os";
 import { dirname } from "node:path";
 import { z } from "zod";
-import { StateError, errorMessage, formatIssues } from "./errors.ts";
-import { type Logger, type StatePaths, silentLogger, statePaths } from "./paths.ts";
+import { errorMessage, formatIssues } from "../lib/errors.ts";
+import { type Logger, silentLogger } from "../lib/log.ts";
+import { StateError } from "./errors.ts";
+import { type StatePaths, statePaths } from "./paths.ts";
 
 const isoTime = z.iso.datetime({ offset: true });
 const idSchema = z.string().min(1);
@@ -69,11 +71,7 @@ export const storeRecordSchema = z.discriminatedUnion("type", [
 
 export type StoreRecord = z.infer<typeof storeRecordSchema>;
 /** A record as callers write it: the store stamps `v` and (unless given) `at`. */
-export type NewRecord = StoreRecord extends infer R
-  ? R extends StoreRecord
-    ? Omit<R, "v" | "at"> & { at?: string }
-    : never
-  : never;
+export type NewRecord = StoreRecord extends infer R ? (R extends StoreRecord ? Omit<R, "v" | "at"> & { at?: string } : never) : never;
 
 export const deliveryOutcomeSchema = z.enum([
   "ping",

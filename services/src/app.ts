@@ -34,6 +34,8 @@ export interface ServiceOptions {
   defaultMetrics?: boolean;
   /** Clock for the `time` field (tests). */
   now?: () => Date;
+  /** Waits RESPONSE_DELAY_MS before an answer (tests pass one they release themselves). */
+  sleep?: (ms: number) => Promise<unknown>;
 }
 
 interface Reply {
@@ -108,6 +110,7 @@ export function createServer(options: ServiceOptions): http.Server {
   const reporter = options.reporter ?? createReporter(config.zipkinEndpoint, logger);
   const lifecycle = options.lifecycle ?? new Lifecycle();
   const now = options.now ?? (() => new Date());
+  const delay = options.sleep ?? sleep;
   const metrics = new ServiceMetrics({
     serviceName: config.serviceName,
     replica: identity.hostname,
@@ -131,7 +134,7 @@ export function createServer(options: ServiceOptions): http.Server {
             serviceid: asked,
           });
         }
-        if (config.responseDelayMs > 0) await sleep(config.responseDelayMs);
+        if (config.responseDelayMs > 0) await delay(config.responseDelayMs);
         served += 1;
         const failing = config.failEvery !== undefined && served % config.failEvery === 0;
         // Key order is part of the contract.
@@ -213,6 +216,8 @@ export function createServer(options: ServiceOptions): http.Server {
     });
     res.setHeader("x-b3-traceid", trace.traceId);
     res.setHeader("x-request-id", requestId);
+    // The start of a request, at debug level: what "a request in flight" means when it is needed.
+    logger.debug("request received", { method, path: path ?? req.url, request_id: requestId });
 
     res.on("close", () => {
       const endMicros = nowMicros();

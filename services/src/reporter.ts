@@ -58,6 +58,11 @@ export class ZipkinReporter implements SpanReporter {
   /** Counters, for logs and tests. */
   readonly stats = { sent: 0, failed: 0, dropped: 0 };
 
+  /** Spans waiting for a POST (not yet handed to one). */
+  get queued(): number {
+    return this.queue.length;
+  }
+
   constructor(options: ZipkinReporterOptions) {
     this.endpoint = options.endpoint;
     this.url = new URL(options.endpoint);

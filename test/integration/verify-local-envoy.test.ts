@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { Client } from "undici";
+import { pollUntil } from "../../harness/lib/poll.ts";
 import {
   formatReport,
   measureConvergence,
@@ -82,7 +83,7 @@ const RR_BACKENDS: BackendSpec[] = [
 describe("local Envoy, ROUND_ROBIN", () => {
   const stack = useStack("round-robin.yaml", RR_BACKENDS);
 
-  it("passes a healthy stack, and writes the three reports", async (t) => {
+  it("passes a healthy stack, and writes the three reports", async () => {
     const s = stack();
     const report = await runVerify({
       ...quiet,
@@ -110,7 +111,7 @@ describe("local Envoy, ROUND_ROBIN", () => {
     }
   });
 
-  it("passes 20 times in a row with small samples (false alarms counted)", async (t) => {
+  it("passes 20 times in a row with small samples (false alarms counted)", async () => {
     const s = stack();
     const { alarms, failures } = await repeat(20, () => ({
       ...quiet,
@@ -141,15 +142,20 @@ describe("local Envoy, ROUND_ROBIN", () => {
     const client = new Client(s.listenerUrl, { pipelining: 1 });
     let stop = false;
     let sent = 0;
+    let flowing!: () => void;
+    const firstAnswer = new Promise<void>((resolve) => (flowing = resolve));
     const foreign = (async () => {
       while (!stop) {
         const res = await client.request({ path: "/service/1", method: "GET" });
         await res.body.text();
         sent++;
+        flowing();
       }
     })();
     try {
-      await new Promise((r) => setTimeout(r, 50));
+      // The foreign traffic is flowing once its first answer is back.
+      await Promise.race([firstAnswer, foreign]);
+      assert.ok(sent > 0, "the foreign client got an answer");
       const report = await runVerify({ ...quiet, listenerUrl: s.listenerUrl, adminUrl: s.adminUrl, services: [SERVICE1(s, [0, 1, 2])] });
       const a = check(report, "service1", "agreement");
       assert.equal(a.passed, false, a.reason);
@@ -243,7 +249,7 @@ describe("local Envoy, RANDOM and LEAST_REQUEST", () => {
   for (const config of ["random.yaml", "least-request.yaml"]) {
     describe(config, () => {
       const stack = useStack(config, RR_BACKENDS.slice(0, 5));
-      it("passes 20 times in a row at the sized sample (false alarms counted)", async (t) => {
+      it("passes 20 times in a row at the sized sample (false alarms counted)", async () => {
         const s = stack();
         const { alarms, failures } = await repeat(20, () => ({ ...quiet, listenerUrl: s.listenerUrl, adminUrl: s.adminUrl, services: [SERVICE1(s, [0, 1, 2])] }));
         if (config === "least-request.yaml") {
@@ -321,13 +327,18 @@ describe("local Envoy, health checks and retries (noise)", () => {
   // charlie answers 503 to every 7th request; Envoy retries those (retry_on 5xx) elsewhere.
   const stack = useStack("round-robin-noise.yaml", [{ hostname: "alpha" }, { hostname: "bravo" }, { hostname: "charlie", failEvery: 7 }, { hostname: "delta" }, { hostname: "echo" }]);
 
-  it("the round-robin bound absorbs retries and health checks; agreement is explained by retries", async (t) => {
+  it("the round-robin bound absorbs retries and health checks; agreement is explained by retries", async () => {
     const s = stack();
-    // Wait until the health checker has marked every host healthy.
-    for (let i = 0; i < 100; i++) {
-      if ((await s.admin.cluster("service1")).hosts.every((h) => h.healthy)) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    // Wait until the health checker has marked every host healthy; fail here if it never does.
+    let unhealthy: string[] = [];
+    await pollUntil(
+      async () => {
+        const hosts = (await s.admin.cluster("service1")).hosts;
+        unhealthy = hosts.filter((h) => !h.healthy).map((h) => `${h.ip}:${h.port} [${h.healthFlags.join(",")}]`);
+        return hosts.length > 0 && unhealthy.length === 0 ? true : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 50, timeoutError: () => new Error(`service1's hosts never all became healthy: ${unhealthy.join(", ")}`) },
+    );
     const { alarms, failures } = await repeat(5, () => ({ ...quiet, listenerUrl: s.listenerUrl, adminUrl: s.adminUrl, services: [SERVICE1(s, [0, 1, 2])] }));
     console.log(`noise false alarms: ${alarms}/5 runs`);
     assert.equal(alarms, 0, failures.join("\n"));
@@ -343,7 +354,7 @@ describe("local Envoy, health checks and retries (noise)", () => {
 describe("local Envoy, convergence after scaling (EDS file)", () => {
   const stack = useStack("eds.yaml", [{ hostname: "alpha" }, { hostname: "bravo" }, { hostname: "charlie" }], { eds: { service1: [0, 1] } });
 
-  it("measures the seconds until exactly the new set gets traffic, up and down", async (t) => {
+  it("measures the seconds until exactly the new set gets traffic, up and down", async () => {
     const s = stack();
     const up = await measureConvergence({
       listenerUrl: s.listenerUrl,
@@ -354,7 +365,7 @@ describe("local Envoy, convergence after scaling (EDS file)", () => {
       timeoutSeconds: 20,
     });
     assert.equal(up.converged, true, up.check.reason);
-    assert.ok(up.seconds !== null && up.seconds < 20);
+    assert.notEqual(up.seconds, null, "converged, with the seconds it took");
     const down = await measureConvergence({
       listenerUrl: s.listenerUrl,
       path: "/service/1",

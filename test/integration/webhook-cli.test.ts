@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "vitest";
 import { Command } from "commander";
@@ -128,8 +128,8 @@ afterEach(() => {
 });
 
 describe("envoy-pipeline webhook (process)", () => {
-  // Every test runs the real CLI entry, harness/cli.ts. The pipeline itself is the fake (ENVOY_PIPELINE_LOCAL_COMMAND): the real `pipeline` stage
-  // needs Docker.
+  // Every test runs the real CLI entry, harness/cli.ts. The pipeline itself is the fake
+  // (ENVOY_PIPELINE_LOCAL_COMMAND): the real `pipeline` stage needs Docker.
   it("works through the real harness/cli.ts entry", async () => {
     const run = cli(webhookArgs());
     const url = await run.url;
@@ -144,7 +144,6 @@ describe("envoy-pipeline webhook (process)", () => {
     assert.match(table.stdout(), new RegExp(`${c(3).slice(0, 7)}\\s+succeeded`));
   });
 
-
   it("refuses to start without a secret: exit 2 and a message naming GITHUB_WEBHOOK_SECRET", async () => {
     const run = cli(webhookArgs(), { GITHUB_WEBHOOK_SECRET: "" });
     const { code } = await run.exit;
@@ -158,7 +157,11 @@ describe("envoy-pipeline webhook (process)", () => {
     const run = cli(webhookArgs("--trigger", "jenkins", "--jenkins-job", "a/b"), { JENKINS_URL: "http://127.0.0.1:9/" });
     assert.equal((await run.exit).code, 2);
     assert.match(run.stderr(), /--trigger jenkins: missing environment variables JENKINS_USER, JENKINS_API_TOKEN/);
-    const noJob = cli(webhookArgs("--trigger", "jenkins"), { JENKINS_URL: "http://127.0.0.1:9/", JENKINS_USER: "u", JENKINS_API_TOKEN: "t" });
+    const noJob = cli(webhookArgs("--trigger", "jenkins"), {
+      JENKINS_URL: "http://127.0.0.1:9/",
+      JENKINS_USER: "u",
+      JENKINS_API_TOKEN: "t",
+    });
     assert.equal((await noJob.exit).code, 2);
     assert.match(noJob.stderr(), /missing --jenkins-job <name>/);
   });
@@ -166,7 +169,10 @@ describe("envoy-pipeline webhook (process)", () => {
   it("--git-repository and --git-remote are checked at start-up (exit 2); a missing default origin is only a warning", async () => {
     const notRepo = cli(webhookArgs("--git-repository", dir.path));
     assert.equal((await notRepo.exit).code, 2);
-    assert.match(notRepo.stderr(), new RegExp(`error: --git-repository '${dir.path}': not a git repository \\(fatal: not a git repository`));
+    assert.match(
+      notRepo.stderr(),
+      new RegExp(`error: --git-repository '${dir.path}': not a git repository \\(fatal: not a git repository`),
+    );
     const unknownRemote = cli(webhookArgs("--git-remote", "upstream"));
     assert.equal((await unknownRemote.exit).code, 2);
     assert.match(unknownRemote.stderr(), /error: --git-remote 'upstream': not a remote of .* \(it has no remotes\), nor a URL or path/);
@@ -184,8 +190,17 @@ describe("envoy-pipeline webhook (process)", () => {
     const run = cli(webhookArgs());
     await run.url; // the listening line comes first, the warning after it
     // Both start-up lines, which may arrive in separate chunks.
-    await waitFor("the warning and the trigger line", () => /has no remote 'origin'/.test(run.stderr()) && /the local pipeline \(worktrees of/.test(run.stderr()));
-    assert.match(run.stderr(), new RegExp(`warning: ${repo} has no remote 'origin' \\(it has no remotes\\): a pushed commit that is not already in the repository cannot be fetched`));
+    await waitFor(
+      "the warning and the trigger line",
+      () => /has no remote 'origin'/.test(run.stderr()) && /the local pipeline \(worktrees of/.test(run.stderr()),
+    );
+    assert.match(
+      run.stderr(),
+      new RegExp(
+        `warning: ${repo} has no remote 'origin' \\(it has no remotes\\): ` +
+          "a pushed commit that is not already in the repository cannot be fetched",
+      ),
+    );
     assert.match(run.stderr(), new RegExp(`the local pipeline \\(worktrees of ${repo}, fetching from origin\\)`));
     run.child.kill("SIGTERM");
     assert.equal((await run.exit).code, 0);
@@ -201,10 +216,13 @@ describe("envoy-pipeline webhook (process)", () => {
     await waitFor("the run to end", () => readFakeRecords(record).some((r) => r.phase === "end"));
     run.child.kill("SIGTERM");
     assert.equal((await run.exit).code, 0);
-    assert.deepEqual(readFakeRecords(record).map((r) => [r.phase, r.head]), [
-      ["start", pushed],
-      ["end", pushed],
-    ]);
+    assert.deepEqual(
+      readFakeRecords(record).map((r) => [r.phase, r.head]),
+      [
+        ["start", pushed],
+        ["end", pushed],
+      ],
+    );
     assert.deepEqual(linkedWorktrees(repo), []);
   });
 
@@ -223,25 +241,34 @@ describe("envoy-pipeline webhook (process)", () => {
   });
 
   it("SIGTERM lets the running pipeline finish; queued deliveries stay queued for the next start", async () => {
-    const run = cli(webhookArgs(), { FAKE_PIPELINE_SLEEP_MS: "3000" });
+    const release = join(dir.path, "release-1");
+    const run = cli(webhookArgs(), { FAKE_PIPELINE_UNTIL_FILE: release });
     const url = await run.url;
     await deliver(url, { payload: pushPayload({ after: c(1) }) });
     await waitFor("the run to start", () => readFakeRecords(record).length === 1);
     const queued = randomUUID();
     assert.equal((await deliver(url, { id: queued, payload: pushPayload({ after: c(2) }) })).status, 202);
     run.child.kill("SIGTERM");
-    await new Promise((r) => setTimeout(r, 300));
+    await waitFor("the receiver to say it waits", () => /waiting for run #1 to finish/.test(run.stderr()));
     assert.equal(run.child.exitCode, null, "still running while the pipeline runs");
+    assert.equal(readFakeRecords(record).length, 1, "the pipeline has not finished yet");
+    writeFileSync(release, "");
     const { code } = await run.exit;
     assert.equal(code, 0);
-    assert.deepEqual(readFakeRecords(record).map((r) => [r.phase, r.commit]), [
-      ["start", c(1)],
-      ["end", c(1)],
-    ]);
+    assert.deepEqual(
+      readFakeRecords(record).map((r) => [r.phase, r.commit]),
+      [
+        ["start", c(1)],
+        ["end", c(1)],
+      ],
+    );
     assert.match(run.stderr(), /waiting for run #1 to finish \(SIGTERM again kills it\)/);
     assert.match(run.stderr(), /1 queued delivery stays recorded; resumed at the next start/);
     const views = await runsJson();
-    assert.deepEqual(views.map((d) => d.outcome), ["succeeded", "queued"]);
+    assert.deepEqual(
+      views.map((d) => d.outcome),
+      ["succeeded", "queued"],
+    );
     assert.equal(views[1]?.id, queued);
   });
 
@@ -266,7 +293,9 @@ describe("envoy-pipeline webhook (process)", () => {
   });
 
   it("after a crash (SIGKILL) a restart resumes the queued push, only once the orphaned pipeline is gone", async () => {
-    const env = { FAKE_PIPELINE_SLEEP_MS: "3000" };
+    // a's pipeline runs until the test releases it, after the restart has seen it.
+    const release = join(dir.path, "release-a");
+    const env = { FAKE_PIPELINE_UNTIL_FILE: release };
     const first = cli(webhookArgs(), env);
     const url = await first.url;
     const a = randomUUID();
@@ -278,21 +307,32 @@ describe("envoy-pipeline webhook (process)", () => {
     first.child.kill("SIGKILL");
     await first.exit;
 
-    const second = cli(webhookArgs(), { ...env, FAKE_PIPELINE_SLEEP_MS: "0" });
+    const second = cli(webhookArgs(), { FAKE_PIPELINE_UNTIL_FILE: "", FAKE_PIPELINE_SLEEP_MS: "0" });
     const url2 = await second.url;
+    await waitFor("the restart to wait for the orphan", () =>
+      /from before the restart is still running; waiting for it to exit/.test(second.stderr()),
+    );
+    assert.equal(readFakeRecords(record).length, 1, "nothing else ran while the orphan runs");
+    writeFileSync(release, "");
     await waitFor("b to run", () => readFakeRecords(record).filter((r) => r.phase === "end").length === 2, 15_000);
     const records = readFakeRecords(record);
-    assert.deepEqual(records.map((r) => [r.phase, r.commit]), [
-      ["start", c(1)],
-      ["end", c(1)],
-      ["start", c(2)],
-      ["end", c(2)],
-    ]);
+    assert.deepEqual(
+      records.map((r) => [r.phase, r.commit]),
+      [
+        ["start", c(1)],
+        ["end", c(1)],
+        ["start", c(2)],
+        ["end", c(2)],
+      ],
+    );
     assert.ok((records[2]?.at ?? 0) >= (records[1]?.at ?? Infinity), "b started after the orphan of a ended");
     assert.match(second.stderr(), /taking over the state of receiver pid \d+, which is gone/);
     assert.match(second.stderr(), /from before the restart is still running; waiting for it to exit/);
     // The crash left run #1's worktree; it is removed once the orphan is gone, before run #2.
-    assert.match(second.stderr(), new RegExp(`stale worktree from before the restart: git worktree remove --force \\S+/run-1-${c(1).slice(0, 7)}`));
+    assert.match(
+      second.stderr(),
+      new RegExp(`stale worktree from before the restart: git worktree remove --force \\S+/run-1-${c(1).slice(0, 7)}`),
+    );
     assert.equal(records[0]?.cwd, join(statePaths(dir.path).worktrees, `run-1-${c(1).slice(0, 7)}`));
     assert.equal(records[2]?.head, c(2), "b ran at its own commit");
     // Redelivering a after the crash does not run it again.
@@ -315,7 +355,10 @@ describe("envoy-pipeline webhook (process)", () => {
     const lines = table.stdout().trimEnd().split("\n");
     assert.match(lines[0] ?? "", /^RECEIVED\s+DELIVERY\s+EVENT\s+REPOSITORY\s+BRANCH\s+COMMIT\s+OUTCOME\s+RUN\s+DETAIL$/);
     assert.equal(lines.length, 3);
-    assert.match(lines[1] ?? "", new RegExp(`${a}\\s+push\\s+Codertocat/Hello-World\\s+master\\s+${c(1).slice(0, 7)}\\s+interrupted\\s+#1\\s+.*1 redelivery ignored`));
+    assert.match(
+      lines[1] ?? "",
+      new RegExp(`${a}\\s+push\\s+Codertocat/Hello-World\\s+master\\s+${c(1).slice(0, 7)}\\s+interrupted\\s+#1\\s+.*1 redelivery ignored`),
+    );
     assert.match(lines[2] ?? "", new RegExp(`${b}\\s+push .*succeeded\\s+#2`));
   });
 });

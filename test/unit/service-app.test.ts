@@ -5,6 +5,8 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import { test } from "vitest";
+import { closeServer } from "../support/servers.ts";
+import { pollUntil } from "../../harness/lib/poll.ts";
 import { createServer, formatTime, type ServiceOptions } from "../../services/src/app.ts";
 import { loadConfig } from "../../services/src/config.ts";
 import { firstExternalIPv4 } from "../../services/src/identity.ts";
@@ -35,13 +37,7 @@ async function start(
     ...extra,
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  t.onTestFinished(
-    () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  );
+  t.onTestFinished(() => closeServer(server));
   return { port: (server.address() as AddressInfo).port };
 }
 
@@ -82,10 +78,7 @@ test("GET /service/:id answers the exact JSON shape, key order and UTC time form
   const res = await request(target, "GET", "/service/1");
   assert.equal(res.status, 200);
   assert.match(String(res.headers["content-type"]), /^application\/json\b/);
-  assert.equal(
-    res.body,
-    '{"hostname":"fc4a73df5ae8","ip":"172.20.0.5","serviceid":"1","success":true,"time":"2021-10-22 18:05:12"}',
-  );
+  assert.equal(res.body, '{"hostname":"fc4a73df5ae8","ip":"172.20.0.5","serviceid":"1","success":true,"time":"2021-10-22 18:05:12"}');
   assert.deepEqual(Object.keys(JSON.parse(res.body) as object), ["hostname", "ip", "serviceid", "success", "time"]);
   assert.equal(res.headers["content-length"], String(Buffer.byteLength(res.body)));
 });
@@ -103,8 +96,10 @@ test("without an injected identity it reports os.hostname(), the first external 
   assert.equal(body.hostname, os.hostname());
   assert.equal(body.ip, firstExternalIPv4());
   assert.match(body.time, /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/);
-  const reported = Date.parse(body.time.replace(" ", "T") + "Z");
-  assert.ok(Math.abs(reported - before) < 5000, `time ${body.time} is not now`);
+  const after = Date.now();
+  // `time` has whole seconds: it lies between the second the request was sent in and the answer.
+  const reported = Date.parse(`${body.time.replace(" ", "T")}Z`);
+  assert.ok(reported >= Math.floor(before / 1000) * 1000 && reported <= after, `time ${body.time} is not now`);
 });
 
 test("REPORTED_HOSTNAME overrides the reported hostname (test-only lying replica)", async (t) => {
@@ -119,7 +114,10 @@ test("FAIL_EVERY answers every Nth request with 500 and success=false, still nam
   const target = await start(t, { FAIL_EVERY: "3" });
   const answers = [];
   for (let i = 0; i < 6; i++) answers.push(await request(target, "GET", "/service/1"));
-  assert.deepEqual(answers.map((a) => a.status), [200, 200, 500, 200, 200, 500]);
+  assert.deepEqual(
+    answers.map((a) => a.status),
+    [200, 200, 500, 200, 200, 500],
+  );
   const failed = JSON.parse(answers[2]?.body ?? "{}") as { hostname: string; success: boolean };
   assert.deepEqual([failed.hostname, failed.success], ["fc4a73df5ae8", false]);
   assert.equal((await request(target, "GET", "/healthz")).status, 200, "health checks are not failed");
@@ -257,7 +255,14 @@ test("request and response body bytes are counted per route", async (t) => {
   const body = "x".repeat(1234);
   await new Promise<void>((resolve, reject) => {
     const req = http.request(
-      { host: "127.0.0.1", port: target.port, method: "POST", path: "/service/1", agent: false, headers: { "content-length": body.length } },
+      {
+        host: "127.0.0.1",
+        port: target.port,
+        method: "POST",
+        path: "/service/1",
+        agent: false,
+        headers: { "content-length": body.length },
+      },
       (res) => {
         res.resume();
         res.on("end", resolve);
@@ -274,22 +279,63 @@ test("request and response body bytes are counted per route", async (t) => {
   assert.equal(sample(text, "http_response_size_bytes_total", { route: "/healthz" }), 0);
 });
 
-test("RESPONSE_DELAY_MS delays GET /service/:id", async (t) => {
-  const target = await start(t, { RESPONSE_DELAY_MS: "150" });
-  const t0 = performance.now();
+/** The service's RESPONSE_DELAY_MS wait, held until the test releases it. */
+function heldDelay() {
+  const asked: number[] = [];
+  let started!: () => void;
+  let release!: () => void;
+  const waiting = new Promise<void>((r) => (started = r));
+  const released = new Promise<void>((r) => (release = r));
+  const sleep = async (ms: number): Promise<void> => {
+    asked.push(ms);
+    started();
+    await released;
+  };
+  return { asked, waiting, release, sleep };
+}
+
+test("RESPONSE_DELAY_MS delays GET /service/:id until the delay has passed", async (t) => {
+  const delay = heldDelay();
+  const target = await start(t, { RESPONSE_DELAY_MS: "150" }, { sleep: delay.sleep });
+  let answered = false;
+  const answer = request(target, "GET", "/service/1").then((r) => {
+    answered = true;
+    return r;
+  });
+  await delay.waiting;
+  assert.deepEqual(delay.asked, [150]);
+  // The server still answers other requests meanwhile; the delayed one stays unanswered.
+  assert.equal((await request(target, "GET", "/healthz")).status, 200);
+  assert.equal(answered, false, "answered before the configured delay");
+  delay.release();
+  assert.equal((await answer).status, 200);
+});
+
+test("without RESPONSE_DELAY_MS nothing waits", async (t) => {
+  const delay = heldDelay();
+  const target = await start(t, {}, { sleep: delay.sleep });
   assert.equal((await request(target, "GET", "/service/1")).status, 200);
-  assert.ok(performance.now() - t0 >= 140, "answered before the configured delay");
+  assert.deepEqual(delay.asked, []);
 });
 
 test("a client that disconnects before the answer is counted as 499, not 200", async (t) => {
-  const target = await start(t, { RESPONSE_DELAY_MS: "300" });
+  const delay = heldDelay();
+  const target = await start(t, { RESPONSE_DELAY_MS: "300" }, { sleep: delay.sleep });
   await new Promise<void>((resolve) => {
     const req = http.request({ host: "127.0.0.1", port: target.port, path: "/service/1", agent: false });
     req.on("error", () => resolve());
     req.end();
-    setTimeout(() => req.destroy(), 50);
+    // Disconnect once the service is waiting to answer.
+    void delay.waiting.then(() => req.destroy());
   });
-  await new Promise((r) => setTimeout(r, 400)); // let the delayed handler run into the closed socket
+  // The server counts the request when it sees the connection close.
+  const counted = async (): Promise<true | undefined> => {
+    const text = (await request(target, "GET", "/metrics")).body;
+    return sample(text, "http_requests_total", { route: "/service/:id", status_code: "499" }) === 1 ? true : undefined;
+  };
+  await pollUntil(counted, { timeoutMs: 10_000, intervalMs: 20, what: "the 499 in /metrics" });
+  // Now let the delayed handler run into the closed socket; the next request is served after it.
+  delay.release();
   const text = (await request(target, "GET", "/metrics")).body;
   assert.equal(sample(text, "http_requests_total", { route: "/service/:id", status_code: "499" }), 1);
   assert.equal(sample(text, "http_requests_total", { route: "/service/:id", status_code: "200" }), 0);

@@ -1,12 +1,14 @@
 // The real entry point as a child process (`node --import tsx services/src/main.ts`): graceful
 // shutdown on SIGTERM/SIGINT finishes requests in flight, refuses new connections, flushes spans,
-// and exits 0 well within a second; a configuration error exits 1 naming the variable.
+// and exits 0; a configuration error exits 1 naming the variable. How fast it exits is measured
+// by bench/service-shutdown.ts.
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import net from "node:net";
 import { test } from "vitest";
+import { closeServer } from "../support/servers.ts";
 import { fileURLToPath } from "node:url";
 
 const MAIN = fileURLToPath(new URL("../../services/src/main.ts", import.meta.url));
@@ -43,13 +45,13 @@ function launch(t: { onTestFinished(fn: () => unknown): void }, env: Record<stri
     const complete = partial.split("\n");
     partial = complete.pop() ?? "";
     for (const line of complete) if (line.trim()) lines.push(JSON.parse(line) as LogLine);
-    waiters.forEach((w) => w());
+    for (const w of waiters) w();
   });
   proc.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
     proc.on("exit", (code, signal) => {
       const at = performance.now();
-      waiters.forEach((w) => w());
+      for (const w of waiters) w();
       resolve({ code, signal, at });
     }),
   );
@@ -108,47 +110,45 @@ function connectOutcome(port: number): Promise<string> {
   });
 }
 
-test("SIGTERM: the request in flight completes, new connections are refused, exit 0 within 1 s", async (t) => {
-  const child = await started(t, { RESPONSE_DELAY_MS: "600" });
-  const requestStarted = performance.now();
+test("SIGTERM: the request in flight completes, new connections are refused, exit 0 after its answer", async (t) => {
+  // A delay long enough that the signal always comes while the request waits; the test waits for
+  // events, never for the delay.
+  const child = await started(t, { RESPONSE_DELAY_MS: "2000", LOG_LEVEL: "debug" });
   const inflight = get(child.port, "/service/1", new http.Agent({ keepAlive: true }));
-  await new Promise((r) => setTimeout(r, 150));
-  const signalled = performance.now();
+  let answeredAt = Number.POSITIVE_INFINITY;
+  void inflight.then(() => (answeredAt = performance.now()));
+  await child.waitForLog("request received");
   child.proc.kill("SIGTERM");
-  await child.waitForLog("shutting down", 2000);
+  await child.waitForLog("shutting down");
   const refused = await connectOutcome(child.port);
 
   const res = await inflight;
-  const answeredAt = performance.now();
   const exit = await child.exited;
-  const exitMs = exit.at - signalled;
 
   assert.equal(res.status, 200, "the in-flight request was answered");
   assert.equal((JSON.parse(res.body) as { success: boolean }).success, true);
   assert.equal(res.headers.connection, "close", "a draining response tells the client not to reuse the connection");
-  assert.ok(answeredAt - requestStarted >= 550, "the response honoured the delay (it really was in flight)");
+  const order = child.lines.map((l) => l.msg).filter((m) => ["request received", "shutting down", "request", "stopped"].includes(m));
+  assert.deepEqual(order, ["request received", "shutting down", "request", "stopped"], "the request was in flight when shutdown began");
   assert.equal(refused, "ECONNREFUSED", "no new connections once shutdown has begun");
   assert.equal(exit.code, 0, `exit code; stderr: ${child.stderr()}`);
-  assert.ok(exitMs < 1000, `exited ${exitMs.toFixed(0)} ms after SIGTERM`);
   assert.ok(exit.at >= answeredAt - 5, "exit came after the in-flight response");
   const stopped = child.lines.find((l) => l.msg === "stopped");
   assert.equal(stopped?.clean, true);
-  console.log(`exit ${exitMs.toFixed(1)} ms after SIGTERM with a 600 ms request in flight (sent 150 ms earlier)`);
 });
 
-test("SIGTERM with only an idle keep-alive connection exits 0 at once", async (t) => {
+test("SIGTERM with only an idle keep-alive connection exits 0 without waiting for it", async (t) => {
   const child = await started(t, {});
   const agent = new http.Agent({ keepAlive: true });
   t.onTestFinished(() => agent.destroy());
   const first = await get(child.port, "/service/1", agent);
   assert.equal(first.headers.connection, "keep-alive");
-  const signalled = performance.now();
   child.proc.kill("SIGTERM");
   const exit = await child.exited;
-  const exitMs = exit.at - signalled;
   assert.equal(exit.code, 0);
-  assert.ok(exitMs < 1000, `exited ${exitMs.toFixed(0)} ms after SIGTERM`);
-  console.log(`idle exit ${exitMs.toFixed(1)} ms after SIGTERM`);
+  // Not cut at the drain deadline: the idle connection was closed at once.
+  assert.equal(child.lines.find((l) => l.msg === "stopped")?.clean, true);
+  assert.ok(!child.lines.some((l) => l.msg === "requests still in flight at the drain deadline; closing their connections"));
 });
 
 test("SIGINT shuts down the same way", async (t) => {
@@ -171,13 +171,7 @@ async function collector(t: { onTestFinished(fn: () => unknown): void }, hang = 
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  t.onTestFinished(
-    () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  );
+  t.onTestFinished(() => closeServer(server));
   return { endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v2/spans`, bodies };
 }
 
@@ -195,17 +189,17 @@ test("queued spans are flushed on shutdown, before the 500 ms timer", async (t) 
   );
 });
 
-test("a collector that never answers cannot hold shutdown past 1 s", async (t) => {
+test("a collector that never answers cannot hold shutdown: exit 0, the lost spans logged", async (t) => {
   const zipkin = await collector(t, true);
   const child = await started(t, { ZIPKIN_ENDPOINT: zipkin.endpoint });
-  await get(child.port, "/service/1");
-  const signalled = performance.now();
+  await get(child.port, "/service/1", false, { "x-b3-traceid": "5af7183fb1d4cf5f", "x-b3-spanid": "6b221d5bc9e6496c" });
   child.proc.kill("SIGTERM");
   const exit = await child.exited;
-  const exitMs = exit.at - signalled;
-  assert.ok(exitMs < 1000, `exited ${exitMs.toFixed(0)} ms after SIGTERM`);
-  assert.equal(exit.code, 0);
-  assert.ok(child.lines.some((l) => l.msg === "zipkin flush on shutdown timed out"), "the lost spans are logged");
+  assert.equal(exit.code, 0, "not the hard deadline's exit 1");
+  assert.ok(
+    child.lines.some((l) => l.msg === "zipkin flush on shutdown timed out"),
+    "the lost spans are logged",
+  );
 });
 
 test("a configuration error exits 1 and names the variable", async (t) => {

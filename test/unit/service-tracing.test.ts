@@ -3,7 +3,9 @@
 import assert from "node:assert/strict";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { test } from "vitest";
+import { test, vi } from "vitest";
+import { closeServer } from "../support/servers.ts";
+import { pollUntil } from "../../harness/lib/poll.ts";
 import { createServer, type ServiceOptions } from "../../services/src/app.ts";
 import { loadConfig } from "../../services/src/config.ts";
 import { createLogger, silentLogger } from "../../services/src/logging.ts";
@@ -16,25 +18,21 @@ const IDENTITY = { hostname: "fc4a73df5ae8", ip: "172.20.0.5" };
 const HEX16 = /^[0-9a-f]{16}$/;
 const HEX32 = /^[0-9a-f]{32}$/;
 
-function closeServer(server: http.Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
-}
-
 /** A stand-in Zipkin collector recording every POST; `status` and `hang` simulate failures. */
 async function startCollector(t: After, behaviour: { status?: number; hang?: boolean } = {}) {
   const posts: { path: string; contentType: string | undefined; spans: ZipkinSpan[] }[] = [];
-  const waiters: (() => void)[] = [];
+  /** POSTs a hanging collector received (and never answers). */
+  let held = 0;
   const server = http.createServer((req, res) => {
     let body = "";
     req.setEncoding("utf8");
     req.on("data", (c: string) => (body += c));
     req.on("end", () => {
-      if (behaviour.hang) return; // never answers
+      if (behaviour.hang) {
+        held += 1;
+        return; // never answers
+      }
       posts.push({ path: req.url ?? "", contentType: req.headers["content-type"], spans: JSON.parse(body) as ZipkinSpan[] });
-      waiters.splice(0).forEach((w) => w());
       res.writeHead(behaviour.status ?? 202).end();
     });
   });
@@ -42,19 +40,16 @@ async function startCollector(t: After, behaviour: { status?: number; hang?: boo
   t.onTestFinished(() => closeServer(server));
   const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v2/spans`;
   const spans = () => posts.flatMap((p) => p.spans);
-  /** Resolves once at least `n` spans have arrived, or rejects after `ms`. */
-  const waitForSpans = async (n: number, ms = 3000) => {
-    const deadline = Date.now() + ms;
-    while (spans().length < n) {
-      if (Date.now() > deadline) throw new Error(`collector got ${spans().length} spans, wanted ${n}`);
-      await new Promise<void>((resolve) => {
-        waiters.push(resolve);
-        setTimeout(resolve, 50);
-      });
-    }
-    return spans();
-  };
-  return { endpoint, posts, spans, waitForSpans };
+  /** Resolves once at least `n` spans have arrived; rejects after `ms` (a bound on the wait, not on the reporter). */
+  const waitForSpans = (n: number, ms = 10_000) =>
+    pollUntil(() => (spans().length >= n ? spans() : undefined), {
+      timeoutMs: ms,
+      intervalMs: 10,
+      timeoutError: () => new Error(`collector got ${spans().length} spans, wanted ${n}`),
+    });
+  const waitForHeld = (n: number) =>
+    pollUntil(() => (held >= n ? true : undefined), { timeoutMs: 10_000, intervalMs: 10, what: `${n} POSTs` });
+  return { endpoint, posts, spans, waitForSpans, waitForHeld };
 }
 
 async function startService(t: After, env: Record<string, string>, extra: Partial<ServiceOptions> = {}) {
@@ -150,7 +145,7 @@ test("W3C traceparent is accepted; flags 00 is not sampled; version ff is reject
   assert.equal(ctx.sampled, true);
   assert.equal(extractTraceContext({ traceparent: tp.replace(/01$/, "00") }).sampled, false);
   assert.equal(extractTraceContext({ traceparent: tp.replace(/^00/, "ff") }).source, "new");
-  assert.equal(extractTraceContext({ traceparent: tp + "-extra" }).source, "new");
+  assert.equal(extractTraceContext({ traceparent: `${tp}-extra` }).source, "new");
   const both = extractTraceContext({ traceparent: tp, "x-b3-traceid": "463ac35c9f6413ad", "x-b3-spanid": "a2fb4a1d1a96d312" });
   assert.equal(both.traceId, "463ac35c9f6413ad");
 });
@@ -283,15 +278,34 @@ test("traceparent context is joined; 404 and 405 spans carry their status and ro
   assert.equal(s.name, "get /service/:id");
 });
 
-test("the default reporter comes from ZIPKIN_ENDPOINT and flushes on its own within ~500 ms", async (t) => {
+test("the default reporter comes from ZIPKIN_ENDPOINT and flushes on its own (nobody calls flush)", async (t) => {
   const collector = await startCollector(t);
   const svc = await startService(t, { ZIPKIN_ENDPOINT: collector.endpoint });
-  const t0 = Date.now();
   const res = await get(svc.port, "/service/1");
-  const spans = await collector.waitForSpans(1, 3000);
-  const waited = Date.now() - t0;
+  const spans = await collector.waitForSpans(1);
   assert.equal(spans[0]?.traceId, res.headers["x-b3-traceid"]);
-  assert.ok(waited >= 300 && waited < 2000, `span arrived after ${waited} ms, expected about 500`);
+});
+
+test("a partial batch is sent flushIntervalMs after its first span, not before", async (t) => {
+  const collector = await startCollector(t);
+  vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+  t.onTestFinished(() => {
+    vi.useRealTimers();
+  });
+  const reporter = new ZipkinReporter({ endpoint: collector.endpoint, logger: silentLogger, flushIntervalMs: 500 });
+  reporter.report(span());
+  vi.advanceTimersByTime(300);
+  reporter.report(span()); // does not restart the timer
+  vi.advanceTimersByTime(199);
+  assert.equal(reporter.queued, 2, "nothing sent before the interval");
+  vi.advanceTimersByTime(1);
+  assert.equal(reporter.queued, 0, "both handed to one POST at the interval");
+  vi.useRealTimers();
+  await collector.waitForSpans(2);
+  assert.deepEqual(
+    collector.posts.map((p) => p.spans.length),
+    [2],
+  );
 });
 
 test("unset ZIPKIN_ENDPOINT means no reporting", () => {
@@ -305,16 +319,25 @@ test("reporter sends at 50 spans without waiting for the timer, in batches of at
   const collector = await startCollector(t);
   const reporter = new ZipkinReporter({ endpoint: collector.endpoint, logger: silentLogger, flushIntervalMs: 60_000 });
   for (let i = 0; i < 49; i++) reporter.report(span({ id: (i + 1).toString(16).padStart(16, "0") }));
-  await new Promise((r) => setTimeout(r, 150));
-  assert.equal(collector.posts.length, 0, "49 spans wait for the timer");
+  assert.equal(reporter.queued, 49, "49 spans wait for the timer");
   reporter.report(span({ id: "00000000000000ff" }));
-  await collector.waitForSpans(50, 2000);
-  assert.deepEqual(collector.posts.map((p) => p.spans.length), [50]);
+  assert.equal(reporter.queued, 0, "the 50th span starts a POST at once");
+  await collector.waitForSpans(50);
+  assert.deepEqual(
+    collector.posts.map((p) => p.spans.length),
+    [50],
+  );
   for (let i = 0; i < 70; i++) reporter.report(span());
   await reporter.flush();
   const sizes = collector.posts.map((p) => p.spans.length);
-  assert.equal(sizes.reduce((a, b) => a + b, 0), 120);
-  assert.ok(sizes.every((n) => n <= 50), `batch sizes ${sizes.join(",")}`);
+  assert.equal(
+    sizes.reduce((a, b) => a + b, 0),
+    120,
+  );
+  assert.ok(
+    sizes.every((n) => n <= 50),
+    `batch sizes ${sizes.join(",")}`,
+  );
   assert.equal(reporter.stats.sent, 120);
 });
 
@@ -350,14 +373,23 @@ test("an unreachable collector does not break requests", async (t) => {
   assert.equal((await get(svc.port, "/healthz")).status, 200);
 });
 
-test("close() gives up on a collector that never answers within its timeout", async (t) => {
+test("close() gives up on a collector that never answers at its own timeout, not the POST's", async (t) => {
   const collector = await startCollector(t, { hang: true });
   const reporter = new ZipkinReporter({ endpoint: collector.endpoint, logger: silentLogger, requestTimeoutMs: 30_000 });
   reporter.report(span());
-  const t0 = performance.now();
-  await reporter.close(200);
-  const took = performance.now() - t0;
-  assert.ok(took >= 150 && took < 1000, `close took ${took} ms`);
+  vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+  t.onTestFinished(() => {
+    vi.useRealTimers();
+  });
+  let closed = false;
+  const closing = reporter.close(200).then(() => (closed = true));
+  await collector.waitForHeld(1); // the POST is at the collector, which holds it
+  vi.advanceTimersByTime(199);
+  await Promise.resolve();
+  assert.equal(closed, false, "close() still waits for the POST before its timeout");
+  vi.advanceTimersByTime(1);
+  await closing;
+  vi.useRealTimers();
   reporter.report(span());
   assert.equal(reporter.stats.sent, 0);
   assert.ok(reporter.stats.dropped >= 1, "spans reported after close are dropped");
@@ -374,10 +406,21 @@ test("health checks and metrics scrapes are never traced, with or without trace 
   }
   // A wrong method on a probe route is still a probe route: no span either.
   await new Promise<void>((resolve, reject) => {
-    http.request({ host: "127.0.0.1", port: svc.port, path: "/healthz", method: "POST", agent: false }, (res) => res.resume().on("end", resolve)).on("error", reject).end();
+    http
+      .request({ host: "127.0.0.1", port: svc.port, path: "/healthz", method: "POST", agent: false }, (res) =>
+        res.resume().on("end", resolve),
+      )
+      .on("error", reject)
+      .end();
   });
   await get(svc.port, "/service/1");
   await get(svc.port, "/nope");
   await reporter.flush();
-  assert.deepEqual(collector.spans().map((s) => s.name).sort(), ["get /service/:id", "get unmatched"]);
+  assert.deepEqual(
+    collector
+      .spans()
+      .map((s) => s.name)
+      .sort(),
+    ["get /service/:id", "get unmatched"],
+  );
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { afterAll, beforeAll, describe, it } from "vitest";
-import { request } from "undici";
+import { request } from "../../harness/lib/http.ts";
 import { jenkinsFromEnv } from "../../harness/webhook/config.ts";
 import { JenkinsTrigger } from "../../harness/webhook/triggers/jenkins.ts";
 import type { RunRequest } from "../../harness/webhook/triggers/types.ts";
@@ -31,17 +31,14 @@ describe("the fake Jenkins follows Jenkins' contract (so the trigger tests mean 
   it("401 without credentials, 403 without the crumb, 403 with a crumb but no session cookie", async () => {
     const build = `${jenkins.url}job/folder/job/app/buildWithParameters`;
     const auth = `Basic ${Buffer.from(`${jenkins.user}:${jenkins.token}`).toString("base64")}`;
-    const noAuth = await request(build, { method: "POST", body: "COMMIT=x" });
-    await noAuth.body.dump();
-    assert.equal(noAuth.statusCode, 401);
-    const noCrumb = await request(build, { method: "POST", headers: { authorization: auth }, body: "COMMIT=x" });
-    await noCrumb.body.dump();
-    assert.equal(noCrumb.statusCode, 403);
-    const crumbRes = await request(`${jenkins.url}crumbIssuer/api/json`, { headers: { authorization: auth } });
-    const { crumb } = (await crumbRes.body.json()) as { crumb: string };
-    const noCookie = await request(build, { method: "POST", headers: { authorization: auth, "jenkins-crumb": crumb }, body: "COMMIT=x" });
-    await noCookie.body.dump();
-    assert.equal(noCookie.statusCode, 403);
+    const noAuth = await request("POST", build, { body: "COMMIT=x" });
+    assert.equal(noAuth.status, 401);
+    const noCrumb = await request("POST", build, { headers: { authorization: auth }, body: "COMMIT=x" });
+    assert.equal(noCrumb.status, 403);
+    const crumbRes = await request("GET", `${jenkins.url}crumbIssuer/api/json`, { headers: { authorization: auth } });
+    const { crumb } = JSON.parse(crumbRes.text) as { crumb: string };
+    const noCookie = await request("POST", build, { headers: { authorization: auth, "jenkins-crumb": crumb }, body: "COMMIT=x" });
+    assert.equal(noCookie.status, 403);
     assert.equal(jenkins.builds.length, 0);
   });
 });
@@ -85,7 +82,8 @@ describe("JenkinsTrigger", () => {
       assert.equal(result.outcome, "failed");
       assert.equal(
         result.reason,
-        `Jenkins answered 500 to POST ${jenkins.url}job/folder/job/app/buildWithParameters: Error HTTP ERROR 500 java.lang.NullPointerException`,
+        `Jenkins answered 500 to POST ${jenkins.url}job/folder/job/app/buildWithParameters: ` +
+          "Error HTTP ERROR 500 java.lang.NullPointerException",
       );
     } finally {
       jenkins.failWith = undefined;
@@ -95,7 +93,10 @@ describe("JenkinsTrigger", () => {
   it("a wrong API token fails at the crumb issuer, naming the user", async () => {
     const result = await trigger(jenkins, "folder/app", "wrong").run(req, new AbortController().signal);
     assert.equal(result.outcome, "failed");
-    assert.match(result.reason ?? "", /^Jenkins refused JENKINS_USER=ci-bot with JENKINS_API_TOKEN \(401 from GET .*crumbIssuer\/api\/json\)/);
+    assert.match(
+      result.reason ?? "",
+      /^Jenkins refused JENKINS_USER=ci-bot with JENKINS_API_TOKEN \(401 from GET .*crumbIssuer\/api\/json\)/,
+    );
   });
 
   it("an unknown job is a failed run with 404", async () => {

@@ -5,7 +5,7 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "vitest";
-import { repoRoot } from "../../harness/webhook/paths.ts";
+import { repoRoot } from "../../harness/lib/paths.ts";
 import { LocalTrigger, type LocalTriggerOptions, defaultLocalCommand } from "../../harness/webhook/triggers/local.ts";
 import type { RunRequest } from "../../harness/webhook/triggers/types.ts";
 import {
@@ -52,7 +52,10 @@ describe("LocalTrigger", () => {
       pidFile: join(dir.path, "run.pid"),
       killGraceMs: 2_000,
       ...rest,
-      env: { ...fakeEnv(record, { ...(sleepMs !== undefined ? { sleepMs } : {}), ...(exitCode !== undefined ? { exitCode } : {}) }), ...env },
+      env: {
+        ...fakeEnv(record, { ...(sleepMs !== undefined ? { sleepMs } : {}), ...(exitCode !== undefined ? { exitCode } : {}) }),
+        ...env,
+      },
     });
   };
   /** No worktree left: neither the folder nor git's record of it. */
@@ -70,7 +73,13 @@ describe("LocalTrigger", () => {
   afterEach(() => dir.cleanup());
 
   it("the default command is `node --import tsx <worktree>/harness/cli.ts pipeline`", () => {
-    assert.deepEqual(defaultLocalCommand("/w/run-1-abc"), [process.execPath, "--import", "tsx", join("/w/run-1-abc", "harness", "cli.ts"), "pipeline"]);
+    assert.deepEqual(defaultLocalCommand("/w/run-1-abc"), [
+      process.execPath,
+      "--import",
+      "tsx",
+      join("/w/run-1-abc", "harness", "cli.ts"),
+      "pipeline",
+    ]);
     assert.ok(existsSync(join(repoRoot, "package.json")) && existsSync(join(repoRoot, "harness")), "repoRoot is the folder above harness/");
     const trigger = make({ command: undefined });
     const plan = trigger.describe(req(commits[1] as string, 7));
@@ -80,7 +89,7 @@ describe("LocalTrigger", () => {
     assert.deepEqual(plan.git, { repository: repo, remote: "origin", commit: commits[1], worktree });
   });
 
-  it("builds the pushed commit, not the checkout: the pipeline runs in a detached worktree at that commit, removed afterwards", async () => {
+  it("builds the pushed commit, not the checkout: the pipeline runs in a detached worktree at that commit, removed after", async () => {
     const [first, second] = commits as [string, string];
     git(repo, "checkout", "-q", "--detach", first); // the receiver's own checkout is at the first commit
     const trigger = make();
@@ -102,16 +111,23 @@ describe("LocalTrigger", () => {
 
     const again = await trigger.run(req(first, 3), new AbortController().signal);
     assert.equal(again.outcome, "succeeded");
-    assert.deepEqual(readFakeRecords(record).filter((r) => r.phase === "start").map((r) => [r.head, r.marker]), [
-      [second, "marker 2"],
-      [first, "marker 1"],
-    ]);
+    assert.deepEqual(
+      readFakeRecords(record)
+        .filter((r) => r.phase === "start")
+        .map((r) => [r.head, r.marker]),
+      [
+        [second, "marker 2"],
+        [first, "marker 1"],
+      ],
+    );
     assertNoWorktrees();
   });
 
   it("passes commit, branch, BUILD_TAG and a per-run report folder; withholds secrets and the compose project", async () => {
     const commit = commits[1] as string;
-    const trigger = make({ env: { GITHUB_WEBHOOK_SECRET: "s", GITHUB_WEBHOOK_SECRETS: "a,b", COMPOSE_PROJECT_NAME: "shared", GIT_DIR: "/elsewhere" } });
+    const trigger = make({
+      env: { GITHUB_WEBHOOK_SECRET: "s", GITHUB_WEBHOOK_SECRETS: "a,b", COMPOSE_PROJECT_NAME: "shared", GIT_DIR: "/elsewhere" },
+    });
     const result = await trigger.run(req(commit, 3), new AbortController().signal);
     const logFile = join(dir.path, `run-3-${commit.slice(0, 7)}.log`);
     assert.deepEqual(result, { outcome: "succeeded", reason: null, exitCode: 0, signal: null, logFile });
@@ -143,7 +159,10 @@ describe("LocalTrigger", () => {
     assert.equal(fromOrigin.outcome, "succeeded", fromOrigin.reason ?? "");
     assert.equal(readFakeRecords(record)[0]?.head, third);
     assert.equal(readFakeRecords(record)[0]?.marker, "marker 3");
-    assert.match(readFileSync(fromOrigin.logFile ?? "", "utf8"), new RegExp(`# commit ${third} is not in ${receiver}: git fetch origin ${third}`));
+    assert.match(
+      readFileSync(fromOrigin.logFile ?? "", "utf8"),
+      new RegExp(`# commit ${third} is not in ${receiver}: git fetch origin ${third}`),
+    );
     assertNoWorktrees(receiver);
 
     // A second remote, named by --git-remote; origin cannot serve the commit.
@@ -155,7 +174,12 @@ describe("LocalTrigger", () => {
     assert.equal(viaOrigin.outcome, "failed");
     const viaMirror = await make({ repository: receiver, remote: "mirror" }).run(req(fourth, 3), new AbortController().signal);
     assert.equal(viaMirror.outcome, "succeeded", viaMirror.reason ?? "");
-    assert.equal(readFakeRecords(record).filter((r) => r.phase === "start").at(-1)?.marker, "marker 4");
+    assert.equal(
+      readFakeRecords(record)
+        .filter((r) => r.phase === "start")
+        .at(-1)?.marker,
+      "marker 4",
+    );
     assertNoWorktrees(receiver);
   });
 
@@ -170,7 +194,10 @@ describe("LocalTrigger", () => {
     // git's words; with a remote on the local file system, upload-pack's own line comes too, in either order.
     assert.match(
       result.reason ?? "",
-      new RegExp(`^commit ${unknown} is not in ${receiver} and git fetch origin ${unknown} failed: .*fatal: remote error: upload-pack: not our ref ${unknown}`),
+      new RegExp(
+        `^commit ${unknown} is not in ${receiver} and git fetch origin ${unknown} failed: ` +
+          `.*fatal: remote error: upload-pack: not our ref ${unknown}`,
+      ),
     );
     assert.equal(existsSync(record), false, "the pipeline never started");
     assert.match(readFileSync(result.logFile ?? "", "utf8"), /not our ref/, "git's output is in the run log too");
@@ -179,7 +206,13 @@ describe("LocalTrigger", () => {
     // Without the remote at all: the reason says so.
     const noRemote = await make().run(req(unknown, 2), new AbortController().signal);
     assert.equal(noRemote.outcome, "failed");
-    assert.match(noRemote.reason ?? "", new RegExp(`^commit ${unknown} is not in ${repo} and git fetch origin ${unknown} failed: fatal: 'origin' does not appear to be a git repository; fatal: Could not read from remote repository\\.$`));
+    assert.match(
+      noRemote.reason ?? "",
+      new RegExp(
+        `^commit ${unknown} is not in ${repo} and git fetch origin ${unknown} failed: ` +
+          "fatal: 'origin' does not appear to be a git repository; fatal: Could not read from remote repository\\.$",
+      ),
+    );
     assertNoWorktrees();
   });
 
@@ -192,13 +225,17 @@ describe("LocalTrigger", () => {
   });
 
   it("a program that does not exist is a failed run", async () => {
-    const result = await make({ command: [join(dir.path, "no-such-program")] }).run(req(commits[0] as string), new AbortController().signal);
+    const result = await make({ command: [join(dir.path, "no-such-program")] }).run(
+      req(commits[0] as string),
+      new AbortController().signal,
+    );
     assert.equal(result.outcome, "failed");
     assert.match(result.reason ?? "", /^could not start .*no-such-program: spawn .* ENOENT/);
     assertNoWorktrees();
   });
 
   it("the commit's own scripts/bootstrap.sh runs in the worktree before the pipeline; a failing one fails the run", async () => {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell script, with the shell's ${...}
     const bootstrap = '#!/bin/sh\necho "bootstrap in $(pwd): marker $(cat marker.txt)"\nexit "${FAKE_BOOTSTRAP_EXIT:-0}"\n';
     const commit = commitFiles(repo, { "scripts/bootstrap.sh": bootstrap, "marker.txt": "marker 3\n" }, "with a bootstrap");
     const ok = await make().run(req(commit, 1), new AbortController().signal);
@@ -252,12 +289,18 @@ describe("LocalTrigger", () => {
     mkdirSync(join(worktreeDir, "run-5-1111111", "half"), { recursive: true });
     const orphan = spawn(process.execPath, [fakePipeline], { env: fakeEnv(record, { sleepMs: 2_000 }), detached: true, stdio: "ignore" });
     await waitFor("orphan start", () => readFakeRecords(record).length === 1);
-    writeFileSync(join(dir.path, "run.pid"), JSON.stringify({ pid: orphan.pid, run: 1, buildTag: "t", startedAt: new Date().toISOString() }));
+    writeFileSync(
+      join(dir.path, "run.pid"),
+      JSON.stringify({ pid: orphan.pid, run: 1, buildTag: "t", startedAt: new Date().toISOString() }),
+    );
     assert.ok(orphan.pid !== undefined && orphan.pid > 1 && processAlive(orphan.pid), "the orphan runs when recover() is called");
     assert.equal(linkedWorktrees(repo).length, 1);
     const warnings: string[] = [];
     await make({ log: { info: () => undefined, warn: (m) => warnings.push(m) } }).recover(new AbortController().signal);
-    assert.ok(readFakeRecords(record).some((r) => r.phase === "end"), "the orphan had ended when recover() returned");
+    assert.ok(
+      readFakeRecords(record).some((r) => r.phase === "end"),
+      "the orphan had ended when recover() returned",
+    );
     assert.ok(!existsSync(join(dir.path, "run.pid")));
     assertNoWorktrees();
     assert.equal(warnings.filter((w) => w.startsWith("stale worktree from before the restart:")).length, 2, warnings.join("\n"));
@@ -285,6 +328,7 @@ describe("LocalTrigger", () => {
       '  nodeModulesIsSymlink: lstatSync("node_modules").isSymbolicLink(),',
       '  tsxInode: statSync("node_modules/tsx/package.json").ino,',
       "};",
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: source text of a module the test writes
       "process.stdout.write(`worktree cli: ${JSON.stringify(info)}\\n`);",
       "",
     ].join("\n");
@@ -322,7 +366,10 @@ describe("LocalTrigger", () => {
   it("a different package-lock.json is not given the receiver's node_modules", async () => {
     const commit = commitFiles(
       repo,
-      { "package-lock.json": "{}\n", "scripts/bootstrap.sh": 'test -e node_modules && echo "node_modules present" || echo "node_modules absent"\n' },
+      {
+        "package-lock.json": "{}\n",
+        "scripts/bootstrap.sh": 'test -e node_modules && echo "node_modules present" || echo "node_modules absent"\n',
+      },
       "another lock file",
     );
     const result = await make({ nodeModulesFrom: repoRoot }).run(req(commit), new AbortController().signal);

@@ -73,11 +73,14 @@ describe("Scheduler", () => {
     await waitFor("run of x", () => trigger.started.length === 3);
     trigger.finishNext();
     await scheduler.idle();
-    assert.deepEqual(trigger.started.map((r) => [r.deliveryId, r.commit, r.run, r.buildTag]), [
-      ["a", sha(1), 1, `envoy-pipeline-webhook-${sha(1).slice(0, 7)}-1`],
-      ["c", sha(3), 2, `envoy-pipeline-webhook-${sha(3).slice(0, 7)}-2`],
-      ["x", sha(9), 3, `envoy-pipeline-webhook-${sha(9).slice(0, 7)}-3`],
-    ]);
+    assert.deepEqual(
+      trigger.started.map((r) => [r.deliveryId, r.commit, r.run, r.buildTag]),
+      [
+        ["a", sha(1), 1, `envoy-pipeline-webhook-${sha(1).slice(0, 7)}-1`],
+        ["c", sha(3), 2, `envoy-pipeline-webhook-${sha(3).slice(0, 7)}-2`],
+        ["x", sha(9), 3, `envoy-pipeline-webhook-${sha(9).slice(0, 7)}-3`],
+      ],
+    );
     assert.equal(trigger.maxActive, 1);
     assert.equal(store.state.get("c")?.outcome, "failed");
     assert.equal(store.state.get("c")?.reason, "exit 1");
@@ -133,7 +136,10 @@ describe("Scheduler", () => {
     await waitFor("b", () => t2.started.length === 1);
     t2.finishNext();
     await s2.idle();
-    assert.deepEqual(t2.started.map((r) => r.deliveryId), ["b"]);
+    assert.deepEqual(
+      t2.started.map((r) => r.deliveryId),
+      ["b"],
+    );
     assert.equal(store2.state.get("a")?.outcome, "interrupted");
     await s2.stop();
     await store2.close();
@@ -170,9 +176,9 @@ describe("Scheduler", () => {
     const stopping = s.stop().then(() => {
       stopped = true;
     });
-    await new Promise((r) => setTimeout(r, 50));
-    assert.equal(stopped, false, "waits for the run");
+    // A round trip through the stopping scheduler: stop() has begun, and must still be waiting.
     await assert.rejects(s.submit(push("c", 3)), /stopping/);
+    assert.equal(stopped, false, "waits for the run");
     t.finishNext();
     await stopping;
     assert.equal(t.started.length, 1, "b did not start");

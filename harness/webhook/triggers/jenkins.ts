@@ -2,11 +2,11 @@
 // crumb (and the session cookie it is bound to), then POST <job URL>/buildWithParameters with the
 // form parameters COMMIT and BRANCH, HTTP basic auth (user + API token), the crumb header and the
 // cookie. Jenkins answers 201 with a Location pointing at the queue item: that is success.
-import { request } from "undici";
 import { z } from "zod";
 import type { JenkinsSettings } from "../config.ts";
-import { errorMessage, formatIssues } from "../errors.ts";
-import { type Logger, silentLogger } from "../paths.ts";
+import { errorMessage, formatIssues } from "../../lib/errors.ts";
+import { request } from "../../lib/http.ts";
+import { type Logger, silentLogger } from "../../lib/log.ts";
 import type { RunRequest, RunResult, Trigger } from "./types.ts";
 
 class JenkinsFailure extends Error {}
@@ -42,7 +42,8 @@ export function jobName(job: string, branch?: string): string[] {
   return job.split("/").map((part) => {
     if (part !== BRANCH_SEGMENT) return part;
     const name = branch === undefined ? undefined : multibranchJobName(branch);
-    if (name === undefined) throw new JenkinsFailure(`branch '${branch ?? ""}' has no multibranch job name that --jenkins-job ${job} can address`);
+    if (name === undefined)
+      throw new JenkinsFailure(`branch '${branch ?? ""}' has no multibranch job name that --jenkins-job ${job} can address`);
     return name;
   });
 }
@@ -79,7 +80,6 @@ export interface JenkinsTriggerOptions {
   readonly timeoutMs?: number;
   readonly log?: Logger;
 }
-
 
 export class JenkinsTrigger implements Trigger {
   readonly kind = "jenkins" as const;
@@ -129,17 +129,17 @@ export class JenkinsTrigger implements Trigger {
         headers[crumb.field] = crumb.value;
         if (crumb.cookie) headers.cookie = crumb.cookie;
       }
-      const res = await request(url, {
-        method: "POST",
+      const res = await request("POST", url, {
         headers: { ...headers, "content-type": "application/x-www-form-urlencoded" },
         body: new URLSearchParams({ COMMIT: req.commit, BRANCH: req.branch }).toString(),
         signal: both,
+        timeoutMs: this.#timeoutMs,
       });
-      const text = await res.body.text();
-      if (res.statusCode !== 201) {
+      if (res.status !== 201) {
         const location = headerValue.safeParse(res.headers.location);
-        const where = res.statusCode >= 300 && res.statusCode < 400 && location.success && location.data ? ` (redirect to ${String(location.data)}; is JENKINS_URL right?)` : "";
-        throw new JenkinsFailure(`Jenkins answered ${res.statusCode} to POST ${url.href}${where}: ${snippet(text)}`);
+        const redirected = res.status >= 300 && res.status < 400 && location.success && location.data;
+        const where = redirected ? ` (redirect to ${String(location.data)}; is JENKINS_URL right?)` : "";
+        throw new JenkinsFailure(`Jenkins answered ${res.status} to POST ${url.href}${where}: ${snippet(res.text)}`);
       }
       const location = locationSchema.safeParse(res.headers.location);
       if (!location.success) {
@@ -149,7 +149,10 @@ export class JenkinsTrigger implements Trigger {
         );
       }
       const queueLocation = new URL(location.data, url).href;
-      this.#log.info(`run #${req.run}: Jenkins queued ${jobName(this.#settings.job, req.branch).join("/")} for ${req.branch} @ ${req.commit.slice(0, 7)}: ${queueLocation}`);
+      this.#log.info(
+        `run #${req.run}: Jenkins queued ${jobName(this.#settings.job, req.branch).join("/")} ` +
+          `for ${req.branch} @ ${req.commit.slice(0, 7)}: ${queueLocation}`,
+      );
       return { outcome: "triggered", reason: null, queueLocation };
     } catch (err) {
       if (err instanceof JenkinsFailure) return { outcome: "failed", reason: err.message };
@@ -162,18 +165,22 @@ export class JenkinsTrigger implements Trigger {
   /** The crumb, or undefined when Jenkins has CSRF protection off (the issuer answers 404). */
   async #crumb(auth: string, signal: AbortSignal): Promise<{ field: string; value: string; cookie?: string } | undefined> {
     const url = this.crumbUrl;
-    const res = await request(url, { method: "GET", headers: { authorization: auth, accept: "application/json" }, signal });
-    const text = await res.body.text();
-    if (res.statusCode === 404) {
+    const res = await request("GET", url, {
+      headers: { authorization: auth, accept: "application/json" },
+      signal,
+      timeoutMs: this.#timeoutMs,
+    });
+    const text = res.text;
+    if (res.status === 404) {
       this.#log.info(`${url.href} answered 404: Jenkins has CSRF protection off; posting without a crumb`);
       return undefined;
     }
-    if (res.statusCode === 401 || res.statusCode === 403) {
+    if (res.status === 401 || res.status === 403) {
       throw new JenkinsFailure(
-        `Jenkins refused JENKINS_USER=${this.#settings.user} with JENKINS_API_TOKEN (${res.statusCode} from GET ${url.href}): ${snippet(text)}`,
+        `Jenkins refused JENKINS_USER=${this.#settings.user} with JENKINS_API_TOKEN (${res.status} from GET ${url.href}): ${snippet(text)}`,
       );
     }
-    if (res.statusCode !== 200) throw new JenkinsFailure(`Jenkins answered ${res.statusCode} to GET ${url.href}: ${snippet(text)}`);
+    if (res.status !== 200) throw new JenkinsFailure(`Jenkins answered ${res.status} to GET ${url.href}: ${snippet(text)}`);
     let json: unknown;
     try {
       json = JSON.parse(text);

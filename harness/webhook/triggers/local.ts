@@ -11,12 +11,14 @@
 import { closeSync, existsSync, openSync, writeSync } from "node:fs";
 import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
-import { errorMessage, formatIssues } from "../errors.ts";
+import { errorMessage, formatIssues } from "../../lib/errors.ts";
+import { type Logger, silentLogger } from "../../lib/log.ts";
+import { repoRoot } from "../../lib/paths.ts";
+import { poll } from "../../lib/poll.ts";
+import { groupAlive } from "../../lib/process.ts";
 import { withoutRepositoryEnv } from "../git.ts";
-import { type Logger, repoRoot, silentLogger } from "../paths.ts";
-import { type GroupResult, groupAlive, runInGroup } from "./process-group.ts";
+import { type GroupResult, runInGroup } from "./process-group.ts";
 import type { RunRequest, RunResult, Trigger } from "./types.ts";
 import { type StepRunner, Worktrees } from "./worktree.ts";
 
@@ -259,11 +261,17 @@ export class LocalTrigger implements Trigger {
         `pipeline run #${info.run} (${info.buildTag}, process group ${info.pid}) from before the restart is still running; ` +
           "waiting for it to exit before starting another",
       );
-      let waited = 0;
-      while (groupAlive(info.pid) && !signal.aborted) {
-        await sleep(200);
-        waited += 200;
-        if (waited % 30_000 === 0) this.#log.info(`  still waiting for process group ${info.pid} (${waited / 1000}s)`);
+      const pid = info.pid;
+      const t0 = performance.now();
+      const reminder = setInterval(() => {
+        this.#log.info(`  still waiting for process group ${pid} (${((performance.now() - t0) / 1000).toFixed(0)}s)`);
+      }, 30_000);
+      try {
+        await poll(() => (groupAlive(pid) ? undefined : true), { timeoutMs: Number.POSITIVE_INFINITY, intervalMs: 200, signal });
+      } catch {
+        // aborted: the receiver is stopping
+      } finally {
+        clearInterval(reminder);
       }
     }
     if (signal.aborted) return;

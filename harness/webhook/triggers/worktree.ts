@@ -2,11 +2,11 @@
 // gets a throwaway, detached `git worktree` of the repository at that commit, under the state
 // directory, and the worktree is removed after the run whatever its outcome. A worktree shares the
 // repository's object store, so creating one costs a checkout of the files, not a clone.
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, readdir, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import { runProcess } from "../../lib/process.ts";
 import { git, gitError } from "../git.ts";
 import type { GroupResult, GroupStep } from "./process-group.ts";
 import type { RunRequest, RunResult } from "./types.ts";
@@ -32,7 +32,9 @@ export interface WorktreeOptions {
   readonly gitTimeoutMs?: number;
 }
 
-export type Prepared = { readonly ok: true; readonly path: string } | { readonly ok: false; readonly result: Pick<RunResult, "outcome" | "reason"> };
+export type Prepared =
+  | { readonly ok: true; readonly path: string }
+  | { readonly ok: false; readonly result: Pick<RunResult, "outcome" | "reason"> };
 
 const FULL_COMMIT = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
 
@@ -101,7 +103,8 @@ export class Worktrees {
           ok: false,
           result: {
             outcome: "failed",
-            reason: `commit ${commit} is not in ${this.repository} and git fetch ${this.remote} ${commit} failed: ${gitError(fetched.stderr)}`,
+            reason:
+              `commit ${commit} is not in ${this.repository} and git fetch ${this.remote} ${commit} failed: ` + gitError(fetched.stderr),
           },
         };
       }
@@ -141,21 +144,20 @@ export class Worktrees {
     const source = join(from, "node_modules");
     const target = join(worktree, "node_modules");
     if (existsSync(target)) return "node_modules: the commit has its own";
-    const [mine, theirs] = await Promise.all([readFile(join(from, "package-lock.json")).catch(() => null), readFile(join(worktree, "package-lock.json")).catch(() => null)]);
+    const [mine, theirs] = await Promise.all([
+      readFile(join(from, "package-lock.json")).catch(() => null),
+      readFile(join(worktree, "package-lock.json")).catch(() => null),
+    ]);
     if (theirs === null) return "node_modules: the commit has no package-lock.json; not shared";
     if (mine === null || !existsSync(source)) return `node_modules: ${from} has none to share`;
     if (!mine.equals(theirs)) {
       const digest = (b: Buffer) => createHash("sha256").update(b).digest("hex").slice(0, 12);
-      return `node_modules: package-lock.json differs from the receiver's (${digest(theirs)} vs ${digest(mine)}); scripts/bootstrap.sh installs them`;
+      const which = `${digest(theirs)} vs ${digest(mine)}`;
+      return `node_modules: package-lock.json differs from the receiver's (${which}); scripts/bootstrap.sh installs them`;
     }
     const started = Date.now();
-    const copied = await new Promise<{ code: number | null; stderr: string }>((done) => {
-      const child = spawn("cp", ["-al", "--", source, target], { stdio: ["ignore", "ignore", "pipe"] });
-      let stderr = "";
-      child.stderr.on("data", (c: Buffer) => (stderr += c.toString("utf8")));
-      child.once("error", (err) => done({ code: null, stderr: err.message }));
-      child.once("close", (code) => done({ code, stderr }));
-    });
+    const r = await runProcess("cp", ["-al", "--", source, target], { stdout: "ignore" });
+    const copied = { code: r.code, stderr: r.spawnError?.message ?? r.stderr };
     if (copied.code !== 0) {
       await rm(target, { recursive: true, force: true }).catch(() => undefined);
       return `node_modules: cp -al ${source} failed (${copied.stderr.trim() || `code ${copied.code}`}); scripts/bootstrap.sh installs them`;
@@ -185,7 +187,9 @@ export class Worktrees {
     const why = removed.code === 0 ? "git left files behind" : gitError(removed.stderr);
     return {
       removed: true,
-      detail: `deleted ${path} (git worktree remove: ${why})${pruned.code === 0 ? "; git worktree prune" : `; git worktree prune failed: ${gitError(pruned.stderr)}`}`,
+      detail:
+        `deleted ${path} (git worktree remove: ${why})` +
+        (pruned.code === 0 ? "; git worktree prune" : `; git worktree prune failed: ${gitError(pruned.stderr)}`),
     };
   }
 
