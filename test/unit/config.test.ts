@@ -56,7 +56,7 @@ describe("configuration", () => {
     writeFileSync(file, JSON.stringify({ tracing: { sampling: 25 } }));
     assert.equal(loadConfig({ file, env: {} }).tracing.sampling, 25);
     assert.throws(() => loadConfig({ env: { ENVOY_PIPELINE_TRACING_SAMPLING: "101" } }), /invalid configuration: tracing\.sampling: Too big/);
-    assert.throws(() => loadConfig({ env: { ENVOY_PIPELINE_TRACING_SAMPLING: "0.5" } }), /tracing\.sampling: .*integer/);
+    assert.throws(() => loadConfig({ env: { ENVOY_PIPELINE_TRACING_SAMPLING: "0.5" } }), /tracing\.sampling: must be a whole percentage/);
     assert.throws(() => loadConfig({ env: { ENVOY_PIPELINE_TRACING_SAMPLING: "most" } }), /ENVOY_PIPELINE_TRACING_SAMPLING: 'most' is not a number/);
   });
 
