@@ -16,6 +16,8 @@ const statsSchema = z.object({
   cpu_stats: z.object({ cpu_usage: z.object({ total_usage: z.number() }) }),
 });
 
+const pidSchema = z.object({ State: z.object({ Pid: z.number().int() }) });
+
 export interface CpuSnapshot {
   at: number;
   /** Nanoseconds of CPU per container (`service-n`). */
@@ -28,8 +30,22 @@ export interface CpuSnapshot {
 
 const CLK_TCK = 100;
 
-/** User+system ticks of each engine process on this machine, grouped by name. */
-function engineTicks(): Map<string, number> {
+function parentPid(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * User+system ticks of each engine process on this machine, grouped by name. Shims are counted
+ * only for `ownPids` (the parents of this stack's containers): other stacks on the engine have
+ * their own. dockerd and containerd serve every stack, so theirs is the whole engine's.
+ */
+function engineTicks(containerPids: readonly number[]): Map<string, number> {
+  const shims = new Set(containerPids.map(parentPid).filter((p): p is number => p !== undefined).map(String));
   const out = new Map<string, number>();
   let pids: string[];
   try {
@@ -41,8 +57,8 @@ function engineTicks(): Map<string, number> {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
       const name = /\(([^)]*)\)/.exec(stat)?.[1] ?? "";
-      const group = name.startsWith("containerd-shim") ? "containerd-shim" : name;
-      if (!["dockerd", "containerd", "containerd-shim", "docker-proxy"].includes(group)) continue;
+      const group = name.startsWith("containerd-shim") ? "containerd-shim (this stack)" : `${name} (whole engine)`;
+      if (group.startsWith("containerd-shim") ? !shims.has(pid) : !["dockerd", "containerd", "docker-proxy"].includes(name)) continue;
       // Fields after the ")" : state is field 3; utime and stime are fields 14 and 15.
       const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
       // utime, stime and the waited-for children's (runc, which the shims start for every exec).
@@ -70,15 +86,17 @@ function machineJiffies(): CpuSnapshot["machine"] {
 export async function cpuSnapshot(docker: Dockerode, project: string): Promise<CpuSnapshot> {
   const list = await docker.listContainers({ filters: { label: [`${PROJECT_LABEL}=${project}`], status: ["running"] } });
   const containers = new Map<string, number>();
+  const pids: number[] = [];
   await Promise.all(
     list.map(async (c) => {
       const name = `${c.Labels[SERVICE_LABEL] ?? c.Id.slice(0, 12)}-${c.Labels[NUMBER_LABEL] ?? "?"}`;
+      pids.push(pidSchema.parse(await docker.getContainer(c.Id).inspect()).State.Pid);
       // one-shot: the engine's current counters without waiting a second for a second sample.
       const raw: unknown = await docker.getContainer(c.Id).stats({ stream: false, "one-shot": true } as { stream: false });
       containers.set(name, statsSchema.parse(raw).cpu_stats.cpu_usage.total_usage);
     }),
   );
-  return { at: performance.now(), containers, engine: engineTicks(), machine: machineJiffies() };
+  return { at: performance.now(), containers, engine: engineTicks(pids), machine: machineJiffies() };
 }
 
 export interface CpuUsage {
@@ -115,7 +133,7 @@ export function coresOf(usage: CpuUsage, service: RegExp): number {
 export function formatUsage(usage: CpuUsage): string {
   const rows = [
     ...usage.containers.map((c) => `  ${c.name.padEnd(22)} ${c.cores.toFixed(3)} cores`),
-    ...usage.engine.map((c) => `  ${`(engine) ${c.name}`.padEnd(22)} ${c.cores.toFixed(3)} cores`),
+    ...usage.engine.map((c) => `  ${c.name.padEnd(22)} ${c.cores.toFixed(3)} cores`),
   ];
   if (usage.machineCores !== undefined) rows.push(`  ${"(machine, all users)".padEnd(22)} ${usage.machineCores.toFixed(3)} cores`);
   return rows.join("\n");

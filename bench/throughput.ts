@@ -61,6 +61,7 @@ try {
   console.log(`throughput through Envoy, project ${config.projectName}: ${requests} requests per round, concurrency ${concurrency}, tracing sampling ${sampling} %`);
   for (let round = 1; round <= rounds; round++) {
     const before = await cpuSnapshot(docker(), config.projectName);
+    const client0 = process.cpuUsage();
     // Two autocannon instances, one per service, share the connections: /service/1 and /service/2.
     const half = Math.floor(concurrency / 2) || 1;
     const results = await Promise.all(
@@ -73,6 +74,7 @@ try {
         }),
       ),
     );
+    const client = process.cpuUsage(client0);
     const usage = cpuDelta(before, await cpuSnapshot(docker(), config.projectName));
     const ok = results.reduce((s, r) => s + r["2xx"], 0);
     const bad = results.reduce((s, r) => s + r.non2xx + r.errors + r.timeouts, 0);
@@ -81,6 +83,7 @@ try {
     console.log(`round ${round}: ${(ok / seconds).toFixed(0)} req/s (${ok} 2xx, ${bad} other) in ${seconds.toFixed(1)} s, p99 ${p99} ms`);
     console.log(`  CPU during the load (cores): envoy ${coresOf(usage, /front-envoy/).toFixed(2)}, services ${coresOf(usage, /^service/).toFixed(2)}, zipkin ${coresOf(usage, /zipkin/).toFixed(2)}, prometheus ${coresOf(usage, /prometheus/).toFixed(2)}`);
     console.log(formatUsage(usage));
+    console.log(`  ${"autocannon (this process)".padEnd(22)} ${((client.user + client.system) / 1e6 / usage.seconds).toFixed(3)} cores`);
   }
 } finally {
   if (ours && ctx) await teardown(ctx.docker, config.projectName, { removeImages: false });
