@@ -62,8 +62,11 @@ function runPipeline(replicas: number): Run {
   return parsed.data;
 }
 
-/** Plain compose, the yardstick: `build`, then `up -d --wait --scale`, timed together; then removed. */
-async function yardstick(replicas: number): Promise<number> {
+/**
+ * Plain compose, the yardstick: `build`, then `up -d --wait --scale`, timed together; then removed.
+ * A failure is a result too (printed as such), not the end of the benchmark.
+ */
+async function yardstick(replicas: number): Promise<number | string> {
   process.stderr.write(`bench: raw docker compose build + up --wait at ${replicas}+${replicas} ...\n`);
   const config = loadConfig({ env: { ...process.env, BUILD_TAG: "" }, cli: { projectName: `bench-raw-${process.pid}-${replicas}` } });
   const ctx = await stageContext(config);
@@ -73,6 +76,8 @@ async function yardstick(replicas: number): Promise<number> {
     const scale = ["service1", "service2"].flatMap((s) => ["--scale", `${s}=${replicas}`]);
     await runCompose(config, ["up", "-d", "--wait", ...scale], ctx.composeEnv);
     return (Date.now() - t0) / 1000;
+  } catch (err) {
+    return `failed: ${(err as Error).message.split("\n")[0]}`;
   } finally {
     await teardown(ctx.docker, config.projectName, { removeImages: true });
   }
@@ -80,7 +85,7 @@ async function yardstick(replicas: number): Promise<number> {
 
 await ensureDockerEngine();
 await prepare();
-const results: Array<{ replicas: number; run: Run; raw: number | undefined }> = [];
+const results: Array<{ replicas: number; run: Run; raw: number | string | undefined }> = [];
 for (const replicas of scales) {
   const raw = values["no-yardstick"] ? undefined : await yardstick(replicas);
   results.push({ replicas, run: runPipeline(replicas), raw });
@@ -96,7 +101,7 @@ const rows: Array<[string, (x: (typeof results)[number]) => string]> = [
   ...STAGES.map((name): [string, (x: (typeof results)[number]) => string] => [`${name} (s)`, (x) => fixed(stage(x.run, name))]),
   ["stage total (s)", (x) => fixed(sum(x.run, STAGES))],
   ["build+deploy+scale (s)", (x) => fixed(sum(x.run, ["build", "deploy", "scale"]))],
-  ["raw compose build+up --wait --scale (s)", (x) => fixed(x.raw)],
+  ["raw compose build+up --wait --scale (s)", (x) => (typeof x.raw === "string" ? x.raw : fixed(x.raw))],
   ["requests per service", (x) => x.run.requests.map((r) => r.requests).join(" / ") || "-"],
   ["req/s through Envoy, per service", (x) => x.run.requests.map((r) => r.requestsPerSecond.toFixed(0)).join(" / ") || "-"],
   ["harness peak RSS (MiB)", (x) => fixed(x.run.peakRssMiB, 0)],
