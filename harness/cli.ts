@@ -26,6 +26,12 @@ const integer = (name: string) => (value: string): number => {
   return Number(value);
 };
 
+const percent = (name: string) => (value: string): number => {
+  const n = integer(name)(value);
+  if (n > 100) throw new InvalidArgumentError(`${name} must be a whole percentage from 0 to 100, got '${value}'`);
+  return n;
+};
+
 export interface StageOptions {
   config?: string;
   composeFile?: string;
@@ -36,6 +42,7 @@ export interface StageOptions {
   adminPort?: number;
   requests?: number;
   concurrency?: number;
+  tracingSampling?: number;
   reportDir?: string;
   keep?: boolean;
   removeImages?: boolean;
@@ -60,6 +67,7 @@ export function cliLayer(o: StageOptions): ConfigLayer {
     if (o.requests !== undefined) layer.verify.requests = o.requests;
     if (o.concurrency !== undefined) layer.verify.concurrency = o.concurrency;
   }
+  if (o.tracingSampling !== undefined) layer.tracing = { sampling: o.tracingSampling };
   if (o.reportDir !== undefined) layer.reportDir = o.reportDir;
   if (o.keep !== undefined) layer.keep = o.keep;
   if (o.removeImages !== undefined) layer.removeImages = o.removeImages;
@@ -86,7 +94,8 @@ const scaleOption = () =>
 const portOptions = (cmd: Command): Command =>
   cmd
     .option("--listener-port <n>", "host port for Envoy's listener on 127.0.0.1 (default: a free one)", integer("--listener-port"))
-    .option("--admin-port <n>", "host port for Envoy's admin on 127.0.0.1 (default: a free one)", integer("--admin-port"));
+    .option("--admin-port <n>", "host port for Envoy's admin on 127.0.0.1 (default: a free one)", integer("--admin-port"))
+    .option("--tracing-sampling <percent>", "percent of requests Envoy traces (default 1; also ENVOY_PIPELINE_TRACING_SAMPLING)", percent("--tracing-sampling"));
 const verifyOptions = (cmd: Command): Command =>
   cmd
     .option("--requests <n>", "requests per service (default: sized from the statistics)", integer("--requests"))

@@ -161,6 +161,10 @@ export interface LbPolicy {
   discoveryType?: string;
 }
 
+const runtimeSchema = z.object({
+  entries: z.record(z.string(), z.object({ final_value: z.string().optional() }).passthrough()),
+});
+
 export class EnvoyAdmin {
   constructor(
     /** e.g. http://127.0.0.1:9901 */
@@ -276,8 +280,28 @@ export class EnvoyAdmin {
 
   /** Zeroes Envoy's counters (POST /reset_counters). Per-host counters are not reset by Envoy. */
   async resetCounters(): Promise<void> {
+    await this.post("/reset_counters");
+  }
+
+  /**
+   * Sets values in Envoy's admin runtime layer (POST /runtime_modify; envoy.yaml declares the
+   * layer). They hold until Envoy restarts and override the static configuration they key.
+   */
+  async setRuntime(values: Record<string, string | number>): Promise<void> {
+    const query = new URLSearchParams(Object.entries(values).map(([k, v]): [string, string] => [k, String(v)]));
+    await this.post(`/runtime_modify?${query}`);
+  }
+
+  /** A runtime key's final value (GET /runtime), undefined when no layer sets it. */
+  async runtimeValue(key: string): Promise<string | undefined> {
+    const data = await this.getJson(`/runtime?format=json`, runtimeSchema);
+    const value = data.entries[key]?.final_value;
+    return value === undefined || value === "" ? undefined : value;
+  }
+
+  private async post(path: string): Promise<void> {
     try {
-      await post(new URL("/reset_counters", this.baseUrl), { timeoutMs: this.timeoutMs });
+      await post(new URL(path, this.baseUrl), { timeoutMs: this.timeoutMs });
     } catch (err) {
       throw new EnvoyAdminError(errorMessage(err));
     }

@@ -158,9 +158,15 @@ export function evaluateTrace(spans: readonly ZipkinSpan[], exp: TraceExpectatio
 
 const answerSchema = z.object({ hostname: z.string(), serviceid: z.string() });
 
-/** Sends one GET through Envoy, with a fresh B3 context (kind "b3") or none (kind "new"). */
+/**
+ * Sends one GET through Envoy, with a fresh B3 context (kind "b3") or no trace ids (kind "new").
+ * Both ask for the trace to be sampled, so the check works whatever share of requests Envoy traces
+ * on its own (tracing.sampling, down to 0): kind "new" sends a lone `x-b3-sampled: 1` (B3's
+ * sampling-only form; Envoy still starts the trace ids). x-envoy-force-trace would not do: Envoy
+ * honours it only from internal addresses.
+ */
 export async function sendTracedRequest(listenerUrl: string, path: string, kind: TraceKind, timeoutMs = 10_000): Promise<TracedRequest> {
-  const headers: Record<string, string> = { accept: "application/json" };
+  const headers: Record<string, string> = { accept: "application/json", "x-b3-sampled": "1" };
   let sent: IncomingContext | undefined;
   if (kind === "b3") {
     sent = newIncomingContext();
@@ -168,7 +174,6 @@ export async function sendTracedRequest(listenerUrl: string, path: string, kind:
       "x-b3-traceid": sent.traceId,
       "x-b3-spanid": sent.spanId,
       "x-b3-parentspanid": sent.parentId,
-      "x-b3-sampled": "1",
     });
   }
   const base = { kind, path, ...(sent && { sent }) };

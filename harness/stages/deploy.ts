@@ -3,6 +3,7 @@
 import { basename, dirname } from "node:path";
 import { DockerComposeEnvironment } from "testcontainers";
 import { EnvoyAdmin } from "../envoy/admin.ts";
+import { applyTracingSampling } from "../envoy/tracing-sampling.ts";
 import { log, waitingFor } from "../log.ts";
 import { runningReplicas, stackEndpoints, type ReplicaContainer, type StackEndpoints } from "../stack/discover.ts";
 import { waitForClusters, waitForTraffic } from "../stack/envoy-wait.ts";
@@ -64,6 +65,9 @@ export async function deploy(ctx: StageContext): Promise<DeployResult> {
   const t0 = Date.now();
   await waitingFor(`compose up of project ${ctx.config.projectName} (health checks)`, () => composeEnvironmentFor(ctx).up());
   const endpoints = await stackEndpoints(ctx.docker, ctx.config.projectName);
+  // Before any traffic: the sampling rate holds for everything the pipeline sends from here on.
+  await applyTracingSampling(new EnvoyAdmin(endpoints.adminUrl), ctx.config.tracing.sampling);
+  log.info(`  Envoy traces ${ctx.config.tracing.sampling} % of requests (tracing.sampling)`);
   const services = Object.keys(ctx.config.scale);
   await waitForEnvoy(ctx, endpoints, services);
   const replicas: Record<string, ReplicaContainer[]> = {};

@@ -36,6 +36,25 @@ async function ignoringGone(work: () => Promise<unknown>): Promise<void> {
   }
 }
 
+/**
+ * The engine releases a removed container's network endpoint after `remove` has answered: with
+ * many containers on a busy machine (20+20 replicas here) the network still had "active
+ * endpoints" right after the last removal. Ask again until they are released (bounded).
+ */
+async function removeNetwork(docker: Dockerode, id: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await ignoringGone(() => docker.getNetwork(id).remove());
+      return;
+    } catch (err) {
+      const busy = typeof err === "object" && err !== null && /has active endpoints/.test(String((err as { message?: unknown }).message));
+      if (!busy || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
 export async function teardown(
   docker: Dockerode,
   project: string,
@@ -61,7 +80,7 @@ export async function teardown(
   );
 
   for (const n of await docker.listNetworks({ filters })) {
-    await ignoringGone(() => docker.getNetwork(n.Id).remove());
+    await removeNetwork(docker, n.Id);
     result.networks.push(n.Name);
   }
 

@@ -16,6 +16,8 @@ import { queryCatalogue } from "../../harness/observability/queries.ts";
 import { observabilityPanel } from "../../harness/observability/report.ts";
 import { waitForReplicaTargets } from "../../harness/observability/targets.ts";
 import { tracingCheck } from "../../harness/observability/tracing-check.ts";
+import { EnvoyAdmin } from "../../harness/envoy/admin.ts";
+import { applyTracingSampling, tracingSampling } from "../../harness/envoy/tracing-sampling.ts";
 import { ZipkinClient } from "../../harness/observability/zipkin.ts";
 import { runningReplicas } from "../../harness/stack/discover.ts";
 import { routeFor } from "../../harness/stack/routes.ts";
@@ -151,6 +153,30 @@ describe("observability on a real stack", { timeout: 900_000 }, () => {
     for (const r of results) console.log(`${r.service}: ${r.detail} ${JSON.stringify(r.metrics)}`);
     assert.deepEqual(results.map((r) => [r.service, r.passed]), [["service1", true], ["service2", true]], results.map((r) => r.detail).join("\n"));
     for (const r of results) assert.ok((r.metrics?.queryable_ms_max ?? Infinity) < 10_000);
+  });
+
+  it("tracing check passes with Envoy sampling 0 %, while a request that does not ask is not traced", async () => {
+    const admin = new EnvoyAdmin(stack.deployed.endpoints.adminUrl);
+    assert.equal(await tracingSampling(admin), stack.config.tracing.sampling, "deploy set the configured sampling rate");
+    await applyTracingSampling(admin, 0);
+    try {
+      assert.equal(await tracingSampling(admin), 0);
+      const plain = await fetch(`${stack.deployed.endpoints.listenerUrl}/service/1`);
+      await plain.arrayBuffer();
+      const plainTrace = plain.headers.get("x-b3-traceid");
+      assert.ok(plainTrace, "Envoy still propagates trace ids when it does not sample");
+      const results = await tracingCheck({
+        listenerUrl: stack.deployed.endpoints.listenerUrl,
+        zipkin,
+        services: ["service1", "service2"].map((service) => ({ ...routeFor(service), service })),
+      });
+      assert.deepEqual(results.map((r) => [r.service, r.passed]), [["service1", true], ["service2", true]], results.map((r) => r.detail).join("\n"));
+      // The check's traces reached Zipkin after the plain request was answered, and every Envoy
+      // worker's reporter flushes each second: by now the plain request's span would be there.
+      assert.deepEqual(await zipkin.trace(plainTrace), [], "Envoy traced a request at 0 % sampling");
+    } finally {
+      await applyTracingSampling(admin, stack.config.tracing.sampling);
+    }
   });
 
   it("report panel: latency quantiles and error ratio per service and replica", async (t) => {

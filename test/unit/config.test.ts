@@ -47,6 +47,19 @@ describe("configuration", () => {
     assert.throws(() => loadConfig({ file, env: {} }), /not valid JSON/);
   });
 
+  it("tracing.sampling: 1 % by default, from a file, the environment or a flag; a whole percentage 0-100", () => {
+    assert.deepEqual(loadConfig({ env: {} }).tracing, { sampling: 1 });
+    assert.equal(loadConfig({ env: { ENVOY_PIPELINE_TRACING_SAMPLING: "100" } }).tracing.sampling, 100);
+    assert.equal(loadConfig({ env: { ENVOY_PIPELINE_TRACING_SAMPLING: "100" }, cli: { tracing: { sampling: 0 } } }).tracing.sampling, 0);
+    const dir = mkdtempSync(join(tmpdir(), "ep-config-"));
+    const file = join(dir, "c.json");
+    writeFileSync(file, JSON.stringify({ tracing: { sampling: 25 } }));
+    assert.equal(loadConfig({ file, env: {} }).tracing.sampling, 25);
+    assert.throws(() => loadConfig({ env: { ENVOY_PIPELINE_TRACING_SAMPLING: "101" } }), /invalid configuration: tracing\.sampling: Too big/);
+    assert.throws(() => loadConfig({ env: { ENVOY_PIPELINE_TRACING_SAMPLING: "0.5" } }), /tracing\.sampling: must be a whole percentage/);
+    assert.throws(() => loadConfig({ env: { ENVOY_PIPELINE_TRACING_SAMPLING: "most" } }), /ENVOY_PIPELINE_TRACING_SAMPLING: 'most' is not a number/);
+  });
+
   it("parses scale specs and rejects malformed ones", () => {
     assert.deepEqual(parseScale(["service1=3,service2=2", "service3=1"]), { service1: 3, service2: 2, service3: 1 });
     assert.throws(() => parseScale("service1"), /'service1' is not SERVICE=REPLICAS/);
