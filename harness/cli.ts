@@ -15,6 +15,7 @@ import { teardown } from "./stages/teardown.ts";
 import { runVerifyStage } from "./stages/verify.ts";
 import { VerifyInputError } from "./verify/schema.ts";
 import { registerWebhookCommands } from "./webhook/cli.ts";
+import { registerControlPlaneCommand } from "./xds/cli.ts";
 
 const integer = (name: string) => (value: string): number => {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`${name} must be a whole number, got '${value}'`);
@@ -38,6 +39,7 @@ export interface StageOptions {
   removeImages?: boolean;
   json?: boolean;
   forceLocal?: boolean;
+  discovery?: string;
 }
 
 /** CLI flags as the last configuration layer (only the flags actually given). */
@@ -60,6 +62,7 @@ export function cliLayer(o: StageOptions): ConfigLayer {
   if (o.reportDir !== undefined) layer.reportDir = o.reportDir;
   if (o.keep !== undefined) layer.keep = o.keep;
   if (o.removeImages !== undefined) layer.removeImages = o.removeImages;
+  if (o.discovery !== undefined) layer.discovery = o.discovery as PipelineConfig["discovery"];
   return layer;
 }
 
@@ -82,6 +85,7 @@ const scaleOption = () =>
   new Option("--scale <service=replicas>", "replicas per service, repeatable or comma-separated (default service1=3,service2=3)").argParser(collect);
 const portOptions = (cmd: Command): Command =>
   cmd
+    .option("--discovery <mode>", "how Envoy finds the replicas: dns (STRICT_DNS) or xds (the control plane, over ADS) (default dns)")
     .option("--listener-port <n>", "host port for Envoy's listener on 127.0.0.1 (default: a free one)", integer("--listener-port"))
     .option("--admin-port <n>", "host port for Envoy's admin on 127.0.0.1 (default: a free one)", integer("--admin-port"));
 const verifyOptions = (cmd: Command): Command =>
@@ -180,6 +184,7 @@ export function buildProgram(): Command {
     .action(action(async (o: StageOptions) => runPipeline(configFrom(o))));
 
   registerWebhookCommands(program);
+  registerControlPlaneCommand(program);
   return program;
 }
 

@@ -53,6 +53,11 @@ export const configSchema = z
     reportDir: z.string().min(1),
     /** Seconds any single wait (health, scale convergence) may take before the stage fails. */
     waitTimeoutSeconds: z.number().positive().max(3600),
+    /**
+     * How Envoy finds the replicas: `dns` (envoy/envoy.yaml, STRICT_DNS on the compose names) or
+     * `xds` (the control plane programs Envoy over ADS, endpoints from Docker events; docs/xds.md).
+     */
+    discovery: z.enum(["dns", "xds"]),
   })
   .strict();
 
@@ -88,6 +93,7 @@ export function defaults(env: NodeJS.ProcessEnv = process.env): PipelineConfig {
     removeImages: false,
     reportDir: resolve(process.cwd(), "reports"),
     waitTimeoutSeconds: 120,
+    discovery: "dns",
   };
 }
 
@@ -151,6 +157,7 @@ export function layerFromEnv(env: NodeJS.ProcessEnv = process.env): ConfigLayer 
   if (env.ENVOY_PIPELINE_REPORT_DIR) layer.reportDir = env.ENVOY_PIPELINE_REPORT_DIR;
   const wait = envNumber(env, "ENVOY_PIPELINE_WAIT_TIMEOUT");
   if (wait !== undefined) layer.waitTimeoutSeconds = wait;
+  if (env.ENVOY_PIPELINE_DISCOVERY) layer.discovery = env.ENVOY_PIPELINE_DISCOVERY as PipelineConfig["discovery"];
   return layer;
 }
 
