@@ -36,6 +36,7 @@ import { clearReports, formatReport, writeReports, type WrittenReports } from ".
 import { runVerify, type VerifyServiceSpec } from "../verify/run.ts";
 import type { CheckResult, VerifyReport } from "../verify/schema.ts";
 import { unavailableCheck, unrunServiceReport } from "../verify/unrun.ts";
+import { xdsProblems } from "../xds/envoy-state.ts";
 import type { StageContext } from "./context.ts";
 
 export interface VerifyOutcome {
@@ -142,6 +143,9 @@ async function loadBalancingReport(
 ): Promise<VerifyReport> {
   const specs = states.map(specOf);
   if (!endpoints) return errorReportWithoutObservability(specs, whyNoEnvoy, startedAt);
+  // xds: a cluster the control plane never delivered (warming, or no CDS at all) is named as such.
+  const xds = ctx.config.discovery === "xds" ? await xdsProblems(endpoints.adminUrl, specs.map((s) => s.cluster)) : [];
+  if (xds.length > 0) return errorReportWithoutObservability(specs, xds.join("; "), startedAt);
   return runVerify({
     listenerUrl: endpoints.listenerUrl,
     adminUrl: endpoints.adminUrl,

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createServer } from "node:net";
 import { ControlPlane } from "../../harness/xds/control-plane.ts";
+import { xdsProblems } from "../../harness/xds/envoy-state.ts";
 import { TYPE, type Resource } from "../../harness/xds/protos.ts";
 import { frontProxyResources, type Endpoint, type FrontProxySpec } from "../../harness/xds/resources.ts";
 import { startBackend, stopChild, type Backend } from "../fixtures/local-envoy.ts";
@@ -155,7 +156,7 @@ describe("xds: the control plane programs the real Envoy", () => {
     await envoyInSync(cp);
   });
 
-  it("control plane down at start: Envoy has none of the stack's clusters until it comes up", async () => {
+  it("control plane down at start: Envoy has none of the stack's clusters, verify names them, until the control plane comes up", async () => {
     // A port with nothing listening (taken, then released).
     const port = await new Promise<number>((resolve) => {
       const s = createServer().listen(0, "127.0.0.1", () => {
@@ -172,6 +173,11 @@ describe("xds: the control plane programs the real Envoy", () => {
       expect(connected).toBe(0);
       const names = (await lonely.admin.clusters()).map((c) => c.name);
       expect(names).not.toContain("service1");
+      // What verify says before it sends any load: each cluster by name, and why.
+      expect(await xdsProblems(lonely.adminUrl, ["service1", "service2"])).toEqual([
+        "cluster service1 is not in Envoy: no CDS from the control plane (Envoy is not connected to its control plane (control_plane.connected_state 0))",
+        "cluster service2 is not in Envoy: no CDS from the control plane (Envoy is not connected to its control plane (control_plane.connected_state 0))",
+      ]);
       const late = await startPlane(port);
       try {
         await envoyInSync(late);
@@ -180,6 +186,7 @@ describe("xds: the control plane programs the real Envoy", () => {
           async () => ((await lonely.admin.clusters()).some((c) => c.name === "service1" && c.hosts.length === 3) ? true : undefined),
           { timeoutMs: 20_000, intervalMs: 50 },
         );
+        expect(await xdsProblems(lonely.adminUrl, ["service1", "service2"])).toEqual([]);
       } finally {
         await late.close();
       }

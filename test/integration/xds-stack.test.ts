@@ -29,10 +29,17 @@ async function controlPlaneStatus(): Promise<z.infer<typeof statusSchema>> {
 }
 
 /** Envoy (node front-envoy) ACKed the control plane's current version of every type. */
-async function inSync(): Promise<true | undefined> {
-  const st = await controlPlaneStatus();
+async function inSync(seen: (d: string) => void): Promise<true | undefined> {
+  let st: z.infer<typeof statusSchema>;
+  try {
+    st = await controlPlaneStatus();
+  } catch (err) {
+    seen(`control plane: ${(err as Error).message}`);
+    return undefined;
+  }
   const envoy = st.streams.find((s) => s.node === "front-envoy");
   const pairs = [["CDS", "cluster"], ["EDS", "endpoint"], ["LDS", "listener"], ["RDS", "route"]] as const;
+  seen(JSON.stringify({ versions: st.versions, envoy: envoy?.types ?? "not connected" }));
   return envoy && pairs.every(([short, key]) => envoy.types[short]?.acked === st.versions[key]) ? true : undefined;
 }
 
@@ -75,7 +82,7 @@ describe("discovery xds in the stack", () => {
     const node = await stack!.ctx.docker.getImage(stack!.ctx.composeEnv.NODE_IMAGE ?? "node:24-bookworm-slim").inspect();
     // Built FROM the node base image: its layers are the first layers of the control plane's.
     expect(image.RootFS.Layers?.slice(0, node.RootFS.Layers?.length)).toEqual(node.RootFS.Layers);
-    await pollUntil("Envoy in sync with the control plane", 30_000, inSync, 200);
+    await pollUntil("Envoy in sync with the control plane", inSync, { timeoutMs: 30_000 });
     const clusters = await admin.clusterConfigs();
     expect(clusters.filter((c) => /^service\d$/.test(c.name)).map((c) => c.type)).toEqual(["EDS", "EDS"]);
     expect((await controlPlaneStatus()).nacks).toEqual([]);
@@ -87,11 +94,13 @@ describe("discovery xds in the stack", () => {
     const flagsOf = async (): Promise<string[] | undefined> => (await admin.cluster("service1")).hosts.find((h) => h.ip === replica!.ip)?.healthFlags;
     await container.pause();
     try {
-      await pollUntil("Envoy to mark the paused replica UNHEALTHY", 30_000, async () => ((await flagsOf())?.includes("eds_health_status=UNHEALTHY") ? true : undefined));
+      await pollUntil("Envoy to mark the paused replica UNHEALTHY", async () => ((await flagsOf())?.includes("eds_health_status=UNHEALTHY") ? true : undefined), {
+        timeoutMs: 30_000,
+      });
     } finally {
       await container.unpause();
     }
-    await pollUntil("Envoy to mark the unpaused replica healthy", 30_000, async () => ((await flagsOf())?.length === 0 ? true : undefined));
+    await pollUntil("Envoy to mark the unpaused replica healthy", async () => ((await flagsOf())?.length === 0 ? true : undefined), { timeoutMs: 30_000 });
   });
 
   it("scale up, then every check of verify passes unchanged", async () => {
@@ -120,6 +129,6 @@ describe("discovery xds in the stack", () => {
     const [only] = await runningReplicas(stack!.ctx.docker, stack!.config.projectName, "service1");
     expect(seen(during)).toEqual([only!.hostname]);
     await container.start();
-    await pollUntil("Envoy to resync with the restarted control plane", 60_000, inSync, 250);
+    await pollUntil("Envoy to resync with the restarted control plane", inSync, { timeoutMs: 60_000, intervalMs: 250 });
   });
 });

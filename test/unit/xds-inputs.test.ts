@@ -9,7 +9,7 @@ import { composeFiles, XDS_COMPOSE_FILE } from "../../harness/stack/compose.ts";
 import { frontProxySpec, parseControlPlaneOptions } from "../../harness/xds/cli.ts";
 import { endpointHealth, parseEventLines } from "../../harness/xds/docker-source.ts";
 import { surplus } from "../../harness/xds/drain.ts";
-import type { ReplicaInfo } from "../../harness/stack/discover.ts";
+import type { ReplicaContainer } from "../../harness/stack/discover.ts";
 
 describe("docker events", () => {
   it("splits the stream into events, keeps a partial line for later and reports what is not an event", () => {
@@ -34,7 +34,7 @@ describe("docker events", () => {
 });
 
 describe("scale-down", () => {
-  const replica = (number: number): ReplicaInfo => ({ name: `p-service1-${number}`, hostname: `h${number}`, ip: `10.0.0.${number}`, service: "service1", number, health: "healthy" });
+  const replica = (number: number): ReplicaContainer => ({ name: `p-service1-${number}`, hostname: `h${number}`, ip: `10.0.0.${number}`, service: "service1", number, health: "healthy" });
   it("drains the highest-numbered replicas, as many as go away, and none on a scale-up", () => {
     const running = [replica(1), replica(3), replica(2)];
     expect(surplus(running, 1).map((r) => r.number)).toEqual([3, 2]);
