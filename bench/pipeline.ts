@@ -4,6 +4,7 @@
 //
 //   npm run bench                 cold + warm
 //   npm run bench -- --warm-only  only the warm run (images already prepared)
+//   npm run bench -- --discovery dns,xds   convergence and scale-down errors per discovery mode
 //
 // "Cold" removes the locally built base images first (downloads stay cached under .cache/), so
 // prepare rebuilds them from debootstrap on; on a connected host it removes nothing and is warm.
@@ -12,8 +13,22 @@ import { parseArgs } from "node:util";
 import { z } from "zod";
 import { docker, ensureDockerEngine } from "../harness/docker/engine.ts";
 import { IMAGE_NAMES, planImages } from "../harness/images/index.ts";
+import { discoveryBench } from "./discovery.ts";
 
-const { values } = parseArgs({ options: { "warm-only": { type: "boolean", default: false } } });
+const { values } = parseArgs({ options: { "warm-only": { type: "boolean", default: false }, discovery: { type: "string" } } });
+
+// `--discovery dns,xds`: convergence and scale-down errors per discovery mode, instead (bench/discovery.ts).
+if (values.discovery !== undefined) {
+  const modes = values.discovery.split(",").map((m) => m.trim());
+  const bad = modes.filter((m) => m !== "dns" && m !== "xds");
+  if (bad.length > 0 || modes.length === 0) {
+    process.stderr.write(`bench: --discovery takes dns, xds or dns,xds; got '${values.discovery}'\n`);
+    process.exit(2);
+  }
+  await ensureDockerEngine();
+  await discoveryBench(modes as ("dns" | "xds")[]);
+  process.exit(0);
+}
 
 const runSchema = z.object({
   ok: z.boolean(),

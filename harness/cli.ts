@@ -3,7 +3,7 @@ import { realpathSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, InvalidArgumentError, Option } from "commander";
-import { ConfigError, loadConfig, parseScale, type ConfigLayer, type PipelineConfig } from "./config.ts";
+import { ConfigError, loadConfig, parseAssignments, parseScale, type ConfigLayer, type PipelineConfig } from "./config.ts";
 import { log } from "./log.ts";
 import { build } from "./stages/build.ts";
 import { stageContext } from "./stages/context.ts";
@@ -40,6 +40,7 @@ export interface StageOptions {
   json?: boolean;
   forceLocal?: boolean;
   discovery?: string;
+  weight?: string[];
 }
 
 /** CLI flags as the last configuration layer (only the flags actually given). */
@@ -63,6 +64,7 @@ export function cliLayer(o: StageOptions): ConfigLayer {
   if (o.keep !== undefined) layer.keep = o.keep;
   if (o.removeImages !== undefined) layer.removeImages = o.removeImages;
   if (o.discovery !== undefined) layer.discovery = o.discovery as PipelineConfig["discovery"];
+  if (o.weight !== undefined) layer.weights = parseAssignments("weight", o.weight);
   return layer;
 }
 
@@ -86,6 +88,7 @@ const scaleOption = () =>
 const portOptions = (cmd: Command): Command =>
   cmd
     .option("--discovery <mode>", "how Envoy finds the replicas: dns (STRICT_DNS) or xds (the control plane, over ADS) (default dns)")
+    .option("--weight <name=weight>", "xds: load-balancing weight of a container or of a service's replicas, repeatable", collect)
     .option("--listener-port <n>", "host port for Envoy's listener on 127.0.0.1 (default: a free one)", integer("--listener-port"))
     .option("--admin-port <n>", "host port for Envoy's admin on 127.0.0.1 (default: a free one)", integer("--admin-port"));
 const verifyOptions = (cmd: Command): Command =>

@@ -30,6 +30,9 @@ export interface StageContext {
 export async function stageContext(given: PipelineConfig, extraEnv: Record<string, string> = {}): Promise<StageContext> {
   await ensureDockerEngine();
   const config = await followDeployedDiscovery(given);
+  if (config.discovery === "dns" && Object.keys(config.weights).length > 0) {
+    throw new ConfigError("weights: only with discovery xds (Envoy's DNS clusters give every replica the same weight)");
+  }
   const images = await resolveImages();
   const composeEnv = { ...composeEnvironment(config, images.env), ...extraEnv };
   // A scale map naming no service of the compose file is a configuration error: say so now, not

@@ -4,7 +4,7 @@
 import type { Command } from "commander";
 import { once } from "node:events";
 import { z } from "zod";
-import { ConfigError, formatIssues, parseScale, projectNameSchema } from "../config.ts";
+import { ConfigError, formatIssues, parseAssignments, projectNameSchema } from "../config.ts";
 import { docker } from "../docker/engine.ts";
 import { log } from "../log.ts";
 import { routeFor } from "../stack/routes.ts";
@@ -65,8 +65,8 @@ export function parseControlPlaneOptions(raw: RawOptions, env: NodeJS.ProcessEnv
     listenerPort: raw.listenerPort ?? 8080,
     zipkin: raw.zipkin ?? "zipkin:9411",
     lbPolicy: raw.lbPolicy ?? "ROUND_ROBIN",
-    tcpPorts: parseScale(raw.tcpPort ?? []),
-    weights: parseScale(raw.weight ?? (env.XDS_WEIGHTS ? [env.XDS_WEIGHTS] : [])),
+    tcpPorts: parseAssignments("tcpPorts", raw.tcpPort ?? [], "SERVICE=PORT"),
+    weights: parseAssignments("weights", raw.weight ?? (env.XDS_WEIGHTS ? [env.XDS_WEIGHTS] : []), "NAME=WEIGHT"),
   });
   if (!parsed.success) throw new ConfigError(`control-plane: ${formatIssues(parsed.error)}`);
   return parsed.data;

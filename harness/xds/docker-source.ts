@@ -18,6 +18,7 @@ import { formatIssues } from "../config.ts";
 import { containerName, inspectContainer, PROJECT_LABEL, projectIp, SERVICE_LABEL, type ContainerInspect } from "../stack/discover.ts";
 import type { EndpointSource } from "./control-plane.ts";
 import type { Endpoint, EndpointHealth } from "./resources.ts";
+import { weightOf } from "./weights.ts";
 
 const EVENTS = ["start", "die", "pause", "unpause", "health_status", "kill", "stop", "destroy"] as const;
 
@@ -139,6 +140,15 @@ export class DockerEndpoints implements EndpointSource {
       this.forget(id);
       return;
     }
+    // A health change of a known replica says all there is to know: no inspection (saves a round
+    // trip to the engine on the path from "healthy" to traffic).
+    const known = this.replicas.get(id);
+    const health = /^health_status: (\w+)$/.exec(event.Action)?.[1];
+    if (known && health !== undefined) {
+      this.replicas.set(id, { ...known, health });
+      this.onChange();
+      return;
+    }
     await this.refresh(id);
   }
 
@@ -178,7 +188,7 @@ export class DockerEndpoints implements EndpointSource {
   endpoints(): ReadonlyMap<string, readonly Endpoint[]> {
     const out = new Map<string, Endpoint[]>(this.opts.services.map((s) => [s, []]));
     for (const r of this.replicas.values()) {
-      const weight = this.opts.weights?.[r.name] ?? this.opts.weights?.[r.service];
+      const weight = weightOf(this.opts.weights ?? {}, r);
       out.get(r.service)?.push({
         address: r.ip,
         port: this.opts.port,

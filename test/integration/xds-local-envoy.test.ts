@@ -115,6 +115,18 @@ describe("xds: the control plane programs the real Envoy", () => {
     expect(seen(await hits(`${listenerUrl}/service/1`, 60))).toEqual(["s1-a", "s1-b", "s1-c"]);
   });
 
+  it("weights set through the control plane are honoured by Envoy's round robin", async () => {
+    source.set("service1", service1().map((e) => (e.hostname === "s1-a" ? { ...e, weight: 3 } : e)));
+    expect(await cp.ads.waitForAck(TYPE.endpoint, cp.cache.get(TYPE.endpoint)!.version, 5000)).toBe(true);
+    const h = await hits(`${listenerUrl}/service/1`, 200, 1);
+    // Weighted round robin over one connection (one worker): 3 of every 5 picks, exactly up to the
+    // round in progress; unweighted it would be 1 of 3.
+    const a = h.counts.get("s1-a") ?? 0;
+    expect(Math.abs(a - 120)).toBeLessThanOrEqual(3);
+    source.set("service1", service1());
+    expect(await cp.ads.waitForAck(TYPE.endpoint, cp.cache.get(TYPE.endpoint)!.version, 5000)).toBe(true);
+  });
+
   it("a config Envoy rejects is NACKed with Envoy's error, and the last good config stays in force", async () => {
     const resources = frontProxyResources(spec, source.endpoints());
     const bad = resources[TYPE.cluster]!.map((r): Resource => (r.name === "service2" ? { ...r, lb_policy: 99 } : r));

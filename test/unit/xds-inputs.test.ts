@@ -4,7 +4,8 @@ import { describe, expect, it } from "vitest";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ConfigError, loadConfig } from "../../harness/config.ts";
+import { ConfigError, loadConfig, parseAssignments } from "../../harness/config.ts";
+import { configuredWeights } from "../../harness/xds/weights.ts";
 import { composeFiles, XDS_COMPOSE_FILE } from "../../harness/stack/compose.ts";
 import { frontProxySpec, parseControlPlaneOptions } from "../../harness/xds/cli.ts";
 import { endpointHealth, parseEventLines } from "../../harness/xds/docker-source.ts";
@@ -72,6 +73,22 @@ describe("envoy-pipeline control-plane options", () => {
     expect(() => parseControlPlaneOptions({ project: "p", lbPolicy: "MAGLEV" }, {})).toThrow(/lbPolicy/);
     expect(() => parseControlPlaneOptions({ project: "p", weight: ["service1=0"] }, {})).toThrow(/weights\.service1/);
     expect(() => parseControlPlaneOptions({ project: "p", zipkin: "zipkin" }, {})).toThrow(/zipkin: must be HOST:PORT or none/);
+  });
+});
+
+describe("weights", () => {
+  const r = (name: string, hostname: string): ReplicaContainer => ({ name, hostname, ip: "10.0.0.1", service: "service1", number: 1, health: "healthy" });
+  it("a container's own weight, else its service's; verify expects them by hostname, uniform without any", () => {
+    const replicas = [r("p-service1-1", "h1"), r("p-service1-2", "h2")];
+    expect(configuredWeights({}, replicas)).toBe("uniform");
+    expect(configuredWeights({ service2: 5 }, replicas)).toBe("uniform");
+    expect(configuredWeights({ "p-service1-2": 3 }, replicas)).toEqual({ h1: 1, h2: 3 });
+    expect(configuredWeights({ service1: 2, "p-service1-1": 4 }, replicas)).toEqual({ h1: 4, h2: 2 });
+  });
+  it("come from the config as a map and from --weight as NAME=WEIGHT; bad ones are refused by name", () => {
+    expect(loadConfig({ env: {}, cli: { discovery: "xds", weights: parseAssignments("weight", ["service1=3", "p-service2-1=2"]) } }).weights).toEqual({ service1: 3, "p-service2-1": 2 });
+    expect(() => parseAssignments("weight", ["service1"])).toThrow("weight: 'service1' is not NAME=NUMBER");
+    expect(() => loadConfig({ env: {}, cli: { weights: { service1: 0 } } })).toThrow(/weights\.service1: Too small/);
   });
 });
 
