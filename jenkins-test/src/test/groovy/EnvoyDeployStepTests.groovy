@@ -34,7 +34,7 @@ class EnvoyDeployStepTests extends BaseTest {
 
     script.call(discovery: 'xds')
 
-    assertEquals(["npx --yes envoy-pipeline 'deploy' '--discovery' 'xds'"], shScripts())
+    assertEquals([(DEFAULT_CLI + " 'deploy' '--discovery' 'xds'")], shScripts())
   }
 
   @Test
