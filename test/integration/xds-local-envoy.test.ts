@@ -10,7 +10,8 @@ import { TYPE, type Resource } from "../../harness/xds/protos.ts";
 import { frontProxyResources, type Endpoint, type FrontProxySpec } from "../../harness/xds/resources.ts";
 import { startBackend, stopChild, type Backend } from "../fixtures/local-envoy.ts";
 import { StaticEndpoints } from "../support/ads-client.ts";
-import { hits, seen } from "../support/http-hits.ts";
+import { layerCheck } from "../../harness/verify/layers.ts";
+import { hits, perConnection, seen } from "../support/http-hits.ts";
 import { pollUntil } from "../support/poll.ts";
 import { startXdsEnvoy, type XdsEnvoy } from "../support/xds-envoy.ts";
 
@@ -19,7 +20,8 @@ const spec: FrontProxySpec = {
   bindAddress: "127.0.0.1",
   lbPolicy: "ROUND_ROBIN",
   services: [
-    { cluster: "service1", path: "/service/1" },
+    // An L4 (tcp_proxy) listener to the same cluster, beside the HTTP one (port 0: Envoy picks).
+    { cluster: "service1", path: "/service/1", tcpPort: 0 },
     { cluster: "service2", path: "/service/2" },
   ],
 };
@@ -94,6 +96,17 @@ describe("xds: the control plane programs the real Envoy", () => {
     expect(seen(h1)).toEqual(["s1-a", "s1-b", "s1-c"]);
     const h2 = await hits(`${listenerUrl}/service/2`, 10);
     expect(seen(h2)).toEqual(["s2-a"]);
+  });
+
+  it("two layers: over the tcp_proxy listener each connection stays on one replica, over HTTP one connection reaches all", async () => {
+    const tcp = (await envoy.admin.listeners()).find((l) => l.name === "tcp_service1");
+    expect(tcp).toBeDefined();
+    const l4 = await perConnection(`http://${tcp!.address}:${tcp!.port}/service/1`, 6, 5);
+    const [l7] = await perConnection(`${listenerUrl}/service/1`, 1, 12);
+    const verdict = layerCheck({ l4Connections: l4, l7Connection: l7!, replicas: ["s1-a", "s1-b", "s1-c"] });
+    expect(verdict.reason).not.toMatch(/not connection-level|not request-level|not balanced/);
+    expect(verdict.passed).toBe(true);
+    expect(Object.keys(verdict.l4ConnectionsPerReplica).length).toBeGreaterThan(1);
   });
 
   it("DRAINING and UNHEALTHY endpoints get no request; drain answers once Envoy has ACKed it", async () => {

@@ -50,3 +50,38 @@ export async function hits(url: string, n: number, concurrency = 4): Promise<Hit
 }
 
 export const seen = (h: Hits): string[] => [...h.counts.keys()].sort();
+
+/**
+ * `connections` TCP connections to `url`, each carrying `perConnection` sequential keep-alive
+ * requests: the hostnames that answered, per connection. Throws when a connection was not reused
+ * (then the grouping would not be per connection).
+ */
+export async function perConnection(url: string, connections: number, perConnection: number): Promise<string[][]> {
+  const out: string[][] = [];
+  for (let c = 0; c < connections; c++) {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const seenHere: string[] = [];
+    for (let i = 0; i < perConnection; i++) {
+      const r = await new Promise<{ hostname?: string; reused: boolean }>((resolve, reject) => {
+        const req = get(url, { agent, timeout: 5000 }, (res) => {
+          let body = "";
+          res.setEncoding("utf8").on("data", (chunk: string) => (body += chunk));
+          res.on("end", () => {
+            try {
+              resolve({ hostname: answerSchema.parse(JSON.parse(body)).hostname, reused: req.reusedSocket });
+            } catch {
+              resolve({ reused: req.reusedSocket });
+            }
+          });
+        });
+        req.on("timeout", () => req.destroy(new Error("timeout")));
+        req.on("error", reject);
+      });
+      if (i > 0 && !r.reused) throw new Error(`connection ${c + 1}: request ${i + 1} went over a new connection`);
+      if (r.hostname !== undefined) seenHere.push(r.hostname);
+    }
+    agent.destroy();
+    out.push(seenHere);
+  }
+  return out;
+}
