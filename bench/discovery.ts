@@ -124,6 +124,7 @@ async function benchMode(mode: Mode): Promise<DiscoveryFigures> {
     const convergence = added.map((r) => {
       const h = healthy.times.get(r.name);
       const t = load.firstSeen.get(r.hostname);
+      process.stderr.write(`bench: ${mode}: ${r.name} (${r.hostname}): healthy at ${h ?? "?"}, first request at ${t ?? "?"}; healthy events seen for ${[...healthy.times.keys()].join(", ") || "none"}\n`);
       return { replica: r.name, seconds: h !== undefined && t !== undefined ? (t - h) / 1000 : null };
     });
     await scale(ctx, { service1: 3, service2: 1 });
