@@ -1,21 +1,21 @@
 // Discovery benchmark: DNS (STRICT_DNS, envoy/envoy.yaml) against xDS (the control plane over ADS,
 // docker-compose.xds.yml), one stack per mode, in one run:
-//   convergence  per new replica, from Docker recording its health check "healthy" to the first
-//                request Envoy sends it (requests flow all the time, 4 in flight), on a scale 1 → 3;
+//   convergence  per new replica, from Docker recording its health check "healthy" (the end of its
+//                first passing probe) to the first request Envoy sends it (requests flow all the
+//                time, 4 in flight), on a scale 1 → 3;
 //   scale-down   failed requests under steady load while service1 scales 3 → 1.
 //
 //   npm run bench -- --discovery dns,xds
 import { Agent, get } from "node:http";
 import { randomBytes } from "node:crypto";
-import type { Readable } from "node:stream";
+import { z } from "zod";
 import { loadConfig, type PipelineConfig } from "../harness/config.ts";
 import { build } from "../harness/stages/build.ts";
 import { stageContext, type StageContext } from "../harness/stages/context.ts";
 import { deploy } from "../harness/stages/deploy.ts";
 import { composeScale, scale } from "../harness/stages/scale.ts";
 import { teardown } from "../harness/stages/teardown.ts";
-import { PROJECT_LABEL, runningReplicas } from "../harness/stack/discover.ts";
-import { parseEventLines } from "../harness/xds/docker-source.ts";
+import { runningReplicas } from "../harness/stack/discover.ts";
 
 type Mode = PipelineConfig["discovery"];
 
@@ -70,23 +70,21 @@ function traffic(url: string, inFlight = 4) {
   };
 }
 
-/** Docker's "healthy" times (ms) per container name of the project, recorded from its event stream. */
-async function healthyTimes(ctx: StageContext): Promise<{ times: Map<string, number>; close(): void }> {
-  const times = new Map<string, number>();
-  const stream = (await ctx.docker.getEvents({
-    filters: { type: ["container"], label: [`${PROJECT_LABEL}=${ctx.config.projectName}`], event: ["health_status"] },
-  })) as unknown as Readable;
-  let buffer = "";
-  stream.setEncoding("utf8");
-  stream.on("data", (chunk: string) => {
-    const { events, rest } = parseEventLines(buffer + chunk);
-    buffer = rest;
-    for (const e of events) {
-      const name = e.Actor.Attributes.name;
-      if (name && e.Action === "health_status: healthy" && !times.has(name) && e.timeNano !== undefined) times.set(name, e.timeNano / 1e6);
-    }
-  });
-  return { times, close: () => stream.destroy() };
+const healthLogSchema = z.object({
+  State: z.object({
+    Health: z.object({ Log: z.array(z.object({ End: z.string(), ExitCode: z.number() })).nullable() }).optional(),
+  }),
+});
+
+/**
+ * When Docker recorded the container healthy: the end of its first passing probe (Docker turns a
+ * starting container healthy on its first success). Read from the health log, which keeps the
+ * last five probes, right after the scale.
+ */
+async function healthyAt(ctx: StageContext, container: string): Promise<number | undefined> {
+  const parsed = healthLogSchema.safeParse(await ctx.docker.getContainer(container).inspect());
+  const first = parsed.success ? (parsed.data.State.Health?.Log ?? []).find((p) => p.ExitCode === 0) : undefined;
+  return first ? Date.parse(first.End) : undefined;
 }
 
 async function until(what: string, timeoutMs: number, probe: () => boolean): Promise<boolean> {
@@ -114,19 +112,18 @@ async function benchMode(mode: Mode): Promise<DiscoveryFigures> {
 
     // Convergence on a scale 1 → 3.
     const before = new Set((await runningReplicas(ctx.docker, config.projectName, "service1")).map((r) => r.name));
-    const healthy = await healthyTimes(ctx);
     const load = traffic(url);
     await composeScale(ctx, { service1: 3, service2: 1 });
     const added = (await runningReplicas(ctx.docker, config.projectName, "service1")).filter((r) => !before.has(r.name));
     await until(`traffic to ${added.map((r) => r.name).join(", ")}`, 60_000, () => added.every((r) => load.firstSeen.has(r.hostname)));
     await load.stop();
-    healthy.close();
-    const convergence = added.map((r) => {
-      const h = healthy.times.get(r.name);
-      const t = load.firstSeen.get(r.hostname);
-      process.stderr.write(`bench: ${mode}: ${r.name} (${r.hostname}): healthy at ${h ?? "?"}, first request at ${t ?? "?"}; healthy events seen for ${[...healthy.times.keys()].join(", ") || "none"}\n`);
-      return { replica: r.name, seconds: h !== undefined && t !== undefined ? (t - h) / 1000 : null };
-    });
+    const convergence = await Promise.all(
+      added.map(async (r) => {
+        const h = await healthyAt(ctx, r.name);
+        const t = load.firstSeen.get(r.hostname);
+        return { replica: r.name, seconds: h !== undefined && t !== undefined ? (t - h) / 1000 : null };
+      }),
+    );
     await scale(ctx, { service1: 3, service2: 1 });
 
     // Scale-down 3 → 1 under steady load.
