@@ -82,7 +82,8 @@ const healthLogSchema = z.object({
  * last five probes, right after the scale.
  */
 async function healthyAt(ctx: StageContext, container: string): Promise<number | undefined> {
-  const parsed = healthLogSchema.safeParse(await ctx.docker.getContainer(container).inspect());
+  const raw: unknown = await ctx.docker.getContainer(container).inspect();
+  const parsed = healthLogSchema.safeParse(raw);
   const first = parsed.success ? (parsed.data.State.Health?.Log ?? []).find((p) => p.ExitCode === 0) : undefined;
   return first ? Date.parse(first.End) : undefined;
 }
@@ -121,6 +122,7 @@ async function benchMode(mode: Mode): Promise<DiscoveryFigures> {
       added.map(async (r) => {
         const h = await healthyAt(ctx, r.name);
         const t = load.firstSeen.get(r.hostname);
+        process.stderr.write(`bench: ${mode}: ${r.name} (${r.hostname}): healthy at ${h ?? "?"}, first request at ${t ?? "?"} (seen: ${[...load.firstSeen.keys()].join(", ")})\n`);
         return { replica: r.name, seconds: h !== undefined && t !== undefined ? (t - h) / 1000 : null };
       }),
     );
