@@ -6,6 +6,7 @@
 //
 //   npm run bench                                   1, 3, 10, 20 replicas per service
 //   npm run bench -- --replicas 1,3 --idle-seconds 10 --no-yardstick
+//   npm run bench -- --discovery dns,xds            convergence and scale-down errors per discovery mode
 //
 // Runs one stack at a time and removes each (containers, networks, its image tags) afterwards.
 import { spawnSync } from "node:child_process";
@@ -17,14 +18,30 @@ import { runCompose } from "../harness/stack/compose.ts";
 import { stageContext } from "../harness/stages/context.ts";
 import { prepare } from "../harness/stages/prepare.ts";
 import { teardown } from "../harness/stages/teardown.ts";
+import { discoveryBench } from "./discovery.ts";
 
 const { values } = parseArgs({
   options: {
     replicas: { type: "string", default: "1,3,10,20" },
     "idle-seconds": { type: "string", default: "30" },
     "no-yardstick": { type: "boolean", default: false },
+    discovery: { type: "string" },
   },
 });
+
+// `--discovery dns,xds`: convergence and scale-down errors per discovery mode, instead (bench/discovery.ts).
+if (values.discovery !== undefined) {
+  const modes = values.discovery.split(",").map((m) => m.trim());
+  const bad = modes.filter((m) => m !== "dns" && m !== "xds");
+  if (bad.length > 0 || modes.length === 0) {
+    process.stderr.write(`bench: --discovery takes dns, xds or dns,xds; got '${values.discovery}'\n`);
+    process.exit(2);
+  }
+  await ensureDockerEngine();
+  await discoveryBench(modes as ("dns" | "xds")[]);
+  process.exit(0);
+}
+
 const scales = values.replicas.split(",").map(Number);
 if (scales.length === 0 || scales.some((n) => !Number.isInteger(n) || n < 1 || n > 50)) {
   process.stderr.write(`bench: --replicas must be a comma-separated list of 1-50, got '${values.replicas}'\n`);

@@ -6,7 +6,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { z } from "zod";
-import { ConfigError, loadConfig, parseScale, type ConfigLayer, type PipelineConfig } from "./config.ts";
+import { ConfigError, loadConfig, parseAssignments, parseScale, type ConfigLayer, type PipelineConfig } from "./config.ts";
 import { collect } from "./lib/cli-options.ts";
 import { repoRoot } from "./lib/paths.ts";
 import { log } from "./lib/log.ts";
@@ -20,6 +20,7 @@ import { teardown } from "./stages/teardown.ts";
 import { runVerifyStage } from "./stages/verify.ts";
 import { VerifyInputError } from "./verify/schema.ts";
 import { registerWebhookCommands } from "./webhook/index.ts";
+import { registerControlPlaneCommand } from "./xds/cli.ts";
 
 const integer = (name: string) => (value: string): number => {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`${name} must be a whole number, got '${value}'`);
@@ -48,6 +49,8 @@ export interface StageOptions {
   removeImages?: boolean;
   json?: boolean;
   forceLocal?: boolean;
+  discovery?: string;
+  weight?: string[];
 }
 
 /** CLI flags as the last configuration layer (only the flags actually given). */
@@ -71,6 +74,8 @@ export function cliLayer(o: StageOptions): ConfigLayer {
   if (o.reportDir !== undefined) layer.reportDir = o.reportDir;
   if (o.keep !== undefined) layer.keep = o.keep;
   if (o.removeImages !== undefined) layer.removeImages = o.removeImages;
+  if (o.discovery !== undefined) layer.discovery = o.discovery as PipelineConfig["discovery"];
+  if (o.weight !== undefined) layer.weights = parseAssignments("weight", o.weight);
   return layer;
 }
 
@@ -93,6 +98,8 @@ const scaleOption = () =>
   new Option("--scale <service=replicas>", "replicas per service, repeatable or comma-separated (default service1=3,service2=3)").argParser(collect);
 const portOptions = (cmd: Command): Command =>
   cmd
+    .option("--discovery <mode>", "how Envoy finds the replicas: dns (STRICT_DNS) or xds (the control plane, over ADS) (default dns)")
+    .option("--weight <name=weight>", "xds: load-balancing weight of a container or of a service's replicas, repeatable", collect)
     .option("--listener-port <n>", "host port for Envoy's listener on 127.0.0.1 (default: a free one)", integer("--listener-port"))
     .option("--admin-port <n>", "host port for Envoy's admin on 127.0.0.1 (default: a free one)", integer("--admin-port"))
     .option("--tracing-sampling <percent>", "percent of requests Envoy traces (default 1; also ENVOY_PIPELINE_TRACING_SAMPLING)", percent("--tracing-sampling"));
@@ -200,6 +207,7 @@ export function buildProgram(): Command {
     .action(action(async (o: StageOptions) => runPipeline(configFrom(o))));
 
   registerWebhookCommands(program);
+  registerControlPlaneCommand(program);
   return program;
 }
 

@@ -64,6 +64,16 @@ export const configSchema = z
     reportDir: z.string().min(1),
     /** Seconds any single wait (health, scale convergence) may take before the stage fails. */
     waitTimeoutSeconds: z.number().positive().max(3600),
+    /**
+     * How Envoy finds the replicas: `dns` (envoy/envoy.yaml, STRICT_DNS on the compose names) or
+     * `xds` (the control plane programs Envoy over ADS, endpoints from Docker events; docs/xds.md).
+     */
+    discovery: z.enum(["dns", "xds"]),
+    /**
+     * xds only: load-balancing weights the control plane gives endpoints, per container name
+     * (e.g. `<project>-service1-2`) or per compose service (all its replicas); 1 when absent.
+     */
+    weights: z.record(z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, "must be a container or compose service name"), z.number().int().min(1).max(1000)),
   })
   .strict();
 
@@ -102,21 +112,28 @@ export function defaults(env: NodeJS.ProcessEnv = process.env): PipelineConfig {
     removeImages: false,
     reportDir: resolve(process.cwd(), "reports"),
     waitTimeoutSeconds: 120,
+    discovery: "dns",
+    weights: {},
   };
 }
 
 /** Parses `service1=3,service2=2` (or several such strings) into a scale map. */
 export function parseScale(specs: string | readonly string[]): Record<string, number> {
+  return parseAssignments("scale", specs, "SERVICE=REPLICAS");
+}
+
+/** Parses `name=n,name=n` (or several such strings); errors name `field` and the part. */
+export function parseAssignments(field: string, specs: string | readonly string[], shape = "NAME=NUMBER"): Record<string, number> {
   const out: Record<string, number> = {};
   const list = typeof specs === "string" ? [specs] : specs;
   for (const spec of list) {
     for (const part of spec.split(/[\s,]+/).filter((p) => p !== "")) {
       const m = /^([^=]+)=(.*)$/.exec(part);
       if (!m || m[1] === undefined || m[2] === undefined) {
-        throw new ConfigError(`scale: '${part}' is not SERVICE=REPLICAS`);
+        throw new ConfigError(`${field}: '${part}' is not ${shape}`);
       }
       const n = Number(m[2]);
-      if (!Number.isInteger(n)) throw new ConfigError(`scale.${m[1]}: '${m[2]}' is not a whole number`);
+      if (!Number.isInteger(n)) throw new ConfigError(`${field}.${m[1]}: '${m[2]}' is not a whole number`);
       out[m[1]] = n;
     }
   }
@@ -167,6 +184,7 @@ export function layerFromEnv(env: NodeJS.ProcessEnv = process.env): ConfigLayer 
   if (env.ENVOY_PIPELINE_REPORT_DIR) layer.reportDir = env.ENVOY_PIPELINE_REPORT_DIR;
   const wait = envNumber(env, "ENVOY_PIPELINE_WAIT_TIMEOUT");
   if (wait !== undefined) layer.waitTimeoutSeconds = wait;
+  if (env.ENVOY_PIPELINE_DISCOVERY) layer.discovery = env.ENVOY_PIPELINE_DISCOVERY as PipelineConfig["discovery"];
   return layer;
 }
 

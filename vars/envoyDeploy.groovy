@@ -8,6 +8,8 @@ def call(Map config = [:]) {
     listenerPort: null,
     // --admin-port: host port of Envoy's admin interface on 127.0.0.1 (null: the CLI's default; 0: a free port).
     adminPort   : null,
+    // --discovery: 'dns' (STRICT_DNS) or 'xds' (the control plane over ADS) (null: the CLI's default, dns).
+    discovery   : null,
   ]
   Map finalConfig = envoyPipelineSupport.configure('envoyDeploy', defaultConfig, config)
   sh(script: envoyPipelineSupport.command('deploy', finalConfig), label: 'envoy-pipeline deploy')

@@ -34,6 +34,8 @@ def call(Map config = [:]) {
     // Deploy: --listener-port and --admin-port (null: the CLI's defaults).
     listenerPort  : null,
     adminPort     : null,
+    // Deploy: --discovery, 'dns' or 'xds' (null: the CLI's default, dns); later stages follow the stack.
+    discovery     : null,
     // Scale and Verify: replicas per compose service, [service: Integer 1..50].
     replicas      : shared.replicas,
     // Verify: --requests and --concurrency (null: the CLI's defaults).
@@ -52,7 +54,7 @@ def call(Map config = [:]) {
   Map common = cfg.subMap(['cli', 'configFile', 'composeFile', 'project', 'waitTimeout'])
   Map prepareArgs = common + [forceLocal: cfg.forceLocal]
   Map buildArgs = common
-  Map deployArgs = common + [listenerPort: cfg.listenerPort, adminPort: cfg.adminPort]
+  Map deployArgs = common + [listenerPort: cfg.listenerPort, adminPort: cfg.adminPort, discovery: cfg.discovery]
   Map scaleArgs = common + [replicas: cfg.replicas]
   Map verifyArgs = common + [replicas: cfg.replicas, requests: cfg.requests, concurrency: cfg.concurrency, reportDir: cfg.reportDir]
   Map teardownArgs = common + [removeImages: cfg.removeImages]

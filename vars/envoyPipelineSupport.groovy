@@ -65,6 +65,7 @@ import groovy.transform.Field
   forceLocal    : [kind: 'boolean', flag: '--force-local'],
   listenerPort  : [kind: 'integer', min: 0, max: 65535, flag: '--listener-port'],
   adminPort     : [kind: 'integer', min: 0, max: 65535, flag: '--admin-port'],
+  discovery     : [kind: 'string', flag: '--discovery'],
   replicas      : [kind: 'replicas', flag: '--scale'],
   requests      : [kind: 'integer', min: 0, max: 10000000, flag: '--requests'],
   concurrency   : [kind: 'integer', min: 1, max: 1024, flag: '--concurrency'],

@@ -230,6 +230,13 @@ export class EnvoyAdmin {
     return out;
   }
 
+  /** Clusters Envoy got over CDS: active, and warming (still waiting for their endpoints). */
+  async dynamicClusterNames(): Promise<{ active: string[]; warming: string[] }> {
+    const names = async (resource: string): Promise<string[]> =>
+      (await this.getJson(`/config_dump?resource=${resource}`, clustersDumpSchema)).configs.map((entry) => entry.cluster.name);
+    return { active: await names("dynamic_active_clusters"), warming: await names("dynamic_warming_clusters") };
+  }
+
   /** The load-balancing policy Envoy runs for a cluster, read from /config_dump. */
   async lbPolicy(cluster: string): Promise<LbPolicy> {
     const found = (await this.clusterConfigs()).find((c) => c.name === cluster);

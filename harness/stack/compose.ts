@@ -1,8 +1,26 @@
 // Running `docker compose` for one project of the stack. Testcontainers drives `up` (deploy,
 // scale); build and the odd query go through the CLI directly, with the same environment.
-import { basename, dirname } from "node:path";
-import type { PipelineConfig } from "../config.ts";
+import { existsSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { ConfigError, type PipelineConfig } from "../config.ts";
 import { runProcess } from "../lib/process.ts";
+
+/** Layered over the compose file for `discovery: xds` (the control plane; docs/xds.md). */
+export const XDS_COMPOSE_FILE = "docker-compose.xds.yml";
+
+/**
+ * The compose files of the stack, as `-f` takes them (relative to the compose file's folder or
+ * absolute): the file, the xds layer when discovery is xds, then the configured overrides.
+ */
+export function composeFiles(config: PipelineConfig): string[] {
+  const xds: string[] = [];
+  if (config.discovery === "xds") {
+    const path = join(dirname(config.composeFile), XDS_COMPOSE_FILE);
+    if (!existsSync(path)) throw new ConfigError(`discovery: xds needs ${XDS_COMPOSE_FILE} beside ${config.composeFile}`);
+    xds.push(path);
+  }
+  return [basename(config.composeFile), ...xds, ...config.composeOverrides];
+}
 
 /**
  * The variables the compose file reads: per-run image tag, host ports (empty = ephemeral) and the
@@ -16,6 +34,8 @@ export function composeEnvironment(config: PipelineConfig, images: Record<string
     IMAGE_TAG: config.projectName,
     ENVOY_LISTENER_PORT: config.ports.listener === 0 ? "" : String(config.ports.listener),
     ENVOY_ADMIN_PORT: config.ports.admin === 0 ? "" : String(config.ports.admin),
+    // Read by the control plane in xds mode (docker-compose.xds.yml).
+    XDS_WEIGHTS: Object.entries(config.weights).map(([name, w]) => `${name}=${w}`).join(","),
   };
 }
 
@@ -33,7 +53,7 @@ export async function runCompose(
   env: Record<string, string>,
   opts: { captureStdout?: boolean } = {},
 ): Promise<string> {
-  const files = [basename(config.composeFile), ...config.composeOverrides].flatMap((f) => ["-f", f]);
+  const files = composeFiles(config).flatMap((f) => ["-f", f]);
   const argv = ["compose", "-p", config.projectName, ...files, ...args];
   const r = await runProcess("docker", argv, {
     cwd: dirname(config.composeFile),

@@ -1,12 +1,13 @@
 // deploy: `docker compose up` through Testcontainers, waiting on every container's health check
 // and then on Envoy reporting each service's replicas healthy. No sleeps: only observed state.
-import { basename, dirname } from "node:path";
+import { dirname } from "node:path";
 import { DockerComposeEnvironment } from "testcontainers";
 import { EnvoyAdmin } from "../envoy/admin.ts";
 import { applyTracingSampling } from "../envoy/tracing-sampling.ts";
 import { log, waitingFor } from "../log.ts";
 import { runningReplicas, stackEndpoints, type ReplicaContainer, type StackEndpoints } from "../stack/discover.ts";
 import { waitForClusters, waitForTraffic } from "../stack/envoy-wait.ts";
+import { composeFiles } from "../stack/compose.ts";
 import { ExplainedHealthCheckWait } from "../stack/health-wait.ts";
 import { routeFor } from "../stack/routes.ts";
 import type { StageContext } from "./context.ts";
@@ -23,9 +24,7 @@ process.env.TESTCONTAINERS_RYUK_DISABLED ??= "true";
 
 /** A compose environment for this project: same file, variables and health-check waits. */
 export function composeEnvironmentFor(ctx: StageContext): DockerComposeEnvironment {
-  const file = ctx.config.composeFile;
-  const files = [basename(file), ...ctx.config.composeOverrides];
-  return new DockerComposeEnvironment(dirname(file), files)
+  return new DockerComposeEnvironment(dirname(ctx.config.composeFile), composeFiles(ctx.config))
     .withProjectName(ctx.config.projectName)
     .withEnvironment(ctx.composeEnv)
     .withDefaultWaitStrategy(new ExplainedHealthCheckWait())

@@ -4,6 +4,7 @@ import { log, waitingFor } from "../log.ts";
 import { routeFor } from "../stack/routes.ts";
 import { measureConvergence, type ConvergenceResult } from "../verify/convergence.ts";
 import { runningReplicas, stackEndpoints, type ReplicaContainer, type StackEndpoints } from "../stack/discover.ts";
+import { drainThenStop } from "../xds/drain.ts";
 import type { StageContext } from "./context.ts";
 import { composeEnvironmentFor, waitForEnvoy } from "./deploy.ts";
 
@@ -19,6 +20,8 @@ export interface ScaleResult {
 export async function composeScale(ctx: StageContext, target: Record<string, number>): Promise<void> {
   const services = Object.keys(target);
   if (services.length === 0) throw new Error("scale: no service to scale (the scale map is empty)");
+  // xds: replicas that go away are drained in Envoy before they are stopped (harness/xds/drain.ts).
+  if (ctx.config.discovery === "xds") await drainThenStop(ctx.docker, ctx.config.projectName, target);
   const scaleArgs = services.flatMap((s) => ["--scale", `${s}=${target[s]}`]);
   const description = services.map((s) => `${s}=${target[s]}`).join(" ");
   await waitingFor(`scaling ${description}`, () =>

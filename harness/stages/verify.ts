@@ -36,6 +36,8 @@ import { clearReports, formatReport, writeReports, type WrittenReports } from ".
 import { runVerify, type VerifyServiceSpec } from "../verify/run.ts";
 import type { CheckResult, VerifyReport } from "../verify/schema.ts";
 import { unavailableCheck, unrunServiceReport } from "../verify/unrun.ts";
+import { xdsProblems } from "../xds/envoy-state.ts";
+import { configuredWeights } from "../xds/weights.ts";
 import type { StageContext } from "./context.ts";
 
 export interface VerifyOutcome {
@@ -116,7 +118,7 @@ function errorReport(services: readonly string[], reason: string, startedAt: Dat
   };
 }
 
-function specOf(state: ServiceState): VerifyServiceSpec {
+function specOf(state: ServiceState, weights: Readonly<Record<string, number>>): VerifyServiceSpec {
   const route = routeFor(state.service);
   return {
     service: state.service,
@@ -124,8 +126,9 @@ function specOf(state: ServiceState): VerifyServiceSpec {
     cluster: route.cluster,
     serviceId: route.id,
     // The stack's replicas are identical, so each must get an equal share: a weight or an extra
-    // endpoint that skews Envoy's balancing is a finding, not the expectation.
-    expect: "uniform",
+    // endpoint that skews Envoy's balancing is a finding, not the expectation, unless the weights
+    // are the configured ones (xds), which the balance check then holds Envoy to.
+    expect: configuredWeights(weights, state.serving),
     replicas: state.serving.map((r) => ({ name: r.name, hostname: r.hostname, ip: r.ip, ...(r.health ? { health: r.health } : {}) })),
     desired: { desired: state.desired, notServing: state.notServing, extras: state.extras, absent: state.absent },
   };
@@ -140,8 +143,11 @@ async function loadBalancingReport(
   directory: StackDirectory,
   startedAt: Date,
 ): Promise<VerifyReport> {
-  const specs = states.map(specOf);
+  const specs = states.map((s) => specOf(s, ctx.config.weights));
   if (!endpoints) return errorReportWithoutObservability(specs, whyNoEnvoy, startedAt);
+  // xds: a cluster the control plane never delivered (warming, or no CDS at all) is named as such.
+  const xds = ctx.config.discovery === "xds" ? await xdsProblems(endpoints.adminUrl, specs.map((s) => s.cluster)) : [];
+  if (xds.length > 0) return errorReportWithoutObservability(specs, xds.join("; "), startedAt);
   return runVerify({
     listenerUrl: endpoints.listenerUrl,
     adminUrl: endpoints.adminUrl,

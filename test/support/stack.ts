@@ -26,6 +26,7 @@ export async function startTestStack(
     composeOverrides?: string[];
     scale?: Record<string, number>;
     env?: Record<string, string>;
+    discovery?: "dns" | "xds";
     /** Runs once the project name is known, before anything is built (e.g. to write a config). */
     beforeDeploy?: (project: string) => void;
   } = {},
@@ -37,6 +38,7 @@ export async function startTestStack(
       ...(opts.composeFile ? { composeFile: opts.composeFile } : {}),
       ...(opts.composeOverrides ? { composeOverrides: opts.composeOverrides } : {}),
       ...(opts.scale ? { scale: opts.scale } : {}),
+      ...(opts.discovery ? { discovery: opts.discovery } : {}),
       waitTimeoutSeconds: 90,
     },
   });

@@ -37,7 +37,7 @@ class CliContractTests extends BaseTest {
     return [
         envoyPrepare : [common, low + [forceLocal: true], high + [forceLocal: false], odd],
         envoyBuild   : [common, low, high, odd],
-        envoyDeploy  : [common, low + [listenerPort: 0, adminPort: 0], high + [listenerPort: 65535, adminPort: 65535], odd + [listenerPort: 8080]],
+        envoyDeploy  : [common, low + [listenerPort: 0, adminPort: 0, discovery: 'dns'], high + [listenerPort: 65535, adminPort: 65535, discovery: 'xds'], odd + [listenerPort: 8080]],
         envoyScale   : [common, low + [replicas: [service1: 1]], high + [replicas: ['a.b_c-1': 50, service2: 50]], odd + [replicas: [service1: 3, service2: 2]]],
         envoyVerify  : [common, low + [replicas: [service1: 1], requests: 0, concurrency: 1, reportDir: 'r', json: true],
                         high + [replicas: [service1: 50], requests: 10000000, concurrency: 1024, reportDir: 'out/envoy'],

@@ -29,6 +29,25 @@ class EnvoyDeployStepTests extends BaseTest {
   }
 
   @Test
+  void itPassesTheDiscoveryMode() throws Exception {
+    def script = loadScript(scriptName)
+
+    script.call(discovery: 'xds')
+
+    assertEquals([(DEFAULT_CLI + " 'deploy' '--discovery' 'xds'")], shScripts())
+  }
+
+  @Test
+  void itRejectsADiscoveryModeThatIsNoString() throws Exception {
+    def script = loadScript(scriptName)
+
+    String message = pipelineErrorOf { script.call(discovery: true) }
+
+    assertEquals("envoyDeploy: 'discovery' must be a non-empty String, got Boolean true", message)
+    assertTrue(shScripts().isEmpty())
+  }
+
+  @Test
   void itRejectsAPortOutOfRange() throws Exception {
     def script = loadScript(scriptName)
 
@@ -54,7 +73,7 @@ class EnvoyDeployStepTests extends BaseTest {
     String message = pipelineErrorOf { script.call(listenerport: 8080, adminPort: -1, project: 42) }
 
     assertEquals([
-        "envoyDeploy: unknown key 'listenerport' (did you mean 'listenerPort'?); valid keys: cli, configFile, composeFile, project, waitTimeout, listenerPort, adminPort",
+        "envoyDeploy: unknown key 'listenerport' (did you mean 'listenerPort'?); valid keys: cli, configFile, composeFile, project, waitTimeout, listenerPort, adminPort, discovery",
         "envoyDeploy: 'project' must be a compose project name (lower-case letters, digits, '_' and '-', starting with a letter or digit, at most 63 characters), got Integer 42",
         "envoyDeploy: 'adminPort' must be an Integer from 0 to 65535, got Integer -1",
     ], message.readLines())

@@ -75,7 +75,8 @@ class EnvoyPipelineStepTests extends BaseTest {
 
     script.call(cli: 'node bin/envoy-pipeline.js', agentLabel: 'linux && docker', timeoutMinutes: 45,
         replicas: [service1: 4, service2: 2], requests: 900, concurrency: 16, project: 'shop-7',
-        composeFile: 'stack/compose.yml', listenerPort: 0, forceLocal: true, removeImages: true, reportDir: 'out/envoy')
+        composeFile: 'stack/compose.yml', listenerPort: 0, forceLocal: true, removeImages: true, reportDir: 'out/envoy',
+        discovery: 'xds')
 
     assertJobStatusSuccess()
     assertEquals('linux && docker', declarative.agentLabel)
@@ -84,7 +85,7 @@ class EnvoyPipelineStepTests extends BaseTest {
     assertEquals([
         "node bin/envoy-pipeline.js 'prepare' ${common} '--force-local'",
         "node bin/envoy-pipeline.js 'build' ${common}",
-        "node bin/envoy-pipeline.js 'deploy' ${common} '--listener-port' '0'",
+        "node bin/envoy-pipeline.js 'deploy' ${common} '--listener-port' '0' '--discovery' 'xds'",
         "node bin/envoy-pipeline.js 'scale' ${common} '--scale' 'service1=4' '--scale' 'service2=2'",
         "node bin/envoy-pipeline.js 'verify' ${common} '--scale' 'service1=4' '--scale' 'service2=2' '--requests' '900' '--concurrency' '16' '--report-dir' 'out/envoy'",
         "node bin/envoy-pipeline.js 'teardown' ${common} '--remove-images'",
@@ -138,7 +139,7 @@ class EnvoyPipelineStepTests extends BaseTest {
     assertEquals([
         "envoyPipeline: unknown key 'agent'; valid keys: cli, configFile, composeFile, project, waitTimeout, agentLabel, " +
             "timeoutMinutes, teardownTimeoutMinutes, trigger, abortPrevious, keepBuilds, forceLocal, listenerPort, adminPort, " +
-            "replicas, requests, concurrency, reportDir, removeImages",
+            "discovery, replicas, requests, concurrency, reportDir, removeImages",
         "envoyPipeline: 'timeoutMinutes' must be an Integer from 1 to 1440 (minutes), got String '30'",
         "envoyPipeline: 'replicas.service1' must be an Integer from 1 to 50 (replicas), got Integer 0",
     ], message.readLines())

@@ -1,0 +1,154 @@
+// Discovery benchmark: DNS (STRICT_DNS, envoy/envoy.yaml) against xDS (the control plane over ADS,
+// docker-compose.xds.yml), one stack per mode, in one run:
+//   convergence  per new replica, from Docker recording its health check "healthy" (the end of its
+//                first passing probe) to the first request Envoy sends it (requests flow all the
+//                time, 4 in flight), on a scale 1 → 3;
+//   scale-down   failed requests under steady load while service1 scales 3 → 1.
+//
+//   npm run bench -- --discovery dns,xds
+import { Agent, get } from "node:http";
+import { randomBytes } from "node:crypto";
+import { z } from "zod";
+import { loadConfig, type PipelineConfig } from "../harness/config.ts";
+import { build } from "../harness/stages/build.ts";
+import { stageContext, type StageContext } from "../harness/stages/context.ts";
+import { deploy } from "../harness/stages/deploy.ts";
+import { composeScale, scale } from "../harness/stages/scale.ts";
+import { teardown } from "../harness/stages/teardown.ts";
+import { runningReplicas } from "../harness/stack/discover.ts";
+
+type Mode = PipelineConfig["discovery"];
+
+export interface DiscoveryFigures {
+  mode: Mode;
+  /** Seconds from "healthy" to first traffic, per new replica. */
+  convergence: { replica: string; seconds: number | null }[];
+  scaleDown: { requests: number; failed: number; sample: string[] };
+}
+
+/** Requests through Envoy, `inFlight` at a time, until stopped: first-seen time per hostname and failures. */
+function traffic(url: string, inFlight = 4) {
+  const agent = new Agent({ keepAlive: true, maxSockets: inFlight });
+  const firstSeen = new Map<string, number>();
+  const failures: string[] = [];
+  let requests = 0;
+  let stopping = false;
+  const one = (): Promise<void> =>
+    new Promise((resolve) => {
+      const req = get(url, { agent, timeout: 5000 }, (res) => {
+        let body = "";
+        res.setEncoding("utf8").on("data", (c: string) => (body += c));
+        res.on("end", () => {
+          requests += 1;
+          const at = Date.now();
+          if (res.statusCode !== 200) failures.push(`HTTP ${res.statusCode}`);
+          else {
+            const hostname = (JSON.parse(body) as { hostname?: string }).hostname;
+            if (hostname && !firstSeen.has(hostname)) firstSeen.set(hostname, at);
+          }
+          resolve();
+        });
+      });
+      req.on("timeout", () => req.destroy(new Error("timeout")));
+      req.on("error", (err) => {
+        requests += 1;
+        failures.push(err.message);
+        resolve();
+      });
+    });
+  const loops = Array.from({ length: inFlight }, async () => {
+    while (!stopping) await one();
+  });
+  return {
+    firstSeen,
+    async stop() {
+      stopping = true;
+      await Promise.all(loops);
+      agent.destroy();
+      return { requests, failures };
+    },
+  };
+}
+
+const healthLogSchema = z.object({
+  State: z.object({
+    Health: z.object({ Log: z.array(z.object({ End: z.string(), ExitCode: z.number() })).nullable() }).optional(),
+  }),
+});
+
+/**
+ * When Docker recorded the container healthy: the end of its first passing probe (Docker turns a
+ * starting container healthy on its first success). Read from the health log, which keeps the
+ * last five probes, right after the scale.
+ */
+async function healthyAt(ctx: StageContext, container: string): Promise<number | undefined> {
+  const raw: unknown = await ctx.docker.getContainer(container).inspect();
+  const parsed = healthLogSchema.safeParse(raw);
+  const first = parsed.success ? (parsed.data.State.Health?.Log ?? []).find((p) => p.ExitCode === 0) : undefined;
+  return first ? Date.parse(first.End) : undefined;
+}
+
+async function until(what: string, timeoutMs: number, probe: () => boolean): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!probe()) {
+    if (Date.now() > deadline) {
+      process.stderr.write(`bench: gave up waiting for ${what}\n`);
+      return false;
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return true;
+}
+
+async function benchMode(mode: Mode): Promise<DiscoveryFigures> {
+  const config = loadConfig({
+    cli: { projectName: `bench-${mode}-${randomBytes(3).toString("hex")}`, discovery: mode, scale: { service1: 1, service2: 1 }, waitTimeoutSeconds: 180 },
+  });
+  const ctx = await stageContext(config);
+  try {
+    process.stderr.write(`bench: ${mode}: build and deploy ${config.projectName}\n`);
+    await build(ctx);
+    const { endpoints } = await deploy(ctx);
+    const url = `${endpoints.listenerUrl}/service/1`;
+
+    // Convergence on a scale 1 → 3.
+    const before = new Set((await runningReplicas(ctx.docker, config.projectName, "service1")).map((r) => r.name));
+    const load = traffic(url);
+    await composeScale(ctx, { service1: 3, service2: 1 });
+    const added = (await runningReplicas(ctx.docker, config.projectName, "service1")).filter((r) => !before.has(r.name));
+    await until(`traffic to ${added.map((r) => r.name).join(", ")}`, 60_000, () => added.every((r) => load.firstSeen.has(r.hostname)));
+    await load.stop();
+    const convergence = await Promise.all(
+      added.map(async (r) => {
+        const h = await healthyAt(ctx, r.name);
+        const t = load.firstSeen.get(r.hostname);
+        process.stderr.write(`bench: ${mode}: ${r.name} (${r.hostname}): healthy at ${h ?? "?"}, first request at ${t ?? "?"} (seen: ${[...load.firstSeen.keys()].join(", ")})\n`);
+        return { replica: r.name, seconds: h !== undefined && t !== undefined ? (t - h) / 1000 : null };
+      }),
+    );
+    await scale(ctx, { service1: 3, service2: 1 });
+
+    // Scale-down 3 → 1 under steady load.
+    const steady = traffic(url);
+    await until("the load to start", 10_000, () => steady.firstSeen.size > 0);
+    await scale(ctx, { service1: 1, service2: 1 });
+    const down = await steady.stop();
+    return { mode, convergence, scaleDown: { requests: down.requests, failed: down.failures.length, sample: down.failures.slice(0, 3) } };
+  } finally {
+    await teardown(ctx.docker, config.projectName, { removeImages: true });
+  }
+}
+
+export async function discoveryBench(modes: readonly Mode[]): Promise<DiscoveryFigures[]> {
+  const out: DiscoveryFigures[] = [];
+  const fmt = (s: number | null): string => (s === null ? "never" : `${s.toFixed(3)} s`);
+  process.stdout.write(`${"mode".padEnd(6)}${"healthy → traffic, per new replica".padEnd(40)}scale-down 3 → 1 under load\n`);
+  // Each mode's line as soon as it is measured (a later mode's failure keeps the earlier figures).
+  for (const mode of modes) {
+    const f = await benchMode(mode);
+    out.push(f);
+    const conv = f.convergence.map((c) => fmt(c.seconds)).join(", ");
+    process.stdout.write(`${f.mode.padEnd(6)}${conv.padEnd(40)}${f.scaleDown.failed} failed of ${f.scaleDown.requests}${f.scaleDown.sample.length ? ` (${f.scaleDown.sample.join("; ")})` : ""}\n`);
+  }
+  return out;
+}
