@@ -49,6 +49,7 @@ export interface StageOptions {
   provision?: boolean;
   stale?: boolean;
   olderThan?: string;
+  match?: string;
 }
 
 /** CLI flags as the last configuration layer (only the flags actually given). */
@@ -147,6 +148,7 @@ async function teardownStale(o: StageOptions): Promise<number> {
   const docker = dockerClient();
   let removed = 0;
   for (const stack of await ownedStacks(docker)) {
+    if (o.match !== undefined && !stack.project.startsWith(o.match)) continue;
     const why = staleReason(stack, olderThan);
     if (why === null) continue;
     const r = await teardown(docker, stack.project);
@@ -219,9 +221,10 @@ export function buildProgram(): Command {
     .option("--remove-images", "accepted for compatibility: unused image tags of the stack are always removed")
     .option("--stale", "instead: remove every stack of this tool whose owner is gone (or, with --older-than, that is older)")
     .option("--older-than <age>", "with --stale: also stacks older than this (e.g. 2h, 30m, 1d)")
+    .option("--match <prefix>", "with --stale: only projects whose name starts with this (e.g. one Jenkins job's)")
     .action(action(async (o: StageOptions) => {
       if (o.stale === true) return teardownStale(o);
-      if (o.olderThan !== undefined) throw new ConfigError("--older-than: only with --stale");
+      if (o.olderThan !== undefined || o.match !== undefined) throw new ConfigError(`${o.olderThan !== undefined ? "--older-than" : "--match"}: only with --stale`);
       const config = configFrom(o);
       await requireDockerEngine();
       const docker = dockerClient();

@@ -138,13 +138,13 @@ export function staleReason(s: OwnedStack, olderThanMs: number | null, probe: St
   return null;
 }
 
-export function formatStacks(stacks: readonly OwnedStack[], now: number = Date.now()): string {
+export function formatStacks(stacks: readonly OwnedStack[], now: number = Date.now(), thisHost: string = hostname()): string {
   if (stacks.length === 0) return "no stacks started by envoy-pipeline on this Docker host\n";
   const rows = stacks.map((s) => [
     s.project,
     formatAge(now - s.created.getTime()),
     `${s.running === s.containers ? "running" : s.running === 0 ? "stopped" : "partial"} ${s.running}/${s.containers}`,
-    `${s.buildTag !== "" ? `BUILD_TAG=${s.buildTag}` : s.checkout}${s.pid !== null ? ` pid ${s.pid}` : ""}${s.host !== "" && s.host !== hostname() ? `@${s.host}` : ""} (${s.lifetime || "?"})`,
+    `${s.buildTag !== "" ? `BUILD_TAG=${s.buildTag}` : s.checkout}${s.pid !== null ? ` pid ${s.pid}` : ""}${s.host !== "" && s.host !== thisHost ? `@${s.host}` : ""} (${s.lifetime || "?"})`,
     ["listener", "admin", "prometheus", "zipkin"].flatMap((n) => (s.urls[n] ? [s.urls[n]] : [])).join(" "),
   ]);
   const head = ["PROJECT", "AGE", "STATE", "OWNER", "URLS"];
