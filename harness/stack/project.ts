@@ -6,7 +6,7 @@
 // BUILD_TAG and --project / ENVOY_PIPELINE_PROJECT win over both.
 import { createHash } from "node:crypto";
 import { basename, resolve } from "node:path";
-import { defaultProjectName } from "../config.ts";
+import { projectNameFromBuildTag } from "../project-name.ts";
 
 /** The project name for stages run from `folder` (the compose file's folder). */
 export function checkoutProjectName(folder: string): string {
@@ -21,9 +21,9 @@ export function checkoutProjectName(folder: string): string {
 }
 
 /**
- * The default project of a single stage: from BUILD_TAG when Jenkins set it (the shared sanitiser
- * in config.ts), else the checkout's.
+ * The default project of a single stage: from BUILD_TAG when Jenkins set it (the shared sanitiser,
+ * harness/project-name.ts), else the checkout's.
  */
 export function stageDefaultProject(composeFolder: string, env: NodeJS.ProcessEnv = process.env): string {
-  return env.BUILD_TAG !== undefined && env.BUILD_TAG.trim() !== "" ? defaultProjectName(env) : checkoutProjectName(composeFolder);
+  return projectNameFromBuildTag(env.BUILD_TAG ?? "") ?? checkoutProjectName(composeFolder);
 }
