@@ -67,7 +67,8 @@ try {
       stdio: ["ignore", "pipe", "pipe"],
       maxBuffer: 64 * 1024 * 1024,
     });
-    const result = `${r.status === 0 ? "PASSED" : `FAILED (exit ${r.status})`} in ${((Date.now() - t0) / 1000).toFixed(0)} s`;
+    const reason = /reason: (.*)/.exec(r.stdout)?.[1]?.slice(0, 120) ?? "";
+    const result = `${r.status === 0 ? "PASSED" : `FAILED (exit ${r.status}): ${reason}`} in ${((Date.now() - t0) / 1000).toFixed(0)} s`;
     process.stdout.write(`${row(`run ${i}`, await census(), result)}\n`);
   }
 } finally {
