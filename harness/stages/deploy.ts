@@ -1,5 +1,6 @@
 // deploy: `docker compose up` through Testcontainers, waiting on every container's health check
 // and then on Envoy reporting each service's replicas healthy. No sleeps: only observed state.
+// First: it names the reaper image before "testcontainers" is loaded (harness/reaper/session.ts).
 import { useReaper } from "../reaper/session.ts";
 import { basename, dirname } from "node:path";
 import { DockerComposeEnvironment } from "testcontainers";
