@@ -17,4 +17,11 @@ export type StackLifetime = "process" | "kept" | "stages";
 
 export function useReaper(lifetime: StackLifetime): void {
   process.env.TESTCONTAINERS_RYUK_DISABLED = userDisabled || lifetime !== "process" ? "true" : "false";
+  // One reaper per harness process. testcontainers-node otherwise reuses any running reaper of
+  // the host (found by the image's org.testcontainers.ryuk label), and a reaper prunes only once
+  // its last client is gone: with another pipeline running on the same host (parallel CI
+  // executors), a killed run's stack would wait for that other run to end. Reapers carrying
+  // TESTCONTAINERS_RYUK_TEST_LABEL are never reused by another process (testcontainers-node's
+  // findReaperContainer skips them), which is exactly the isolation we want.
+  if (lifetime === "process") process.env.TESTCONTAINERS_RYUK_TEST_LABEL ??= "true";
 }

@@ -87,7 +87,8 @@ describe("the reaper against the real engine", { timeout: 180_000 }, () => {
     assert.ok(info, `${RYUK.alias} is missing: run \`node --import tsx harness/cli.ts prepare\` first`);
     const value = `tc-${run}`;
     const child = spawn(process.execPath, ["--import", "tsx", resolve(repoRoot, "test/fixtures/reaper/testcontainers-child.ts")], {
-      env: { ...process.env, EPT_LABEL: value, TESTCONTAINERS_RYUK_RECONNECTION_TIMEOUT: RECONNECTION },
+      // Its own reaper, not one another run on this host is connected to (see harness/reaper/session.ts).
+      env: { ...process.env, EPT_LABEL: value, TESTCONTAINERS_RYUK_RECONNECTION_TIMEOUT: RECONNECTION, TESTCONTAINERS_RYUK_TEST_LABEL: "true" },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stderr = "";
