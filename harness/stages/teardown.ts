@@ -99,8 +99,12 @@ export async function teardown(
       if (isGone(err)) continue;
       throw err;
     }
-    if (info.Config?.Labels?.[PROJECT_LABEL] === undefined) continue;
-    for (const ref of info.RepoTags ?? []) {
+    const builtFor = info.Config?.Labels?.[PROJECT_LABEL];
+    if (builtFor === undefined) continue;
+    // Services sharing one build (service1, service2) give compose two images for one tag: the
+    // first loses the tag and dangles. Untagged and built for this project: remove it by id.
+    const refs = (info.RepoTags ?? []).length > 0 ? (info.RepoTags ?? []) : builtFor === project ? [id] : [];
+    for (const ref of refs) {
       try {
         await docker.getImage(ref).remove();
         result.images.push(ref);
