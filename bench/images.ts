@@ -63,18 +63,24 @@ await requireDockerEngine();
 const reports = mkdtempSync(join(tmpdir(), "ept-bench-images-"));
 const df = (): string => spawnSync("docker", ["system", "df"], { encoding: "utf8" }).stdout;
 process.stdout.write(`docker system df before:\n${df()}\n`);
-process.stdout.write(`${"run".padEnd(10)} ${"images".padStart(6)} ${"stack".padStart(6)} ${"ours".padStart(5)} ${"dangling".padStart(8)}  ${"build cache".padEnd(24)} result\n`);
+process.stdout.write(
+  `${"run".padEnd(10)} ${"images".padStart(6)} ${"stack".padStart(6)} ${"ours".padStart(5)} ${"dangling".padStart(8)}  ${"build cache".padEnd(24)} result\n`,
+);
 process.stdout.write(`${row("before", await census())}\n`);
 const small = values.full ? [] : ["--scale", "service1=2,service2=2", "--requests", "300"];
 try {
   for (let i = 1; i <= runs; i++) {
     const t0 = Date.now();
-    const r = spawnSync(process.execPath, ["--import", "tsx", "harness/cli.ts", "pipeline", "--project", `${projectPrefix}${i}`, "--report-dir", reports, ...small], {
-      encoding: "utf8",
-      env: { ...process.env, BUILD_TAG: "" },
-      stdio: ["ignore", "pipe", "pipe"],
-      maxBuffer: 64 * 1024 * 1024,
-    });
+    const r = spawnSync(
+      process.execPath,
+      ["--import", "tsx", "harness/cli.ts", "pipeline", "--project", `${projectPrefix}${i}`, "--report-dir", reports, ...small],
+      {
+        encoding: "utf8",
+        env: { ...process.env, BUILD_TAG: "" },
+        stdio: ["ignore", "pipe", "pipe"],
+        maxBuffer: 64 * 1024 * 1024,
+      },
+    );
     const reason = /reason: (.*)/.exec(r.stdout)?.[1]?.slice(0, 120) ?? "";
     const result = `${r.status === 0 ? "PASSED" : `FAILED (exit ${r.status}): ${reason}`} in ${((Date.now() - t0) / 1000).toFixed(0)} s`;
     process.stdout.write(`${row(`run ${i}`, await census(), result)}\n`);

@@ -14,7 +14,11 @@ export async function pruneBuildCache(env: NodeJS.ProcessEnv = process.env, log:
     log(`build cache: ENVOY_PIPELINE_BUILD_CACHE_KEEP='${keep}' is not a size like 2GB or 500MB: not pruning`);
     return;
   }
-  const r = await runCommand("docker", ["builder", "prune", "--force", "--filter", `until=${BUILD_CACHE_POLICY.unusedFor}`, "--keep-storage", keep], { timeoutMs: 120_000 });
+  const r = await runCommand(
+    "docker",
+    ["builder", "prune", "--force", "--filter", `until=${BUILD_CACHE_POLICY.unusedFor}`, "--keep-storage", keep],
+    { timeoutMs: 120_000 },
+  );
   const reclaimed = /Total:\s*(\S+)/.exec(r.stdout)?.[1];
   if (r.code !== 0) log(`build cache: docker builder prune failed: ${lastLines(r.stderr || r.stdout, 1)}`);
   else log(`build cache: entries unused for ${BUILD_CACHE_POLICY.unusedFor} beyond ${keep} pruned (${reclaimed ?? "0B"} reclaimed)`);

@@ -41,7 +41,7 @@ export interface ReaperConfig {
   verbose: boolean;
 }
 
-const UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, "µs": 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /** Go's time.ParseDuration ("10s", "1m30s", "500ms", "-1s", "0") in milliseconds; NaN when invalid. */
 export function parseGoDuration(text: string): number {
@@ -49,7 +49,10 @@ export function parseGoDuration(text: string): number {
   if (text.trim() === "0") return 0;
   if (!m) return Number.NaN;
   let total = 0;
-  for (const part of text.trim().replace(/^[-+]/, "").matchAll(/(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/g)) {
+  for (const part of text
+    .trim()
+    .replace(/^[-+]/, "")
+    .matchAll(/(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/g)) {
     total += Number(part[1]) * (UNITS[part[2] ?? "s"] ?? Number.NaN);
   }
   return m[1] === "-" ? -total : total;
@@ -94,7 +97,9 @@ export function parseFilterLine(line: string): { key: string; filters: DockerFil
   const filters: DockerFilters = {};
   for (const [type, value] of params) {
     if (type === "") continue;
-    (filters[type] ??= {})[value] = true;
+    const values = filters[type] ?? {};
+    values[value] = true;
+    filters[type] = values;
   }
   const types = Object.keys(filters).sort();
   if (types.length === 0) return null;
@@ -170,7 +175,8 @@ export interface Resources {
   images: string[];
 }
 
-const field = (o: unknown, name: string): unknown => (typeof o === "object" && o !== null ? (o as Record<string, unknown>)[name] : undefined);
+const field = (o: unknown, name: string): unknown =>
+  typeof o === "object" && o !== null ? (o as Record<string, unknown>)[name] : undefined;
 const asArray = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 /** Docker's Created: unix seconds (containers, images) or an RFC 3339 string (networks, volumes). */
 const createdMs = (v: unknown): number => (typeof v === "number" ? v * 1000 : typeof v === "string" ? Date.parse(v) : Number.NaN);
@@ -179,7 +185,11 @@ const createdMs = (v: unknown): number => (typeof v === "number" ? v * 1000 : ty
  * What the filters match, and how many matches were created after `sinceMs` (work still landing:
  * the caller waits and looks again rather than removing half of it).
  */
-export async function affected(api: DockerApi, filterSets: DockerFilters[], sinceMs: number): Promise<{ resources: Resources; changed: string[] }> {
+export async function affected(
+  api: DockerApi,
+  filterSets: DockerFilters[],
+  sinceMs: number,
+): Promise<{ resources: Resources; changed: string[] }> {
   const resources: Resources = { containers: [], networks: [], volumes: [], images: [] };
   const changed: string[] = [];
   const take = (kind: keyof Resources, id: unknown, created: unknown): void => {
@@ -194,7 +204,8 @@ export async function affected(api: DockerApi, filterSets: DockerFilters[], sinc
       take("containers", field(c, "Id"), field(c, "Created"));
     }
     for (const n of asArray(await api.list("/networks", filters))) take("networks", field(n, "Id"), field(n, "Created"));
-    for (const v of asArray(field(await api.list("/volumes", filters), "Volumes"))) take("volumes", field(v, "Name"), field(v, "CreatedAt"));
+    for (const v of asArray(field(await api.list("/volumes", filters), "Volumes")))
+      take("volumes", field(v, "Name"), field(v, "CreatedAt"));
     for (const i of asArray(await api.list("/images/json", filters))) take("images", field(i, "Id"), field(i, "Created"));
   }
   return { resources, changed };
@@ -225,10 +236,7 @@ export interface Reaper {
   shutdown(): void;
 }
 
-export async function startReaper(
-  config: ReaperConfig,
-  opts: { api?: DockerApi; log?: Log; host?: string } = {},
-): Promise<Reaper> {
+export async function startReaper(config: ReaperConfig, opts: { api?: DockerApi; log?: Log; host?: string } = {}): Promise<Reaper> {
   const api = opts.api ?? new DockerApi(config.requestTimeoutMs);
   const log: Log =
     opts.log ??
@@ -279,8 +287,7 @@ export async function startReaper(
     socket.setEncoding("utf8");
     socket.on("data", (chunk: string) => {
       buffered += chunk;
-      let nl: number;
-      while ((nl = buffered.indexOf("\n")) >= 0) {
+      for (let nl = buffered.indexOf("\n"); nl >= 0; nl = buffered.indexOf("\n")) {
         const line = buffered.slice(0, nl).replace(/\r$/, "");
         buffered = buffered.slice(nl + 1);
         if (line === "") {
@@ -291,7 +298,8 @@ export async function startReaper(
         if (parsed === null) log("ERROR", "add filter", { address, error: `no filter in '${line}'` });
         else if (!filters.has(parsed.key)) {
           filters.set(parsed.key, parsed.filters);
-          for (const [type, values] of Object.entries(parsed.filters)) log("INFO", "adding filter", { type, values: `[${Object.keys(values).join(" ")}]` });
+          for (const [type, values] of Object.entries(parsed.filters))
+            log("INFO", "adding filter", { type, values: `[${Object.keys(values).join(" ")}]` });
         }
         socket.write("ACK\n");
       }

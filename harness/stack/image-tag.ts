@@ -37,7 +37,18 @@ function ignoreMatcher(context: string): (rel: string) => boolean {
         .filter((l) => l !== "" && !l.startsWith("#") && !l.startsWith("!"))
     : [];
   const regexes = patterns.map(
-    (p) => new RegExp(`^${p.split("**").map((part) => part.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*").replace(/\?/g, "[^/]")).join(".*")}(/.*)?$`),
+    (p) =>
+      new RegExp(
+        `^${p
+          .split("**")
+          .map((part) =>
+            part
+              .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+              .replace(/\*/g, "[^/]*")
+              .replace(/\?/g, "[^/]"),
+          )
+          .join(".*")}(/.*)?$`,
+      ),
   );
   return (rel) => regexes.some((r) => r.test(rel));
 }

@@ -30,9 +30,14 @@ const containerListSchema = z.array(
     Id: z.string(),
     Created: z.number(),
     State: z.string(),
-    Labels: z.record(z.string(), z.string()).nullable().transform((l) => l ?? {}),
+    Labels: z
+      .record(z.string(), z.string())
+      .nullable()
+      .transform((l) => l ?? {}),
     Ports: z
-      .array(z.object({ PrivatePort: z.number(), PublicPort: z.number().optional(), IP: z.string().optional(), Type: z.string().optional() }))
+      .array(
+        z.object({ PrivatePort: z.number(), PublicPort: z.number().optional(), IP: z.string().optional(), Type: z.string().optional() }),
+      )
       .nullable()
       .optional()
       .transform((p) => p ?? []),
@@ -47,7 +52,9 @@ const URL_PORTS: Record<string, Record<number, { name: string; path: string }>> 
 };
 
 export async function ownedStacks(docker: Dockerode): Promise<OwnedStack[]> {
-  const parsed = containerListSchema.safeParse(await docker.listContainers({ all: true, filters: { label: [OWNER_LABELS.checkout, PROJECT_LABEL] } }));
+  const parsed = containerListSchema.safeParse(
+    await docker.listContainers({ all: true, filters: { label: [OWNER_LABELS.checkout, PROJECT_LABEL] } }),
+  );
   if (!parsed.success) throw new Error(`docker ps: unexpected answer: ${formatIssues(parsed.error)}`);
   const stacks = new Map<string, OwnedStack>();
   for (const c of parsed.data) {

@@ -20,11 +20,17 @@ export interface TeardownResult {
 
 const imageInspectSchema = z.object({
   RepoTags: z.array(z.string()).nullable().optional(),
-  Config: z.object({ Labels: z.record(z.string(), z.string()).nullable().optional() }).nullable().optional(),
+  Config: z
+    .object({ Labels: z.record(z.string(), z.string()).nullable().optional() })
+    .nullable()
+    .optional(),
 });
 
 const volumeListSchema = z.object({
-  Volumes: z.array(z.object({ Name: z.string() })).nullable().transform((v) => v ?? []),
+  Volumes: z
+    .array(z.object({ Name: z.string() }))
+    .nullable()
+    .transform((v) => v ?? []),
 });
 
 /**
@@ -49,11 +55,7 @@ async function ignoringGone(work: () => Promise<unknown>): Promise<void> {
  * `opts.removeImages` is accepted for compatibility: the stack's image tags are removed anyway
  * when nothing else uses them (content tags are rebuilt from the build cache in a second).
  */
-export async function teardown(
-  docker: Dockerode,
-  project: string,
-  _opts: { removeImages?: boolean } = {},
-): Promise<TeardownResult> {
+export async function teardown(docker: Dockerode, project: string, _opts: { removeImages?: boolean } = {}): Promise<TeardownResult> {
   const t0 = Date.now();
   const filters = { label: [`${PROJECT_LABEL}=${project}`] };
   const result: TeardownResult = { seconds: 0, containers: [], networks: [], volumes: [], images: [], imagesInUse: [] };
@@ -65,10 +67,16 @@ export async function teardown(
   await Promise.all(
     containers.map(async (c) => {
       const name = (c.Names[0] ?? c.Id).replace(/^\//, "");
-      await ignoringGone(() => docker.getContainer(c.Id).stop({ t: 2 }).catch((err: unknown) => {
-        // 304: already stopped.
-        if (!(typeof err === "object" && err !== null && "statusCode" in err && (err as { statusCode: unknown }).statusCode === 304)) throw err;
-      }));
+      await ignoringGone(() =>
+        docker
+          .getContainer(c.Id)
+          .stop({ t: 2 })
+          .catch((err: unknown) => {
+            // 304: already stopped.
+            if (!(typeof err === "object" && err !== null && "statusCode" in err && (err as { statusCode: unknown }).statusCode === 304))
+              throw err;
+          }),
+      );
       await ignoringGone(() => docker.getContainer(c.Id).remove({ force: true, v: true }));
       result.containers.push(name);
     }),

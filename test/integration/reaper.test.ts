@@ -63,7 +63,10 @@ describe("the reaper against the real engine", { timeout: 180_000 }, () => {
       await docker().createNetwork({ Name: `ept-reaper-${value}`, Labels: { [LABEL]: value } });
       await docker().createVolume({ Name: `ept-reaper-${value}`, Labels: { [LABEL]: value } });
     }
-    const reaper = await startReaper({ ...reaperConfig({}), port: 0, reconnectionTimeoutMs: 500 }, { host: "127.0.0.1", log: () => undefined });
+    const reaper = await startReaper(
+      { ...reaperConfig({}), port: 0, reconnectionTimeoutMs: 500 },
+      { host: "127.0.0.1", log: () => undefined },
+    );
     const acks = await new Promise<string>((done, fail) => {
       const socket = connect(reaper.port, "127.0.0.1", () => socket.write(`label=${LABEL}=${mine}\r\n`));
       let answer = "";
@@ -83,12 +86,20 @@ describe("the reaper against the real engine", { timeout: 180_000 }, () => {
   });
 
   it("is what Testcontainers runs (RYUK_CONTAINER_IMAGE), and removes a SIGKILLed process's container", async () => {
-    const info = await docker().getImage(RYUK.alias).inspect().catch(() => null);
+    const info = await docker()
+      .getImage(RYUK.alias)
+      .inspect()
+      .catch(() => null);
     assert.ok(info, `${RYUK.alias} is missing: run \`node --import tsx harness/cli.ts prepare\` first`);
     const value = `tc-${run}`;
     const child = spawn(process.execPath, ["--import", "tsx", resolve(repoRoot, "test/fixtures/reaper/testcontainers-child.ts")], {
       // Its own reaper, not one another run on this host is connected to (see harness/reaper/session.ts).
-      env: { ...process.env, EPT_LABEL: value, TESTCONTAINERS_RYUK_RECONNECTION_TIMEOUT: RECONNECTION, TESTCONTAINERS_RYUK_TEST_LABEL: "true" },
+      env: {
+        ...process.env,
+        EPT_LABEL: value,
+        TESTCONTAINERS_RYUK_RECONNECTION_TIMEOUT: RECONNECTION,
+        TESTCONTAINERS_RYUK_TEST_LABEL: "true",
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stderr = "";
@@ -100,14 +111,25 @@ describe("the reaper against the real engine", { timeout: 180_000 }, () => {
         const m = /started ([0-9a-f]{64})/.exec(out);
         if (m?.[1]) done(m[1]);
       });
-      child.on("close", (code) => fail(new Error(`the Testcontainers process ended (${code}) before starting its container:\n${stderr.slice(-1500)}`)));
+      child.on("close", (code) =>
+        fail(new Error(`the Testcontainers process ended (${code}) before starting its container:\n${stderr.slice(-1500)}`)),
+      );
     });
     try {
       const reapers = await docker().listContainers({ filters: { label: ["org.testcontainers.ryuk=true"] } });
-      assert.ok(reapers.some((r) => r.Image === RYUK.alias || r.Image === RYUK.official), `a reaper from ${RYUK.alias} runs`);
+      assert.ok(
+        reapers.some((r) => r.Image === RYUK.alias || r.Image === RYUK.official),
+        `a reaper from ${RYUK.alias} runs`,
+      );
       child.kill("SIGKILL");
-      const seconds = await pollUntil("the reaper removing the killed process's container", GOAL_MS, async () => (await labelled(value)).containers === 0);
-      process.stderr.write(`reaper: container ${id.slice(0, 12)} of the SIGKILLed Testcontainers process removed ${seconds.toFixed(1)} s after the kill\n`);
+      const seconds = await pollUntil(
+        "the reaper removing the killed process's container",
+        GOAL_MS,
+        async () => (await labelled(value)).containers === 0,
+      );
+      process.stderr.write(
+        `reaper: container ${id.slice(0, 12)} of the SIGKILLed Testcontainers process removed ${seconds.toFixed(1)} s after the kill\n`,
+      );
     } finally {
       child.kill("SIGKILL");
       await removeLabelled(value);
@@ -146,7 +168,15 @@ describe("kill -9 of the harness", { timeout: 600_000 }, () => {
           if (killedAt !== 0 || !trigger.test(stderr)) return;
           killedAt = -1;
           // In deploy: once the first container exists (compose is still creating the rest).
-          void pollUntil(`a container of ${project}`, 120_000, async () => (peak = (await projectLeft(project)).containers) > 0, 200).then(() => {
+          void pollUntil(
+            `a container of ${project}`,
+            120_000,
+            async () => {
+              peak = (await projectLeft(project)).containers;
+              return peak > 0;
+            },
+            200,
+          ).then(() => {
             child.kill("SIGKILL");
             killedAt = Date.now();
           });
@@ -159,7 +189,9 @@ describe("kill -9 of the harness", { timeout: 600_000 }, () => {
         return left.containers === 0 && left.networks === 0;
       });
       const total = (Date.now() - killedAt) / 1000;
-      process.stderr.write(`kill -9 in ${stage}: ${peak}+ containers up; 0 containers and 0 networks left ${total.toFixed(1)} s after the kill (poll ${seconds.toFixed(1)} s)\n`);
+      process.stderr.write(
+        `kill -9 in ${stage}: ${peak}+ containers up; 0 containers and 0 networks left ${total.toFixed(1)} s after the kill (poll ${seconds.toFixed(1)} s)\n`,
+      );
     });
   }
 });

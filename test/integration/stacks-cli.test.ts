@@ -17,8 +17,17 @@ import { teardown } from "../../harness/stages/teardown.ts";
 import { runCli, type CliRun } from "../support/cli.ts";
 import { testRunId } from "../support/names.ts";
 
-const lsSchema = (text: string): Array<{ project: string; lifetime: string; checkout: string; pid: number | null; running: number; containers: number; urls: Record<string, string> }> =>
-  JSON.parse(text) as never;
+const lsSchema = (
+  text: string,
+): Array<{
+  project: string;
+  lifetime: string;
+  checkout: string;
+  pid: number | null;
+  running: number;
+  containers: number;
+  urls: Record<string, string>;
+}> => JSON.parse(text) as never;
 
 const tail = (r: CliRun): string => r.stderr.slice(-1500);
 
@@ -89,7 +98,10 @@ describe("single stages share the checkout's stack", { timeout: 600_000 }, () =>
     assert.equal(ls.code, 0, tail(ls));
     process.stderr.write(`envoy-pipeline ls with two stacks up:\n${ls.stdout}`);
     assert.match(ls.stdout, /^PROJECT\s+AGE\s+STATE\s+OWNER\s+URLS/);
-    assert.match(ls.stdout, new RegExp(`${project}\\s+\\S+\\s+running 6/6\\s+${checkout} \\(stages\\)\\s+http://127\\.0\\.0\\.1:\\d+/service/1`));
+    assert.match(
+      ls.stdout,
+      new RegExp(`${project}\\s+\\S+\\s+running 6/6\\s+${checkout} \\(stages\\)\\s+http://127\\.0\\.0\\.1:\\d+/service/1`),
+    );
     assert.match(ls.stdout, new RegExp(`${stale}\\s+\\S+\\s+running 5/5\\s+${checkout} pid \\d+ \\(process\\)`));
 
     const bad = await cli(["teardown", "--stale", "--older-than", "2 hours"]);
@@ -100,7 +112,8 @@ describe("single stages share the checkout's stack", { timeout: 600_000 }, () =>
     assert.equal(swept.code, 0, tail(swept));
     assert.match(swept.stderr, new RegExp(`removed stale stack ${stale} \\(owner process \\d+ is gone\\)`));
     assert.match(swept.stderr, /1 stale stack\(s\) removed/);
-    const count = async (p: string): Promise<number> => (await docker().listContainers({ all: true, filters: { label: [`${PROJECT_LABEL}=${p}`] } })).length;
+    const count = async (p: string): Promise<number> =>
+      (await docker().listContainers({ all: true, filters: { label: [`${PROJECT_LABEL}=${p}`] } })).length;
     assert.equal(await count(stale), 0);
     assert.equal(await count(project), 6, "the live checkout's stack stays");
   });
@@ -112,7 +125,13 @@ describe("single stages share the checkout's stack", { timeout: 600_000 }, () =>
     assert.equal(built.length, 3);
     for (const ref of built) {
       const inUse = (await docker().listContainers({ all: true, filters: { ancestor: [ref] } })).length > 0;
-      const present = await docker().getImage(ref).inspect().then(() => true, () => false);
+      const present = await docker()
+        .getImage(ref)
+        .inspect()
+        .then(
+          () => true,
+          () => false,
+        );
       assert.equal(present, inUse, `${ref}: removed unless another stack uses it`);
     }
 

@@ -4,7 +4,15 @@
 import assert from "node:assert/strict";
 import { connect, type Socket } from "node:net";
 import { describe, it } from "vitest";
-import { DockerApi, parseFilterLine, parseGoDuration, reaperConfig, slogLine, startReaper, type ReaperConfig } from "../../harness/reaper/ryuk.ts";
+import {
+  DockerApi,
+  parseFilterLine,
+  parseGoDuration,
+  reaperConfig,
+  slogLine,
+  startReaper,
+  type ReaperConfig,
+} from "../../harness/reaper/ryuk.ts";
 
 /** A Docker API that answers lists from a table and records removals. */
 class RecordingDocker extends DockerApi {
@@ -24,17 +32,25 @@ class RecordingDocker extends DockerApi {
   override async list(path: string, filters: Record<string, Record<string, true>>): Promise<unknown> {
     this.listed.push(`${path} ${JSON.stringify(filters)}`);
     const wanted = Object.keys(filters.label ?? {});
-    const match = (labels: Record<string, string>): boolean => wanted.every((w) => {
-      const [k, v] = w.split("=", 2) as [string, string | undefined];
-      return v === undefined ? k in labels : labels[k] === v;
-    });
+    const match = (labels: Record<string, string>): boolean =>
+      wanted.every((w) => {
+        const [k, v] = w.split("=", 2) as [string, string | undefined];
+        return v === undefined ? k in labels : labels[k] === v;
+      });
     if (path === "/containers/json") return this.containers.filter((c) => match(c.Labels));
     if (path === "/volumes") return { Volumes: [] };
     return [];
   }
 }
 
-const fast: ReaperConfig = { ...reaperConfig({}), port: 0, connectionTimeoutMs: 60_000, reconnectionTimeoutMs: 50, changesRetryIntervalMs: 20, removeRetries: 2 };
+const fast: ReaperConfig = {
+  ...reaperConfig({}),
+  port: 0,
+  connectionTimeoutMs: 60_000,
+  reconnectionTimeoutMs: 50,
+  changesRetryIntervalMs: 20,
+  removeRetries: 2,
+};
 const quiet = (): void => undefined;
 
 /** Connects, sends `text`, resolves with the socket once `acks` ACK lines came back. */
@@ -61,7 +77,16 @@ describe("reaper protocol (moby-ryuk 0.14)", () => {
     assert.ok(Number.isNaN(parseGoDuration("soon")));
     const d = reaperConfig({});
     assert.deepEqual(
-      [d.connectionTimeoutMs, d.reconnectionTimeoutMs, d.requestTimeoutMs, d.removeRetries, d.retryOffsetMs, d.changesRetryIntervalMs, d.shutdownTimeoutMs, d.port],
+      [
+        d.connectionTimeoutMs,
+        d.reconnectionTimeoutMs,
+        d.requestTimeoutMs,
+        d.removeRetries,
+        d.retryOffsetMs,
+        d.changesRetryIntervalMs,
+        d.shutdownTimeoutMs,
+        d.port,
+      ],
       [60_000, 10_000, 10_000, 10, -1000, 1000, 600_000, 8080],
     );
     assert.equal(reaperConfig({ RYUK_RECONNECTION_TIMEOUT: "2s", RYUK_PORT: "9000" }).reconnectionTimeoutMs, 2000);
@@ -91,7 +116,11 @@ describe("reaper protocol (moby-ryuk 0.14)", () => {
       { Id: "reaper", Created: 1, Labels: { "org.testcontainers.session-id": "s1", "org.testcontainers.ryuk": "true" } },
     ]);
     const reaper = await startReaper(fast, { api: docker, log: quiet, host: "127.0.0.1" });
-    const { socket, answer } = await client(reaper.port, "label=org.testcontainers.session-id=s1\r\nlabel=com.docker.compose.project=p1\n&&\n", 3);
+    const { socket, answer } = await client(
+      reaper.port,
+      "label=org.testcontainers.session-id=s1\r\nlabel=com.docker.compose.project=p1\n&&\n",
+      3,
+    );
     assert.equal(answer, "ACK\nACK\nACK\n");
     socket.destroy();
     const result = await reaper.done;

@@ -53,7 +53,12 @@ const stack = (over: Partial<OwnedStack> = {}): OwnedStack => ({
 });
 
 describe("stale stacks", () => {
-  const probe = { now: 1_000_000 + 3_600_000, host: "here", pidAlive: (pid: number) => pid === 1, folderExists: (p: string) => p === "/src/app" };
+  const probe = {
+    now: 1_000_000 + 3_600_000,
+    host: "here",
+    pidAlive: (pid: number) => pid === 1,
+    folderExists: (p: string) => p === "/src/app",
+  };
 
   it("a stack whose owner process is gone (on this host) is stale; a live owner's is not", () => {
     assert.match(staleReason(stack(), null, probe) ?? "", /owner process 4242 is gone/);
@@ -76,17 +81,26 @@ describe("stale stacks", () => {
   });
 
   it("ls shows project, age, state, owner and URLs", () => {
-    const text = formatStacks([stack(), stack({ project: "jenkins-b-2", buildTag: "jenkins-b-2", pid: null, running: 3, lifetime: "stages" })], probe.now, "here");
+    const text = formatStacks(
+      [stack(), stack({ project: "jenkins-b-2", buildTag: "jenkins-b-2", pid: null, running: 3, lifetime: "stages" })],
+      probe.now,
+      "here",
+    );
     const [head, a, b] = text.trimEnd().split("\n");
     assert.match(head ?? "", /^PROJECT\s+AGE\s+STATE\s+OWNER\s+URLS$/);
-    assert.match(a ?? "", /^envoy-pipeline-x\s+60m\s+running 5\/5\s+\/src\/app pid 4242 \(process\)\s+http:\/\/127\.0\.0\.1:1\/service\/1$/);
+    assert.match(
+      a ?? "",
+      /^envoy-pipeline-x\s+60m\s+running 5\/5\s+\/src\/app pid 4242 \(process\)\s+http:\/\/127\.0\.0\.1:1\/service\/1$/,
+    );
     assert.match(b ?? "", /partial 3\/5\s+BUILD_TAG=jenkins-b-2 \(stages\)/);
     assert.match(formatStacks([]), /no stacks started by envoy-pipeline/);
   });
 });
 
 describe("image content tags", () => {
-  const model = (context: string): ComposeModel => ({ services: { s: { image: "envoy-pipeline/service:x", build: { context, args: { NODE_IMAGE: "n" } } } } });
+  const model = (context: string): ComposeModel => ({
+    services: { s: { image: "envoy-pipeline/service:x", build: { context, args: { NODE_IMAGE: "n" } } } },
+  });
 
   it("change with the build context and the base image ids, not with ignored files", () => {
     const dir = mkdtempSync(join(tmpdir(), "ept-tag-"));
@@ -100,7 +114,11 @@ describe("image content tags", () => {
       assert.ok(!("debug.log" in contextDigest(dir)));
       writeFileSync(join(dir, "src", "main.ts"), "// another commit\n", { flag: "a" });
       assert.notEqual(contentTag(model(dir), { node: "sha256:1" }), base, "different code, different tag");
-      assert.notEqual(contentTag(model(dir), { node: "sha256:2" }), contentTag(model(dir), { node: "sha256:1" }), "another base image, another tag");
+      assert.notEqual(
+        contentTag(model(dir), { node: "sha256:2" }),
+        contentTag(model(dir), { node: "sha256:1" }),
+        "another base image, another tag",
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
