@@ -9,6 +9,8 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
+    // The harness's state folder is a temporary one during tests (never the checkout's).
+    globalSetup: ["test/support/global-setup.ts"],
     reporters: ["default", "junit", "json"],
     outputFile: { junit: "build/test-results/vitest.xml", json: "build/test-results/vitest.json" },
     projects: [

@@ -1,15 +1,20 @@
 // `envoy-pipeline <stage>`: the same stages the Jenkinsfile runs, from a terminal or CI.
 // Importing this module has no effect (tests import buildProgram): it parses process.argv only
 // when started as the CLI (see startedAsCli at the end).
+// First: Testcontainers reads its reaper image name when it loads (harness/reaper/testcontainers-env.ts).
+import "./reaper/testcontainers-env.ts";
 import { readFileSync, realpathSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { z } from "zod";
 import { ConfigError, loadConfig, parseAssignments, parseScale, type ConfigLayer, type PipelineConfig } from "./config.ts";
+import { docker as dockerClient, requireDockerEngine } from "./docker/engine.ts";
 import { collect } from "./lib/cli-options.ts";
 import { repoRoot } from "./lib/paths.ts";
 import { log } from "./lib/log.ts";
+import { stageDefaultProject } from "./stack/project.ts";
+import { formatStacks, ownedStacks, parseAge, requireStack, stackExists, staleReason } from "./stack/stacks.ts";
 import { build } from "./stages/build.ts";
 import { stageContext } from "./stages/context.ts";
 import { deploy } from "./stages/deploy.ts";
@@ -51,6 +56,10 @@ export interface StageOptions {
   forceLocal?: boolean;
   discovery?: string;
   weight?: string[];
+  provision?: boolean;
+  stale?: boolean;
+  olderThan?: string;
+  match?: string;
 }
 
 /** CLI flags as the last configuration layer (only the flags actually given). */
@@ -79,8 +88,16 @@ export function cliLayer(o: StageOptions): ConfigLayer {
   return layer;
 }
 
-function configFrom(o: StageOptions): PipelineConfig {
-  return loadConfig({ ...(o.config !== undefined ? { file: o.config } : {}), cli: cliLayer(o) });
+/**
+ * The configuration of a stage. Single stages share the checkout's stack by default (like compose
+ * commands share a project: harness/stack/project.ts); `pipeline` keeps a project per run.
+ */
+function configFrom(o: StageOptions, projectPerRun = false): PipelineConfig {
+  return loadConfig({
+    ...(o.config !== undefined ? { file: o.config } : {}),
+    cli: cliLayer(o),
+    ...(projectPerRun ? {} : { projectDefault: (folder: string) => stageDefaultProject(folder) }),
+  });
 }
 
 /** Options every stage accepts. */
@@ -90,7 +107,7 @@ function stageCommand(program: Command, name: string, description: string): Comm
     .description(description)
     .option("--config <file>", "JSON config file (also ENVOY_PIPELINE_CONFIG)")
     .option("--compose-file <path>", "compose file of the stack")
-    .option("--project <name>", "compose project name (default: from BUILD_TAG, else unique per run)")
+    .option("--project <name>", "compose project name (default: from BUILD_TAG, else this checkout's; pipeline: unique per run)")
     .option("--wait-timeout <seconds>", "longest a single wait may take", integer("--wait-timeout"));
 }
 
@@ -139,6 +156,25 @@ function action<A extends unknown[]>(fn: (...args: A) => Promise<number | void>)
   };
 }
 
+/** `teardown --stale [--older-than <age>]`: for a cron line or a periodic Jenkins job. */
+async function teardownStale(o: StageOptions): Promise<number> {
+  const olderThan = o.olderThan === undefined ? null : parseAge(o.olderThan);
+  if (olderThan !== null && Number.isNaN(olderThan)) throw new ConfigError(`--older-than: '${o.olderThan}' is not an age like 2h, 30m, 90s, 1d`);
+  await requireDockerEngine();
+  const docker = dockerClient();
+  let removed = 0;
+  for (const stack of await ownedStacks(docker)) {
+    if (o.match !== undefined && !stack.project.startsWith(o.match)) continue;
+    const why = staleReason(stack, olderThan);
+    if (why === null) continue;
+    const r = await teardown(docker, stack.project);
+    log.info(`removed stale stack ${stack.project} (${why}): ${r.containers.length} containers, ${r.networks.length} networks`);
+    removed++;
+  }
+  log.info(`teardown --stale: ${removed} stale stack(s) removed`);
+  return 0;
+}
+
 export function buildProgram(): Command {
   const program = new Command("envoy-pipeline")
     .description("Build, deploy, scale and verify HTTP services behind an Envoy front proxy with Docker Compose.")
@@ -151,8 +187,10 @@ export function buildProgram(): Command {
 
   stageCommand(program, "prepare", "make sure every image the stack needs exists locally (pull, or build air-gapped equivalents)")
     .option("--force-local", "build the local equivalents even when a registry is reachable")
+    .option("--provision", "install and start Docker if missing, also under Jenkins (also ENVOY_PIPELINE_PROVISION=1)")
     .action(action(async (o: StageOptions) => {
       configFrom(o);
+      if (o.provision === true) process.env.ENVOY_PIPELINE_PROVISION = "1";
       await prepare({ forceLocal: o.forceLocal === true });
     }));
 
@@ -175,7 +213,9 @@ export function buildProgram(): Command {
     .addOption(scaleOption())
     .action(action(async (o: StageOptions) => {
       const config = configFrom(o);
-      const r = await scaleMeasured(await stageContext(config));
+      const ctx = await stageContext(config);
+      await requireStack(ctx.docker, config.projectName, "scale");
+      const r = await scaleMeasured(ctx);
       for (const [service, replicas] of Object.entries(r.replicas)) {
         const c = r.convergence[service];
         const converged = c?.seconds != null ? `; exactly these replicas got traffic ${c.seconds.toFixed(2)}s after the scale started` : "";
@@ -187,24 +227,50 @@ export function buildProgram(): Command {
   verifyOptions(stageCommand(program, "verify", "prove that Envoy spreads requests over every replica"))
     .addOption(scaleOption())
     .option("--json", "print the JSON report on stdout")
-    .action(action(async (o: StageOptions) => runVerifyStage(await stageContext(configFrom(o)), { json: o.json === true })));
-
-  stageCommand(program, "teardown", "remove this project's containers, networks and volumes")
-    .option("--remove-images", "also remove the images built for this project")
     .action(action(async (o: StageOptions) => {
+      const ctx = await stageContext(configFrom(o));
+      await requireStack(ctx.docker, ctx.config.projectName, "verify");
+      return runVerifyStage(ctx, { json: o.json === true });
+    }));
+
+  stageCommand(program, "teardown", "remove this project's containers, networks, volumes and the image tags nothing else uses")
+    .option("--remove-images", "accepted for compatibility: unused image tags of the stack are always removed")
+    .option("--stale", "instead: remove every stack of this tool whose owner is gone (or, with --older-than, that is older)")
+    .option("--older-than <age>", "with --stale: also stacks older than this (e.g. 2h, 30m, 1d)")
+    .option("--match <prefix>", "with --stale: only projects whose name starts with this (e.g. one Jenkins job's)")
+    .action(action(async (o: StageOptions) => {
+      if (o.stale === true) return teardownStale(o);
+      if (o.olderThan !== undefined || o.match !== undefined) throw new ConfigError(`${o.olderThan !== undefined ? "--older-than" : "--match"}: only with --stale`);
       const config = configFrom(o);
-      const { docker } = await stageContext(config);
-      const r = await teardown(docker, config.projectName, { removeImages: config.removeImages });
+      await requireDockerEngine();
+      const docker = dockerClient();
+      if (!(await stackExists(docker, config.projectName))) {
+        // Like `docker compose down`: nothing to remove is not a failure (Jenkins' post steps run it whatever happened).
+        log.info(`teardown: no stack '${config.projectName}' on this Docker host: nothing to remove`);
+        return 0;
+      }
+      const r = await teardown(docker, config.projectName);
       log.info(
-        `removed ${r.containers.length} containers, ${r.networks.length} networks, ${r.volumes.length} volumes, ${r.images.length} images of ${config.projectName} in ${r.seconds.toFixed(1)}s`,
+        `removed ${r.containers.length} containers, ${r.networks.length} networks, ${r.volumes.length} volumes, ${r.images.length} image tags of ${config.projectName} in ${r.seconds.toFixed(1)}s` +
+          (r.imagesInUse.length > 0 ? ` (kept ${r.imagesInUse.join(", ")}: in use by another stack)` : ""),
       );
+    }));
+
+  program
+    .command("ls")
+    .description("list the stacks this tool started on this Docker host: project, age, state, owner, URLs")
+    .option("--json", "print them as JSON")
+    .action(action(async (o: { json?: boolean }) => {
+      await requireDockerEngine();
+      const stacks = await ownedStacks(dockerClient());
+      process.stdout.write(o.json === true ? `${JSON.stringify(stacks, null, 2)}\n` : formatStacks(stacks));
     }));
 
   verifyOptions(portOptions(stageCommand(program, "pipeline", "prepare, build, deploy, scale, verify, then teardown")))
     .addOption(scaleOption())
     .option("--keep", "leave the stack running afterwards")
     .option("--remove-images", "teardown also removes the images built for this run")
-    .action(action(async (o: StageOptions) => runPipeline(configFrom(o))));
+    .action(action(async (o: StageOptions) => runPipeline(configFrom(o, true))));
 
   registerWebhookCommands(program);
   registerControlPlaneCommand(program);

@@ -248,9 +248,21 @@ export function resolveConfig(...layers: ConfigLayer[]): PipelineConfig {
   return config;
 }
 
-/** The usual resolution: defaults < config file < environment < CLI flags. */
-export function loadConfig(opts: { file?: string; cli?: ConfigLayer; env?: NodeJS.ProcessEnv } = {}): PipelineConfig {
+/**
+ * The usual resolution: defaults < config file < environment < CLI flags. `projectDefault`, when
+ * given, replaces the per-run default project name with one derived from the compose file that
+ * the layers chose (single stages share the checkout's stack: harness/stack/project.ts).
+ */
+export function loadConfig(
+  opts: { file?: string; cli?: ConfigLayer; env?: NodeJS.ProcessEnv; projectDefault?: (composeFile: string) => string } = {},
+): PipelineConfig {
   const env = opts.env ?? process.env;
   const file = opts.file ?? env.ENVOY_PIPELINE_CONFIG;
-  return resolveConfig(defaults(env), file ? layerFromFile(file) : {}, layerFromEnv(env), opts.cli ?? {});
+  const base = defaults(env);
+  const layers = [file ? layerFromFile(file) : {}, layerFromEnv(env), opts.cli ?? {}];
+  if (opts.projectDefault) {
+    const composeFile = layers.reduce<string>((f, l) => l.composeFile ?? f, base.composeFile);
+    base.projectName = opts.projectDefault(dirname(resolve(composeFile)));
+  }
+  return resolveConfig(base, ...layers);
 }

@@ -29,7 +29,17 @@ export ENVOY_PIPELINE_TEST_RUN
 status=0
 rm -rf build/test-results
 sh scripts/ensure-chromium.sh
+# Tests write only into temporary folders: any file of the checkout (ignored ones included, e.g.
+# reports/ or .envoy-pipeline/) changed during the tests fails the run. Build output is exempt.
+mkdir -p build && touch build/.tests-started
 npx vitest run || status=$?
+changed=$(find . \( -path ./.git -o -path ./node_modules -o -path ./services/node_modules -o -path ./build -o -path ./.cache -o -path ./jenkins-test/target \) -prune \
+  -o -newer build/.tests-started -print)
+if [ -n "$changed" ]; then
+  echo "npm test: tests wrote into the checkout (they must use temporary folders):" >&2
+  echo "$changed" >&2
+  status=1
+fi
 
 # Tests clean up after themselves, pass or fail. Anything left is a bug: report it, remove it,
 # and fail the run so that it gets fixed.

@@ -338,9 +338,52 @@ export function ensureDockerEngine(): Promise<void> {
   return ready;
 }
 
+/** Known failure of a stage that needs an engine: the CLI prints it as one line, exit 1. */
+export class EngineUnavailableError extends Error {
+  override name = "EngineUnavailableError";
+}
+
+/**
+ * Whether `prepare` may install or start Docker. Always outside Jenkins; under Jenkins
+ * (JENKINS_URL set) only when asked: ENVOY_PIPELINE_PROVISION=1 (or `prepare --provision`),
+ * since an agent's engine belongs to whoever runs the agent.
+ */
+export function provisioningAllowed(env: NodeJS.ProcessEnv = process.env): boolean {
+  if (/^(1|true|yes)$/i.test(env.ENVOY_PIPELINE_PROVISION ?? "")) return true;
+  if (/^(0|false|no)$/i.test(env.ENVOY_PIPELINE_PROVISION ?? "")) return false;
+  return (env.JENKINS_URL ?? "") === "";
+}
+
+/** One line saying what is missing, for stages that never provision. */
+export function engineOneLine(s: EngineState): string {
+  const problems = engineProblems(s).map((p) => p.replace(/\s*\n\s*/g, " "));
+  return `no usable Docker engine: ${problems.join("; ")}; \`envoy-pipeline prepare\` installs and starts one (npm test and npm run pipeline do it too)`;
+}
+
+let required: Promise<void> | undefined;
+
+/**
+ * For every stage but prepare (build, deploy, scale, verify, teardown, ls): the engine must
+ * already be there. Never installs or starts anything; fails with EngineUnavailableError.
+ */
+export function requireDockerEngine(): Promise<void> {
+  required ??= probeEngine().then(
+    (s) => {
+      if (engineProblems(s).length > 0) {
+        required = undefined;
+        throw new EngineUnavailableError(engineOneLine(s));
+      }
+    },
+  );
+  return required;
+}
+
 async function ensure(): Promise<void> {
   let s = await probeEngine();
   if (engineProblems(s).length === 0) return;
+  if (!provisioningAllowed()) {
+    throw new EngineUnavailableError(`${engineOneLine(s)} (under Jenkins only when asked: ENVOY_PIPELINE_PROVISION=1 or prepare --provision)`);
+  }
   if (!s.root || !s.debian) throw new Error(engineHelp(s));
 
   log.info(`Docker is not ready (${engineProblems(s).join("; ")}): provisioning it`);

@@ -19,11 +19,11 @@ import { dockerBuild } from "./build.ts";
 import { envoyBinary, npmTarball, zipkinJar, type Log } from "./downloads.ts";
 import { folderDigest, inputHash, localTag, sha256Hex } from "./hash.ts";
 import { imageInspectSchema, imageSetSchema, imagesFileSchema, type ImageEntry, type ImageInspect, type ImageSet } from "./schema.ts";
-import { DEBIAN, ENV_VARS, IMAGE_NAMES, INPUTS_LABEL, OFFICIAL, PINS, type ImageName } from "./versions.ts";
+import { DEBIAN, ENV_VARS, IMAGE_NAMES, INPUTS_LABEL, OFFICIAL, PINS, RYUK, type ImageName } from "./versions.ts";
 
 export type { ImageEntry, ImageSet } from "./schema.ts";
 export { imageSetSchema } from "./schema.ts";
-export { ENV_VARS, IMAGE_NAMES, OFFICIAL, PINS, type ImageName } from "./versions.ts";
+export { ENV_VARS, IMAGE_NAMES, OFFICIAL, PINS, RYUK, type ImageName } from "./versions.ts";
 
 /** The CA bundle the node image takes from the host (see images/node/Dockerfile). */
 export const HOST_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
@@ -50,6 +50,14 @@ interface Paths {
   imagesFile: string;
 }
 
+/**
+ * The checkout's state folder (ignored by git): `.envoy-pipeline/`, or ENVOY_PIPELINE_STATE_DIR
+ * (the tests point it at a temporary folder so that they never touch the user's).
+ */
+export function stateDir(root: string = repoRoot, env: NodeJS.ProcessEnv = process.env): string {
+  return env.ENVOY_PIPELINE_STATE_DIR !== undefined && env.ENVOY_PIPELINE_STATE_DIR !== "" ? env.ENVOY_PIPELINE_STATE_DIR : join(root, ".envoy-pipeline");
+}
+
 function paths(root: string): Paths {
   return {
     root,
@@ -57,7 +65,7 @@ function paths(root: string): Paths {
     downloads: join(root, ".cache", "downloads"),
     work: join(root, ".cache", "images"),
     logs: join(root, ".cache", "images", "logs"),
-    imagesFile: join(root, ".envoy-pipeline", "images.json"),
+    imagesFile: join(stateDir(root), "images.json"),
   };
 }
 
@@ -224,7 +232,7 @@ function linkOrCopy(src: string, dest: string): void {
 }
 
 /** The build context: images/<name>/* (modes kept) plus the artifacts under fixed names. */
-function assembleContext(work: string, plan: LocalImagePlan, artifacts: Record<string, string | Buffer>): string {
+function assembleContext(work: string, plan: { name: string; hash: string; recipeDir: string }, artifacts: Record<string, string | Buffer>): string {
   mkdirSync(work, { recursive: true });
   const dir = mkdtempSync(join(work, `ctx-${plan.name}-${plan.hash.slice(0, 12)}-`));
   for (const entry of readdirSync(plan.recipeDir)) {
@@ -326,11 +334,61 @@ function assemble(entries: Record<ImageName, ImageEntry>): ImageSet {
   return imageSetSchema.parse(set);
 }
 
-function writeImagesFile(file: string, set: ImageSet): void {
+function writeImagesFile(file: string, set: ImageSet, ryuk: ImageEntry): void {
   mkdirSync(dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify({ version: 1, preparedAt: new Date().toISOString(), imageSet: set }, null, 2)}\n`);
+  writeFileSync(tmp, `${JSON.stringify({ version: 1, preparedAt: new Date().toISOString(), imageSet: set, ryuk }, null, 2)}\n`);
   renameSync(tmp, file);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The Testcontainers reaper (not a base image: Testcontainers starts it)
+
+/** The local reaper image: FROM the local node image, plus harness/reaper/ryuk.ts. */
+export function planRyuk(plan: ImagePlan, root: string = repoRoot): Omit<LocalImagePlan, "name"> & { name: "ryuk"; source: string } {
+  const recipeDir = join(root, "images", "ryuk");
+  const source = join(root, RYUK.source);
+  const buildArgs = { BASE_IMAGE: plan.images.node.tag };
+  const hash = inputHash({ image: "ryuk", node: plan.images.node.hash, files: folderDigest(recipeDir), reaper: sha256Hex(readFileSync(source)), buildArgs });
+  return { name: "ryuk", version: RYUK.version, hash, tag: localTag("ryuk", RYUK.version, hash), recipeDir, buildArgs, source };
+}
+
+/** The same four steps as the base images: official here, local here, official pulled, local built. */
+async function prepareRyuk(plan: ImagePlan, p: Paths, log: Log, forceLocal: boolean, parallel: number): Promise<ImageEntry> {
+  if (!forceLocal) {
+    const official = await inspectImage(RYUK.official);
+    if (official) return { ref: RYUK.official, source: "official", id: official.Id };
+  }
+  const ryuk = planRyuk(plan, p.root);
+  const present = await currentLocal(ryuk);
+  if (present) return { ref: ryuk.tag, source: "local", id: present.Id };
+  if (!forceLocal && (await tryPull(RYUK.official, log))) {
+    const info = await inspectImage(RYUK.official);
+    if (info) return { ref: RYUK.official, source: "official", id: info.Id };
+  }
+  // Built on the local node image, which may not exist when the official node image is used.
+  if (!(await currentLocal(plan.images.node))) await buildLocalImages(["node"], plan, p, log, parallel);
+  const contextDir = assembleContext(p.work, ryuk, {
+    "ryuk.ts": ryuk.source,
+    "package.json": Buffer.from('{ "private": true, "type": "module" }\n'),
+  });
+  const t0 = Date.now();
+  try {
+    await dockerBuild({ name: "ryuk", tag: ryuk.tag, hash: ryuk.hash, contextDir, buildArgs: ryuk.buildArgs, logsDir: p.logs }, log);
+  } finally {
+    rmSync(contextDir, { recursive: true, force: true });
+  }
+  const info = await currentLocal(ryuk);
+  if (!info) throw new Error(`${ryuk.tag} is missing or unlabelled right after its build`);
+  log(`built ${ryuk.tag} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  return { ref: ryuk.tag, source: "local", id: info.Id };
+}
+
+/** Points RYUK.alias (what Testcontainers is told to run) at the image prepare chose. */
+async function tagRyukAlias(entry: ImageEntry): Promise<void> {
+  const [repo, tag] = RYUK.alias.split(":") as [string, string];
+  const current = await inspectImage(RYUK.alias);
+  if (current?.Id !== entry.id) await docker().getImage(entry.ref).tag({ repo, tag });
 }
 
 /**
@@ -386,7 +444,10 @@ export async function prepareImages(opts: PrepareOptions = {}): Promise<ImageSet
 
   const set = assemble(entries as Record<ImageName, ImageEntry>);
   for (const name of IMAGE_NAMES) log(`${ENV_VARS[name]}=${set.images[name].ref} (${set.images[name].source})`);
-  writeImagesFile(p.imagesFile, set);
+  const ryuk = await prepareRyuk(plan, p, log, forceLocal, parallel);
+  await tagRyukAlias(ryuk);
+  log(`RYUK_CONTAINER_IMAGE=${RYUK.alias} -> ${ryuk.ref} (${ryuk.source})`);
+  writeImagesFile(p.imagesFile, set, ryuk);
   return set;
 }
 

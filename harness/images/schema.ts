@@ -66,6 +66,8 @@ export const imagesFileSchema = z
     version: z.literal(1),
     preparedAt: z.string(),
     imageSet: imageSetSchema,
+    /** The Testcontainers reaper image (absent in files written before it existed). */
+    ryuk: imageEntrySchema.optional(),
   })
   .strict();
 export type ImagesFile = z.infer<typeof imagesFileSchema>;

@@ -75,3 +75,22 @@ export const PINS = {
     debianPackage: "prometheus",
   },
 } as const;
+
+/**
+ * The Testcontainers reaper. Not a base image of the stack: Testcontainers starts it (see
+ * harness/reaper/testcontainers-env.ts). The official tag is the one testcontainers-node 11.9
+ * asks for; the local equivalent (images/ryuk, harness/reaper/ryuk.ts) speaks the same protocol.
+ */
+export const RYUK = {
+  official: "testcontainers/ryuk:0.14.0",
+  /** The Ryuk release whose protocol and RYUK_* variables the local reaper follows. */
+  version: "0.14.0",
+  /**
+   * What Testcontainers is told to run (RYUK_CONTAINER_IMAGE). Testcontainers reads the name once,
+   * when it is loaded, before the prepare stage of the same process has chosen between the
+   * official image and the local build; so the name is fixed and prepare points it at its choice.
+   */
+  alias: "envoy-pipeline/ryuk:current",
+  /** The reaper's one source file, relative to the repository root. */
+  source: "harness/reaper/ryuk.ts",
+} as const;

@@ -23,15 +23,13 @@ export function composeFiles(config: PipelineConfig): string[] {
 }
 
 /**
- * The variables the compose file reads: per-run image tag, host ports (empty = ephemeral) and the
+ * The variables the compose file reads: project, host ports (empty = ephemeral) and the
  * base images chosen by the prepare stage (official ones, or their air-gapped equivalents).
  */
 export function composeEnvironment(config: PipelineConfig, images: Record<string, string> = {}): Record<string, string> {
   return {
     ...images,
     COMPOSE_PROJECT_NAME: config.projectName,
-    // Images are tagged per project so that two pipelines building different code never share a tag.
-    IMAGE_TAG: config.projectName,
     ENVOY_LISTENER_PORT: config.ports.listener === 0 ? "" : String(config.ports.listener),
     ENVOY_ADMIN_PORT: config.ports.admin === 0 ? "" : String(config.ports.admin),
     // Read by the control plane in xds mode (docker-compose.xds.yml).

@@ -1,5 +1,7 @@
 // deploy: `docker compose up` through Testcontainers, waiting on every container's health check
 // and then on Envoy reporting each service's replicas healthy. No sleeps: only observed state.
+// First: it names the reaper image before "testcontainers" is loaded (harness/reaper/session.ts).
+import { useReaper } from "../reaper/session.ts";
 import { dirname } from "node:path";
 import { DockerComposeEnvironment } from "testcontainers";
 import { EnvoyAdmin } from "../envoy/admin.ts";
@@ -18,12 +20,12 @@ export interface DeployResult {
   replicas: Record<string, ReplicaContainer[]>;
 }
 
-// Ryuk (Testcontainers' reaper) cannot be pulled without a registry, and the stack must outlive
-// this process anyway (the next stage runs in another one): teardown removes it by its labels.
-process.env.TESTCONTAINERS_RYUK_DISABLED ??= "true";
-
-/** A compose environment for this project: same file, variables and health-check waits. */
+/**
+ * A compose environment for this project: same file, variables and health-check waits. Ryuk
+ * (Testcontainers' reaper) is on when the stack lives and dies with this process.
+ */
 export function composeEnvironmentFor(ctx: StageContext): DockerComposeEnvironment {
+  useReaper(ctx.lifetime);
   return new DockerComposeEnvironment(dirname(ctx.config.composeFile), composeFiles(ctx.config))
     .withProjectName(ctx.config.projectName)
     .withEnvironment(ctx.composeEnv)

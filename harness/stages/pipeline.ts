@@ -103,7 +103,8 @@ export async function pipeline(config: PipelineConfig): Promise<PipelineSummary>
 
   try {
     await stage("prepare", () => prepare());
-    ctx = await stageContext(config);
+    // The stack lives as long as this process (Ryuk removes it if the process dies), unless --keep.
+    ctx = await stageContext(config, {}, { lifetime: config.keep ? "kept" : "process" });
     const c = ctx;
     await stage("build", () => build(c));
     summary.endpoints = (await stage("deploy", () => deploy(c))).endpoints;

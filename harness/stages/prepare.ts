@@ -1,6 +1,7 @@
 // prepare: a running Docker engine with compose v2, and every base image the stack builds from
 // (the official ones when a registry serves them, else equivalents built from package registries).
 import { ensureDockerEngine } from "../docker/engine.ts";
+import { pruneBuildCache } from "../images/build-cache.ts";
 import { prepareImages, type ImageSet } from "../images/index.ts";
 import { log, waitingFor } from "../log.ts";
 
@@ -16,5 +17,6 @@ export async function prepare(opts: { forceLocal?: boolean } = {}): Promise<Prep
     prepareImages({ forceLocal: opts.forceLocal === true, log: (line) => log.info(`  ${line}`) }),
   );
   for (const [name, ref] of Object.entries(images.env)) log.info(`  ${name}=${ref}`);
+  await pruneBuildCache(process.env, (line) => log.info(`  ${line}`));
   return { seconds: (Date.now() - t0) / 1000, images };
 }

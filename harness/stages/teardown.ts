@@ -1,6 +1,7 @@
-// teardown: removes this compose project's containers, networks and volumes (and, when asked,
-// the images it built), found by compose's project label. Other people's containers on the same
-// host are never touched: nothing here lists anything without the project filter.
+// teardown: removes this compose project's containers, networks and volumes, found by compose's
+// project label, and the tags of the images compose built for them when nothing else uses them.
+// Other people's containers on the same host are never touched: nothing is listed without the
+// project filter, and an image is only considered when this project's containers ran it or built it.
 import type Dockerode from "dockerode";
 import { z } from "zod";
 import { log } from "../log.ts";
@@ -11,11 +12,25 @@ export interface TeardownResult {
   containers: string[];
   networks: string[];
   volumes: string[];
+  /** Image tags removed. */
   images: string[];
+  /** Image tags kept because another container still uses them. */
+  imagesInUse: string[];
 }
 
+const imageInspectSchema = z.object({
+  RepoTags: z.array(z.string()).nullable().optional(),
+  Config: z
+    .object({ Labels: z.record(z.string(), z.string()).nullable().optional() })
+    .nullable()
+    .optional(),
+});
+
 const volumeListSchema = z.object({
-  Volumes: z.array(z.object({ Name: z.string() })).nullable().transform((v) => v ?? []),
+  Volumes: z
+    .array(z.object({ Name: z.string() }))
+    .nullable()
+    .transform((v) => v ?? []),
 });
 
 /**
@@ -55,25 +70,33 @@ async function removeNetwork(docker: Dockerode, id: string, timeoutMs = 30_000):
   }
 }
 
-export async function teardown(
-  docker: Dockerode,
-  project: string,
-  opts: { removeImages?: boolean } = {},
-): Promise<TeardownResult> {
+/**
+ * Removes the compose project's containers, networks and volumes, found by its label.
+ * `opts.removeImages` is accepted for compatibility: the stack's image tags are removed anyway
+ * when nothing else uses them (content tags are rebuilt from the build cache in a second).
+ */
+export async function teardown(docker: Dockerode, project: string, _opts: { removeImages?: boolean } = {}): Promise<TeardownResult> {
   const t0 = Date.now();
   const filters = { label: [`${PROJECT_LABEL}=${project}`] };
-  const result: TeardownResult = { seconds: 0, containers: [], networks: [], volumes: [], images: [] };
+  const result: TeardownResult = { seconds: 0, containers: [], networks: [], volumes: [], images: [], imagesInUse: [] };
 
   const containers = await docker.listContainers({ all: true, filters });
+  const usedImages = new Set(containers.map((c) => c.ImageID));
   // Force-remove kills with SIGKILL; the services shut down cleanly in well under a second, so a
   // short stop first keeps their last logs and spans, without 10 s stop timeouts.
   await Promise.all(
     containers.map(async (c) => {
       const name = (c.Names[0] ?? c.Id).replace(/^\//, "");
-      await ignoringGone(() => docker.getContainer(c.Id).stop({ t: 2 }).catch((err: unknown) => {
-        // 304: already stopped.
-        if (!(typeof err === "object" && err !== null && "statusCode" in err && (err as { statusCode: unknown }).statusCode === 304)) throw err;
-      }));
+      await ignoringGone(() =>
+        docker
+          .getContainer(c.Id)
+          .stop({ t: 2 })
+          .catch((err: unknown) => {
+            // 304: already stopped.
+            if (!(typeof err === "object" && err !== null && "statusCode" in err && (err as { statusCode: unknown }).statusCode === 304))
+              throw err;
+          }),
+      );
       await ignoringGone(() => docker.getContainer(c.Id).remove({ force: true, v: true }));
       result.containers.push(name);
     }),
@@ -90,19 +113,33 @@ export async function teardown(
     result.volumes.push(v.Name);
   }
 
-  if (opts.removeImages) {
-    // Only the images compose built for this project (tagged with it); base images are shared.
-    // compose tags them with the project name (IMAGE_TAG, see harness/stack/compose.ts).
-    const tag = project;
-    const built = await docker.listImages({ filters: { reference: [`envoy-pipeline/*:${tag}`] } });
-    for (const image of built) {
-      for (const ref of (image.RepoTags ?? []).filter((t) => t.endsWith(`:${tag}`))) {
-        try {
-          await docker.getImage(ref).remove();
-          result.images.push(ref);
-        } catch (err) {
-          if (!isGone(err)) log.warn(`image ${ref} kept: ${(err as Error).message.split("\n")[0]}`);
-        }
+  // The image tags: those of the images the stack's containers ran, and those this project built
+  // (compose labels what it builds with the project), when compose built them: base images are
+  // shared and stay. A tag still used by another container (another stack of the same commit)
+  // stays as well: Docker refuses to remove it (409), which is the check we want.
+  const projectImages = await docker.listImages({ filters: { label: [`${PROJECT_LABEL}=${project}`] } });
+  const candidates = new Set([...usedImages, ...projectImages.map((i) => i.Id)]);
+  for (const id of candidates) {
+    let info: z.infer<typeof imageInspectSchema>;
+    try {
+      info = imageInspectSchema.parse(await docker.getImage(id).inspect());
+    } catch (err) {
+      if (isGone(err)) continue;
+      throw err;
+    }
+    const builtFor = info.Config?.Labels?.[PROJECT_LABEL];
+    if (builtFor === undefined) continue;
+    // Services sharing one build (service1, service2) give compose two images for one tag: the
+    // first loses the tag and dangles. Untagged and built for this project: remove it by id.
+    const refs = (info.RepoTags ?? []).length > 0 ? (info.RepoTags ?? []) : builtFor === project ? [id] : [];
+    for (const ref of refs) {
+      try {
+        await docker.getImage(ref).remove();
+        result.images.push(ref);
+      } catch (err) {
+        const status = (err as { statusCode?: unknown }).statusCode;
+        if (status === 409) result.imagesInUse.push(ref);
+        else if (!isGone(err)) log.warn(`image ${ref} kept: ${(err as Error).message.split("\n")[0]}`);
       }
     }
   }

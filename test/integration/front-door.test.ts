@@ -182,7 +182,8 @@ describe("the front door of a real stack", { timeout: 600_000 }, () => {
   });
 
   it("the image's Envoy validates the local reply mapping and rejects a mapper with an unknown response flag", async () => {
-    const run = (cmd: string) => runInEnvoyImage(s().ctx.docker, s().config.projectName, cmd);
+    const envoyImage = s().ctx.images.find((i) => i.startsWith("envoy-pipeline/front-envoy:")) ?? "envoy-pipeline/front-envoy:missing";
+    const run = (cmd: string) => runInEnvoyImage(s().ctx.docker, envoyImage, cmd);
     const good = await run("envoy --mode validate -c /etc/envoy/envoy.yaml");
     assert.equal(good.code, 0, good.out);
     const bad = await run("sed 's/flags: \\[NR\\]/flags: [XX]/' /etc/envoy/envoy.yaml > /tmp/bad.yaml && ! cmp -s /etc/envoy/envoy.yaml /tmp/bad.yaml && envoy --mode validate -c /tmp/bad.yaml");

@@ -12,6 +12,8 @@ import { projectContainers } from "../../harness/stack/discover.ts";
 import { teardown } from "../../harness/stages/teardown.ts";
 import { testProjectName } from "../support/names.ts";
 
+const reportDir = mkdtempSync(join(tmpdir(), "ept-pipeline-reports-"));
+
 interface Run {
   code: number | null;
   signal: NodeJS.Signals | null;
@@ -24,7 +26,8 @@ function runCli(args: string[], interruptWhen?: RegExp): Promise<Run> {
   return new Promise((done, fail) => {
     const child = spawn(process.execPath, ["--import", "tsx", resolve(repoRoot, "harness/cli.ts"), ...args], {
       cwd: repoRoot,
-      env: { ...process.env, BUILD_TAG: "" },
+      // Reports of a run that gets that far go to a temporary folder, never the checkout's reports/.
+      env: { ...process.env, BUILD_TAG: "", ENVOY_PIPELINE_REPORT_DIR: reportDir },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";
@@ -46,6 +49,7 @@ function runCli(args: string[], interruptWhen?: RegExp): Promise<Run> {
 describe("envoy-pipeline pipeline", { timeout: 600_000 }, () => {
   const projects: string[] = [];
   afterAll(async () => {
+    rmSync(reportDir, { recursive: true, force: true });
     // Only if a test failed half-way: the assertions below expect nothing to be left.
     for (const p of projects) await teardown(docker(), p, { removeImages: true });
   });

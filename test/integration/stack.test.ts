@@ -36,6 +36,12 @@ describe("the stack on a real Docker engine", { timeout: 600_000 }, () => {
     assert.ok(stack, "the stack did not start");
     return stack;
   };
+  /** The stack's own image of `repo`, under its content tag. */
+  const builtImage = (repo: string): string => {
+    const ref = s().ctx.images.find((i) => i.startsWith(`envoy-pipeline/${repo}:`));
+    assert.ok(ref, `the stack builds envoy-pipeline/${repo} (${s().ctx.images.join(", ")})`);
+    return ref;
+  };
 
   beforeAll(async () => {
     stack = await startTestStack("stack", { scale: { service1: 3, service2: 3 } });
@@ -51,7 +57,7 @@ describe("the stack on a real Docker engine", { timeout: 600_000 }, () => {
   });
 
   it("the image's Envoy validates the shipped config and rejects a broken one", async () => {
-    const run = (cmd: string) => runInEnvoyImage(s().ctx.docker, s().config.projectName, cmd);
+    const run = (cmd: string) => runInEnvoyImage(s().ctx.docker, builtImage("front-envoy"), cmd);
     const good = await run("envoy --version && envoy --mode validate -c /etc/envoy/envoy.yaml");
     assert.equal(good.code, 0, good.out);
     assert.match(good.out, /1\.40\.\d+/);
@@ -114,7 +120,7 @@ describe("the stack on a real Docker engine", { timeout: 600_000 }, () => {
   it("teardown removes every container, network and volume of the project and nothing else", async () => {
     const { docker } = s().ctx;
     const bystander = await docker.createContainer({
-      Image: `envoy-pipeline/service:${s().config.projectName}`,
+      Image: builtImage("service"),
       Cmd: ["node", "-e", "setTimeout(()=>{}, 60000)"],
       Labels: { "com.docker.compose.project": `${s().config.projectName}x` },
     });

@@ -2,8 +2,8 @@
 // binary of the stack), e.g. `envoy --mode validate` on a variant of the shipped config.
 import type Dockerode from "dockerode";
 
-export async function runInEnvoyImage(docker: Dockerode, project: string, cmd: string): Promise<{ code: number; out: string }> {
-  const container = await docker.createContainer({ Image: `envoy-pipeline/front-envoy:${project}`, Entrypoint: ["bash", "-c"], Cmd: [cmd], User: "root" });
+export async function runInEnvoyImage(docker: Dockerode, image: string, cmd: string): Promise<{ code: number; out: string }> {
+  const container = await docker.createContainer({ Image: image, Entrypoint: ["bash", "-c"], Cmd: [cmd], User: "root" });
   try {
     await container.start();
     const { StatusCode } = (await container.wait()) as { StatusCode: number };

@@ -1,5 +1,11 @@
 // A real stack for integration tests: built, deployed and torn down under a test project name.
+// Its reports go to a temporary folder (never the checkout's reports/), removed by stop(); the
+// stack lives as long as the test process (Ryuk removes it if the test run is killed).
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { loadConfig, type PipelineConfig } from "../../harness/config.ts";
+import { docker } from "../../harness/docker/engine.ts";
 import { build } from "../../harness/stages/build.ts";
 import { stageContext, type StageContext } from "../../harness/stages/context.ts";
 import { deploy, type DeployResult } from "../../harness/stages/deploy.ts";
@@ -31,10 +37,12 @@ export async function startTestStack(
     beforeDeploy?: (project: string) => void;
   } = {},
 ): Promise<TestStack> {
+  const reportDir = mkdtempSync(join(tmpdir(), "ept-reports-"));
   const config = loadConfig({
     env: {},
     cli: {
       projectName: testProjectName(label),
+      reportDir,
       ...(opts.composeFile ? { composeFile: opts.composeFile } : {}),
       ...(opts.composeOverrides ? { composeOverrides: opts.composeOverrides } : {}),
       ...(opts.scale ? { scale: opts.scale } : {}),
@@ -42,10 +50,17 @@ export async function startTestStack(
       waitTimeoutSeconds: 90,
     },
   });
-  const ctx = await stageContext(config, opts.env ?? {});
   const stop = async (): Promise<void> => {
-    await teardown(ctx.docker, config.projectName, { removeImages: true });
+    rmSync(reportDir, { recursive: true, force: true });
+    await teardown(docker(), config.projectName);
   };
+  let ctx: StageContext;
+  try {
+    ctx = await stageContext(config, opts.env ?? {}, { lifetime: "process" });
+  } catch (err) {
+    await stop();
+    throw err;
+  }
   try {
     opts.beforeDeploy?.(config.projectName);
     await build(ctx);

@@ -1,0 +1,27 @@
+// Whether this process's stack is Ryuk's to remove when the process dies. Testcontainers decides
+// when DockerComposeEnvironment.up() first runs (it reads TESTCONTAINERS_RYUK_DISABLED then and
+// keeps its reaper for the life of the process), so deploy and scale call this just before.
+//   - `pipeline` (one process, stack torn down at its end): Ryuk on. The compose project is
+//     registered with the reaper; kill -9 of the harness -> the reaper removes the stack after
+//     RYUK_RECONNECTION_TIMEOUT (Testcontainers' TESTCONTAINERS_RYUK_RECONNECTION_TIMEOUT, 10s).
+//   - `pipeline --keep` and the single stages (`deploy`, then `scale` in another process): the
+//     stack is meant to outlive the process, so it is not registered. `ls` shows it and
+//     `teardown` / `teardown --stale` remove it.
+// A user's TESTCONTAINERS_RYUK_DISABLED=true (set before start) is honoured: no reaper at all.
+import "./testcontainers-env.ts";
+
+const userDisabled = process.env.TESTCONTAINERS_RYUK_DISABLED === "true";
+
+/** How long a stack is meant to live, recorded on its containers (label envoy-pipeline.lifetime). */
+export type StackLifetime = "process" | "kept" | "stages";
+
+export function useReaper(lifetime: StackLifetime): void {
+  process.env.TESTCONTAINERS_RYUK_DISABLED = userDisabled || lifetime !== "process" ? "true" : "false";
+  // One reaper per harness process. testcontainers-node otherwise reuses any running reaper of
+  // the host (found by the image's org.testcontainers.ryuk label), and a reaper prunes only once
+  // its last client is gone: with another pipeline running on the same host (parallel CI
+  // executors), a killed run's stack would wait for that other run to end. Reapers carrying
+  // TESTCONTAINERS_RYUK_TEST_LABEL are never reused by another process (testcontainers-node's
+  // findReaperContainer skips them), which is exactly the isolation we want.
+  if (lifetime === "process") process.env.TESTCONTAINERS_RYUK_TEST_LABEL ??= "true";
+}
