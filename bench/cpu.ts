@@ -45,7 +45,12 @@ function parentPid(pid: number): number | undefined {
  * their own. dockerd and containerd serve every stack, so theirs is the whole engine's.
  */
 function engineTicks(containerPids: readonly number[]): Map<string, number> {
-  const shims = new Set(containerPids.map(parentPid).filter((p): p is number => p !== undefined).map(String));
+  const shims = new Set(
+    containerPids
+      .map(parentPid)
+      .filter((p): p is number => p !== undefined)
+      .map(String),
+  );
   const out = new Map<string, number>();
   let pids: string[];
   try {

@@ -102,7 +102,12 @@ async function until(what: string, timeoutMs: number, probe: () => boolean): Pro
 
 async function benchMode(mode: Mode): Promise<DiscoveryFigures> {
   const config = loadConfig({
-    cli: { projectName: `bench-${mode}-${randomBytes(3).toString("hex")}`, discovery: mode, scale: { service1: 1, service2: 1 }, waitTimeoutSeconds: 180 },
+    cli: {
+      projectName: `bench-${mode}-${randomBytes(3).toString("hex")}`,
+      discovery: mode,
+      scale: { service1: 1, service2: 1 },
+      waitTimeoutSeconds: 180,
+    },
   });
   const ctx = await stageContext(config);
   try {
@@ -122,7 +127,9 @@ async function benchMode(mode: Mode): Promise<DiscoveryFigures> {
       added.map(async (r) => {
         const h = await healthyAt(ctx, r.name);
         const t = load.firstSeen.get(r.hostname);
-        process.stderr.write(`bench: ${mode}: ${r.name} (${r.hostname}): healthy at ${h ?? "?"}, first request at ${t ?? "?"} (seen: ${[...load.firstSeen.keys()].join(", ")})\n`);
+        process.stderr.write(
+          `bench: ${mode}: ${r.name} (${r.hostname}): healthy at ${h ?? "?"}, first request at ${t ?? "?"} (seen: ${[...load.firstSeen.keys()].join(", ")})\n`,
+        );
         return { replica: r.name, seconds: h !== undefined && t !== undefined ? (t - h) / 1000 : null };
       }),
     );
@@ -148,7 +155,9 @@ export async function discoveryBench(modes: readonly Mode[]): Promise<DiscoveryF
     const f = await benchMode(mode);
     out.push(f);
     const conv = f.convergence.map((c) => fmt(c.seconds)).join(", ");
-    process.stdout.write(`${f.mode.padEnd(6)}${conv.padEnd(40)}${f.scaleDown.failed} failed of ${f.scaleDown.requests}${f.scaleDown.sample.length ? ` (${f.scaleDown.sample.join("; ")})` : ""}\n`);
+    process.stdout.write(
+      `${f.mode.padEnd(6)}${conv.padEnd(40)}${f.scaleDown.failed} failed of ${f.scaleDown.requests}${f.scaleDown.sample.length ? ` (${f.scaleDown.sample.join("; ")})` : ""}\n`,
+    );
   }
   return out;
 }

@@ -81,7 +81,12 @@ interface Run {
 
 const firstLine = (text: string): string => text.split("\n")[0] ?? "";
 /** Compose's errors start with its progress output and end with the cause. */
-const lastLine = (text: string): string => text.split("\n").map((l) => l.trim()).filter((l) => l !== "").pop() ?? "";
+const lastLine = (text: string): string =>
+  text
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "")
+    .pop() ?? "";
 
 const flags = parseFlags();
 const project = `bench-false-alarms-${randomBytes(3).toString("hex")}`;
@@ -102,7 +107,8 @@ async function removeStack(untilEmpty: boolean): Promise<void> {
       const r = await teardown(docker(), project, { removeImages: true });
       const empty = r.containers.length === 0 && r.networks.length === 0;
       emptyPasses = empty ? emptyPasses + 1 : 0;
-      if (!empty) log.info(`removed ${r.containers.length} containers, ${r.networks.length} networks, ${r.images.length} images of ${project}`);
+      if (!empty)
+        log.info(`removed ${r.containers.length} containers, ${r.networks.length} networks, ${r.images.length} images of ${project}`);
     } catch (err) {
       emptyPasses = 0;
       log.warn(`teardown of ${project}: ${firstLine((err as Error).message)}${untilEmpty ? " (trying again)" : ""}`);
@@ -139,7 +145,12 @@ async function verifyOnce(ctx: StageContext): Promise<Run> {
     return { passed: outcome.passed, seconds: (performance.now() - t0) / 1000, failures, requests };
   } catch (err) {
     // verify throws only for internal errors; the run counts as failed all the same.
-    return { passed: false, seconds: (performance.now() - t0) / 1000, failures: [{ service: "-", check: "error", reason: firstLine((err as Error).message) }], requests: {} };
+    return {
+      passed: false,
+      seconds: (performance.now() - t0) / 1000,
+      failures: [{ service: "-", check: "error", reason: firstLine((err as Error).message) }],
+      requests: {},
+    };
   }
 }
 
@@ -156,7 +167,10 @@ function summary(runs: readonly Run[], note = ""): string {
     ["verify seconds", `p50 ${percentileSorted(seconds, 0.5).toFixed(1)}, max ${percentileSorted(seconds, 1).toFixed(1)}`],
     ["requests", `${requests || "none"} per run (${flags.requests ? "--requests" : "sized by verify's statistics"})`],
   ];
-  return [`false alarms: ${runs.length} runs of verify on one healthy 3+3 stack (${project}${note})`, ...rows.map(([k, v]) => `  ${k.padEnd(15)} ${v}`)].join("\n");
+  return [
+    `false alarms: ${runs.length} runs of verify on one healthy 3+3 stack (${project}${note})`,
+    ...rows.map(([k, v]) => `  ${k.padEnd(15)} ${v}`),
+  ].join("\n");
 }
 
 let currentStep = "";
@@ -177,7 +191,9 @@ async function main(): Promise<number> {
     const run = await verifyOnce(ctx);
     runs.push(run);
     const failures = run.failures.map((f) => `${f.service} ${f.check}: ${f.reason}`).join(" | ");
-    process.stdout.write(`run ${String(i).padStart(String(flags.runs).length)}/${flags.runs}  ${run.passed ? "PASS" : "FAIL"}  ${run.seconds.toFixed(1)} s${failures ? `  ${failures}` : ""}\n`);
+    process.stdout.write(
+      `run ${String(i).padStart(String(flags.runs).length)}/${flags.runs}  ${run.passed ? "PASS" : "FAIL"}  ${run.seconds.toFixed(1)} s${failures ? `  ${failures}` : ""}\n`,
+    );
   }
   process.stdout.write(`${summary(runs)}\n`);
   return 0;

@@ -12,7 +12,9 @@ import { pipeline } from "../harness/stages/pipeline.ts";
 import { teardown } from "../harness/stages/teardown.ts";
 import { cpuDelta, cpuSnapshot, type CpuUsage } from "./cpu.ts";
 
-const { values } = parseArgs({ options: { replicas: { type: "string", default: "3" }, "idle-seconds": { type: "string", default: "30" } } });
+const { values } = parseArgs({
+  options: { replicas: { type: "string", default: "3" }, "idle-seconds": { type: "string", default: "30" } },
+});
 const replicas = Number(values.replicas);
 const idleSeconds = Number(values["idle-seconds"]);
 if (!Number.isInteger(replicas) || replicas < 1 || replicas > 50 || !(idleSeconds >= 0 && idleSeconds <= 600)) {
@@ -23,7 +25,12 @@ if (!Number.isInteger(replicas) || replicas < 1 || replicas > 50 || !(idleSecond
 const config = loadConfig({
   env: { ...process.env, BUILD_TAG: "" },
   // keep: the stack stays up after verify so that its idle CPU can be measured; removed below.
-  cli: { projectName: `bench-${process.pid}-${replicas}`, scale: { service1: replicas, service2: replicas }, keep: true, removeImages: true },
+  cli: {
+    projectName: `bench-${process.pid}-${replicas}`,
+    scale: { service1: replicas, service2: replicas },
+    keep: true,
+    removeImages: true,
+  },
 });
 let peakRss = process.memoryUsage().rss;
 const sampler = setInterval(() => {

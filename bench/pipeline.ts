@@ -62,11 +62,15 @@ type Run = z.infer<typeof runSchema>;
 
 function runPipeline(replicas: number): Run {
   process.stderr.write(`bench: pipeline at ${replicas}+${replicas} ...\n`);
-  const child = spawnSync(process.execPath, ["--import", "tsx", "bench/pipeline-run.ts", "--replicas", String(replicas), "--idle-seconds", values["idle-seconds"]], {
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "inherit"],
-    maxBuffer: 64 * 1024 * 1024,
-  });
+  const child = spawnSync(
+    process.execPath,
+    ["--import", "tsx", "bench/pipeline-run.ts", "--replicas", String(replicas), "--idle-seconds", values["idle-seconds"]],
+    {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "inherit"],
+      maxBuffer: 64 * 1024 * 1024,
+    },
+  );
   const line = child.stdout.trim().split("\n").pop() ?? "";
   let data: unknown = null;
   try {
@@ -75,7 +79,8 @@ function runPipeline(replicas: number): Run {
     // Reported below.
   }
   const parsed = runSchema.safeParse(data);
-  if (!parsed.success) throw new Error(`bench: the ${replicas}+${replicas} run printed no result (exit ${child.status}): ${parsed.error.message}`);
+  if (!parsed.success)
+    throw new Error(`bench: the ${replicas}+${replicas} run printed no result (exit ${child.status}): ${parsed.error.message}`);
   return parsed.data;
 }
 
@@ -111,7 +116,8 @@ for (const replicas of scales) {
 const stage = (r: Run, name: string): number | undefined => r.timings.find((t) => t.stage === name)?.seconds;
 const sum = (r: Run, names: readonly string[]): number => names.reduce((s, n) => s + (stage(r, n) ?? 0), 0);
 const fixed = (n: number | undefined, digits = 1): string => (n === undefined ? "-" : n.toFixed(digits));
-const idleOf = (r: Run, service: RegExp): number[] => (r.idle?.containers ?? []).filter((c) => service.test(c.name.replace(/-\d+$/, ""))).map((c) => c.cores);
+const idleOf = (r: Run, service: RegExp): number[] =>
+  (r.idle?.containers ?? []).filter((c) => service.test(c.name.replace(/-\d+$/, ""))).map((c) => c.cores);
 const STAGES = ["prepare", "build", "deploy", "scale", "verify", "teardown"];
 
 const rows: Array<[string, (x: (typeof results)[number]) => string]> = [
@@ -123,13 +129,29 @@ const rows: Array<[string, (x: (typeof results)[number]) => string]> = [
   ["req/s through Envoy, per service", (x) => x.run.requests.map((r) => r.requestsPerSecond.toFixed(0)).join(" / ") || "-"],
   ["harness peak RSS (MiB)", (x) => fixed(x.run.peakRssMiB, 0)],
   ["idle CPU, stack (cores)", (x) => (x.run.idle ? x.run.idle.containers.reduce((s, c) => s + c.cores, 0).toFixed(3) : "-")],
-  ["idle CPU per replica, mean (cores)", (x) => { const v = idleOf(x.run, /^service/); return v.length ? (v.reduce((a, b) => a + b, 0) / v.length).toFixed(4) : "-"; }],
-  ["idle CPU per replica, max (cores)", (x) => { const v = idleOf(x.run, /^service/); return v.length ? Math.max(...v).toFixed(4) : "-"; }],
-  ["idle CPU envoy / zipkin / prometheus", (x) => [/front-envoy/, /zipkin/, /prometheus/].map((re) => (idleOf(x.run, re)[0] ?? Number.NaN).toFixed(3)).join(" / ")],
+  [
+    "idle CPU per replica, mean (cores)",
+    (x) => {
+      const v = idleOf(x.run, /^service/);
+      return v.length ? (v.reduce((a, b) => a + b, 0) / v.length).toFixed(4) : "-";
+    },
+  ],
+  [
+    "idle CPU per replica, max (cores)",
+    (x) => {
+      const v = idleOf(x.run, /^service/);
+      return v.length ? Math.max(...v).toFixed(4) : "-";
+    },
+  ],
+  [
+    "idle CPU envoy / zipkin / prometheus",
+    (x) => [/front-envoy/, /zipkin/, /prometheus/].map((re) => (idleOf(x.run, re)[0] ?? Number.NaN).toFixed(3)).join(" / "),
+  ],
   ["verdict", (x) => (x.run.ok ? "passed" : `FAILED: ${x.run.error ?? ""}`)],
 ];
 const header = ["", ...results.map((x) => `${x.replicas}+${x.replicas}`)];
 const table = [header, ...rows.map(([label, cell]) => [label, ...results.map(cell)])];
 const widths = header.map((_, i) => Math.max(...table.map((row) => (row[i] ?? "").length)));
-for (const row of table) console.log(row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join("  "));
+for (const row of table)
+  console.log(row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join("  "));
 process.exitCode = results.every((x) => x.run.ok) ? 0 : 1;

@@ -58,7 +58,9 @@ try {
   const admin = new EnvoyAdmin(endpoints.adminUrl);
   if (!ours && values.sampling !== undefined) await applyTracingSampling(admin, config.tracing.sampling);
   const sampling = (await tracingSampling(admin)) ?? "envoy.yaml's";
-  console.log(`throughput through Envoy, project ${config.projectName}: ${requests} requests per round, concurrency ${concurrency}, tracing sampling ${sampling} %`);
+  console.log(
+    `throughput through Envoy, project ${config.projectName}: ${requests} requests per round, concurrency ${concurrency}, tracing sampling ${sampling} %`,
+  );
   for (let round = 1; round <= rounds; round++) {
     const before = await cpuSnapshot(docker(), config.projectName);
     const client0 = process.cpuUsage();
@@ -81,7 +83,9 @@ try {
     const seconds = Math.max(...results.map((r) => r.duration));
     const p99 = Math.max(...results.map((r) => r.latency.p99));
     console.log(`round ${round}: ${(ok / seconds).toFixed(0)} req/s (${ok} 2xx, ${bad} other) in ${seconds.toFixed(1)} s, p99 ${p99} ms`);
-    console.log(`  CPU during the load (cores): envoy ${coresOf(usage, /front-envoy/).toFixed(2)}, services ${coresOf(usage, /^service/).toFixed(2)}, zipkin ${coresOf(usage, /zipkin/).toFixed(2)}, prometheus ${coresOf(usage, /prometheus/).toFixed(2)}`);
+    console.log(
+      `  CPU during the load (cores): envoy ${coresOf(usage, /front-envoy/).toFixed(2)}, services ${coresOf(usage, /^service/).toFixed(2)}, zipkin ${coresOf(usage, /zipkin/).toFixed(2)}, prometheus ${coresOf(usage, /prometheus/).toFixed(2)}`,
+    );
     console.log(formatUsage(usage));
     console.log(`  ${"autocannon (this process)".padEnd(22)} ${((client.user + client.system) / 1e6 / usage.seconds).toFixed(3)} cores`);
   }

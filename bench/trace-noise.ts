@@ -70,7 +70,9 @@ try {
   const spanNames = Object.fromEntries(await Promise.all(services.map(async (s) => [s, await zipkin.spanNames(s)] as const)));
   console.log(`compose file: ${config.composeFile}`);
   console.log(`${requests} requests to each service, then ${idleSeconds} s idle; newest ${noise.traces} traces (limit ${limit}):`);
-  console.log(`  health-check/scrape roots: ${noise.probeRoots} of ${noise.traces} (${(noise.share * 100).toFixed(1)} %); probe spans anywhere: ${noise.probeSpans}`);
+  console.log(
+    `  health-check/scrape roots: ${noise.probeRoots} of ${noise.traces} (${(noise.share * 100).toFixed(1)} %); probe spans anywhere: ${noise.probeSpans}`,
+  );
   for (const [name, n] of noise.rootNames) console.log(`  ${String(n).padStart(5)}  ${name}`);
   for (const [service, names] of Object.entries(spanNames)) console.log(`  span names of ${service}: ${names.join(", ") || "(none)"}`);
 } finally {

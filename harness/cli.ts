@@ -27,16 +27,20 @@ import { VerifyInputError } from "./verify/schema.ts";
 import { registerWebhookCommands } from "./webhook/index.ts";
 import { registerControlPlaneCommand } from "./xds/cli.ts";
 
-const integer = (name: string) => (value: string): number => {
-  if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`${name} must be a whole number, got '${value}'`);
-  return Number(value);
-};
+const integer =
+  (name: string) =>
+  (value: string): number => {
+    if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`${name} must be a whole number, got '${value}'`);
+    return Number(value);
+  };
 
-const percent = (name: string) => (value: string): number => {
-  const n = integer(name)(value);
-  if (n > 100) throw new InvalidArgumentError(`${name} must be a whole percentage from 0 to 100, got '${value}'`);
-  return n;
-};
+const percent =
+  (name: string) =>
+  (value: string): number => {
+    const n = integer(name)(value);
+    if (n > 100) throw new InvalidArgumentError(`${name} must be a whole percentage from 0 to 100, got '${value}'`);
+    return n;
+  };
 
 export interface StageOptions {
   config?: string;
@@ -112,14 +116,20 @@ function stageCommand(program: Command, name: string, description: string): Comm
 }
 
 const scaleOption = () =>
-  new Option("--scale <service=replicas>", "replicas per service, repeatable or comma-separated (default service1=3,service2=3)").argParser(collect);
+  new Option("--scale <service=replicas>", "replicas per service, repeatable or comma-separated (default service1=3,service2=3)").argParser(
+    collect,
+  );
 const portOptions = (cmd: Command): Command =>
   cmd
     .option("--discovery <mode>", "how Envoy finds the replicas: dns (STRICT_DNS) or xds (the control plane, over ADS) (default dns)")
     .option("--weight <name=weight>", "xds: load-balancing weight of a container or of a service's replicas, repeatable", collect)
     .option("--listener-port <n>", "host port for Envoy's listener on 127.0.0.1 (default: a free one)", integer("--listener-port"))
     .option("--admin-port <n>", "host port for Envoy's admin on 127.0.0.1 (default: a free one)", integer("--admin-port"))
-    .option("--tracing-sampling <percent>", "percent of requests Envoy traces (default 1; also ENVOY_PIPELINE_TRACING_SAMPLING)", percent("--tracing-sampling"));
+    .option(
+      "--tracing-sampling <percent>",
+      "percent of requests Envoy traces (default 1; also ENVOY_PIPELINE_TRACING_SAMPLING)",
+      percent("--tracing-sampling"),
+    );
 const verifyOptions = (cmd: Command): Command =>
   cmd
     .option("--requests <n>", "requests per service (default: sized from the statistics)", integer("--requests"))
@@ -159,7 +169,8 @@ function action<A extends unknown[]>(fn: (...args: A) => Promise<number | void>)
 /** `teardown --stale [--older-than <age>]`: for a cron line or a periodic Jenkins job. */
 async function teardownStale(o: StageOptions): Promise<number> {
   const olderThan = o.olderThan === undefined ? null : parseAge(o.olderThan);
-  if (olderThan !== null && Number.isNaN(olderThan)) throw new ConfigError(`--older-than: '${o.olderThan}' is not an age like 2h, 30m, 90s, 1d`);
+  if (olderThan !== null && Number.isNaN(olderThan))
+    throw new ConfigError(`--older-than: '${o.olderThan}' is not an age like 2h, 30m, 90s, 1d`);
   await requireDockerEngine();
   const docker = dockerClient();
   let removed = 0;
@@ -188,11 +199,13 @@ export function buildProgram(): Command {
   stageCommand(program, "prepare", "make sure every image the stack needs exists locally (pull, or build air-gapped equivalents)")
     .option("--force-local", "build the local equivalents even when a registry is reachable")
     .option("--provision", "install and start Docker if missing, also under Jenkins (also ENVOY_PIPELINE_PROVISION=1)")
-    .action(action(async (o: StageOptions) => {
-      configFrom(o);
-      if (o.provision === true) process.env.ENVOY_PIPELINE_PROVISION = "1";
-      await prepare({ forceLocal: o.forceLocal === true });
-    }));
+    .action(
+      action(async (o: StageOptions) => {
+        configFrom(o);
+        if (o.provision === true) process.env.ENVOY_PIPELINE_PROVISION = "1";
+        await prepare({ forceLocal: o.forceLocal === true });
+      }),
+    );
 
   stageCommand(program, "build", "build the stack's images (docker compose build)").action(
     action(async (o: StageOptions) => {
@@ -205,66 +218,78 @@ export function buildProgram(): Command {
     action(async (o: StageOptions) => {
       const config = configFrom(o);
       const r = await deploy(await stageContext(config));
-      log.info(`deployed ${config.projectName} in ${r.seconds.toFixed(1)}s: listener ${r.endpoints.listenerUrl}, admin ${r.endpoints.adminUrl}`);
+      log.info(
+        `deployed ${config.projectName} in ${r.seconds.toFixed(1)}s: listener ${r.endpoints.listenerUrl}, admin ${r.endpoints.adminUrl}`,
+      );
     }),
   );
 
   stageCommand(program, "scale", "set replicas per service and wait until Envoy reports each new replica healthy")
     .addOption(scaleOption())
-    .action(action(async (o: StageOptions) => {
-      const config = configFrom(o);
-      const ctx = await stageContext(config);
-      await requireStack(ctx.docker, config.projectName, "scale");
-      const r = await scaleMeasured(ctx);
-      for (const [service, replicas] of Object.entries(r.replicas)) {
-        const c = r.convergence[service];
-        const converged = c?.seconds != null ? `; exactly these replicas got traffic ${c.seconds.toFixed(2)}s after the scale started` : "";
-        log.info(`${service}: ${replicas.length} replicas (${replicas.map((x) => x.hostname).join(", ")})${converged}`);
-      }
-      log.info(`scaled in ${r.seconds.toFixed(1)}s; Envoy converged in ${r.envoyConvergenceSeconds.toFixed(1)}s`);
-    }));
+    .action(
+      action(async (o: StageOptions) => {
+        const config = configFrom(o);
+        const ctx = await stageContext(config);
+        await requireStack(ctx.docker, config.projectName, "scale");
+        const r = await scaleMeasured(ctx);
+        for (const [service, replicas] of Object.entries(r.replicas)) {
+          const c = r.convergence[service];
+          const converged =
+            c?.seconds != null ? `; exactly these replicas got traffic ${c.seconds.toFixed(2)}s after the scale started` : "";
+          log.info(`${service}: ${replicas.length} replicas (${replicas.map((x) => x.hostname).join(", ")})${converged}`);
+        }
+        log.info(`scaled in ${r.seconds.toFixed(1)}s; Envoy converged in ${r.envoyConvergenceSeconds.toFixed(1)}s`);
+      }),
+    );
 
   verifyOptions(stageCommand(program, "verify", "prove that Envoy spreads requests over every replica"))
     .addOption(scaleOption())
     .option("--json", "print the JSON report on stdout")
-    .action(action(async (o: StageOptions) => {
-      const ctx = await stageContext(configFrom(o));
-      await requireStack(ctx.docker, ctx.config.projectName, "verify");
-      return runVerifyStage(ctx, { json: o.json === true });
-    }));
+    .action(
+      action(async (o: StageOptions) => {
+        const ctx = await stageContext(configFrom(o));
+        await requireStack(ctx.docker, ctx.config.projectName, "verify");
+        return runVerifyStage(ctx, { json: o.json === true });
+      }),
+    );
 
   stageCommand(program, "teardown", "remove this project's containers, networks, volumes and the image tags nothing else uses")
     .option("--remove-images", "accepted for compatibility: unused image tags of the stack are always removed")
     .option("--stale", "instead: remove every stack of this tool whose owner is gone (or, with --older-than, that is older)")
     .option("--older-than <age>", "with --stale: also stacks older than this (e.g. 2h, 30m, 1d)")
     .option("--match <prefix>", "with --stale: only projects whose name starts with this (e.g. one Jenkins job's)")
-    .action(action(async (o: StageOptions) => {
-      if (o.stale === true) return teardownStale(o);
-      if (o.olderThan !== undefined || o.match !== undefined) throw new ConfigError(`${o.olderThan !== undefined ? "--older-than" : "--match"}: only with --stale`);
-      const config = configFrom(o);
-      await requireDockerEngine();
-      const docker = dockerClient();
-      if (!(await stackExists(docker, config.projectName))) {
-        // Like `docker compose down`: nothing to remove is not a failure (Jenkins' post steps run it whatever happened).
-        log.info(`teardown: no stack '${config.projectName}' on this Docker host: nothing to remove`);
-        return 0;
-      }
-      const r = await teardown(docker, config.projectName);
-      log.info(
-        `removed ${r.containers.length} containers, ${r.networks.length} networks, ${r.volumes.length} volumes, ${r.images.length} image tags of ${config.projectName} in ${r.seconds.toFixed(1)}s` +
-          (r.imagesInUse.length > 0 ? ` (kept ${r.imagesInUse.join(", ")}: in use by another stack)` : ""),
-      );
-    }));
+    .action(
+      action(async (o: StageOptions) => {
+        if (o.stale === true) return teardownStale(o);
+        if (o.olderThan !== undefined || o.match !== undefined)
+          throw new ConfigError(`${o.olderThan !== undefined ? "--older-than" : "--match"}: only with --stale`);
+        const config = configFrom(o);
+        await requireDockerEngine();
+        const docker = dockerClient();
+        if (!(await stackExists(docker, config.projectName))) {
+          // Like `docker compose down`: nothing to remove is not a failure (Jenkins' post steps run it whatever happened).
+          log.info(`teardown: no stack '${config.projectName}' on this Docker host: nothing to remove`);
+          return 0;
+        }
+        const r = await teardown(docker, config.projectName);
+        log.info(
+          `removed ${r.containers.length} containers, ${r.networks.length} networks, ${r.volumes.length} volumes, ${r.images.length} image tags of ${config.projectName} in ${r.seconds.toFixed(1)}s` +
+            (r.imagesInUse.length > 0 ? ` (kept ${r.imagesInUse.join(", ")}: in use by another stack)` : ""),
+        );
+      }),
+    );
 
   program
     .command("ls")
     .description("list the stacks this tool started on this Docker host: project, age, state, owner, URLs")
     .option("--json", "print them as JSON")
-    .action(action(async (o: { json?: boolean }) => {
-      await requireDockerEngine();
-      const stacks = await ownedStacks(dockerClient());
-      process.stdout.write(o.json === true ? `${JSON.stringify(stacks, null, 2)}\n` : formatStacks(stacks));
-    }));
+    .action(
+      action(async (o: { json?: boolean }) => {
+        await requireDockerEngine();
+        const stacks = await ownedStacks(dockerClient());
+        process.stdout.write(o.json === true ? `${JSON.stringify(stacks, null, 2)}\n` : formatStacks(stacks));
+      }),
+    );
 
   verifyOptions(portOptions(stageCommand(program, "pipeline", "prepare, build, deploy, scale, verify, then teardown")))
     .addOption(scaleOption())

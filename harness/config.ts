@@ -73,7 +73,10 @@ export const configSchema = z
      * xds only: load-balancing weights the control plane gives endpoints, per container name
      * (e.g. `<project>-service1-2`) or per compose service (all its replicas); 1 when absent.
      */
-    weights: z.record(z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, "must be a container or compose service name"), z.number().int().min(1).max(1000)),
+    weights: z.record(
+      z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, "must be a container or compose service name"),
+      z.number().int().min(1).max(1000),
+    ),
   })
   .strict();
 
@@ -81,9 +84,7 @@ export type PipelineConfig = z.infer<typeof configSchema>;
 
 /** A partial config as any single source may give it (nested objects partial too). */
 export type ConfigLayer = {
-  [K in keyof PipelineConfig]?: PipelineConfig[K] extends Record<string, unknown>
-    ? Partial<PipelineConfig[K]>
-    : PipelineConfig[K];
+  [K in keyof PipelineConfig]?: PipelineConfig[K] extends Record<string, unknown> ? Partial<PipelineConfig[K]> : PipelineConfig[K];
 };
 
 export class ConfigError extends Error {

@@ -11,6 +11,9 @@ echo "== typecheck"
 npx tsc --noEmit -p .
 (cd services && [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; npx tsc --noEmit -p .)
 
+echo "== format and lint (Biome)"
+npx biome ci --reporter=summary .
+
 echo "== Jenkins shared library tests (JenkinsPipelineUnit, Maven)"
 if ! command -v mvn >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -119,13 +119,19 @@ async function probeCompose(): Promise<string | null> {
 export async function probeEngine(): Promise<EngineState> {
   const os = readOsRelease();
   const root = typeof process.getuid === "function" && process.getuid() === 0;
-  const [cli, dockerd, debootstrap] = await Promise.all([
-    commandExists("docker"),
-    commandExists("dockerd"),
-    commandExists("debootstrap"),
-  ]);
+  const [cli, dockerd, debootstrap] = await Promise.all([commandExists("docker"), commandExists("dockerd"), commandExists("debootstrap")]);
   if (!cli) {
-    return { cli, server: null, serverError: "docker: command not found", compose: null, buildx: false, dockerd, debootstrap, root, debian: isDebianLike(os) };
+    return {
+      cli,
+      server: null,
+      serverError: "docker: command not found",
+      compose: null,
+      buildx: false,
+      dockerd,
+      debootstrap,
+      root,
+      debian: isDebianLike(os),
+    };
   }
   const [daemon, compose, buildx] = await Promise.all([
     probeDaemon(),
@@ -144,7 +150,9 @@ export function engineProblems(s: EngineState): string[] {
   if (!s.cli) problems.push("the docker CLI is not installed");
   else if (s.server === null) problems.push(`the Docker daemon does not answer (${s.serverError ?? "no reason given"})`);
   if (s.cli && !isComposeV2(s.compose)) {
-    problems.push(s.compose === null ? "`docker compose` (Compose v2 plugin) is not installed" : `\`docker compose\` is ${s.compose}, not v2`);
+    problems.push(
+      s.compose === null ? "`docker compose` (Compose v2 plugin) is not installed" : `\`docker compose\` is ${s.compose}, not v2`,
+    );
   }
   return problems;
 }
@@ -160,12 +168,17 @@ export function engineHelp(s: EngineState): string {
   lines.push(`envoy-pipeline installs and starts Docker by itself only as root on Debian (${why}). Fix it by hand:`);
   const permission = s.serverError !== null && /permission denied/i.test(s.serverError);
   if (permission) {
-    lines.push(`  - the daemon socket is not accessible to this user: \`sudo usermod -aG docker ${process.env.USER ?? "$USER"}\`, then log in again`);
+    lines.push(
+      `  - the daemon socket is not accessible to this user: \`sudo usermod -aG docker ${process.env.USER ?? "$USER"}\`, then log in again`,
+    );
   }
   if (s.debian) {
-    if (!s.cli || !s.dockerd || !s.debootstrap) lines.push("  - install the engine: `sudo apt-get update && sudo apt-get install -y docker.io debootstrap`");
+    if (!s.cli || !s.dockerd || !s.debootstrap)
+      lines.push("  - install the engine: `sudo apt-get update && sudo apt-get install -y docker.io debootstrap`");
     if (s.cli && s.server === null && !permission) {
-      lines.push(`  - start the daemon: \`sudo systemctl start docker\` (no systemd: \`sudo sh -c 'nohup dockerd >${DOCKERD_LOG} 2>&1 &'\`)`);
+      lines.push(
+        `  - start the daemon: \`sudo systemctl start docker\` (no systemd: \`sudo sh -c 'nohup dockerd >${DOCKERD_LOG} 2>&1 &'\`)`,
+      );
     }
     if (!isComposeV2(s.compose)) {
       lines.push(
@@ -177,7 +190,8 @@ export function engineHelp(s: EngineState): string {
   } else {
     if (!s.cli || !s.dockerd) lines.push("  - install Docker Engine 20.10 or later (https://docs.docker.com/engine/install/)");
     if (s.cli && s.server === null && !permission) lines.push("  - start the daemon (`sudo systemctl start docker`, or `sudo dockerd &`)");
-    if (!isComposeV2(s.compose)) lines.push("  - install the Compose v2 plugin (`docker-compose-plugin`, https://docs.docker.com/compose/install/linux/)");
+    if (!isComposeV2(s.compose))
+      lines.push("  - install the Compose v2 plugin (`docker-compose-plugin`, https://docs.docker.com/compose/install/linux/)");
     if (!s.debootstrap) lines.push("  - for locally built base images (no registry): install debootstrap");
   }
   return lines.join("\n");
@@ -213,22 +227,33 @@ export async function installTrixieComposeAndBuildx(): Promise<void> {
     );
     for (const d of ["lists/partial", "cache/archives/partial"]) await mustRun("mkdir", ["-p", join(work, d)]);
     const aptOpts = [
-      "-o", `Dir::Etc::SourceList=${sources}`,
-      "-o", "Dir::Etc::SourceParts=/dev/null",
-      "-o", `Dir::State::Lists=${join(work, "lists")}`,
-      "-o", `Dir::Cache=${join(work, "cache")}`,
+      "-o",
+      `Dir::Etc::SourceList=${sources}`,
+      "-o",
+      "Dir::Etc::SourceParts=/dev/null",
+      "-o",
+      `Dir::State::Lists=${join(work, "lists")}`,
+      "-o",
+      `Dir::Cache=${join(work, "cache")}`,
       // The private folders are root's (mkdtemp, 0700): download as root rather than as _apt.
-      "-o", "APT::Sandbox::User=root",
+      "-o",
+      "APT::Sandbox::User=root",
     ];
     await waitingFor("reading Debian trixie's package lists (for compose v2 and buildx)", () =>
       mustRun("apt-get", [...aptOpts, "update"], { env: apt.env }),
     );
     await mustRun("apt-get", [...aptOpts, "download", ...TRIXIE_SOURCE.packages], { cwd: work, env: apt.env });
-    const debs = readdirSync(work).filter((f) => f.endsWith(".deb")).map((f) => join(work, f));
+    const debs = readdirSync(work)
+      .filter((f) => f.endsWith(".deb"))
+      .map((f) => join(work, f));
     if (debs.length !== TRIXIE_SOURCE.packages.length) {
-      throw new Error(`apt-get download ${TRIXIE_SOURCE.packages.join(" ")} gave ${debs.length} .deb files in ${work}, expected ${TRIXIE_SOURCE.packages.length}`);
+      throw new Error(
+        `apt-get download ${TRIXIE_SOURCE.packages.join(" ")} gave ${debs.length} .deb files in ${work}, expected ${TRIXIE_SOURCE.packages.length}`,
+      );
     }
-    await waitingFor(`dpkg -i ${debs.map((d) => d.slice(work.length + 1)).join(" ")}`, () => mustRun("dpkg", ["-i", ...debs], { env: apt.env }));
+    await waitingFor(`dpkg -i ${debs.map((d) => d.slice(work.length + 1)).join(" ")}`, () =>
+      mustRun("dpkg", ["-i", ...debs], { env: apt.env }),
+    );
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
@@ -317,7 +342,9 @@ async function waitForDaemon(timeoutMs: number, exited: () => string | null): Pr
       timeoutMs,
       intervalMs: 500,
       timeoutError: () =>
-        new Error(`the Docker daemon did not answer within ${timeoutMs / 1000} s (${lastError}); last lines of ${DOCKERD_LOG}:\n${logTail()}`),
+        new Error(
+          `the Docker daemon did not answer within ${timeoutMs / 1000} s (${lastError}); last lines of ${DOCKERD_LOG}:\n${logTail()}`,
+        ),
     },
   );
 }
@@ -367,14 +394,12 @@ let required: Promise<void> | undefined;
  * already be there. Never installs or starts anything; fails with EngineUnavailableError.
  */
 export function requireDockerEngine(): Promise<void> {
-  required ??= probeEngine().then(
-    (s) => {
-      if (engineProblems(s).length > 0) {
-        required = undefined;
-        throw new EngineUnavailableError(engineOneLine(s));
-      }
-    },
-  );
+  required ??= probeEngine().then((s) => {
+    if (engineProblems(s).length > 0) {
+      required = undefined;
+      throw new EngineUnavailableError(engineOneLine(s));
+    }
+  });
   return required;
 }
 
@@ -382,15 +407,14 @@ async function ensure(): Promise<void> {
   let s = await probeEngine();
   if (engineProblems(s).length === 0) return;
   if (!provisioningAllowed()) {
-    throw new EngineUnavailableError(`${engineOneLine(s)} (under Jenkins only when asked: ENVOY_PIPELINE_PROVISION=1 or prepare --provision)`);
+    throw new EngineUnavailableError(
+      `${engineOneLine(s)} (under Jenkins only when asked: ENVOY_PIPELINE_PROVISION=1 or prepare --provision)`,
+    );
   }
   if (!s.root || !s.debian) throw new Error(engineHelp(s));
 
   log.info(`Docker is not ready (${engineProblems(s).join("; ")}): provisioning it`);
-  const missing = [
-    ...(!s.cli || !s.dockerd ? ["docker.io"] : []),
-    ...(!s.debootstrap ? ["debootstrap"] : []),
-  ];
+  const missing = [...(!s.cli || !s.dockerd ? ["docker.io"] : []), ...(!s.debootstrap ? ["debootstrap"] : [])];
   if (missing.length > 0) {
     await apt.install(missing);
     s = await probeEngine();
@@ -398,7 +422,10 @@ async function ensure(): Promise<void> {
   if (!isComposeV2(s.compose) || !s.buildx) {
     await installTrixieComposeAndBuildx();
     s = await probeEngine();
-    if (!isComposeV2(s.compose)) throw new Error(`installed Debian trixie's docker-compose, but \`docker compose version\` still fails or is not v2 (${s.compose ?? "no output"})`);
+    if (!isComposeV2(s.compose))
+      throw new Error(
+        `installed Debian trixie's docker-compose, but \`docker compose version\` still fails or is not v2 (${s.compose ?? "no output"})`,
+      );
   }
   if (s.server === null) {
     const existing = runningDockerd();

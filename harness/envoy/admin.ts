@@ -5,7 +5,10 @@ import { errorMessage } from "../lib/errors.ts";
 import { getJson, post, probe } from "../lib/http.ts";
 
 /** proto3 JSON writes uint64 counters as strings and leaves zeros out. */
-const counter = z.union([z.string(), z.number()]).optional().transform((v) => (v === undefined ? 0 : Number(v)));
+const counter = z
+  .union([z.string(), z.number()])
+  .optional()
+  .transform((v) => (v === undefined ? 0 : Number(v)));
 
 const hostStatusSchema = z.object({
   address: z.object({
@@ -57,9 +60,7 @@ const listenersSchema = z.object({
     .array(
       z.object({
         name: z.string(),
-        local_address: z
-          .object({ socket_address: z.object({ address: z.string(), port_value: z.number().int() }).optional() })
-          .optional(),
+        local_address: z.object({ socket_address: z.object({ address: z.string(), port_value: z.number().int() }).optional() }).optional(),
       }),
     )
     .default([]),

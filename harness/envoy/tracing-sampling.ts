@@ -16,7 +16,8 @@ import type { EnvoyAdmin } from "./admin.ts";
 export const SAMPLING_RUNTIME_KEY = "tracing.random_sampling";
 
 export async function applyTracingSampling(admin: EnvoyAdmin, percent: number): Promise<void> {
-  if (!(Number.isInteger(percent) && percent >= 0 && percent <= 100)) throw new RangeError(`tracing sampling must be a whole percentage 0-100, got ${percent}`);
+  if (!(Number.isInteger(percent) && percent >= 0 && percent <= 100))
+    throw new RangeError(`tracing sampling must be a whole percentage 0-100, got ${percent}`);
   await admin.setRuntime({ [SAMPLING_RUNTIME_KEY]: percent });
 }
 

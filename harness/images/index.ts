@@ -9,7 +9,20 @@
 // is a handful of `docker image inspect` calls. Downloads are cached in .cache/downloads/, build
 // contexts and logs live in .cache/images/, and the result is written to
 // .envoy-pipeline/images.json for later stages (resolveImages()).
-import { chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname, join } from "node:path";
 import { formatIssues, repoRoot } from "../config.ts";
 import { docker } from "../docker/engine.ts";
@@ -55,7 +68,9 @@ interface Paths {
  * (the tests point it at a temporary folder so that they never touch the user's).
  */
 export function stateDir(root: string = repoRoot, env: NodeJS.ProcessEnv = process.env): string {
-  return env.ENVOY_PIPELINE_STATE_DIR !== undefined && env.ENVOY_PIPELINE_STATE_DIR !== "" ? env.ENVOY_PIPELINE_STATE_DIR : join(root, ".envoy-pipeline");
+  return env.ENVOY_PIPELINE_STATE_DIR !== undefined && env.ENVOY_PIPELINE_STATE_DIR !== ""
+    ? env.ENVOY_PIPELINE_STATE_DIR
+    : join(root, ".envoy-pipeline");
 }
 
 function paths(root: string): Paths {
@@ -232,7 +247,11 @@ function linkOrCopy(src: string, dest: string): void {
 }
 
 /** The build context: images/<name>/* (modes kept) plus the artifacts under fixed names. */
-function assembleContext(work: string, plan: { name: string; hash: string; recipeDir: string }, artifacts: Record<string, string | Buffer>): string {
+function assembleContext(
+  work: string,
+  plan: { name: string; hash: string; recipeDir: string },
+  artifacts: Record<string, string | Buffer>,
+): string {
   mkdirSync(work, { recursive: true });
   const dir = mkdtempSync(join(work, `ctx-${plan.name}-${plan.hash.slice(0, 12)}-`));
   for (const entry of readdirSync(plan.recipeDir)) {
@@ -312,7 +331,9 @@ async function buildLocalImages(names: ImageName[], plan: ImagePlan, p: Paths, l
     (err: unknown) => err as Error,
   );
   if (baseError) throw new Error(`building the local base image ${plan.base.tag} failed: ${baseError.message}`);
-  const failures = results.flatMap((r, i) => (r.status === "rejected" ? [`${names[i]}: ${(r.reason as Error).message ?? String(r.reason)}`] : []));
+  const failures = results.flatMap((r, i) =>
+    r.status === "rejected" ? [`${names[i]}: ${(r.reason as Error).message ?? String(r.reason)}`] : [],
+  );
   if (failures.length > 0) throw new Error(`building local base images failed:\n${failures.join("\n")}`);
   log(`local images ready after ${secs()}`);
 }
@@ -349,7 +370,13 @@ export function planRyuk(plan: ImagePlan, root: string = repoRoot): Omit<LocalIm
   const recipeDir = join(root, "images", "ryuk");
   const source = join(root, RYUK.source);
   const buildArgs = { BASE_IMAGE: plan.images.node.tag };
-  const hash = inputHash({ image: "ryuk", node: plan.images.node.hash, files: folderDigest(recipeDir), reaper: sha256Hex(readFileSync(source)), buildArgs });
+  const hash = inputHash({
+    image: "ryuk",
+    node: plan.images.node.hash,
+    files: folderDigest(recipeDir),
+    reaper: sha256Hex(readFileSync(source)),
+    buildArgs,
+  });
   return { name: "ryuk", version: RYUK.version, hash, tag: localTag("ryuk", RYUK.version, hash), recipeDir, buildArgs, source };
 }
 
@@ -467,7 +494,8 @@ export async function resolveImages(opts: { root?: string; hostCaBundle?: string
     IMAGE_NAMES.map(async (name) => {
       const candidates: Array<{ ref: string; source: "official" | "local" }> = [];
       const prev = recorded?.imageSet.images[name];
-      if (prev && (prev.source === "official" || prev.ref === plan.images[name].tag)) candidates.push({ ref: prev.ref, source: prev.source });
+      if (prev && (prev.source === "official" || prev.ref === plan.images[name].tag))
+        candidates.push({ ref: prev.ref, source: prev.source });
       candidates.push({ ref: OFFICIAL[name], source: "official" }, { ref: plan.images[name].tag, source: "local" });
       for (const c of candidates) {
         const info = c.source === "local" ? await currentLocal(plan.images[name]) : await inspectImage(c.ref);

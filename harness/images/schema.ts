@@ -13,7 +13,10 @@ export const imageEntrySchema = z
     ref: z.string().min(1),
     source: imageSourceSchema,
     /** Image id (sha256:...), or null when the image is not present (only from resolveImages). */
-    id: z.string().regex(/^sha256:[0-9a-f]{64}$/).nullable(),
+    id: z
+      .string()
+      .regex(/^sha256:[0-9a-f]{64}$/)
+      .nullable(),
   })
   .strict();
 export type ImageEntry = z.infer<typeof imageEntrySchema>;
@@ -34,9 +37,7 @@ export const imageSetSchema = z
     /** The compose variables (NODE_IMAGE, ENVOY_IMAGE, PROMETHEUS_IMAGE, ZIPKIN_IMAGE). */
     env: envSchema,
     /** Per image: reference, where it came from, image id. */
-    images: z
-      .object({ node: imageEntrySchema, envoy: imageEntrySchema, prometheus: imageEntrySchema, zipkin: imageEntrySchema })
-      .strict(),
+    images: z.object({ node: imageEntrySchema, envoy: imageEntrySchema, prometheus: imageEntrySchema, zipkin: imageEntrySchema }).strict(),
   })
   .strict()
   .superRefine((set, ctx) => {

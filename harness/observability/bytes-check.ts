@@ -34,19 +34,36 @@ const isNum = (v: number | null | undefined): v is number => typeof v === "numbe
 /** `1234567` as "1234567 B" — exact, since the check compares to the byte. */
 const bytes = (n: number): string => `${Math.round(n)} B`;
 
-function compare(problems: string[], what: string, prometheus: number | null | undefined, verifier: number, verb: string, tolerance: number): void {
+function compare(
+  problems: string[],
+  what: string,
+  prometheus: number | null | undefined,
+  verifier: number,
+  verb: string,
+  tolerance: number,
+): void {
   if (!isNum(prometheus)) problems.push(`${what}: Prometheus has no data (the verifier ${verb} ${bytes(verifier)})`);
-  else if (Math.abs(prometheus - verifier) > tolerance) problems.push(`${what}: Prometheus counts ${bytes(prometheus)}, the verifier ${verb} ${bytes(verifier)}`);
+  else if (Math.abs(prometheus - verifier) > tolerance)
+    problems.push(`${what}: Prometheus counts ${bytes(prometheus)}, the verifier ${verb} ${bytes(verifier)}`);
 }
 
 /**
  * One result per service. `tolerance` (default 0) allows that many bytes of difference per
  * comparison: the counters and the sockets count the same bytes, so the default is exact.
  */
-export function bytesCheck(panel: ObservabilityPanel | null, sent: readonly VerifierBytes[], opts: { tolerance?: number } = {}): ObservabilityCheckResult[] {
+export function bytesCheck(
+  panel: ObservabilityPanel | null,
+  sent: readonly VerifierBytes[],
+  opts: { tolerance?: number } = {},
+): ObservabilityCheckResult[] {
   const tol = opts.tolerance ?? 0;
   if (panel === null) {
-    return sent.map((s) => ({ name: "bytes", service: s.service, passed: false, detail: "no byte counts: the report's Prometheus panel could not be built" }));
+    return sent.map((s) => ({
+      name: "bytes",
+      service: s.service,
+      passed: false,
+      detail: "no byte counts: the report's Prometheus panel could not be built",
+    }));
   }
   const wireSent = sent.reduce((sum, s) => sum + s.wire.sent, 0);
   const wireReceived = sent.reduce((sum, s) => sum + s.wire.received, 0);
@@ -70,7 +87,12 @@ export function bytesCheck(panel: ObservabilityPanel | null, sent: readonly Veri
     const bodyReceived = Object.values(s.bodyReceivedPerReplica).reduce((a, b) => a + b, 0);
     metrics.verifier_body_received_bytes = bodyReceived;
     compare(problems, `${s.service}'s replicas, request body bytes in`, row?.bytes?.in, s.bodySent, "sent", tol);
-    const hosts = [...new Set([...Object.keys(s.bodyReceivedPerReplica), ...(row?.replicas ?? []).filter((r) => isNum(r.bytes?.out) && (r.bytes?.out ?? 0) > 0).map((r) => r.replica)])].sort();
+    const hosts = [
+      ...new Set([
+        ...Object.keys(s.bodyReceivedPerReplica),
+        ...(row?.replicas ?? []).filter((r) => isNum(r.bytes?.out) && (r.bytes?.out ?? 0) > 0).map((r) => r.replica),
+      ]),
+    ].sort();
     for (const host of hosts) {
       const prom = row?.replicas.find((r) => r.replica === host)?.bytes?.out;
       if (isNum(prom)) metrics[`replica:${host}:out_bytes`] = prom;
@@ -85,7 +107,10 @@ export function bytesCheck(panel: ObservabilityPanel | null, sent: readonly Veri
     else {
       metrics.envoy_cluster_in_bytes = c.in;
       if (isNum(c.out)) metrics.envoy_cluster_out_bytes = c.out;
-      if (c.in + tol < bodyReceived) problems.push(`Envoy cluster ${cluster}: received ${bytes(c.in)} from the replicas, less than the ${bytes(bodyReceived)} of bodies the verifier got from them`);
+      if (c.in + tol < bodyReceived)
+        problems.push(
+          `Envoy cluster ${cluster}: received ${bytes(c.in)} from the replicas, less than the ${bytes(bodyReceived)} of bodies the verifier got from them`,
+        );
     }
 
     const passed = problems.length === 0;

@@ -19,6 +19,13 @@ export { waitForReplicaTargets } from "./targets.ts";
 export { metricsProbeCheck, probeRequests, replicaTargetsProblem, type ProbedService } from "./metrics-probe.ts";
 export { prometheusBudget, prometheusIntervals, tracingBudgetMs, type WaitBudget } from "./wait-budget.ts";
 export { isProbeSpan, PROBE_PATHS, traceNoise, type TraceNoise } from "./trace-noise.ts";
-export { evaluateTrace, sendTracedRequest, tracingCheck, type TraceKind, type TracingCheckOptions, type TracedService } from "./tracing-check.ts";
+export {
+  evaluateTrace,
+  sendTracedRequest,
+  tracingCheck,
+  type TraceKind,
+  type TracingCheckOptions,
+  type TracedService,
+} from "./tracing-check.ts";
 export { ObservabilityError, type ObservabilityCheckResult } from "./types.ts";
 export { ZipkinClient, type TraceQuery, type ZipkinSpan } from "./zipkin.ts";

@@ -63,7 +63,8 @@ export function snapshotFrom(
   for (const s of replicaSamples) {
     const service = s.labels.compose_service ?? "(no compose_service label)";
     const replica = s.labels.replica ?? `(no replica label: ${s.labels.instance ?? "?"})`;
-    const perService = (replicas[service] ??= {});
+    replicas[service] ??= {};
+    const perService = replicas[service];
     const prev = perService[replica];
     perService[replica] = { count: (prev?.count ?? 0) + s.value, instance: s.labels.instance ?? prev?.instance ?? "" };
   }
@@ -157,7 +158,10 @@ export function compareMetrics(
     let envoySummary = "";
     if (!c1) {
       const envoyTargets = after.targets.filter((t) => t.job === "envoy");
-      const why = envoyTargets.length === 0 ? "Envoy is not a scrape target" : envoyTargets.map((t) => `target ${t.instance} ${t.health}${t.lastError ? `: ${t.lastError}` : ""}`).join("; ");
+      const why =
+        envoyTargets.length === 0
+          ? "Envoy is not a scrape target"
+          : envoyTargets.map((t) => `target ${t.instance} ${t.health}${t.lastError ? `: ${t.lastError}` : ""}`).join("; ");
       problems.push(`Envoy cluster ${cluster}: no envoy_cluster_upstream_rq_total series in Prometheus (${why})`);
       culprits.push(`envoy cluster ${cluster}`);
     } else {
@@ -167,7 +171,9 @@ export function compareMetrics(
       metrics.envoy_cluster_requests = upstream;
       metrics.envoy_cluster_retries = retries;
       if (upstream < 0) {
-        problems.push(`Envoy cluster ${cluster}: upstream_rq_total went down (${c0.requests} → ${c1.requests}): Envoy restarted during the load?`);
+        problems.push(
+          `Envoy cluster ${cluster}: upstream_rq_total went down (${c0.requests} → ${c1.requests}): Envoy restarted during the load?`,
+        );
         culprits.push(`envoy cluster ${cluster}`);
       } else if (Math.abs(counted - s.total) > tol) {
         problems.push(
@@ -193,7 +199,9 @@ export function compareMetrics(
       metrics[`replica:${host}:sent`] = want;
       if (!now) {
         if (want > 0) {
-          problems.push(`replica ${host}: the harness got ${want} answers from it, Prometheus has no series for it — ${targetDiagnosis(ref, s.service, after.targets, mentioned)}`);
+          problems.push(
+            `replica ${host}: the harness got ${want} answers from it, Prometheus has no series for it — ${targetDiagnosis(ref, s.service, after.targets, mentioned)}`,
+          );
           culprits.push(host);
         }
         continue;
@@ -269,7 +277,12 @@ export async function metricsCheck(prom: PrometheusClient, opts: MetricsCheckOpt
     } catch (err) {
       const why = (err as Error).message;
       if (verdicts.length > 0) break;
-      return services.map((service) => ({ name: "metrics", service, passed: false, detail: `no scrape of Prometheus after the load: ${why}` }));
+      return services.map((service) => ({
+        name: "metrics",
+        service,
+        passed: false,
+        detail: `no scrape of Prometheus after the load: ${why}`,
+      }));
     }
     firstScrape ??= after.allScrapedAt;
     verdicts = compareMetrics(opts.before, after, opts.sent, opts.tolerance === undefined ? {} : { tolerance: opts.tolerance });

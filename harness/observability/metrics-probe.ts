@@ -29,13 +29,15 @@ export function probeRequests(replicas: number): number {
  * Resolves with what still differs between Prometheus' scrape targets and the replicas after the
  * budget (empty when they agree): started before the load-balancing load, it runs alongside it.
  */
-export async function replicaTargetsProblem(prom: PrometheusClient, services: readonly ProbedService[], budget: WaitBudget): Promise<string | undefined> {
+export async function replicaTargetsProblem(
+  prom: PrometheusClient,
+  services: readonly ProbedService[],
+  budget: WaitBudget,
+): Promise<string | undefined> {
   try {
-    await waitForReplicaTargets(
-      prom,
-      Object.fromEntries(services.map((s) => [s.service, s.replicas.map((r) => r.ip)])),
-      { timeoutMs: budget.targetsMs },
-    );
+    await waitForReplicaTargets(prom, Object.fromEntries(services.map((s) => [s.service, s.replicas.map((r) => r.ip)])), {
+      timeoutMs: budget.targetsMs,
+    });
     return undefined;
   } catch (err) {
     return (err as Error).message;
@@ -64,7 +66,14 @@ export async function metricsProbeCheck(
   const probes = await Promise.all(
     services.map(async (s) => ({
       s,
-      load: await runLoad({ listenerUrl, path: s.path, requests: probeRequests(s.replicas.length), concurrency: 4, connections: 4, expectedServiceId: s.serviceId }),
+      load: await runLoad({
+        listenerUrl,
+        path: s.path,
+        requests: probeRequests(s.replicas.length),
+        concurrency: 4,
+        connections: 4,
+        expectedServiceId: s.serviceId,
+      }),
     })),
   );
   const sent: SentTraffic[] = probes.map(({ s, load }) => ({
@@ -76,10 +85,18 @@ export async function metricsProbeCheck(
   }));
   const bytes: VerifierBytes[] = probes.map(({ s, load }) => {
     const b = bytesOfLoads(load);
-    return { service: s.service, cluster: s.cluster, wire: { sent: b.wireSent, received: b.wireReceived }, bodySent: b.bodySent, bodyReceivedPerReplica: b.bodyReceivedPerReplica };
+    return {
+      service: s.service,
+      cluster: s.cluster,
+      wire: { sent: b.wireSent, received: b.wireReceived },
+      bodySent: b.bodySent,
+      bodyReceivedPerReplica: b.bodyReceivedPerReplica,
+    };
   });
   const loadEndedAt = new Date();
-  say(`metrics: waiting for Prometheus to count the probe's ${sent.reduce((n, s) => n + s.total, 0)} requests (up to ${(budget.scrapeMs / 1000).toFixed(0)} s)`);
+  say(
+    `metrics: waiting for Prometheus to count the probe's ${sent.reduce((n, s) => n + s.total, 0)} requests (up to ${(budget.scrapeMs / 1000).toFixed(0)} s)`,
+  );
   const results = await metricsCheck(prom, { before, sent, loadEndedAt, timeoutMs: budget.scrapeMs });
   return { results, before, bytes };
 }

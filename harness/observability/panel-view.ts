@@ -31,10 +31,10 @@ function bytesRows(panel: ObservabilityPanel): BytesRow[] {
 /** The terminal's bytes and bandwidth table, from Prometheus over the run. */
 export function bytesLines(panel: ObservabilityPanel): string[] {
   const rows = [["from Prometheus", "bytes in", "in/s", "bytes out", "out/s"]];
-  for (const { what, bytes } of bytesRows(panel)) rows.push([what, fmtBytes(bytes?.in), fmtBandwidth(bytes?.inPerSecond), fmtBytes(bytes?.out), fmtBandwidth(bytes?.outPerSecond)]);
+  for (const { what, bytes } of bytesRows(panel))
+    rows.push([what, fmtBytes(bytes?.in), fmtBandwidth(bytes?.inPerSecond), fmtBytes(bytes?.out), fmtBandwidth(bytes?.outPerSecond)]);
   return [`bytes and bandwidth over ${fmtWindow(panel.window)} (Prometheus):`, ...table(rows, new Set([1, 2, 3, 4])).map((l) => `  ${l}`)];
 }
-
 
 // ---- The "From Prometheus" section (report.observability) ----
 
@@ -64,7 +64,10 @@ function classesOf(row: PanelRow): [string, number][] {
     .filter(([, n]) => isNum(n))
     .sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b));
 }
-const fmtClasses = (row: PanelRow): string => classesOf(row).map(([k, n]) => `${k} ${Math.round(n)}`).join(" · ") || NO_DATA;
+const fmtClasses = (row: PanelRow): string =>
+  classesOf(row)
+    .map(([k, n]) => `${k} ${Math.round(n)}`)
+    .join(" · ") || NO_DATA;
 const classCss = (k: string): string => (STATUS_ORDER.includes(k) ? `sc${k[0]}` : "scx");
 
 /** The service's own row first ("all replicas"), then each replica's. */
@@ -83,7 +86,11 @@ function panelLatencySvg(s: Panel["services"][number]): string {
     ["p90", "q90"],
     ["p99", "q99"],
   ] as const;
-  const valuesMs = rows.flatMap(({ row }) => qs.map(([q]) => row.latency[q])).filter(isNum).map((v) => v * 1000).filter((v) => v > 0);
+  const valuesMs = rows
+    .flatMap(({ row }) => qs.map(([q]) => row.latency[q]))
+    .filter(isNum)
+    .map((v) => v * 1000)
+    .filter((v) => v > 0);
   const W = Math.max(440, 108 * rows.length + 70);
   const H = 250;
   const left = 56;
@@ -91,7 +98,9 @@ function panelLatencySvg(s: Panel["services"][number]): string {
   const bottom = 44;
   const plotH = H - top - bottom;
   const parts: string[] = [];
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="latency quantiles per replica for ${escapeHtml(s.service)}">`);
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="latency quantiles per replica for ${escapeHtml(s.service)}">`,
+  );
   // Legend.
   qs.forEach(([q, cls], i) => {
     const x = left + i * 62;
@@ -109,7 +118,9 @@ function panelLatencySvg(s: Panel["services"][number]): string {
   for (let d = lo; d <= hi; d++) {
     const v = 10 ** d;
     parts.push(`<line x1="${left}" x2="${W - 10}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}" class="grid"/>`);
-    parts.push(`<text x="${left - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end" class="axis">${escapeHtml(v >= 1 ? String(v) : v.toFixed(-d))}</text>`);
+    parts.push(
+      `<text x="${left - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end" class="axis">${escapeHtml(v >= 1 ? String(v) : v.toFixed(-d))}</text>`,
+    );
   }
   const slot = (W - left - 10) / rows.length;
   const bw = Math.min(26, (slot * 0.84) / qs.length);
@@ -120,7 +131,9 @@ function panelLatencySvg(s: Panel["services"][number]): string {
       const cx = (x + bw / 2).toFixed(1);
       const v = row.latency[q];
       if (!isNum(v)) {
-        parts.push(`<text x="${cx}" y="${(y(0) - 4).toFixed(1)}" text-anchor="middle" class="val"><title>${escapeHtml(`${title}: ${q} no data`)}</title>${NO_DATA}</text>`);
+        parts.push(
+          `<text x="${cx}" y="${(y(0) - 4).toFixed(1)}" text-anchor="middle" class="val"><title>${escapeHtml(`${title}: ${q} no data`)}</title>${NO_DATA}</text>`,
+        );
         return;
       }
       const ms = v * 1000;
@@ -141,7 +154,9 @@ function panelLatencySvg(s: Panel["services"][number]): string {
       const sx = (left + slot).toFixed(1);
       parts.push(`<line x1="${sx}" x2="${sx}" y1="${top}" y2="${top + plotH + 4}" class="sep"/>`);
     }
-    parts.push(`<text x="${lx}" y="${top + plotH + 16}" text-anchor="middle" class="axis${total ? " strong" : ""}">${escapeHtml(label.slice(0, 14))}</text>`);
+    parts.push(
+      `<text x="${lx}" y="${top + plotH + 16}" text-anchor="middle" class="axis${total ? " strong" : ""}">${escapeHtml(label.slice(0, 14))}</text>`,
+    );
   });
   parts.push(`<text x="${left}" y="${H - 6}" class="axis">latency quantiles (ms, log scale) from the services' histograms</text>`);
   parts.push("</svg>");
@@ -159,20 +174,26 @@ function panelErrorSvg(s: Panel["services"][number]): string {
   const H = top + rows.length * rowH + 26;
   const maxCount = Math.max(1, ...rows.map(({ row }) => classesOf(row).reduce((sum, [, n]) => sum + n, 0)));
   const parts: string[] = [];
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="error rate per replica for ${escapeHtml(s.service)}">`);
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="error rate per replica for ${escapeHtml(s.service)}">`,
+  );
   ["2xx", "3xx", "4xx", "5xx"].forEach((k, i) => {
     const x = labelW + i * 58;
     parts.push(`<rect x="${x}" y="6" width="12" height="12" class="${classCss(k)}"/><text x="${x + 16}" y="16" class="axis">${k}</text>`);
   });
   rows.forEach(({ label, title, row, total }, i) => {
     const yRow = top + i * rowH;
-    parts.push(`<text x="${labelW - 8}" y="${yRow + 15}" text-anchor="end" class="axis${total ? " strong" : ""}">${escapeHtml(label.slice(0, 14))}</text>`);
+    parts.push(
+      `<text x="${labelW - 8}" y="${yRow + 15}" text-anchor="end" class="axis${total ? " strong" : ""}">${escapeHtml(label.slice(0, 14))}</text>`,
+    );
     parts.push(`<rect x="${labelW}" y="${yRow + 3}" width="${barW}" height="16" class="track"/>`);
     let x = labelW;
     for (const [k, n] of classesOf(row)) {
       const w = (n / maxCount) * barW;
       if (w <= 0) continue;
-      parts.push(`<rect x="${x.toFixed(1)}" y="${yRow + 3}" width="${w.toFixed(1)}" height="16" class="${classCss(k)}"><title>${escapeHtml(`${title}: ${k} ${Math.round(n)}`)}</title></rect>`);
+      parts.push(
+        `<rect x="${x.toFixed(1)}" y="${yRow + 3}" width="${w.toFixed(1)}" height="16" class="${classCss(k)}"><title>${escapeHtml(`${title}: ${k} ${Math.round(n)}`)}</title></rect>`,
+      );
       x += w;
     }
     const err = row.errorRatio;
@@ -183,7 +204,9 @@ function panelErrorSvg(s: Panel["services"][number]): string {
       )}</tspan></text>`,
     );
   });
-  parts.push(`<text x="${labelW}" y="${H - 6}" class="axis">answers by status class (bar) and error ratio (5xx share) in the window</text>`);
+  parts.push(
+    `<text x="${labelW}" y="${H - 6}" class="axis">answers by status class (bar) and error ratio (5xx share) in the window</text>`,
+  );
   parts.push("</svg>");
   return parts.join("");
 }
@@ -207,7 +230,9 @@ export function observabilityHtml(panel: Panel): string {
     )}</td><td class="n">${escapeHtml(fmtRate(e.requestsPerSecond))}</td></tr>`,
   );
   out.push("</table>");
-  out.push('<table class="bytes"><tr><th>bytes (headers included for Envoy, bodies for the replicas)</th><th>in</th><th>in/s</th><th>out</th><th>out/s</th></tr>');
+  out.push(
+    '<table class="bytes"><tr><th>bytes (headers included for Envoy, bodies for the replicas)</th><th>in</th><th>in/s</th><th>out</th><th>out/s</th></tr>',
+  );
   for (const { what, bytes } of bytesRows(panel)) {
     out.push(
       `<tr><td>${escapeHtml(what)}</td><td class="n">${escapeHtml(fmtBytes(bytes?.in))}</td><td class="n">${escapeHtml(fmtBandwidth(bytes?.inPerSecond))}</td><td class="n">${escapeHtml(
@@ -216,7 +241,8 @@ export function observabilityHtml(panel: Panel): string {
     );
   }
   out.push("</table>");
-  if (panel.services.length === 0) out.push(`<p class="muted">${escapeHtml(`${NO_DATA} Prometheus had no service series in the window`)}</p>`);
+  if (panel.services.length === 0)
+    out.push(`<p class="muted">${escapeHtml(`${NO_DATA} Prometheus had no service series in the window`)}</p>`);
   for (const s of panel.services) {
     out.push(`<h3>${escapeHtml(s.service)}</h3>`);
     out.push(`<div class="charts"><div>${panelLatencySvg(s)}</div><div>${panelErrorSvg(s)}</div></div>`);
@@ -240,4 +266,3 @@ export function observabilityHtml(panel: Panel): string {
   out.push("</section>");
   return out.join("\n");
 }
-

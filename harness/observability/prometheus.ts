@@ -116,7 +116,8 @@ export function parseQueryResponse(body: unknown, what: string): Sample[] {
 export function parseTargetsResponse(body: unknown, what = "GET /api/v1/targets"): ScrapeTarget[] {
   const envelope = envelopeSchema.safeParse(body);
   if (!envelope.success) throw new ObservabilityError(`${what}: unexpected answer: ${formatIssues(envelope.error)}`);
-  if (envelope.data.status === "error") throw new ObservabilityError(`${what}: Prometheus says ${envelope.data.errorType}: ${envelope.data.error}`);
+  if (envelope.data.status === "error")
+    throw new ObservabilityError(`${what}: Prometheus says ${envelope.data.errorType}: ${envelope.data.error}`);
   const data = targetsDataSchema.safeParse(envelope.data.data);
   if (!data.success) throw new ObservabilityError(`${what}: unexpected answer: data.${formatIssues(data.error)}`);
   return data.data.activeTargets.map((t) => {
@@ -194,13 +195,16 @@ export class PrometheusClient {
           return { oldest: new Date(Math.min(...times) * 1000), newest: new Date(Math.max(...times) * 1000) };
         }
         names =
-          targets.length === 0 ? `no active target of job ${opts.jobs.join(", ")}` : waiting.map((t) => `${t.job}/${t.instance}`).join(", ");
+          targets.length === 0
+            ? `no active target of job ${opts.jobs.join(", ")}`
+            : waiting.map((t) => `${t.job}/${t.instance}`).join(", ");
         return undefined;
       },
       {
         timeoutMs,
         intervalMs: opts.intervalMs ?? 200,
-        timeoutError: () => new ObservabilityError(`Prometheus did not scrape after ${since.toISOString()} within ${timeoutMs} ms: ${names}`),
+        timeoutError: () =>
+          new ObservabilityError(`Prometheus did not scrape after ${since.toISOString()} within ${timeoutMs} ms: ${names}`),
       },
     );
   }

@@ -59,7 +59,10 @@ export function serviceSelector(scope: QueryScope = {}, extra: string[] = [], se
 
 /** Label matchers for Envoy's cluster series in a scope. */
 export function clusterSelector(scope: QueryScope = {}): string {
-  return selector([`job="envoy"`, scope.services ? `envoy_cluster_name=~${alternation(scope.services)}` : `envoy_cluster_name=~"service.*"`]);
+  return selector([
+    `job="envoy"`,
+    scope.services ? `envoy_cluster_name=~${alternation(scope.services)}` : `envoy_cluster_name=~"service.*"`,
+  ]);
 }
 
 const ingress = selector([`job="envoy"`, `envoy_http_conn_manager_prefix=${quote(INGRESS_PREFIX)}`]);
@@ -129,17 +132,20 @@ export const envoyMemoryPhysical = (): string => `max(envoy_server_memory_physic
 export const envoyDownstreamConnections = (): string => `sum(envoy_http_downstream_cx_active${ingress})`;
 
 /** New client TCP connections per second. */
-export const envoyDownstreamConnectionRate = (s: QueryScope = {}): string => `sum(rate(envoy_http_downstream_cx_total${ingress}[${windowOf(s)}]))`;
+export const envoyDownstreamConnectionRate = (s: QueryScope = {}): string =>
+  `sum(rate(envoy_http_downstream_cx_total${ingress}[${windowOf(s)}]))`;
 
 /** TCP connections open from Envoy to each cluster's replicas. */
 export const envoyUpstreamConnections = (s: QueryScope = {}): string =>
   `sum by (envoy_cluster_name) (envoy_cluster_upstream_cx_active${clusterSelector(s)})`;
 
 /** Bandwidth from clients into Envoy, bytes per second. */
-export const envoyDownstreamRxBytesRate = (s: QueryScope = {}): string => `sum(rate(envoy_http_downstream_cx_rx_bytes_total${ingress}[${windowOf(s)}]))`;
+export const envoyDownstreamRxBytesRate = (s: QueryScope = {}): string =>
+  `sum(rate(envoy_http_downstream_cx_rx_bytes_total${ingress}[${windowOf(s)}]))`;
 
 /** Bandwidth from Envoy back to clients, bytes per second. */
-export const envoyDownstreamTxBytesRate = (s: QueryScope = {}): string => `sum(rate(envoy_http_downstream_cx_tx_bytes_total${ingress}[${windowOf(s)}]))`;
+export const envoyDownstreamTxBytesRate = (s: QueryScope = {}): string =>
+  `sum(rate(envoy_http_downstream_cx_tx_bytes_total${ingress}[${windowOf(s)}]))`;
 
 /** Bandwidth from Envoy to each cluster, bytes per second. */
 export const envoyUpstreamTxBytesRate = (s: QueryScope = {}): string =>
@@ -196,15 +202,45 @@ export function queryCatalogue(scope: QueryScope = {}): CatalogueEntry[] {
   const entries: CatalogueEntry[] = [];
   for (const g of ["service", "replica"] as const) {
     entries.push(
-      { id: `requests_total_per_${g}`, question: `requests answered so far, per ${g}`, unit: "requests", per: g, promql: requestsTotal(scope, g) },
-      { id: `requests_per_${g}`, question: `requests answered in the window, per ${g}`, unit: "requests", per: g, promql: requestsIncrease(scope, g) },
+      {
+        id: `requests_total_per_${g}`,
+        question: `requests answered so far, per ${g}`,
+        unit: "requests",
+        per: g,
+        promql: requestsTotal(scope, g),
+      },
+      {
+        id: `requests_per_${g}`,
+        question: `requests answered in the window, per ${g}`,
+        unit: "requests",
+        per: g,
+        promql: requestsIncrease(scope, g),
+      },
       { id: `request_rate_per_${g}`, question: `requests per second, per ${g}`, unit: "req/s", per: g, promql: requestRate(scope, g) },
       { id: `latency_p50_per_${g}`, question: `median latency, per ${g}`, unit: "s", per: g, promql: latencyQuantile(0.5, scope, g) },
-      { id: `latency_p99_per_${g}`, question: `99th percentile latency, per ${g}`, unit: "s", per: g, promql: latencyQuantile(0.99, scope, g) },
+      {
+        id: `latency_p99_per_${g}`,
+        question: `99th percentile latency, per ${g}`,
+        unit: "s",
+        per: g,
+        promql: latencyQuantile(0.99, scope, g),
+      },
       { id: `latency_mean_per_${g}`, question: `mean latency, per ${g}`, unit: "s", per: g, promql: latencyMean(scope, g) },
       { id: `error_ratio_per_${g}`, question: `share of 5xx answers, per ${g}`, unit: "ratio", per: g, promql: errorRatio(scope, g) },
-      { id: `status_classes_per_${g}`, question: `answers per status class, per ${g}`, unit: "requests", per: g, promql: statusClasses(scope, g) },
-      { id: `bytes_received_per_${g}`, question: `request bytes received, per ${g}`, unit: "bytes", per: g, promql: bytesReceived(scope, g) },
+      {
+        id: `status_classes_per_${g}`,
+        question: `answers per status class, per ${g}`,
+        unit: "requests",
+        per: g,
+        promql: statusClasses(scope, g),
+      },
+      {
+        id: `bytes_received_per_${g}`,
+        question: `request bytes received, per ${g}`,
+        unit: "bytes",
+        per: g,
+        promql: bytesReceived(scope, g),
+      },
       { id: `bytes_sent_per_${g}`, question: `response bytes sent, per ${g}`, unit: "bytes", per: g, promql: bytesSent(scope, g) },
     );
   }
@@ -212,17 +248,83 @@ export function queryCatalogue(scope: QueryScope = {}): CatalogueEntry[] {
     { id: "envoy_cpu_percent", question: "Envoy's CPU use", unit: "%", per: "envoy", promql: envoyCpuPercent() },
     { id: "envoy_memory_allocated", question: "Envoy's allocated memory", unit: "bytes", per: "envoy", promql: envoyMemoryAllocated() },
     { id: "envoy_memory_physical", question: "Envoy's heap held from the OS", unit: "bytes", per: "envoy", promql: envoyMemoryPhysical() },
-    { id: "envoy_downstream_connections", question: "client TCP connections open on Envoy", unit: "connections", per: "envoy", promql: envoyDownstreamConnections() },
-    { id: "envoy_downstream_connection_rate", question: "new client TCP connections per second", unit: "conn/s", per: "envoy", promql: envoyDownstreamConnectionRate(scope) },
-    { id: "envoy_upstream_connections", question: "TCP connections from Envoy to each cluster", unit: "connections", per: "cluster", promql: envoyUpstreamConnections(scope) },
-    { id: "envoy_downstream_rx_bytes_rate", question: "bandwidth clients → Envoy", unit: "B/s", per: "envoy", promql: envoyDownstreamRxBytesRate(scope) },
-    { id: "envoy_downstream_tx_bytes_rate", question: "bandwidth Envoy → clients", unit: "B/s", per: "envoy", promql: envoyDownstreamTxBytesRate(scope) },
-    { id: "envoy_upstream_tx_bytes_rate", question: "bandwidth Envoy → each cluster", unit: "B/s", per: "cluster", promql: envoyUpstreamTxBytesRate(scope) },
-    { id: "envoy_upstream_rx_bytes_rate", question: "bandwidth each cluster → Envoy", unit: "B/s", per: "cluster", promql: envoyUpstreamRxBytesRate(scope) },
-    { id: "envoy_request_rate", question: "requests per second on Envoy's listener", unit: "req/s", per: "envoy", promql: envoyRequestRate(scope) },
-    { id: "envoy_cluster_request_rate", question: "requests per second to each cluster", unit: "req/s", per: "cluster", promql: envoyClusterRequestRate(scope) },
-    { id: "envoy_cluster_status_classes", question: "upstream answers per status class and cluster", unit: "requests", per: "cluster", promql: envoyClusterStatusClasses(scope) },
-    { id: "envoy_cluster_latency_p99_ms", question: "99th percentile upstream latency per cluster", unit: "ms", per: "cluster", promql: envoyClusterLatencyQuantileMs(0.99, scope) },
+    {
+      id: "envoy_downstream_connections",
+      question: "client TCP connections open on Envoy",
+      unit: "connections",
+      per: "envoy",
+      promql: envoyDownstreamConnections(),
+    },
+    {
+      id: "envoy_downstream_connection_rate",
+      question: "new client TCP connections per second",
+      unit: "conn/s",
+      per: "envoy",
+      promql: envoyDownstreamConnectionRate(scope),
+    },
+    {
+      id: "envoy_upstream_connections",
+      question: "TCP connections from Envoy to each cluster",
+      unit: "connections",
+      per: "cluster",
+      promql: envoyUpstreamConnections(scope),
+    },
+    {
+      id: "envoy_downstream_rx_bytes_rate",
+      question: "bandwidth clients → Envoy",
+      unit: "B/s",
+      per: "envoy",
+      promql: envoyDownstreamRxBytesRate(scope),
+    },
+    {
+      id: "envoy_downstream_tx_bytes_rate",
+      question: "bandwidth Envoy → clients",
+      unit: "B/s",
+      per: "envoy",
+      promql: envoyDownstreamTxBytesRate(scope),
+    },
+    {
+      id: "envoy_upstream_tx_bytes_rate",
+      question: "bandwidth Envoy → each cluster",
+      unit: "B/s",
+      per: "cluster",
+      promql: envoyUpstreamTxBytesRate(scope),
+    },
+    {
+      id: "envoy_upstream_rx_bytes_rate",
+      question: "bandwidth each cluster → Envoy",
+      unit: "B/s",
+      per: "cluster",
+      promql: envoyUpstreamRxBytesRate(scope),
+    },
+    {
+      id: "envoy_request_rate",
+      question: "requests per second on Envoy's listener",
+      unit: "req/s",
+      per: "envoy",
+      promql: envoyRequestRate(scope),
+    },
+    {
+      id: "envoy_cluster_request_rate",
+      question: "requests per second to each cluster",
+      unit: "req/s",
+      per: "cluster",
+      promql: envoyClusterRequestRate(scope),
+    },
+    {
+      id: "envoy_cluster_status_classes",
+      question: "upstream answers per status class and cluster",
+      unit: "requests",
+      per: "cluster",
+      promql: envoyClusterStatusClasses(scope),
+    },
+    {
+      id: "envoy_cluster_latency_p99_ms",
+      question: "99th percentile upstream latency per cluster",
+      unit: "ms",
+      per: "cluster",
+      promql: envoyClusterLatencyQuantileMs(0.99, scope),
+    },
   );
   return entries;
 }

@@ -106,7 +106,8 @@ export function growth(series: string, window: string): string {
   return `clamp_min(${series} - (${series} offset ${window} or ${series} * 0), 0)`;
 }
 
-const groupLabels = (g: Grouping, ...more: string[]): string => [...(g === "replica" ? ["service", "replica"] : ["service"]), ...more].join(", ");
+const groupLabels = (g: Grouping, ...more: string[]): string =>
+  [...(g === "replica" ? ["service", "replica"] : ["service"]), ...more].join(", ");
 
 /** The panel's PromQL for one grouping: answers per status class, and the latency quantiles. */
 export function panelQueries(
@@ -118,7 +119,8 @@ export function panelQueries(
     classes: `sum by (${groupLabels(g, "status_class")}) (${growth(`http_requests_total${sel}`, scope.window)})`,
     bytesIn: `sum by (${groupLabels(g)}) (${growth(`http_request_size_bytes_total${sel}`, scope.window)})`,
     bytesOut: `sum by (${groupLabels(g)}) (${growth(`http_response_size_bytes_total${sel}`, scope.window)})`,
-    quantile: (q) => `histogram_quantile(${q}, sum by (${groupLabels(g, "le")}) (${growth(`http_request_duration_seconds_bucket${sel}`, scope.window)}))`,
+    quantile: (q) =>
+      `histogram_quantile(${q}, sum by (${groupLabels(g, "le")}) (${growth(`http_request_duration_seconds_bucket${sel}`, scope.window)}))`,
   };
 }
 
@@ -197,7 +199,8 @@ export async function observabilityPanel(promClient: PrometheusClient, scope: Pa
     prom.query(cluster("envoy_cluster_upstream_cx_rx_bytes_total")),
     prom.query(cluster("envoy_cluster_upstream_cx_tx_bytes_total")),
   ]);
-  const byCluster = (samples: readonly Sample[]): Map<string, number> => new Map(samples.map((x) => [x.labels.envoy_cluster_name ?? "", x.value]));
+  const byCluster = (samples: readonly Sample[]): Map<string, number> =>
+    new Map(samples.map((x) => [x.labels.envoy_cluster_name ?? "", x.value]));
   const [clusterRx, clusterTx] = [byCluster(upstreamRx), byCluster(upstreamTx)];
   const clusters = [...new Set([...clusterRx.keys(), ...clusterTx.keys()])].filter((c) => c !== "").sort();
   return observabilityPanelSchema.parse({

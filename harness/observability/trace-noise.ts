@@ -8,7 +8,8 @@ export const PROBE_PATHS = ["/healthz", "/metrics"] as const;
 
 /** True when a span is about a probe path: by its name (`get /healthz`) or its http.path tag. */
 export function isProbeSpan(span: ZipkinSpan): boolean {
-  const probe = (path: string | undefined): boolean => path !== undefined && (PROBE_PATHS as readonly string[]).includes(path.replace(/[?#].*$/, "").replace(/\/$/, ""));
+  const probe = (path: string | undefined): boolean =>
+    path !== undefined && (PROBE_PATHS as readonly string[]).includes(path.replace(/[?#].*$/, "").replace(/\/$/, ""));
   const name = span.name ?? "";
   // The service names its spans `get /healthz`; Envoy tags its own with the full http.url.
   return probe(name.split(" ").at(-1)) || probe(span.tags?.["http.path"]) || probe(urlPath(span.tags?.["http.url"]));

@@ -101,36 +101,47 @@ export function evaluateTrace(spans: readonly ZipkinSpan[], exp: TraceExpectatio
     if (s.traceId !== traceId) problems.push(`span ${s.id} (${serviceOf(s) ?? "?"}) has trace id ${s.traceId}, not ${traceId}`);
   }
   const present = spans.map((s) => `${serviceOf(s) ?? "?"}:${s.id}${s.parentId ? `<-${s.parentId}` : ""}`).join(", ");
-  if (!envoySpan) problems.push(`trace ${traceId} has no span from ${exp.envoyServiceName} (Envoy did not trace the request; spans: ${present})`);
-  if (!serviceSpan) problems.push(`trace ${traceId} has no span from ${exp.serviceName} (the service did not continue the trace; spans: ${present})`);
+  if (!envoySpan)
+    problems.push(`trace ${traceId} has no span from ${exp.envoyServiceName} (Envoy did not trace the request; spans: ${present})`);
+  if (!serviceSpan)
+    problems.push(`trace ${traceId} has no span from ${exp.serviceName} (the service did not continue the trace; spans: ${present})`);
   if (envoySpans.length > 1) problems.push(`trace ${traceId} has ${envoySpans.length} spans from ${exp.envoyServiceName}, expected one`);
   if (serviceSpans.length > 1) problems.push(`trace ${traceId} has ${serviceSpans.length} spans from ${exp.serviceName}, expected one`);
 
   if (envoySpan) {
-    if (envoySpan.kind !== "SERVER") problems.push(`${exp.envoyServiceName}'s span ${envoySpan.id} has kind ${envoySpan.kind ?? "(none)"}, expected SERVER`);
+    if (envoySpan.kind !== "SERVER")
+      problems.push(`${exp.envoyServiceName}'s span ${envoySpan.id} has kind ${envoySpan.kind ?? "(none)"}, expected SERVER`);
     if (exp.incoming) {
       // shared_span_context: Envoy's server span is the caller's span.
       if (envoySpan.id !== exp.incoming.spanId) {
-        problems.push(`${exp.envoyServiceName}'s span id is ${envoySpan.id}, expected the caller's x-b3-spanid ${exp.incoming.spanId} (shared span context)`);
+        problems.push(
+          `${exp.envoyServiceName}'s span id is ${envoySpan.id}, expected the caller's x-b3-spanid ${exp.incoming.spanId} (shared span context)`,
+        );
       }
       if (envoySpan.parentId !== exp.incoming.parentId) {
-        problems.push(`${exp.envoyServiceName}'s span parentId is ${envoySpan.parentId ?? "(none)"}, expected the caller's x-b3-parentspanid ${exp.incoming.parentId}`);
+        problems.push(
+          `${exp.envoyServiceName}'s span parentId is ${envoySpan.parentId ?? "(none)"}, expected the caller's x-b3-parentspanid ${exp.incoming.parentId}`,
+        );
       }
     } else if (envoySpan.parentId !== undefined) {
       problems.push(`${exp.envoyServiceName}'s span has parentId ${envoySpan.parentId}, expected none: it starts the trace`);
     }
   }
   if (serviceSpan) {
-    if (serviceSpan.kind !== "SERVER") problems.push(`${exp.serviceName}'s span ${serviceSpan.id} has kind ${serviceSpan.kind ?? "(none)"}, expected SERVER`);
+    if (serviceSpan.kind !== "SERVER")
+      problems.push(`${exp.serviceName}'s span ${serviceSpan.id} has kind ${serviceSpan.kind ?? "(none)"}, expected SERVER`);
     if (envoySpan) {
       if (serviceSpan.parentId !== envoySpan.id) {
         problems.push(
           `${exp.serviceName}'s span ${serviceSpan.id} has parentId ${serviceSpan.parentId ?? "(none)"}, expected ${exp.envoyServiceName}'s span id ${envoySpan.id}`,
         );
       }
-      if (serviceSpan.id === envoySpan.id) problems.push(`${exp.serviceName}'s span reuses ${exp.envoyServiceName}'s span id ${envoySpan.id}; it must be a child span`);
+      if (serviceSpan.id === envoySpan.id)
+        problems.push(`${exp.serviceName}'s span reuses ${exp.envoyServiceName}'s span id ${envoySpan.id}; it must be a child span`);
     } else if (exp.incoming && serviceSpan.parentId === exp.incoming.spanId) {
-      problems.push(`${exp.serviceName}'s span is a child of the caller's span ${exp.incoming.spanId}: Envoy passed the headers through without a span of its own`);
+      problems.push(
+        `${exp.serviceName}'s span is a child of the caller's span ${exp.incoming.spanId}: Envoy passed the headers through without a span of its own`,
+      );
     } else if (!exp.incoming && serviceSpan.parentId === undefined) {
       problems.push(`${exp.serviceName}'s span is a root span: no trace context reached the service`);
     }
@@ -181,7 +192,15 @@ export async function sendTracedRequest(listenerUrl: string, path: string, kind:
   try {
     res = await request("GET", new URL(path, listenerUrl), { headers, timeoutMs });
   } catch (err) {
-    return { ...base, status: 0, responseTraceId: undefined, requestId: undefined, hostname: undefined, answeredAt: performance.now(), error: errorMessage(err) };
+    return {
+      ...base,
+      status: 0,
+      responseTraceId: undefined,
+      requestId: undefined,
+      hostname: undefined,
+      answeredAt: performance.now(),
+      error: errorMessage(err),
+    };
   }
   const text = res.text;
   const answeredAt = performance.now();
@@ -240,13 +259,30 @@ interface TraceOutcome {
   queryableMs: number | undefined;
 }
 
-async function followTrace(zipkin: ZipkinClient, request: TracedRequest, exp: Omit<TraceExpectation, "traceId">, timeoutMs: number, pollMs: number): Promise<TraceOutcome> {
+async function followTrace(
+  zipkin: ZipkinClient,
+  request: TracedRequest,
+  exp: Omit<TraceExpectation, "traceId">,
+  timeoutMs: number,
+  pollMs: number,
+): Promise<TraceOutcome> {
   const traceId = request.sent?.traceId ?? request.responseTraceId;
   if (request.error !== undefined || traceId === undefined) {
     const why = request.error ?? "the response has no x-b3-traceid header";
-    return { request, traceId, evaluation: { complete: false, problems: [`${request.kind} request to ${request.path}: ${why}`] }, queryableMs: undefined };
+    return {
+      request,
+      traceId,
+      evaluation: { complete: false, problems: [`${request.kind} request to ${request.path}: ${why}`] },
+      queryableMs: undefined,
+    };
   }
-  const full: TraceExpectation = { ...exp, traceId, ...(request.hostname !== undefined && { replica: request.hostname }), ...(request.requestId !== undefined && { requestId: request.requestId }), ...(request.sent && { incoming: request.sent }) };
+  const full: TraceExpectation = {
+    ...exp,
+    traceId,
+    ...(request.hostname !== undefined && { replica: request.hostname }),
+    ...(request.requestId !== undefined && { requestId: request.requestId }),
+    ...(request.sent && { incoming: request.sent }),
+  };
   const problems: string[] = [];
   if (request.responseTraceId !== traceId) {
     problems.push(`the client sent trace id ${traceId} but the response carries x-b3-traceid ${request.responseTraceId ?? "(none)"}`);
@@ -290,7 +326,15 @@ export async function tracingCheck(opts: TracingCheckOptions): Promise<Observabi
     const requests: TracedRequest[] = [];
     for (const kind of kinds) requests.push(await sendTracedRequest(opts.listenerUrl, svc.path, kind));
     const outcomes = await Promise.all(
-      requests.map((r) => followTrace(opts.zipkin, r, { envoyServiceName, serviceName, ...(svc.id !== undefined && { serviceId: svc.id }) }, timeoutMs, pollMs)),
+      requests.map((r) =>
+        followTrace(
+          opts.zipkin,
+          r,
+          { envoyServiceName, serviceName, ...(svc.id !== undefined && { serviceId: svc.id }) },
+          timeoutMs,
+          pollMs,
+        ),
+      ),
     );
     const metrics: Record<string, number> = {};
     for (const o of outcomes) if (o.queryableMs !== undefined) metrics[`queryable_ms_${o.request.kind}`] = Math.round(o.queryableMs);

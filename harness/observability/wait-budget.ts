@@ -27,7 +27,12 @@ export interface WaitBudget {
 }
 
 /** Prometheus' own defaults (scrape 1 m, timeout 10 s, DNS refresh 30 s) are not what the stack runs. */
-const STACK_DEFAULTS: PrometheusIntervals = { scrapeSeconds: 2, timeoutSeconds: 2, refreshSeconds: 2, source: "prometheus/prometheus.yml's values" };
+const STACK_DEFAULTS: PrometheusIntervals = {
+  scrapeSeconds: 2,
+  timeoutSeconds: 2,
+  refreshSeconds: 2,
+  source: "prometheus/prometheus.yml's values",
+};
 
 /** "2s", "1m30s", "500ms" → seconds. */
 export function durationSeconds(text: string): number | undefined {

@@ -33,7 +33,9 @@ export function composeEnvironment(config: PipelineConfig, images: Record<string
     ENVOY_LISTENER_PORT: config.ports.listener === 0 ? "" : String(config.ports.listener),
     ENVOY_ADMIN_PORT: config.ports.admin === 0 ? "" : String(config.ports.admin),
     // Read by the control plane in xds mode (docker-compose.xds.yml).
-    XDS_WEIGHTS: Object.entries(config.weights).map(([name, w]) => `${name}=${w}`).join(","),
+    XDS_WEIGHTS: Object.entries(config.weights)
+      .map(([name, w]) => `${name}=${w}`)
+      .join(","),
   };
 }
 

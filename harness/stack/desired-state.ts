@@ -130,14 +130,23 @@ async function logTail(docker: Dockerode, name: string, lines: number): Promise<
   try {
     const raw = (await docker.getContainer(name).logs({ stdout: true, stderr: true, tail: lines, follow: false })) as unknown;
     const text = Buffer.isBuffer(raw) ? demuxLogs(raw) : String(raw);
-    return text.split("\n").map((l) => l.trimEnd()).filter((l) => l !== "").slice(-lines);
+    return text
+      .split("\n")
+      .map((l) => l.trimEnd())
+      .filter((l) => l !== "")
+      .slice(-lines);
   } catch (err) {
     return [`(no log: ${(err as Error).message.split("\n")[0]})`];
   }
 }
 
 /** The state of every service in `desired`, with the last log lines of each silent replica. */
-export async function serviceStates(docker: Dockerode, project: string, desired: Record<string, number>, logLines = 5): Promise<ServiceState[]> {
+export async function serviceStates(
+  docker: Dockerode,
+  project: string,
+  desired: Record<string, number>,
+  logLines = 5,
+): Promise<ServiceState[]> {
   return Promise.all(
     Object.entries(desired).map(async ([service, count]) => {
       const state = classifyService(service, count, await projectContainers(docker, project, service), project);

@@ -60,17 +60,20 @@ export class StackDirectory implements Namer {
     // address is named where the sentence speaks of it.
     // A hostname is annotated once, where no earlier mention already named its container.
     const named = new Set<string>();
-    return text.replace(/(?<![/@])\b(\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?)\b|\b([0-9a-f]{12})\b/g, (match, address?: string, hostname?: string) => {
-      if (address) {
-        const owner = this.byIp(address.replace(/:\d+$/, ""));
-        if (owner) named.add(owner.container);
-        return this.describeIp(address);
-      }
-      const m = hostname ? this.byHostname(hostname) : undefined;
-      if (!m || named.has(m.container) || text.includes(`container ${m.container}`)) return match;
-      named.add(m.container);
-      return `${match} (container ${m.container})`;
-    });
+    return text.replace(
+      /(?<![/@])\b(\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?)\b|\b([0-9a-f]{12})\b/g,
+      (match, address?: string, hostname?: string) => {
+        if (address) {
+          const owner = this.byIp(address.replace(/:\d+$/, ""));
+          if (owner) named.add(owner.container);
+          return this.describeIp(address);
+        }
+        const m = hostname ? this.byHostname(hostname) : undefined;
+        if (!m || named.has(m.container) || text.includes(`container ${m.container}`)) return match;
+        named.add(m.container);
+        return `${match} (container ${m.container})`;
+      },
+    );
   }
 
   /** "container x (hostname h, 172.20.0.5)", or the hostname and that no container has it. */
@@ -101,7 +104,12 @@ export async function stackDirectory(docker: Dockerode, project: string): Promis
   const members = new Map<string, StackMember>();
   for (const c of labelled) {
     const ip = projectIp(c, project);
-    members.set(c.Id, { container: containerName(c), hostname: c.Config.Hostname, ips: ip ? [ip] : [], service: c.Config.Labels[SERVICE_LABEL] });
+    members.set(c.Id, {
+      container: containerName(c),
+      hostname: c.Config.Hostname,
+      ips: ip ? [ip] : [],
+      service: c.Config.Labels[SERVICE_LABEL],
+    });
   }
   await Promise.all(
     [...attached].map(async ([id, ips]) => {

@@ -35,9 +35,18 @@ const inspectSchema = z.object({
       })
       .optional(),
   }),
-  Config: z.object({ Hostname: z.string(), Labels: z.record(z.string(), z.string()).nullable().transform((l) => l ?? {}) }),
+  Config: z.object({
+    Hostname: z.string(),
+    Labels: z
+      .record(z.string(), z.string())
+      .nullable()
+      .transform((l) => l ?? {}),
+  }),
   NetworkSettings: z.object({
-    Networks: z.record(z.string(), z.object({ IPAddress: z.string() })).nullable().transform((n) => n ?? {}),
+    Networks: z
+      .record(z.string(), z.object({ IPAddress: z.string() }))
+      .nullable()
+      .transform((n) => n ?? {}),
     Ports: z
       .record(z.string(), z.array(z.object({ HostIp: z.string(), HostPort: z.string() })).nullable())
       .nullable()

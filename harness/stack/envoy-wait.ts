@@ -126,7 +126,11 @@ export async function waitForTraffic(
       const round = await Promise.all(Array.from({ length: 4 * want.size }, () => probeOnce(`${listenerUrl}${path}`, 2000)));
       for (const hostname of round) if (hostname && want.has(hostname)) seen.add(hostname);
       if (seen.size === want.size) return true;
-      opts.onProgress?.(`${path}: no answer yet from ${missing().map((r) => r.name).join(", ")}`);
+      opts.onProgress?.(
+        `${path}: no answer yet from ${missing()
+          .map((r) => r.name)
+          .join(", ")}`,
+      );
       return undefined;
     },
     {

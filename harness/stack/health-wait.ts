@@ -11,7 +11,10 @@ const healthSchema = z.object({
     Health: z
       .object({
         Status: z.string(),
-        Log: z.array(z.object({ ExitCode: z.number(), Output: z.string() })).nullable().optional(),
+        Log: z
+          .array(z.object({ ExitCode: z.number(), Output: z.string() }))
+          .nullable()
+          .optional(),
       })
       .optional(),
   }),

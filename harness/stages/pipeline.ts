@@ -84,7 +84,10 @@ export async function pipeline(config: PipelineConfig): Promise<PipelineSummary>
         if (stopped > 0) log.info(`  stopped ${stopped} child process(es) of the interrupted stage`);
         if (!ctx) break;
         try {
-          const r = pass === 0 ? (await tearDown(), undefined) : await teardown(ctx.docker, config.projectName, { removeImages: config.removeImages });
+          const r =
+            pass === 0
+              ? (await tearDown(), undefined)
+              : await teardown(ctx.docker, config.projectName, { removeImages: config.removeImages });
           const empty = pass > 0 && r !== undefined && r.containers.length === 0 && r.networks.length === 0;
           emptyPasses = empty ? emptyPasses + 1 : 0;
           if (r && !empty) log.warn(`  removed ${r.containers.length} more containers started while tearing down`);

@@ -25,10 +25,7 @@ export async function composeScale(ctx: StageContext, target: Record<string, num
   const scaleArgs = services.flatMap((s) => ["--scale", `${s}=${target[s]}`]);
   const description = services.map((s) => `${s}=${target[s]}`).join(" ");
   await waitingFor(`scaling ${description}`, () =>
-    composeEnvironmentFor(ctx)
-      .withNoRecreate()
-      .withClientOptions({ commandOptions: scaleArgs })
-      .up(services),
+    composeEnvironmentFor(ctx).withNoRecreate().withClientOptions({ commandOptions: scaleArgs }).up(services),
   );
 }
 
@@ -43,7 +40,11 @@ export async function scale(ctx: StageContext, target: Record<string, number> = 
 async function settleScale(ctx: StageContext, target: Record<string, number>, t0: number): Promise<ScaleResult> {
   const services = Object.keys(target);
   const endpoints = await stackEndpoints(ctx.docker, ctx.config.projectName);
-  const converged = await waitForEnvoy(ctx, endpoints, services.filter((s) => (target[s] ?? 0) > 0));
+  const converged = await waitForEnvoy(
+    ctx,
+    endpoints,
+    services.filter((s) => (target[s] ?? 0) > 0),
+  );
   const replicas: Record<string, ReplicaContainer[]> = {};
   for (const service of services) {
     replicas[service] = await runningReplicas(ctx.docker, ctx.config.projectName, service);
@@ -80,7 +81,11 @@ export async function scaleMeasured(ctx: StageContext, target: Record<string, nu
           serviceId: route.id,
           scale: doScale,
           expected: async () =>
-            (await runningReplicas(ctx.docker, ctx.config.projectName, service)).map((r) => ({ name: r.name, hostname: r.hostname, ip: r.ip })),
+            (await runningReplicas(ctx.docker, ctx.config.projectName, service)).map((r) => ({
+              name: r.name,
+              hostname: r.hostname,
+              ip: r.ip,
+            })),
           timeoutSeconds: ctx.config.waitTimeoutSeconds,
         });
         log.info(`  ${service}: ${result.check.passed ? "converged" : "did NOT converge"}: ${result.check.reason}`);

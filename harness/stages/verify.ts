@@ -146,7 +146,13 @@ async function loadBalancingReport(
   const specs = states.map((s) => specOf(s, ctx.config.weights));
   if (!endpoints) return errorReportWithoutObservability(specs, whyNoEnvoy, startedAt);
   // xds: a cluster the control plane never delivered (warming, or no CDS at all) is named as such.
-  const xds = ctx.config.discovery === "xds" ? await xdsProblems(endpoints.adminUrl, specs.map((s) => s.cluster)) : [];
+  const xds =
+    ctx.config.discovery === "xds"
+      ? await xdsProblems(
+          endpoints.adminUrl,
+          specs.map((s) => s.cluster),
+        )
+      : [];
   if (xds.length > 0) return errorReportWithoutObservability(specs, xds.join("; "), startedAt);
   return runVerify({
     listenerUrl: endpoints.listenerUrl,
@@ -169,12 +175,20 @@ function errorReportWithoutObservability(specs: readonly VerifyServiceSpec[], re
 }
 
 /** Every check against the stack; throws only for internal errors and bad input. */
-async function proveStack(ctx: StageContext, desired: Record<string, number>, startedAt: Date): Promise<Omit<VerifyOutcome, "files" | "table" | "passed">> {
+async function proveStack(
+  ctx: StageContext,
+  desired: Record<string, number>,
+  startedAt: Date,
+): Promise<Omit<VerifyOutcome, "files" | "table" | "passed">> {
   const { config, docker } = ctx;
   const project = config.projectName;
   const say = (line: string): void => log.info(line);
 
-  say(`verify ${project}: reading the desired state (${Object.entries(desired).map(([s, n]) => `${s}=${n}`).join(", ")}) and the stack from Docker`);
+  say(
+    `verify ${project}: reading the desired state (${Object.entries(desired)
+      .map(([s, n]) => `${s}=${n}`)
+      .join(", ")}) and the stack from Docker`,
+  );
   const [states, directory] = await Promise.all([serviceStates(docker, project, desired), stackDirectory(docker, project)]);
   // Each found on its own: Zipkin missing must not keep the metrics check from running.
   const [envoy, prom, zipkin] = await Promise.all([
@@ -183,23 +197,34 @@ async function proveStack(ctx: StageContext, desired: Record<string, number>, st
     attempt(() => publishedUrl(docker, project, "zipkin", 9411)),
   ]);
   const endpoints = envoy.ok ? envoy.value : undefined;
-  const observability: Partial<ObservabilityEndpoints> = { ...(prom.ok ? { prometheusUrl: prom.value } : {}), ...(zipkin.ok ? { zipkinUrl: zipkin.value } : {}) };
+  const observability: Partial<ObservabilityEndpoints> = {
+    ...(prom.ok ? { prometheusUrl: prom.value } : {}),
+    ...(zipkin.ok ? { zipkinUrl: zipkin.value } : {}),
+  };
 
   // Prometheus' view of the replicas is awaited alongside the load, never before it.
   const prometheus = prom.ok ? new PrometheusClient(prom.value) : undefined;
   const budget = prom.ok ? prometheusBudget(await prometheusIntervals(prom.value)) : undefined;
   const probed: ProbedService[] = states.map((s) => {
     const route = routeFor(s.service);
-    return { service: s.service, cluster: route.cluster, path: route.path, serviceId: route.id, replicas: s.serving.map((r) => ({ hostname: r.hostname, ip: r.ip })) };
+    return {
+      service: s.service,
+      cluster: route.cluster,
+      path: route.path,
+      serviceId: route.id,
+      replicas: s.serving.map((r) => ({ hostname: r.hostname, ip: r.ip })),
+    };
   });
-  if (budget) say(`metrics: Prometheus may take up to ${(budget.targetsMs / 1000).toFixed(0)} s to scrape every replica (${budget.explain})`);
+  if (budget)
+    say(`metrics: Prometheus may take up to ${(budget.targetsMs / 1000).toFixed(0)} s to scrape every replica (${budget.explain})`);
   const targetsSettled = prometheus && budget ? replicaTargetsProblem(prometheus, probed, budget) : Promise.resolve(undefined);
 
   const report = await loadBalancingReport(ctx, states, endpoints, envoy.ok ? "" : envoy.error, directory, startedAt);
   const loadEndedAt = new Date();
   // Envoy's listener answered nothing at all (down or frozen): the probes of metrics and tracing
   // would only wait out their timeouts. Their verdicts say why instead.
-  const listenerSilent = report.services.length > 0 && report.services.every((s) => s.requests.ok === 0 && s.failures.every((f) => f.kind === "transport"));
+  const listenerSilent =
+    report.services.length > 0 && report.services.every((s) => s.requests.ok === 0 && s.failures.every((f) => f.kind === "transport"));
 
   // Metrics: the probe's counts in Prometheus, per cluster and per replica.
   const noListener = envoy.ok ? "Envoy's listener did not answer the load-balancing load" : `no Envoy listener (${envoy.error})`;
@@ -209,7 +234,9 @@ async function proveStack(ctx: StageContext, desired: Record<string, number>, st
     const why = !endpoints || listenerSilent ? noListener : prom.ok ? "" : prom.error;
     for (const s of states) metrics.push({ name: "metrics", service: s.service, passed: false, detail: `could not run: ${why}` });
   } else {
-    say(`metrics: waiting for every replica to be an up scrape target (up to ${(budget.targetsMs / 1000).toFixed(0)} s after the load began)`);
+    say(
+      `metrics: waiting for every replica to be an up scrape target (up to ${(budget.targetsMs / 1000).toFixed(0)} s after the load began)`,
+    );
     const targetsProblem = await targetsSettled;
     if (targetsProblem) say(`metrics: ${directory.nameIn(targetsProblem)}`);
     const probe = await attempt(() => metricsProbeCheck(prometheus, endpoints.listenerUrl, probed, budget, say));
@@ -217,12 +244,15 @@ async function proveStack(ctx: StageContext, desired: Record<string, number>, st
       metrics.push(...probe.value.results);
       // Bytes over the probe's window: from the scrape before it to now, read before the tracing
       // check's requests, while nothing else talks to Envoy's listener.
-      const window = await observabilityPanelOrNull(prometheus, { ...panelScopeSince(probe.value.before.allScrapedAt), services: states.map((s) => s.service) }, (reason) =>
-        log.warn(`bytes: no Prometheus panel over the probe: ${reason}`),
+      const window = await observabilityPanelOrNull(
+        prometheus,
+        { ...panelScopeSince(probe.value.before.allScrapedAt), services: states.map((s) => s.service) },
+        (reason) => log.warn(`bytes: no Prometheus panel over the probe: ${reason}`),
       );
       bytes.push(...bytesCheck(window, probe.value.bytes));
     } else {
-      for (const s of states) metrics.push({ name: "metrics", service: s.service, passed: false, detail: `could not run: Prometheus: ${probe.error}` });
+      for (const s of states)
+        metrics.push({ name: "metrics", service: s.service, passed: false, detail: `could not run: Prometheus: ${probe.error}` });
     }
   }
   for (const m of metrics) if (m.detail.startsWith("could not run")) bytes.push({ ...m, name: "bytes" });
@@ -241,7 +271,9 @@ async function proveStack(ctx: StageContext, desired: Record<string, number>, st
         return states.map((s) => ({ name: "tracing", service: s.service, passed: false, detail: `could not run: ${why}` }));
       }
       const timeoutMs = tracingBudgetMs();
-      say(`tracing: following each probe's trace into Zipkin (up to ${(timeoutMs / 1000).toFixed(0)} s: Envoy and the service flush spans every 1 s and 0.5 s, plus Zipkin's ingest)`);
+      say(
+        `tracing: following each probe's trace into Zipkin (up to ${(timeoutMs / 1000).toFixed(0)} s: Envoy and the service flush spans every 1 s and 0.5 s, plus Zipkin's ingest)`,
+      );
       const r = await attempt(() =>
         tracingCheck({
           listenerUrl: endpoints.listenerUrl,
@@ -250,7 +282,9 @@ async function proveStack(ctx: StageContext, desired: Record<string, number>, st
           timeoutMs,
         }),
       );
-      return r.ok ? r.value : states.map((s) => ({ name: "tracing", service: s.service, passed: false, detail: `could not run: Zipkin: ${r.error}` }));
+      return r.ok
+        ? r.value
+        : states.map((s) => ({ name: "tracing", service: s.service, passed: false, detail: `could not run: Zipkin: ${r.error}` }));
     })(),
   ]);
   for (const r of [...metrics, ...bytes, ...tracing]) {

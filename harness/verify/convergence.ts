@@ -88,7 +88,12 @@ export async function measureConvergence(opts: ConvergenceOptions): Promise<Conv
   const want = new Set(expected.map((r) => r.hostname));
   const roundRequests = opts.roundRequests ?? perRequestSampleSize(expected.map(() => 1 / Math.max(1, expected.length)));
 
-  const pool = new Pool(new URL(opts.listenerUrl).origin, { connections: concurrency, pipelining: 1, headersTimeout: 10_000, bodyTimeout: 10_000 });
+  const pool = new Pool(new URL(opts.listenerUrl).origin, {
+    connections: concurrency,
+    pipelining: 1,
+    headersTimeout: 10_000,
+    bodyTimeout: 10_000,
+  });
   const rounds: ConvergenceRound[] = [];
   let streakStart: number | null = null;
   let streak = 0;
@@ -136,12 +141,14 @@ export async function measureConvergence(opts: ConvergenceOptions): Promise<Conv
     : {
         name: "convergence",
         passed: false,
-        reason: `after ${since().toFixed(1)} s traffic still ${[
-          missing.length > 0 ? `missed ${missing.map(describeReplica).join(", ")}` : "",
-          extra.length > 0 ? `reached ${extra.join(", ")}, which ${extra.length === 1 ? "is" : "are"} not in the new set` : "",
-        ]
-          .filter((s) => s !== "")
-          .join(" and ") || "did not settle"}`,
+        reason: `after ${since().toFixed(1)} s traffic still ${
+          [
+            missing.length > 0 ? `missed ${missing.map(describeReplica).join(", ")}` : "",
+            extra.length > 0 ? `reached ${extra.join(", ")}, which ${extra.length === 1 ? "is" : "are"} not in the new set` : "",
+          ]
+            .filter((s) => s !== "")
+            .join(" and ") || "did not settle"
+        }`,
         culprits: [...missing.map((r) => r.hostname), ...extra],
         details: [],
       };

@@ -1,7 +1,7 @@
 // What Envoy says about a cluster before and after the load: per-host counters (/clusters),
 // cluster counters (retries, membership changes, health-check failures) and which worker threads
 // accepted connections (/stats), so that the checks can compare the harness's view with Envoy's.
-import { EnvoyAdmin, type UpstreamHost } from "../envoy/admin.ts";
+import type { EnvoyAdmin, UpstreamHost } from "../envoy/admin.ts";
 import type { ReplicaInfo } from "./schema.ts";
 
 export interface ClusterSnapshot {

@@ -7,7 +7,13 @@
 //   process.exitCode = report.passed ? 0 : 1;
 export { runVerify, plannedRequests, serviceIdFromPath, type VerifyOptions, type VerifyServiceSpec } from "./run.ts";
 export { formatReport, toHtml, toJUnit, writeReports, type WrittenReports } from "./report.ts";
-export { measureConvergence, withConvergence, type ConvergenceOptions, type ConvergenceResult, type ConvergenceRound } from "./convergence.ts";
+export {
+  measureConvergence,
+  withConvergence,
+  type ConvergenceOptions,
+  type ConvergenceResult,
+  type ConvergenceRound,
+} from "./convergence.ts";
 export type { WeightExpectation } from "./checks.ts";
 export {
   verifyReportSchema,

@@ -35,7 +35,8 @@ const show = (d: Record<string, number>): string =>
 export function layerCheck(o: LayerObservation): LayerVerdict {
   const problems: string[] = [];
   const mixed = o.l4Connections.map((c, i) => ({ i, hosts: [...new Set(c)] })).filter((c) => c.hosts.length > 1);
-  for (const m of mixed) problems.push(`L4 connection ${m.i + 1} was answered by ${m.hosts.length} replicas (${m.hosts.join(", ")}): not connection-level`);
+  for (const m of mixed)
+    problems.push(`L4 connection ${m.i + 1} was answered by ${m.hosts.length} replicas (${m.hosts.join(", ")}): not connection-level`);
   const empty = o.l4Connections.filter((c) => c.length === 0).length;
   if (o.l4Connections.length === 0 || empty > 0) problems.push(`${empty || "no"} L4 connection(s) got no answer`);
   const l4 = count(o.l4Connections.flatMap((c) => (c[0] !== undefined ? [c[0]] : [])));
@@ -45,7 +46,8 @@ export function layerCheck(o: LayerObservation): LayerVerdict {
   }
   const unseen = o.replicas.filter((r) => !(r in l7));
   if (unseen.length > 0) problems.push(`one L7 connection did not reach ${unseen.join(", ")}: not request-level`);
-  const perConnection = o.l4Connections.length > 0 ? Math.round(o.l4Connections.reduce((a, c) => a + c.length, 0) / o.l4Connections.length) : 0;
+  const perConnection =
+    o.l4Connections.length > 0 ? Math.round(o.l4Connections.reduce((a, c) => a + c.length, 0) / o.l4Connections.length) : 0;
   const summary =
     `L4: ${o.l4Connections.length} connections × ~${perConnection} requests, each on one replica (connections per replica: ${show(l4)}); ` +
     `L7: ${o.l7Connection.length} requests over one connection reached ${Object.keys(l7).length} of ${o.replicas.length} replicas (${show(l7)})`;

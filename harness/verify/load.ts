@@ -106,7 +106,11 @@ export class Tally {
         r.latencies.push(latencyMs);
         this.replicaError(r, status === 200 ? `invalid answer (${issues})` : `HTTP ${status}, invalid answer (${issues})`);
       } else {
-        this.fail(status === 200 ? "body" : "http", status, status === 200 ? `invalid answer (${issues})` : (errorText(data) ?? snippet(body)));
+        this.fail(
+          status === 200 ? "body" : "http",
+          status,
+          status === 200 ? `invalid answer (${issues})` : (errorText(data) ?? snippet(body)),
+        );
       }
       return;
     }
@@ -312,9 +316,15 @@ export function drive(
 }
 
 /** The bytes of some loads to one service: on the wire (all sockets) and in bodies (per replica). */
-export function bytesOfLoads(...loads: readonly LoadResult[]): { wireSent: number; wireReceived: number; bodySent: number; bodyReceivedPerReplica: Record<string, number> } {
+export function bytesOfLoads(...loads: readonly LoadResult[]): {
+  wireSent: number;
+  wireReceived: number;
+  bodySent: number;
+  bodyReceivedPerReplica: Record<string, number>;
+} {
   const perReplica: Record<string, number> = {};
-  for (const load of loads) for (const r of load.tally.replicas.values()) perReplica[r.hostname] = (perReplica[r.hostname] ?? 0) + r.bodyBytes;
+  for (const load of loads)
+    for (const r of load.tally.replicas.values()) perReplica[r.hostname] = (perReplica[r.hostname] ?? 0) + r.bodyBytes;
   return {
     wireSent: loads.reduce((sum, l) => sum + l.bytes.sent, 0),
     wireReceived: loads.reduce((sum, l) => sum + l.bytes.received, 0),

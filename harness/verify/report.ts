@@ -9,8 +9,6 @@ import { escapeHtml, fmtMs, fmtPct, table } from "./format.ts";
 import { verifyReportSchema, type ServiceReport, type VerifyReport } from "./schema.ts";
 import { REPORT_CSS, REPORT_STYLESHEET, withPresentationAttributes } from "./report-style.ts";
 
-
-
 function serviceHeader(s: ServiceReport): string {
   const r = s.requests;
   return `${s.service}  ${s.path} -> cluster ${s.cluster}  ${s.lbPolicy}  ${r.sent} requests (${r.concurrency} in flight, ${r.connectionsOpened} connections)  ${r.requestsPerSecond.toFixed(0)} req/s  p50 ${fmtMs(s.latencyMs.p50)} ms  p99 ${fmtMs(s.latencyMs.p99)} ms`;
@@ -58,14 +56,16 @@ export function formatReport(report: VerifyReport): string {
 
 export function escapeXml(s: string): string {
   // Characters XML 1.0 forbids are dropped; the five specials are escaped.
-  return s
-    // eslint-disable-next-line no-control-regex
-    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g, "")
-    .replace(/&/g, "&amp;")
-    .replace(/</g, "&lt;")
-    .replace(/>/g, "&gt;")
-    .replace(/"/g, "&quot;")
-    .replace(/'/g, "&apos;");
+  return (
+    s
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: these are exactly the characters XML 1.0 forbids
+      .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g, "")
+      .replace(/&/g, "&amp;")
+      .replace(/</g, "&lt;")
+      .replace(/>/g, "&gt;")
+      .replace(/"/g, "&quot;")
+      .replace(/'/g, "&apos;")
+  );
 }
 
 /** JUnit XML: a testsuite per service, a testcase per check; failures carry the reason. */
@@ -87,7 +87,13 @@ export function toJUnit(report: VerifyReport): string {
       ["cluster", s.cluster],
       ["lbPolicy", s.lbPolicy],
       ["requests", String(s.requests.sent)],
-      ["replicas", s.replicas.filter((r) => r.expected).map((r) => r.hostname).join(",")],
+      [
+        "replicas",
+        s.replicas
+          .filter((r) => r.expected)
+          .map((r) => r.hostname)
+          .join(","),
+      ],
     ];
     for (const [k, v] of props) out.push(`      <property name="${escapeXml(k)}" value="${escapeXml(v)}"/>`);
     out.push("    </properties>");
@@ -100,7 +106,9 @@ export function toJUnit(report: VerifyReport): string {
         out.push("    </testcase>");
       } else {
         out.push(`    <testcase classname="${escapeXml(classname)}" name="${escapeXml(name)}" time="0">`);
-        const body = [c.reason, c.culprits.length > 0 ? `culprits: ${c.culprits.join(", ")}` : "", ...c.details].filter((x) => x !== "").join("\n");
+        const body = [c.reason, c.culprits.length > 0 ? `culprits: ${c.culprits.join(", ")}` : "", ...c.details]
+          .filter((x) => x !== "")
+          .join("\n");
         out.push(`      <failure message="${escapeXml(c.reason)}" type="${escapeXml(c.name)}">${escapeXml(body)}</failure>`);
         out.push("    </testcase>");
       }
@@ -114,7 +122,6 @@ export function toJUnit(report: VerifyReport): string {
 // ---------------------------------------------------------------------------------------------
 // HTML
 // ---------------------------------------------------------------------------------------------
-
 
 /** Bar chart of answers per replica, with each replica's expected count as a dashed line. */
 function distributionSvg(s: ServiceReport): string {
@@ -130,7 +137,9 @@ function distributionSvg(s: ServiceReport): string {
   const slot = (W - left - 10) / Math.max(1, rows.length);
   const y = (v: number): number => 16 + plotH - (v / maxY) * plotH;
   const parts: string[] = [];
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="answers per replica for ${escapeHtml(s.service)}">`);
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="answers per replica for ${escapeHtml(s.service)}">`,
+  );
   for (let k = 0; k <= 4; k++) {
     const v = (maxY / 1.12) * (k / 4);
     parts.push(`<line x1="${left}" x2="${W - 10}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}" class="grid"/>`);
@@ -146,10 +155,14 @@ function distributionSvg(s: ServiceReport): string {
       )}</title></rect>`,
     );
     parts.push(`<text x="${(x + w / 2).toFixed(1)}" y="${(y(r.count) - 4).toFixed(1)}" text-anchor="middle" class="val">${r.count}</text>`);
-    parts.push(`<text x="${(x + w / 2).toFixed(1)}" y="${H - bottom + 16}" text-anchor="middle" class="axis">${escapeHtml(r.hostname.slice(0, 14))}</text>`);
+    parts.push(
+      `<text x="${(x + w / 2).toFixed(1)}" y="${H - bottom + 16}" text-anchor="middle" class="axis">${escapeHtml(r.hostname.slice(0, 14))}</text>`,
+    );
     const e = expectedCounts[i];
     if (e !== null && e !== undefined) {
-      parts.push(`<line x1="${(x - slot * 0.1).toFixed(1)}" x2="${(x + w + slot * 0.1).toFixed(1)}" y1="${y(e).toFixed(1)}" y2="${y(e).toFixed(1)}" class="fair"><title>expected ${e.toFixed(1)}</title></line>`);
+      parts.push(
+        `<line x1="${(x - slot * 0.1).toFixed(1)}" x2="${(x + w + slot * 0.1).toFixed(1)}" y1="${y(e).toFixed(1)}" y2="${y(e).toFixed(1)}" class="fair"><title>expected ${e.toFixed(1)}</title></line>`,
+      );
     }
   });
   parts.push(`<text x="${left}" y="${H - 6}" class="axis">bars: answers per replica; dashed: expected count (fair share)</text>`);
@@ -174,7 +187,9 @@ function latencySvg(s: ServiceReport): string {
   const maxC = Math.max(1, ...c);
   const bw = (W - left - 10) / c.length;
   const parts: string[] = [];
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="latency histogram for ${escapeHtml(s.service)}">`);
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="latency histogram for ${escapeHtml(s.service)}">`,
+  );
   parts.push(`<text x="${left - 6}" y="16" text-anchor="end" class="axis">${maxC}</text>`);
   c.forEach((count, i) => {
     const h = (count / maxC) * plotH;
@@ -199,7 +214,9 @@ function latencySvg(s: ServiceReport): string {
 export function toHtml(report: VerifyReport): string {
   const out: string[] = [];
   out.push("<!DOCTYPE html>");
-  out.push(`<html lang="en"><head><meta charset="utf-8"><title>verify ${report.passed ? "PASSED" : "FAILED"}</title><link rel="stylesheet" href="${REPORT_STYLESHEET}"></head><body>`);
+  out.push(
+    `<html lang="en"><head><meta charset="utf-8"><title>verify ${report.passed ? "PASSED" : "FAILED"}</title><link rel="stylesheet" href="${REPORT_STYLESHEET}"></head><body>`,
+  );
   out.push(
     `<h1>Envoy load-balancing verification: <span class="${report.passed ? "pass" : "fail"}">${report.passed ? "PASSED" : "FAILED"}</span></h1>`,
   );
@@ -212,7 +229,7 @@ export function toHtml(report: VerifyReport): string {
     out.push(`<h2>${escapeHtml(s.service)} <span class="${s.passed ? "pass" : "fail"}">${s.passed ? "PASS" : "FAIL"}</span></h2>`);
     out.push(`<p>${escapeHtml(serviceHeader(s))}</p>`);
     out.push(`<p class="muted">${escapeHtml(s.requests.plannedBy)}</p>`);
-    out.push('<table><tr><th>check</th><th>verdict</th><th>reason</th></tr>');
+    out.push("<table><tr><th>check</th><th>verdict</th><th>reason</th></tr>");
     for (const c of s.checks) {
       out.push(
         `<tr><td>${escapeHtml(c.name)}</td><td class="${c.passed ? "pass" : "fail"}">${c.passed ? "PASS" : "FAIL"}</td><td>${escapeHtml(c.reason)}${
@@ -247,7 +264,9 @@ export function toHtml(report: VerifyReport): string {
     );
     if (b.notes.length > 0) out.push(`<ul>${b.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join("")}</ul>`);
     if (s.failures.length > 0) {
-      out.push(`<p><b>failures without a replica</b></p><ul>${s.failures.map((f) => `<li>${f.count} × ${escapeHtml(f.kind)} ${f.status ?? ""}: ${escapeHtml(f.detail)}</li>`).join("")}</ul>`);
+      out.push(
+        `<p><b>failures without a replica</b></p><ul>${s.failures.map((f) => `<li>${f.count} × ${escapeHtml(f.kind)} ${f.status ?? ""}: ${escapeHtml(f.detail)}</li>`).join("")}</ul>`,
+      );
     }
     if (s.convergence) {
       const c = s.convergence;
@@ -281,7 +300,12 @@ export async function clearReports(dir: string): Promise<void> {
 export async function writeReports(report: VerifyReport, dir: string): Promise<WrittenReports> {
   const checked = verifyReportSchema.parse(report);
   await mkdir(dir, { recursive: true });
-  const paths = { json: join(dir, "verify.json"), junit: join(dir, "junit.xml"), html: join(dir, "verify.html"), css: join(dir, REPORT_STYLESHEET) };
+  const paths = {
+    json: join(dir, "verify.json"),
+    junit: join(dir, "junit.xml"),
+    html: join(dir, "verify.html"),
+    css: join(dir, REPORT_STYLESHEET),
+  };
   await Promise.all([
     writeFile(paths.json, `${JSON.stringify(checked, null, 2)}\n`),
     writeFile(paths.junit, toJUnit(checked)),

@@ -195,7 +195,9 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
     durationSeconds: (finished.getTime() - started.getTime()) / 1000,
     listenerUrl: options.listenerUrl,
     adminUrl: options.adminUrl,
-    envoy: info.ok ? { version: info.value.version, state: info.value.state, concurrency: info.value.concurrency } : { version: "unknown", state: info.error, concurrency: 0 },
+    envoy: info.ok
+      ? { version: info.value.version, state: info.value.state, concurrency: info.value.concurrency }
+      : { version: "unknown", state: info.error, concurrency: 0 },
     settings: { alpha, power, concurrency, connections, requests: settings.requests ?? null },
     services,
     passed: services.every((s) => s.passed),
@@ -220,7 +222,9 @@ async function verifyService(spec: VerifyServiceSpec, run: RunSettings): Promise
   const sequential = sequentialBalanceNeeded(policyName);
   const inFlight = sequential ? 1 : run.concurrency;
   const planned = run.requests !== undefined ? { n: run.requests, by: "given" } : plannedRequests(planShares, run.alpha, run.power);
-  say(`verify ${spec.service}: ${planned.n} requests to ${spec.path} (${policyName}, ${replicas.length} replicas, ${inFlight} in flight over ${run.connections} connections)`);
+  say(
+    `verify ${spec.service}: ${planned.n} requests to ${spec.path} (${policyName}, ${replicas.length} replicas, ${inFlight} in flight over ${run.connections} connections)`,
+  );
 
   const loadOptions = {
     listenerUrl: run.listenerUrl,
@@ -230,7 +234,9 @@ async function verifyService(spec: VerifyServiceSpec, run: RunSettings): Promise
     ...(run.signal ? { signal: run.signal } : {}),
   };
   const load = await runLoad({ ...loadOptions, requests: planned.n, concurrency: inFlight, connections: run.connections });
-  const after = before.ok ? await attempt(`Envoy's admin /clusters for ${spec.cluster}`, () => snapshotCluster(admin, spec.cluster)) : before;
+  const after = before.ok
+    ? await attempt(`Envoy's admin /clusters for ${spec.cluster}`, () => snapshotCluster(admin, spec.cluster))
+    : before;
   const delta = before.ok && after.ok ? diffSnapshots(before.value, after.value, replicas) : undefined;
   const envoyProblem = [policy, before, after, run.workers].find((a): a is { ok: false; error: string } => !a.ok)?.error;
 
@@ -257,10 +263,16 @@ async function verifyService(spec: VerifyServiceSpec, run: RunSettings): Promise
           power: run.power,
           sequential,
         })
-      : { check: unavailableCheck("balance", envoyProblem ?? "Envoy's view is missing"), report: emptyBalance(replicas, tally, envoyProblem ?? "") };
+      : {
+          check: unavailableCheck("balance", envoyProblem ?? "Envoy's view is missing"),
+          report: emptyBalance(replicas, tally, envoyProblem ?? ""),
+        };
   const checks = [
     reachabilityCheck(tally, serviceId, replicas, delta, run.namer),
-    membershipCheck(tally, replicas, spec.service, delta, { ...(spec.desired ? { desired: spec.desired } : {}), ...(run.namer ? { namer: run.namer } : {}) }),
+    membershipCheck(tally, replicas, spec.service, delta, {
+      ...(spec.desired ? { desired: spec.desired } : {}),
+      ...(run.namer ? { namer: run.namer } : {}),
+    }),
     balance.check,
     listenerSilent
       ? unavailableCheck("per-request", `Envoy's listener did not answer the load (${tally.consecutiveNoAnswer} requests in a row)`)

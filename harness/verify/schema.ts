@@ -57,7 +57,17 @@ export interface Namer {
   containerOf(hostname: string): string | undefined;
 }
 
-export const CHECK_NAMES = ["reachability", "membership", "balance", "per-request", "agreement", "convergence", "metrics", "tracing", "bytes"] as const;
+export const CHECK_NAMES = [
+  "reachability",
+  "membership",
+  "balance",
+  "per-request",
+  "agreement",
+  "convergence",
+  "metrics",
+  "tracing",
+  "bytes",
+] as const;
 export const checkNameSchema = z.enum(CHECK_NAMES);
 export type CheckName = z.infer<typeof checkNameSchema>;
 

@@ -9,8 +9,8 @@
 
 const LANCZOS_G = 7;
 const LANCZOS = [
-  0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
-  12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
+  0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905,
+  -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
 ];
 
 /** ln Γ(x) for x > 0 (Lanczos, g = 7, n = 9; about 15 significant digits). */
@@ -375,7 +375,8 @@ export function roundRobinBound(input: RoundRobinBoundInput): RoundRobinBoundRes
   const totalHosts = input.endpoints ? input.endpoints.reduce((s, k) => s + k, 0) : N;
   const bounds = input.probs.map(
     (p, i) =>
-      input.workers * roundRobinGroupSlackPerWorker(p, input.endpoints?.[i] ?? 1, totalHosts, input.weighted) * (1 + input.hostSetChanges) + extra,
+      input.workers * roundRobinGroupSlackPerWorker(p, input.endpoints?.[i] ?? 1, totalHosts, input.weighted) * (1 + input.hostSetChanges) +
+      extra,
   );
   const deviations = input.counts.map((c, i) => c - n * input.probs[i]!);
   let worst = 0;

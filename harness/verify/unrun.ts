@@ -38,13 +38,26 @@ export function emptyBalance(replicas: readonly ReplicaInfo[], tally: Tally | un
 const LOAD_CHECKS: readonly CheckName[] = ["reachability", "membership", "balance", "per-request", "agreement"];
 
 /** A service whose load could not be sent at all: every load-balancing check fails with `reason`. */
-export function unrunServiceReport(s: { service: string; path: string; cluster: string; serviceId: string }, reason: string): ServiceReport {
+export function unrunServiceReport(
+  s: { service: string; path: string; cluster: string; serviceId: string },
+  reason: string,
+): ServiceReport {
   const nothing = { p50: null, p90: null, p99: null, max: null, mean: null };
   return {
     ...s,
     lbPolicy: "UNKNOWN",
     lbPolicySource: reason,
-    requests: { planned: 0, plannedBy: "not sent", sent: 0, ok: 0, concurrency: 0, connections: 0, connectionsOpened: 0, durationSeconds: 0, requestsPerSecond: 0 },
+    requests: {
+      planned: 0,
+      plannedBy: "not sent",
+      sent: 0,
+      ok: 0,
+      concurrency: 0,
+      connections: 0,
+      connectionsOpened: 0,
+      durationSeconds: 0,
+      requestsPerSecond: 0,
+    },
     latencyMs: nothing,
     histogram: { edgesMs: [], counts: [] },
     replicas: [],

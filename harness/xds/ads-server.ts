@@ -169,7 +169,9 @@ export class AdsServer {
       onNack: (n) => {
         this.nacks.push(n);
         if (this.nacks.length > 100) this.nacks.shift();
-        this.log(`NACK from ${n.node || `stream ${stream.id}`}: ${n.type} version ${n.version} rejected, keeps ${n.kept || "(none)"}: ${n.message}`);
+        this.log(
+          `NACK from ${n.node || `stream ${stream.id}`}: ${n.type} version ${n.version} rejected, keeps ${n.kept || "(none)"}: ${n.message}`,
+        );
         this.notifyAck();
       },
       onAck: () => this.notifyAck(),

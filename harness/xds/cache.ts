@@ -37,7 +37,10 @@ function referencedNames(resources: Resources): { eds: string[]; rds: string[] }
   // RDS names sit inside the listeners' HTTP connection managers: found wherever `rds` appears.
   const rds: string[] = [];
   const visit = (v: unknown): void => {
-    if (Array.isArray(v)) return v.forEach(visit);
+    if (Array.isArray(v)) {
+      for (const item of v) visit(item);
+      return;
+    }
     if (v === null || typeof v !== "object") return;
     const o = v as Record<string, unknown>;
     const r = o.rds as { route_config_name?: unknown } | undefined;

@@ -57,7 +57,10 @@ export function parseControlPlaneOptions(raw: RawOptions, env: NodeJS.ProcessEnv
   if (project === undefined || project === "") throw new ConfigError("control-plane: --project (or COMPOSE_PROJECT_NAME) is required");
   const parsed = optionsSchema.safeParse({
     project,
-    services: (raw.services ?? "service1,service2").split(",").map((s) => s.trim()).filter((s) => s !== ""),
+    services: (raw.services ?? "service1,service2")
+      .split(",")
+      .map((s) => s.trim())
+      .filter((s) => s !== ""),
     host: raw.host ?? "0.0.0.0",
     grpcPort: raw.grpcPort ?? CONTROL_PLANE_GRPC_PORT,
     adminPort: raw.adminPort ?? CONTROL_PLANE_ADMIN_PORT,
@@ -101,7 +104,11 @@ export function registerControlPlaneCommand(program: Command): void {
     .option("--service-port <n>", "port the replicas listen on (default 8080)")
     .option("--listener-port <n>", "port of Envoy's HTTP listener (default 8080)")
     .option("--tcp-port <service=port>", "an L4 (tcp_proxy) listener for a service, repeatable", collect)
-    .option("--weight <replica-or-service=weight>", "load-balancing weight of a container or of every replica of a service, repeatable", collect)
+    .option(
+      "--weight <replica-or-service=weight>",
+      "load-balancing weight of a container or of every replica of a service, repeatable",
+      collect,
+    )
     .option("--zipkin <host:port|none>", "Zipkin collector for Envoy's traces (default zipkin:9411)")
     .option("--lb-policy <policy>", "ROUND_ROBIN, LEAST_REQUEST or RANDOM (default ROUND_ROBIN)")
     .action(async (raw: RawOptions) => {
@@ -116,13 +123,21 @@ export function registerControlPlaneCommand(program: Command): void {
 }
 
 async function runControlPlane(o: ControlPlaneCliOptions): Promise<void> {
-  const source = new DockerEndpoints(docker(), { project: o.project, services: o.services, port: o.servicePort, weights: o.weights, log: log.info });
+  const source = new DockerEndpoints(docker(), {
+    project: o.project,
+    services: o.services,
+    port: o.servicePort,
+    weights: o.weights,
+    log: log.info,
+  });
   const cp = await new ControlPlane({ spec: frontProxySpec(o), source, host: o.host, port: o.grpcPort, log: log.info }).start();
   const admin = adminServer(cp);
   admin.listen(o.adminPort, o.host);
   await once(admin, "listening");
   const adminPort = (admin.address() as { port: number }).port;
-  log.info(`control plane for project ${o.project}: ADS on ${o.host}:${cp.port}, admin on ${o.host}:${adminPort} (services ${o.services.join(", ")})`);
+  log.info(
+    `control plane for project ${o.project}: ADS on ${o.host}:${cp.port}, admin on ${o.host}:${adminPort} (services ${o.services.join(", ")})`,
+  );
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once("SIGTERM", () => resolve("SIGTERM"));
     process.once("SIGINT", () => resolve("SIGINT"));

@@ -105,7 +105,11 @@ export class ControlPlane {
   publish(): Partial<Record<string, string>> {
     const change = this.cache.set(frontProxyResources(this.opts.spec, this.opts.source.endpoints()));
     if (change.changed.length > 0) {
-      this.log(`snapshot: ${Object.entries(change.versions).map(([t, v]) => `${t.replace(/^.*\./, "")} ${v}`).join(", ")}`);
+      this.log(
+        `snapshot: ${Object.entries(change.versions)
+          .map(([t, v]) => `${t.replace(/^.*\./, "")} ${v}`)
+          .join(", ")}`,
+      );
     }
     return change.versions;
   }
@@ -114,8 +118,10 @@ export class ControlPlane {
     this.publish();
     await this.opts.source.start(() => this.publish());
     this.boundPort = await new Promise<number>((resolve, reject) =>
-      this.server.bindAsync(`${this.opts.host ?? "0.0.0.0"}:${this.opts.port ?? 0}`, grpc.ServerCredentials.createInsecure(), (err, port) =>
-        err ? reject(err) : resolve(port),
+      this.server.bindAsync(
+        `${this.opts.host ?? "0.0.0.0"}:${this.opts.port ?? 0}`,
+        grpc.ServerCredentials.createInsecure(),
+        (err, port) => (err ? reject(err) : resolve(port)),
       ),
     );
     return this;

@@ -49,14 +49,24 @@ export function surplus(replicas: readonly ReplicaContainer[], target: number): 
 /** For every service scaled down: drain its surplus replicas through the control plane, then stop and remove them. */
 export async function drainThenStop(docker: Dockerode, project: string, target: Readonly<Record<string, number>>): Promise<string[]> {
   const going: ReplicaContainer[] = [];
-  for (const [service, replicas] of Object.entries(target)) going.push(...surplus(await runningReplicas(docker, project, service), replicas));
+  for (const [service, replicas] of Object.entries(target))
+    going.push(...surplus(await runningReplicas(docker, project, service), replicas));
   if (going.length === 0) return [];
   const adminUrl = await controlPlaneAdminUrl(docker, project);
-  if (!adminUrl) throw new DrainError(`discovery xds: no running control-plane container in project ${project} to drain ${going.map((r) => r.name).join(", ")}`);
+  if (!adminUrl)
+    throw new DrainError(
+      `discovery xds: no running control-plane container in project ${project} to drain ${going.map((r) => r.name).join(", ")}`,
+    );
   const t0 = Date.now();
-  const answer = await requestDrain(adminUrl, going.map((r) => r.name));
-  if (!answer.acked) throw new DrainError(`control plane drained ${answer.drained.join(", ")} but Envoy did not ACK EDS version ${answer.version ?? "?"}`);
-  log.info(`  drained ${answer.drained.join(", ")} (EDS ${answer.version ?? "unchanged"} ACKed by Envoy in ${Date.now() - t0} ms); stopping them`);
+  const answer = await requestDrain(
+    adminUrl,
+    going.map((r) => r.name),
+  );
+  if (!answer.acked)
+    throw new DrainError(`control plane drained ${answer.drained.join(", ")} but Envoy did not ACK EDS version ${answer.version ?? "?"}`);
+  log.info(
+    `  drained ${answer.drained.join(", ")} (EDS ${answer.version ?? "unchanged"} ACKed by Envoy in ${Date.now() - t0} ms); stopping them`,
+  );
   await Promise.all(
     going.map(async (r) => {
       const c = docker.getContainer(r.name);

@@ -127,7 +127,8 @@ function checkFields(type: protobuf.Type, value: unknown, path: string): void {
       throw new ResourceShapeError(`${path}.${key}: a ${fieldType.name} is written { value: ... }`);
     }
     const items = field.map ? Object.values(v as object) : field.repeated ? (v as unknown[]) : [v];
-    items.forEach((item, i) => checkFields(fieldType, item, field.repeated || field.map ? `${path}.${key}[${i}]` : `${path}.${key}`));
+    for (const [i, item] of items.entries())
+      checkFields(fieldType, item, field.repeated || field.map ? `${path}.${key}[${i}]` : `${path}.${key}`);
   }
 }
 
@@ -151,7 +152,10 @@ const statusSchema = z.object({ code: z.number().int().optional(), message: z.st
 /** What the server reads from a DiscoveryRequest (parsed: it is external input). */
 export const discoveryRequestSchema = z.object({
   version_info: z.string().default(""),
-  node: z.object({ id: z.string().default(""), cluster: z.string().default("") }).passthrough().optional(),
+  node: z
+    .object({ id: z.string().default(""), cluster: z.string().default("") })
+    .passthrough()
+    .optional(),
   resource_names: z.array(z.string()).default([]),
   type_url: z.string().default(""),
   response_nonce: z.string().default(""),
@@ -181,7 +185,12 @@ export class ProtocolError extends Error {
 function codec<In, Out>(typeName: string, schema: z.ZodType<Out>) {
   const type = () => envoyApi().lookupType(typeName);
   return {
-    serialize: (m: In): Buffer => Buffer.from(type().encode(type().fromObject(m as Record<string, unknown>)).finish()),
+    serialize: (m: In): Buffer =>
+      Buffer.from(
+        type()
+          .encode(type().fromObject(m as Record<string, unknown>))
+          .finish(),
+      ),
     deserialize: (b: Buffer): Out => {
       const raw = type().toObject(type().decode(b), TO_OBJECT);
       const parsed = schema.safeParse(raw);

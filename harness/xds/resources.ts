@@ -89,7 +89,10 @@ function httpListener(spec: FrontProxySpec): Resource {
     access_log: accessLog(),
     rds: { route_config_name: ROUTE_CONFIG_NAME, config_source: { ads: {}, resource_api_version: "V3" } },
     http_filters: [
-      { name: "envoy.filters.http.router", typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" } },
+      {
+        name: "envoy.filters.http.router",
+        typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" },
+      },
     ],
   };
   if (spec.zipkin) {

@@ -7,7 +7,10 @@ export function weightOf(weights: Readonly<Record<string, number>>, replica: { n
 }
 
 /** verify's expectation for one service: "uniform" without weights, else each replica's share by hostname. */
-export function configuredWeights(weights: Readonly<Record<string, number>>, replicas: readonly ReplicaContainer[]): "uniform" | Record<string, number> {
+export function configuredWeights(
+  weights: Readonly<Record<string, number>>,
+  replicas: readonly ReplicaContainer[],
+): "uniform" | Record<string, number> {
   if (!replicas.some((r) => weightOf(weights, r) !== undefined)) return "uniform";
   return Object.fromEntries(replicas.map((r) => [r.hostname, weightOf(weights, r) ?? 1]));
 }

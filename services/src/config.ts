@@ -64,13 +64,8 @@ const EnvSchema = z.object({
     .string({ error: required("the id this instance serves, e.g. SERVICE_ID=1") })
     .regex(NAME, 'must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit'),
   PORT: integer(0, 65535).optional(),
-  ZIPKIN_ENDPOINT: z
-    .url({ protocol: /^https?$/, error: "must be an http(s) URL such as http://zipkin:9411/api/v2/spans" })
-    .optional(),
-  SERVICE_NAME: z
-    .string()
-    .regex(NAME, 'must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit')
-    .optional(),
+  ZIPKIN_ENDPOINT: z.url({ protocol: /^https?$/, error: "must be an http(s) URL such as http://zipkin:9411/api/v2/spans" }).optional(),
+  SERVICE_NAME: z.string().regex(NAME, 'must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit').optional(),
   REPORTED_HOSTNAME: z
     .string()
     .regex(/^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$/, "must be a hostname (letters, digits, '.', '-')")
@@ -99,8 +94,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
       variable: String(issue.path[0] ?? "environment"),
       message: issue.message,
     }));
-    const message =
-      "invalid service configuration: " + problems.map((p) => `${p.variable} ${p.message}`).join("; ");
+    const message = "invalid service configuration: " + problems.map((p) => `${p.variable} ${p.message}`).join("; ");
     throw new ConfigError(message, [...new Set(problems.map((p) => p.variable))]);
   }
   const e = parsed.data;

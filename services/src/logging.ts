@@ -78,7 +78,8 @@ let stdoutBatch: StdoutBatch | undefined;
 
 export function createLogger(options: LoggerOptions = {}): Logger {
   const threshold = RANK[options.level ?? "info"];
-  const batch = options.write ? undefined : (stdoutBatch ??= new StdoutBatch());
+  if (!options.write) stdoutBatch ??= new StdoutBatch();
+  const batch = options.write ? undefined : stdoutBatch;
   const write = options.write ?? ((line: string) => batch?.write(line));
   const now = options.now ?? (() => new Date());
   const log = (level: LogLevel, msg: string, fields?: LogFields): void => {

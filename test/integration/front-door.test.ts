@@ -24,7 +24,12 @@ import { pollUntil } from "../support/poll.ts";
 import { startTestStack, type TestStack } from "../support/stack.ts";
 
 /** An error Envoy made itself: the services' shape plus status and request id, nothing else. */
-const envoyErrorSchema = z.strictObject({ success: z.literal(false), error: z.string().min(1), status: z.number().int(), request_id: z.string() });
+const envoyErrorSchema = z.strictObject({
+  success: z.literal(false),
+  error: z.string().min(1),
+  status: z.number().int(),
+  request_id: z.string(),
+});
 /** An error a service made: its own shape, untouched. */
 const serviceErrorSchema = z.strictObject({ success: z.literal(false), error: z.string().min(1) });
 
@@ -81,7 +86,10 @@ describe("the front door of a real stack", { timeout: 600_000 }, () => {
     const envoyConfig = join(dir, "envoy.yaml");
     writeFileSync(envoyConfig, envoyConfigWithTimeoutRoute());
     stack = await startTestStack("edge", {
-      composeOverrides: [resolve(repoRoot, "test/fixtures/compose/slow-service2.yml"), resolve(repoRoot, "test/fixtures/compose/envoy-config-override.yml")],
+      composeOverrides: [
+        resolve(repoRoot, "test/fixtures/compose/slow-service2.yml"),
+        resolve(repoRoot, "test/fixtures/compose/envoy-config-override.yml"),
+      ],
       env: { ENVOY_CONFIG_OVERRIDE: envoyConfig },
     });
   });
@@ -112,13 +120,18 @@ describe("the front door of a real stack", { timeout: 600_000 }, () => {
       { timeoutMs: 30_000 },
     );
     // Docker's health checks of every replica, and Prometheus' scrapes of every replica, since then.
-    const replicas = [...(await projectContainers(docker, config.projectName, "service1")), ...(await projectContainers(docker, config.projectName, "service2"))];
+    const replicas = [
+      ...(await projectContainers(docker, config.projectName, "service1")),
+      ...(await projectContainers(docker, config.projectName, "service2")),
+    ];
     assert.equal(replicas.length, 2);
     await pollUntil(
       "a Docker health check of every replica",
       async (seen) => {
         const checked = await Promise.all(
-          replicas.map(async (r) => healthLogSchema.parse(await docker.getContainer(r.Id).inspect()).State.Health.Log.some((l) => new Date(l.Start) > since)),
+          replicas.map(async (r) =>
+            healthLogSchema.parse(await docker.getContainer(r.Id).inspect()).State.Health.Log.some((l) => new Date(l.Start) > since),
+          ),
         );
         seen(`${checked.filter(Boolean).length} of ${checked.length} checked`);
         return checked.every(Boolean) ? true : undefined;
@@ -144,7 +157,8 @@ describe("the front door of a real stack", { timeout: 600_000 }, () => {
     for (const service of services) {
       const names = await zipkin.spanNames(service);
       assert.ok(names.length > 0, `${service} has spans`);
-      for (const p of PROBE_PATHS) assert.ok(!names.some((n) => n.endsWith(p)), `${service} has a span named after ${p}: ${names.join(", ")}`);
+      for (const p of PROBE_PATHS)
+        assert.ok(!names.some((n) => n.endsWith(p)), `${service} has a span named after ${p}: ${names.join(", ")}`);
     }
     const traces = await zipkin.traces({ limit: 1000, lookbackMs: Date.now() - startedAt + 60_000 });
     const noise = traceNoise(traces);
@@ -178,7 +192,12 @@ describe("the front door of a real stack", { timeout: 600_000 }, () => {
     const a = await get(`${listener()}${TIMEOUT_PATH}`, { "x-request-id": "front-door-timeout" });
     assert.equal(a.status, 504, a.text);
     assert.match(a.contentType, /^application\/json/);
-    assert.deepEqual(envoyErrorSchema.parse(a.body), { success: false, error: "upstream request timeout", status: 504, request_id: "front-door-timeout" });
+    assert.deepEqual(envoyErrorSchema.parse(a.body), {
+      success: false,
+      error: "upstream request timeout",
+      status: 504,
+      request_id: "front-door-timeout",
+    });
   });
 
   it("the image's Envoy validates the local reply mapping and rejects a mapper with an unknown response flag", async () => {
@@ -186,7 +205,9 @@ describe("the front door of a real stack", { timeout: 600_000 }, () => {
     const run = (cmd: string) => runInEnvoyImage(s().ctx.docker, envoyImage, cmd);
     const good = await run("envoy --mode validate -c /etc/envoy/envoy.yaml");
     assert.equal(good.code, 0, good.out);
-    const bad = await run("sed 's/flags: \\[NR\\]/flags: [XX]/' /etc/envoy/envoy.yaml > /tmp/bad.yaml && ! cmp -s /etc/envoy/envoy.yaml /tmp/bad.yaml && envoy --mode validate -c /tmp/bad.yaml");
+    const bad = await run(
+      "sed 's/flags: \\[NR\\]/flags: [XX]/' /etc/envoy/envoy.yaml > /tmp/bad.yaml && ! cmp -s /etc/envoy/envoy.yaml /tmp/bad.yaml && envoy --mode validate -c /tmp/bad.yaml",
+    );
     assert.notEqual(bad.code, 0, `a mapper on an unknown response flag must not validate: ${bad.out}`);
     assert.match(bad.out, /XX/);
   });

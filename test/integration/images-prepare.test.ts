@@ -58,7 +58,10 @@ describe("prepareImages (real engine)", { timeout: 30 * 60_000 }, () => {
   it("envoy: `envoy --version` is 1.40.0", async () => {
     const r = await dockerRun([first.env.ENVOY_IMAGE, "envoy", "--version"]);
     assert.equal(r.code, 0, r.out);
-    assert.match(r.out, first.images.envoy.source === "local" ? new RegExp(`/${PINS.envoy.version.replace(/\./g, "\\.")}/`) : /\/1\.40\.\d+\//);
+    assert.match(
+      r.out,
+      first.images.envoy.source === "local" ? new RegExp(`/${PINS.envoy.version.replace(/\./g, "\\.")}/`) : /\/1\.40\.\d+\//,
+    );
   });
 
   it("envoy: has bash (compose health checks use /dev/tcp) and the official entry point behaviour", async () => {
@@ -72,7 +75,14 @@ describe("prepareImages (real engine)", { timeout: 30 * 60_000 }, () => {
   });
 
   it("node: v24.21.0 with npm, user node is uid 1000", async () => {
-    const r = await dockerRun(["--user", "node", first.env.NODE_IMAGE, "sh", "-c", "id -u; id -un; echo $HOME; node --version; npm --version"]);
+    const r = await dockerRun([
+      "--user",
+      "node",
+      first.env.NODE_IMAGE,
+      "sh",
+      "-c",
+      "id -u; id -un; echo $HOME; node --version; npm --version",
+    ]);
     assert.equal(r.code, 0, r.out);
     const [uid, user, home, nodeVersion, npmVersion] = r.out.split("\n").map((l) => l.trim());
     assert.equal(uid, "1000");

@@ -50,7 +50,13 @@ describe("the library's default cli", () => {
     const tag = await run("git", ["-C", bare, "tag", TAG, "HEAD"], { cwd: dir });
     assert.equal(tag.code, 0, tag.stderr);
     await mkdir(join(dir, "workspace"));
-    env = { ...process.env, npm_config_cache: join(dir, "npm-cache"), npm_config_update_notifier: "false", npm_config_fund: "false", npm_config_audit: "false" };
+    env = {
+      ...process.env,
+      npm_config_cache: join(dir, "npm-cache"),
+      npm_config_update_notifier: "false",
+      npm_config_fund: "false",
+      npm_config_audit: "false",
+    };
   });
 
   afterAll(async () => {

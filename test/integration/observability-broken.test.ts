@@ -45,7 +45,10 @@ describe("observability checks on a stack with broken observability", { timeout:
 
   it("the metrics check fails for service2, naming its unscraped replica and the scrape error", async (t) => {
     const before = await takeMetricsSnapshot(prom);
-    const sent = [await countedLoad(stack.deployed.endpoints.listenerUrl, "service1", 20), await countedLoad(stack.deployed.endpoints.listenerUrl, "service2", 20)];
+    const sent = [
+      await countedLoad(stack.deployed.endpoints.listenerUrl, "service1", 20),
+      await countedLoad(stack.deployed.endpoints.listenerUrl, "service2", 20),
+    ];
     for (const s of sent) s.replicas = (stack.deployed.replicas[s.service] ?? []).map((r) => ({ hostname: r.hostname, ip: r.ip }));
     const results = await metricsCheck(prom, { before, sent, loadEndedAt: new Date(), timeoutMs: 5000 });
     for (const r of results) console.log(`${r.service}: ${r.passed ? "passed" : "FAILED"}: ${r.detail}`);
@@ -55,7 +58,12 @@ describe("observability checks on a stack with broken observability", { timeout:
     const replica = stack.deployed.replicas.service2?.[0];
     assert.ok(replica);
     assert.match(two?.detail ?? "", new RegExp(`culprit: ${replica.hostname}`));
-    assert.match(two?.detail ?? "", new RegExp(`replica ${replica.hostname}: the harness got 20 answers from it, Prometheus has no series for it — target ${replica.ip.replace(/\./g, "\\.")}:8081 is down: .*connection refused`));
+    assert.match(
+      two?.detail ?? "",
+      new RegExp(
+        `replica ${replica.hostname}: the harness got 20 answers from it, Prometheus has no series for it — target ${replica.ip.replace(/\./g, "\\.")}:8081 is down: .*connection refused`,
+      ),
+    );
   });
 
   it("the tracing check fails: Envoy reports no span and starts no trace", async (t) => {
@@ -68,7 +76,10 @@ describe("observability checks on a stack with broken observability", { timeout:
     const r = results[0];
     console.log(`service1: ${r?.detail}`);
     assert.equal(r?.passed, false);
-    assert.match(r?.detail ?? "", /request without trace context \(trace [0-9a-f]{32}\): trace [0-9a-f]{32} has no span from front-envoy \(Envoy did not trace the request/);
+    assert.match(
+      r?.detail ?? "",
+      /request without trace context \(trace [0-9a-f]{32}\): trace [0-9a-f]{32} has no span from front-envoy \(Envoy did not trace the request/,
+    );
     assert.match(r?.detail ?? "", /service1's span is a root span: no trace context reached the service/);
     assert.match(r?.detail ?? "", /request with a B3 context .*Envoy passed the headers through without a span of its own/);
   });

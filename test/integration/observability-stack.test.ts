@@ -69,7 +69,12 @@ describe("observability on a real stack", { timeout: 900_000 }, () => {
     assert.match(endpoints.zipkinUrl, /^http:\/\/127\.0\.0\.1:\d+$/);
     assert.equal(await prom.ready(), true);
     assert.equal(await zipkin.healthy(), true);
-    const published = new Set([endpoints.prometheusUrl, endpoints.zipkinUrl, stack.deployed.endpoints.listenerUrl, stack.deployed.endpoints.adminUrl]);
+    const published = new Set([
+      endpoints.prometheusUrl,
+      endpoints.zipkinUrl,
+      stack.deployed.endpoints.listenerUrl,
+      stack.deployed.endpoints.adminUrl,
+    ]);
     assert.equal(published.size, 4);
   });
 
@@ -97,11 +102,19 @@ describe("observability on a real stack", { timeout: 900_000 }, () => {
     for (const s of sent) s.replicas = replicaRefs[s.service] ?? [];
     const results = await metricsCheck(prom, { before, sent, loadEndedAt });
     for (const r of results) console.log(`${r.service}: ${r.detail}`);
-    assert.deepEqual(results.map((r) => [r.service, r.passed]), [["service1", true], ["service2", true]], results.map((r) => r.detail).join("\n"));
+    assert.deepEqual(
+      results.map((r) => [r.service, r.passed]),
+      [
+        ["service1", true],
+        ["service2", true],
+      ],
+      results.map((r) => r.detail).join("\n"),
+    );
     const lag = results[0]?.metrics?.scrape_lag_s ?? NaN;
     assert.ok(lag >= 0 && lag < 5, `scrape lag ${lag}s`);
     console.log(`scrape lag ${lag.toFixed(2)} s, agreement after ${results[0]?.metrics?.agreement_after_s?.toFixed(2)} s`);
-    for (const s of sent) assert.equal(Object.keys(s.perReplica).length, replicaIps[s.service]?.length, `${s.service}: every replica answered`);
+    for (const s of sent)
+      assert.equal(Object.keys(s.perReplica).length, replicaIps[s.service]?.length, `${s.service}: every replica answered`);
 
     // The same check says no when the harness claims more than it sent, naming the replica.
     const liar = sent.map((s) => ({ ...s, perReplica: { ...s.perReplica } }));
@@ -114,7 +127,10 @@ describe("observability on a real stack", { timeout: 900_000 }, () => {
     assert.equal(wrong[0]?.passed, false);
     assert.equal(wrong[1]?.passed, true, wrong[1]?.detail);
     assert.match(wrong[0]?.detail ?? "", new RegExp(`culprits: envoy cluster service1, ${victim}`));
-    assert.match(wrong[0]?.detail ?? "", new RegExp(`replica ${victim} \\([\\d.]+:8080\\): Prometheus counts \\d+, fewer than the harness got from it`));
+    assert.match(
+      wrong[0]?.detail ?? "",
+      new RegExp(`replica ${victim} \\([\\d.]+:8080\\): Prometheus counts \\d+, fewer than the harness got from it`),
+    );
   });
 
   it("every PromQL of the catalogue returns data from the real Prometheus", async (t) => {
@@ -151,7 +167,14 @@ describe("observability on a real stack", { timeout: 900_000 }, () => {
       services: ["service1", "service2"].map((service) => ({ ...routeFor(service), service })),
     });
     for (const r of results) console.log(`${r.service}: ${r.detail} ${JSON.stringify(r.metrics)}`);
-    assert.deepEqual(results.map((r) => [r.service, r.passed]), [["service1", true], ["service2", true]], results.map((r) => r.detail).join("\n"));
+    assert.deepEqual(
+      results.map((r) => [r.service, r.passed]),
+      [
+        ["service1", true],
+        ["service2", true],
+      ],
+      results.map((r) => r.detail).join("\n"),
+    );
     for (const r of results) assert.ok((r.metrics?.queryable_ms_max ?? Infinity) < 10_000);
   });
 
@@ -170,7 +193,14 @@ describe("observability on a real stack", { timeout: 900_000 }, () => {
         zipkin,
         services: ["service1", "service2"].map((service) => ({ ...routeFor(service), service })),
       });
-      assert.deepEqual(results.map((r) => [r.service, r.passed]), [["service1", true], ["service2", true]], results.map((r) => r.detail).join("\n"));
+      assert.deepEqual(
+        results.map((r) => [r.service, r.passed]),
+        [
+          ["service1", true],
+          ["service2", true],
+        ],
+        results.map((r) => r.detail).join("\n"),
+      );
       // The check's traces reached Zipkin after the plain request was answered, and every Envoy
       // worker's reporter flushes each second: by now the plain request's span would be there.
       assert.deepEqual(await zipkin.trace(plainTrace), [], "Envoy traced a request at 0 % sampling");
@@ -182,7 +212,10 @@ describe("observability on a real stack", { timeout: 900_000 }, () => {
   it("report panel: latency quantiles and error ratio per service and replica", async (t) => {
     const panel = await observabilityPanel(prom, { window: "2m" });
     console.log(JSON.stringify({ ...panel, services: panel.services.slice(0, 1) }));
-    assert.deepEqual(panel.services.map((s) => s.service), ["service1", "service2"]);
+    assert.deepEqual(
+      panel.services.map((s) => s.service),
+      ["service1", "service2"],
+    );
     for (const s of panel.services) {
       assert.equal(s.replicas.length, replicaIps[s.service]?.length, `${s.service} replicas in the panel`);
       assert.ok(s.latency.p50 !== null && s.latency.p99 !== null && s.latency.p50 <= s.latency.p99, JSON.stringify(s.latency));
@@ -202,8 +235,13 @@ describe("observability on a real stack", { timeout: 900_000 }, () => {
       const outcome = await verifyStack(stack.ctx);
       const panel = outcome.report.observability;
       assert.ok(panel, "the report has no observability panel (see the warning above)");
-      console.log(`panel window ${panel.window}: ${JSON.stringify(panel.services.map((s) => [s.service, s.replicas.map((r) => [r.replica, r.requests, r.latency.p99])]))}`);
-      assert.deepEqual(panel.services.map((s) => s.service), ["service1", "service2"]);
+      console.log(
+        `panel window ${panel.window}: ${JSON.stringify(panel.services.map((s) => [s.service, s.replicas.map((r) => [r.replica, r.requests, r.latency.p99])]))}`,
+      );
+      assert.deepEqual(
+        panel.services.map((s) => s.service),
+        ["service1", "service2"],
+      );
 
       const json = verifyReportSchema.parse(JSON.parse(await readFile(outcome.files.json, "utf8")));
       assert.deepEqual(json.observability, panel, "verify.json carries the same panel");
@@ -219,13 +257,21 @@ describe("observability on a real stack", { timeout: 900_000 }, () => {
         // The panel covers the verify run and only it: what Prometheus counted for each replica is
         // what the harness got from it (the earlier tests' loads are outside the window).
         for (const r of s.replicas) {
-          const got: number = (service.replicas.find((x) => x.hostname === r.replica)?.count ?? 0) + (service.perRequest.seen[r.replica] ?? 0);
+          const got: number =
+            (service.replicas.find((x) => x.hostname === r.replica)?.count ?? 0) + (service.perRequest.seen[r.replica] ?? 0);
           assert.ok(got > 0, `${s.service}: the harness got nothing from ${r.replica}`);
           assert.equal(r.requests, got, `${s.service} ${r.replica}: Prometheus counted ${r.requests}, the harness got ${got}`);
-          assert.ok(r.latency.p50 !== null && r.latency.p99 !== null && r.latency.p50 <= r.latency.p99, `${r.replica}: ${JSON.stringify(r.latency)}`);
+          assert.ok(
+            r.latency.p50 !== null && r.latency.p99 !== null && r.latency.p50 <= r.latency.p99,
+            `${r.replica}: ${JSON.stringify(r.latency)}`,
+          );
           assert.equal(r.errorRatio, 0);
           // Its row in verify.html: the real hostname, and the same request count.
-          assert.match(section, new RegExp(`<tr><td>${r.replica}</td><td class="n">${r.requests}</td>`), `${s.service}: no row for ${r.replica} in verify.html`);
+          assert.match(
+            section,
+            new RegExp(`<tr><td>${r.replica}</td><td class="n">${r.requests}</td>`),
+            `${s.service}: no row for ${r.replica} in verify.html`,
+          );
           assert.match(section, new RegExp(`<title>${s.service} replica ${r.replica}: p99 [\\d.]+ ms</title>`));
         }
         assert.match(section, new RegExp(`aria-label="latency quantiles per replica for ${s.service}"`));

@@ -78,7 +78,15 @@ describe("envoy-pipeline pipeline", { timeout: 600_000 }, () => {
     assert.equal(run.code, 130, run.stderr.slice(-2000));
     assert.match(run.stderr, /SIGINT: tearing down/);
     const left = await projectContainers(docker(), project);
-    assert.equal(left.length, 0, `left: ${left.map((c) => `${c.Name} ${c.State.Status}`).join(", ")}\n${run.stderr.split("\n").filter((l) => l.startsWith("[")).slice(-15).join("\n")}`);
+    assert.equal(
+      left.length,
+      0,
+      `left: ${left.map((c) => `${c.Name} ${c.State.Status}`).join(", ")}\n${run.stderr
+        .split("\n")
+        .filter((l) => l.startsWith("["))
+        .slice(-15)
+        .join("\n")}`,
+    );
     const nets = await docker().listNetworks({ filters: { label: [`com.docker.compose.project=${project}`] } });
     assert.equal(nets.length, 0, "no network of the project is left");
   });

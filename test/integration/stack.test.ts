@@ -62,7 +62,9 @@ describe("the stack on a real Docker engine", { timeout: 600_000 }, () => {
     assert.equal(good.code, 0, good.out);
     assert.match(good.out, /1\.40\.\d+/);
     assert.match(good.out, /configuration '\/etc\/envoy\/envoy.yaml' OK/);
-    const broken = await run("sed 's/STRICT_DNS/STRICT_DNSS/' /etc/envoy/envoy.yaml > /tmp/bad.yaml && envoy --mode validate -c /tmp/bad.yaml");
+    const broken = await run(
+      "sed 's/STRICT_DNS/STRICT_DNSS/' /etc/envoy/envoy.yaml > /tmp/bad.yaml && envoy --mode validate -c /tmp/bad.yaml",
+    );
     assert.notEqual(broken.code, 0, "a config with an unknown cluster type must not validate");
   });
 
@@ -87,7 +89,10 @@ describe("the stack on a real Docker engine", { timeout: 600_000 }, () => {
         replicas.map((r) => r.ip).sort(),
         `Envoy's ${service} hosts are the replicas' addresses (STRICT_DNS resolution works)`,
       );
-      assert.ok(cluster.hosts.every((h) => h.healthy), `all ${service} hosts healthy`);
+      assert.ok(
+        cluster.hosts.every((h) => h.healthy),
+        `all ${service} hosts healthy`,
+      );
       const seen = await hostnamesSeen(result.endpoints.listenerUrl, `/service/${service.slice(-1)}`, 30);
       const after = await admin.cluster(service);
       assert.deepEqual(
@@ -112,8 +117,15 @@ describe("the stack on a real Docker engine", { timeout: 600_000 }, () => {
       assert.equal(res.status, 404, `${path} answered ${res.status}`);
       // Envoy's "no route" reply (its local_reply_config) carries the status and the request id; a
       // replica's own 404 has only success and error.
-      const body = z.object({ success: z.literal(false), error: z.string(), status: z.number(), request_id: z.string() }).strict().parse(await res.json());
-      assert.deepEqual({ ...body, request_id: "" }, { success: false, error: `no route for GET ${path}`, status: 404, request_id: "" }, `${path}: the 404 comes from Envoy's router, not a replica`);
+      const body = z
+        .object({ success: z.literal(false), error: z.string(), status: z.number(), request_id: z.string() })
+        .strict()
+        .parse(await res.json());
+      assert.deepEqual(
+        { ...body, request_id: "" },
+        { success: false, error: `no route for GET ${path}`, status: 404, request_id: "" },
+        `${path}: the 404 comes from Envoy's router, not a replica`,
+      );
     }
   });
 

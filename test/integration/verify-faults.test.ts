@@ -60,7 +60,10 @@ describe("verify on a broken 3 + 3 stack", { timeout: 900_000 }, () => {
   afterAll(async () => {
     // Containers this file started by hand carry only its test label.
     if (stack) {
-      for (const c of await stack.ctx.docker.listContainers({ all: true, filters: { label: [`envoy-pipeline.test=${stack.config.projectName}`] } })) {
+      for (const c of await stack.ctx.docker.listContainers({
+        all: true,
+        filters: { label: [`envoy-pipeline.test=${stack.config.projectName}`] },
+      })) {
         await stack.ctx.docker.getContainer(c.Id).remove({ force: true });
       }
     }
@@ -79,7 +82,10 @@ describe("verify on a broken 3 + 3 stack", { timeout: 900_000 }, () => {
       const membership = check(outcome.report, "service1", "membership");
       assert.equal(membership.passed, false);
       assert.ok(membership.culprits.includes(victim.name), `culprits: ${membership.culprits.join(", ")}`);
-      assert.match(membership.reason, new RegExp(`container ${victim.name} \\(hostname ${victim.hostname}, ${victim.ip.replace(/\./g, "\\.")}\\) never answered`));
+      assert.match(
+        membership.reason,
+        new RegExp(`container ${victim.name} \\(hostname ${victim.hostname}, ${victim.ip.replace(/\./g, "\\.")}\\) never answered`),
+      );
       assert.equal(check(outcome.report, "service2", "membership").passed, true, "service2 is untouched");
       assertBounded(outcome);
       assertReports(outcome);
@@ -102,12 +108,18 @@ describe("verify on a broken 3 + 3 stack", { timeout: 900_000 }, () => {
       assert.doesNotMatch(run.stderr + run.stdout, /^\s+at /m, "no stack trace");
       const line = run.stdout.split("\n").find((l) => l.includes("FAIL service1 membership"));
       assert.ok(line, run.stdout);
-      assert.match(line, new RegExp(`desired replica ${victim.name} \\(hostname ${victim.hostname}\\) is not serving: exited with code \\d+`));
+      assert.match(
+        line,
+        new RegExp(`desired replica ${victim.name} \\(hostname ${victim.hostname}\\) is not serving: exited with code \\d+`),
+      );
       const report = JSON.parse(readFileSync(join(reportDir, "verify.json"), "utf8")) as VerifyReport;
       assert.equal(report.passed, false);
       assert.ok((report.afterLoadSeconds ?? Infinity) < AFTER_LOAD_BOUND_S, `verdict ${report.afterLoadSeconds} s after the load`);
       assert.ok(existsSync(join(reportDir, "junit.xml")) && existsSync(join(reportDir, "verify.html")));
-      assert.ok(!existsSync(join(reportDir, "verify.css")) || !readFileSync(join(reportDir, "verify.css"), "utf8").includes("stale"), "stale file removed");
+      assert.ok(
+        !existsSync(join(reportDir, "verify.css")) || !readFileSync(join(reportDir, "verify.css"), "utf8").includes("stale"),
+        "stale file removed",
+      );
       // The other checks still give their own verdicts over the replicas that serve.
       assert.equal(check(report, "service1", "balance").passed, true, check(report, "service1", "balance").reason);
       assert.equal(check(report, "service1", "reachability").passed, true);
@@ -123,7 +135,10 @@ describe("verify on a broken 3 + 3 stack", { timeout: 900_000 }, () => {
     const project = s().config.projectName;
     // One with no compose label at all, one that copies a replica's labels with the next number.
     const rogue = await lookalike(docker(), model.name, `${project}-rogue`, { extraLabels: {}, keepComposeLabels: false });
-    const extra = await lookalike(docker(), model.name, `${project}-extra`, { extraLabels: { "com.docker.compose.container-number": "4" }, keepComposeLabels: true });
+    const extra = await lookalike(docker(), model.name, `${project}-extra`, {
+      extraLabels: { "com.docker.compose.container-number": "4" },
+      keepComposeLabels: true,
+    });
     try {
       // Both must be in Envoy's rotation before verify, or there would be nothing to catch.
       const running = await replicasOf("service1");
@@ -133,8 +148,16 @@ describe("verify on a broken 3 + 3 stack", { timeout: 900_000 }, () => {
       assert.equal(membership.passed, false);
       assert.ok(membership.culprits.includes(rogue.name), `culprits: ${membership.culprits.join(", ")}`);
       assert.ok(membership.culprits.includes(extra.name), `culprits: ${membership.culprits.join(", ")}`);
-      assert.match(membership.reason, new RegExp(`container ${rogue.name} \\(hostname ${rogue.hostname}, [\\d.]+\\) answered \\d+ requests? but is not a desired replica of service1`));
-      assert.match(membership.reason, new RegExp(`extra container ${extra.name} \\(hostname ${extra.hostname}, [\\d.]+\\) is numbered 4, beyond the 3 desired replicas`));
+      assert.match(
+        membership.reason,
+        new RegExp(
+          `container ${rogue.name} \\(hostname ${rogue.hostname}, [\\d.]+\\) answered \\d+ requests? but is not a desired replica of service1`,
+        ),
+      );
+      assert.match(
+        membership.reason,
+        new RegExp(`extra container ${extra.name} \\(hostname ${extra.hostname}, [\\d.]+\\) is numbered 4, beyond the 3 desired replicas`),
+      );
       assertBounded(outcome);
       assertReports(outcome);
     } finally {
@@ -148,14 +171,21 @@ describe("verify on a broken 3 + 3 stack", { timeout: 900_000 }, () => {
     const [victim] = await replicasOf("service2");
     assert.ok(victim);
     await docker().getContainer(victim.name).stop({ t: 3 });
-    const failing = await lookalike(docker(), victim.name, `${s().config.projectName}-failing`, { extraLabels: {}, keepComposeLabels: true, env: ["FAIL_EVERY=4"] });
+    const failing = await lookalike(docker(), victim.name, `${s().config.projectName}-failing`, {
+      extraLabels: {},
+      keepComposeLabels: true,
+      env: ["FAIL_EVERY=4"],
+    });
     try {
       await healed();
       const outcome = await verify();
       const reachability = check(outcome.report, "service2", "reachability");
       assert.equal(reachability.passed, false);
       assert.ok(reachability.culprits.includes(failing.name), `culprits: ${reachability.culprits.join(", ")}`);
-      assert.match(reachability.reason, new RegExp(`replica container ${failing.name} \\(hostname ${failing.hostname}, [\\d.]+\\) answered \\d+ × HTTP 500`));
+      assert.match(
+        reachability.reason,
+        new RegExp(`replica container ${failing.name} \\(hostname ${failing.hostname}, [\\d.]+\\) answered \\d+ × HTTP 500`),
+      );
       assert.equal(check(outcome.report, "service2", "membership").passed, true, "it is one of the desired replicas");
       assertBounded(outcome);
       assertReports(outcome);
@@ -266,7 +296,10 @@ async function lookalike(
 /** Runs the real CLI; resolves on the process's close with its exit code and output. */
 function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", join(repoRoot, "harness", "cli.ts"), ...args], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, ["--import", "tsx", join(repoRoot, "harness", "cli.ts"), ...args], {
+      cwd: repoRoot,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));

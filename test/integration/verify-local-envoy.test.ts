@@ -63,7 +63,9 @@ async function repeat(runs: number, options: () => VerifyOptions): Promise<{ ala
   let alarms = 0;
   for (let i = 0; i < runs; i++) {
     const report = await runVerify(options());
-    const failed = report.services.flatMap((s) => s.checks.filter((c) => !c.passed).map((c) => `run ${i}: ${s.service} ${c.name}: ${c.reason}`));
+    const failed = report.services.flatMap((s) =>
+      s.checks.filter((c) => !c.passed).map((c) => `run ${i}: ${s.service} ${c.name}: ${c.reason}`),
+    );
     if (failed.length > 0) alarms++;
     failures.push(...failed);
   }
@@ -237,7 +239,12 @@ describe("local Envoy, weighted ROUND_ROBIN (1:1:2)", () => {
 
   it("balance says no when uniform shares are expected, naming the heavy replica", async () => {
     const s = stack();
-    const report = await runVerify({ ...quiet, listenerUrl: s.listenerUrl, adminUrl: s.adminUrl, services: [SERVICE1(s, [0, 1, 2], { expect: "uniform" })] });
+    const report = await runVerify({
+      ...quiet,
+      listenerUrl: s.listenerUrl,
+      adminUrl: s.adminUrl,
+      services: [SERVICE1(s, [0, 1, 2], { expect: "uniform" })],
+    });
     const b = check(report, "service1", "balance");
     assert.equal(b.passed, false);
     assert.deepEqual(b.culprits, ["charlie"]);
@@ -251,7 +258,12 @@ describe("local Envoy, RANDOM and LEAST_REQUEST", () => {
       const stack = useStack(config, RR_BACKENDS.slice(0, 5));
       it("passes 20 times in a row at the sized sample (false alarms counted)", async () => {
         const s = stack();
-        const { alarms, failures } = await repeat(20, () => ({ ...quiet, listenerUrl: s.listenerUrl, adminUrl: s.adminUrl, services: [SERVICE1(s, [0, 1, 2])] }));
+        const { alarms, failures } = await repeat(20, () => ({
+          ...quiet,
+          listenerUrl: s.listenerUrl,
+          adminUrl: s.adminUrl,
+          services: [SERVICE1(s, [0, 1, 2])],
+        }));
         if (config === "least-request.yaml") {
           const last = await runVerify({ ...quiet, listenerUrl: s.listenerUrl, adminUrl: s.adminUrl, services: [SERVICE1(s, [0, 1, 2])] });
           assert.equal(last.services[0]!.requests.concurrency, 1, "LEAST_REQUEST is measured one request at a time");
@@ -325,7 +337,13 @@ describe("local Envoy, RANDOM and LEAST_REQUEST", () => {
 
 describe("local Envoy, health checks and retries (noise)", () => {
   // charlie answers 503 to every 7th request; Envoy retries those (retry_on 5xx) elsewhere.
-  const stack = useStack("round-robin-noise.yaml", [{ hostname: "alpha" }, { hostname: "bravo" }, { hostname: "charlie", failEvery: 7 }, { hostname: "delta" }, { hostname: "echo" }]);
+  const stack = useStack("round-robin-noise.yaml", [
+    { hostname: "alpha" },
+    { hostname: "bravo" },
+    { hostname: "charlie", failEvery: 7 },
+    { hostname: "delta" },
+    { hostname: "echo" },
+  ]);
 
   it("the round-robin bound absorbs retries and health checks; agreement is explained by retries", async () => {
     const s = stack();
@@ -337,9 +355,18 @@ describe("local Envoy, health checks and retries (noise)", () => {
         unhealthy = hosts.filter((h) => !h.healthy).map((h) => `${h.ip}:${h.port} [${h.healthFlags.join(",")}]`);
         return hosts.length > 0 && unhealthy.length === 0 ? true : undefined;
       },
-      { timeoutMs: 30_000, intervalMs: 50, timeoutError: () => new Error(`service1's hosts never all became healthy: ${unhealthy.join(", ")}`) },
+      {
+        timeoutMs: 30_000,
+        intervalMs: 50,
+        timeoutError: () => new Error(`service1's hosts never all became healthy: ${unhealthy.join(", ")}`),
+      },
     );
-    const { alarms, failures } = await repeat(5, () => ({ ...quiet, listenerUrl: s.listenerUrl, adminUrl: s.adminUrl, services: [SERVICE1(s, [0, 1, 2])] }));
+    const { alarms, failures } = await repeat(5, () => ({
+      ...quiet,
+      listenerUrl: s.listenerUrl,
+      adminUrl: s.adminUrl,
+      services: [SERVICE1(s, [0, 1, 2])],
+    }));
     console.log(`noise false alarms: ${alarms}/5 runs`);
     assert.equal(alarms, 0, failures.join("\n"));
     const report = await runVerify({ ...quiet, listenerUrl: s.listenerUrl, adminUrl: s.adminUrl, services: [SERVICE1(s, [0, 1, 2])] });
@@ -352,7 +379,9 @@ describe("local Envoy, health checks and retries (noise)", () => {
 });
 
 describe("local Envoy, convergence after scaling (EDS file)", () => {
-  const stack = useStack("eds.yaml", [{ hostname: "alpha" }, { hostname: "bravo" }, { hostname: "charlie" }], { eds: { service1: [0, 1] } });
+  const stack = useStack("eds.yaml", [{ hostname: "alpha" }, { hostname: "bravo" }, { hostname: "charlie" }], {
+    eds: { service1: [0, 1] },
+  });
 
   it("measures the seconds until exactly the new set gets traffic, up and down", async () => {
     const s = stack();
@@ -375,7 +404,9 @@ describe("local Envoy, convergence after scaling (EDS file)", () => {
       timeoutSeconds: 20,
     });
     assert.equal(down.converged, true, down.check.reason);
-    console.log(`convergence: up ${up.seconds?.toFixed(2)} s, down ${down.seconds?.toFixed(2)} s (resolution ${Math.max(up.resolutionSeconds, down.resolutionSeconds).toFixed(2)} s)`);
+    console.log(
+      `convergence: up ${up.seconds?.toFixed(2)} s, down ${down.seconds?.toFixed(2)} s (resolution ${Math.max(up.resolutionSeconds, down.resolutionSeconds).toFixed(2)} s)`,
+    );
     const report = await runVerify({ ...quiet, listenerUrl: s.listenerUrl, adminUrl: s.adminUrl, services: [SERVICE1(s, [2])] });
     const withConv = withConvergence(report, "service1", down);
     assert.equal(withConv.passed, true, formatReport(withConv));

@@ -108,22 +108,24 @@ async function render(browser: Browser, url: string, csp: string): Promise<Rende
     });
     const response = await page.goto(url, { waitUntil: "load" });
     assert.equal(response?.headers()["content-security-policy"], csp);
-    return await page.evaluate(() => {
-      const w = globalThis as unknown as PageGlobals;
-      const { document, getComputedStyle } = w;
-      const all = (selector: string, property: string): string[] =>
-        Array.from(document.querySelectorAll(selector)).map((el) => getComputedStyle(el).getPropertyValue(property));
-      return {
-        violations: w.__violations ?? [],
-        listening: w.__listening === true,
-        refusals: [],
-        barFills: all("svg rect.bar", "fill"),
-        gridStrokes: all("svg line.grid", "stroke"),
-        fairDasharrays: all("svg line.fair", "stroke-dasharray"),
-        passColour: getComputedStyle(document.querySelector(".pass") ?? document.body).color,
-        tableBorder: getComputedStyle(document.querySelector("td") ?? document.body).borderTopStyle,
-      };
-    }).then((r) => ({ ...r, refusals }));
+    return await page
+      .evaluate(() => {
+        const w = globalThis as unknown as PageGlobals;
+        const { document, getComputedStyle } = w;
+        const all = (selector: string, property: string): string[] =>
+          Array.from(document.querySelectorAll(selector)).map((el) => getComputedStyle(el).getPropertyValue(property));
+        return {
+          violations: w.__violations ?? [],
+          listening: w.__listening === true,
+          refusals: [],
+          barFills: all("svg rect.bar", "fill"),
+          gridStrokes: all("svg line.grid", "stroke"),
+          fairDasharrays: all("svg line.fair", "stroke-dasharray"),
+          passColour: getComputedStyle(document.querySelector(".pass") ?? document.body).color,
+          tableBorder: getComputedStyle(document.querySelector("td") ?? document.body).borderTopStyle,
+        };
+      })
+      .then((r) => ({ ...r, refusals }));
   } finally {
     await page.close();
   }
@@ -204,6 +206,9 @@ describe("verify.html under Jenkins' Content-Security-Policy, in Chromium", () =
 
     const events = await render(browser, `${site.url}events/old.html`, EVENTS_CSP);
     assert.equal(events.listening, true);
-    assert.ok(events.violations.some((v) => v.directive.startsWith("style-src")), JSON.stringify(events.violations));
+    assert.ok(
+      events.violations.some((v) => v.directive.startsWith("style-src")),
+      JSON.stringify(events.violations),
+    );
   }, 60_000);
 });

@@ -76,14 +76,19 @@ describe("verify on a healthy 3 + 3 stack", { timeout: 900_000 }, () => {
     try {
       await liar.start();
       // Envoy's admin view only: traffic cannot "reach" the liar under its real hostname.
-      await waitForClusters(new EnvoyAdmin(s().deployed.endpoints.adminUrl), [
-        { cluster: "service2", replicas: () => runningReplicas(docker, config.projectName, "service2") },
-      ], { timeoutMs: 60_000 });
+      await waitForClusters(
+        new EnvoyAdmin(s().deployed.endpoints.adminUrl),
+        [{ cluster: "service2", replicas: () => runningReplicas(docker, config.projectName, "service2") }],
+        { timeoutMs: 60_000 },
+      );
       const outcome = await verifyStack(s().ctx);
       assert.equal(outcome.passed, false);
       const membership = check(outcome, "service2", "membership");
       assert.equal(membership.passed, false, membership.reason);
-      assert.ok(membership.culprits.some((c) => c.includes("not-my-hostname")), `culprits: ${membership.culprits.join(", ")}`);
+      assert.ok(
+        membership.culprits.some((c) => c.includes("not-my-hostname")),
+        `culprits: ${membership.culprits.join(", ")}`,
+      );
       const real = (await liar.inspect()).Config.Hostname;
       assert.match(membership.reason, new RegExp(`not-my-hostname|${real}`));
       assert.equal(check(outcome, "service1", "membership").passed, true, "service1 is untouched");
@@ -166,7 +171,10 @@ describe("verify where Envoy is misconfigured", { timeout: 900_000 }, () => {
     assert.equal(balance.passed, false, balance.reason);
     const pinned = (await runningReplicas(s().ctx.docker, s().config.projectName, "service2")).find((r) => r.number === 1);
     assert.ok(pinned);
-    assert.ok(balance.culprits.some((c) => c.includes(pinned.hostname) || c.includes(pinned.name)), `culprits: ${balance.culprits.join(", ")}`);
+    assert.ok(
+      balance.culprits.some((c) => c.includes(pinned.hostname) || c.includes(pinned.name)),
+      `culprits: ${balance.culprits.join(", ")}`,
+    );
     assert.equal(check(outcome, "service2", "membership").passed, true, "every replica still answers");
     const endpoints = await stackEndpoints(s().ctx.docker, s().config.projectName);
     assert.equal(endpoints.listenerUrl, s().deployed.endpoints.listenerUrl);

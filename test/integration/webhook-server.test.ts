@@ -191,7 +191,11 @@ describe("webhook receiver over HTTP", () => {
   it("2xx with a reason for other events, other branches, deletions and tags; recorded as ignored; nothing runs", async () => {
     const app = await start();
     const cases: Array<[string, unknown, string]> = [
-      ["issues", { action: "opened", repository: { full_name: "Codertocat/Hello-World" } }, "event 'issues' does not trigger a build (only push does)"],
+      [
+        "issues",
+        { action: "opened", repository: { full_name: "Codertocat/Hello-World" } },
+        "event 'issues' does not trigger a build (only push does)",
+      ],
       ["push", pushPayload({ branch: "feature" }), "branch feature is not the default branch (master)"],
       ["push", pushPayload({ deleted: true, after: "0".repeat(40) }), "branch master was deleted"],
       ["push", fixture("push-tag-deleted"), "ref refs/tags/simple-tag is not a branch"],
@@ -222,10 +226,13 @@ describe("webhook receiver over HTTP", () => {
     });
     assert.equal(form.status, 202);
     await app.idle();
-    assert.deepEqual(starts().map((s) => [s.commit, s.head, s.branch, s.buildTag]), [
-      [c(1), c(1), "master", `envoy-pipeline-webhook-${c(1).slice(0, 7)}-1`],
-      [c(2), c(2), "master", `envoy-pipeline-webhook-${c(2).slice(0, 7)}-2`],
-    ]);
+    assert.deepEqual(
+      starts().map((s) => [s.commit, s.head, s.branch, s.buildTag]),
+      [
+        [c(1), c(1), "master", `envoy-pipeline-webhook-${c(1).slice(0, 7)}-1`],
+        [c(2), c(2), "master", `envoy-pipeline-webhook-${c(2).slice(0, 7)}-2`],
+      ],
+    );
     const view = app.store.state.get(id);
     assert.equal(view?.outcome, "succeeded");
     assert.equal(view?.runs[0]?.exitCode, 0);
@@ -271,16 +278,22 @@ describe("webhook receiver over HTTP", () => {
       answers.push(await deliver(app.url, { id, payload: pushPayload({ after: c(i + 1) }) }));
       if (i === 0) await waitFor("the first run to start", () => starts().length === 1);
     }
-    assert.deepEqual(answers.map((a) => a.status), [202, 202, 202]);
+    assert.deepEqual(
+      answers.map((a) => a.status),
+      [202, 202, 202],
+    );
     assert.deepEqual(answers[2]?.json.supersedes, [ids[1]]);
     await app.idle();
     const records = readFakeRecords(record);
-    assert.deepEqual(records.map((r) => [r.phase, r.commit]), [
-      ["start", c(1)],
-      ["end", c(1)],
-      ["start", c(3)],
-      ["end", c(3)],
-    ]);
+    assert.deepEqual(
+      records.map((r) => [r.phase, r.commit]),
+      [
+        ["start", c(1)],
+        ["end", c(1)],
+        ["start", c(3)],
+        ["end", c(3)],
+      ],
+    );
     const firstEnd = records[1]?.at ?? 0;
     const secondStart = records[2]?.at ?? 0;
     assert.ok(secondStart >= firstEnd, "never two at once");
@@ -298,11 +311,14 @@ describe("webhook receiver over HTTP", () => {
     await deliver(app.url, { payload: pushPayload({ branch: "release", after: c(2) }) });
     await deliver(app.url, { payload: pushPayload({ after: c(3) }) });
     await app.idle();
-    assert.deepEqual(starts().map((s) => [s.branch, s.commit]), [
-      ["master", c(1)],
-      ["release", c(2)],
-      ["master", c(3)],
-    ]);
+    assert.deepEqual(
+      starts().map((s) => [s.branch, s.commit]),
+      [
+        ["master", c(1)],
+        ["release", c(2)],
+        ["master", c(3)],
+      ],
+    );
   });
 
   it("--dry-run records what it would run and runs nothing", async () => {
@@ -339,20 +355,28 @@ describe("webhook receiver over HTTP", () => {
     await deliver(first.url, { id: b, payload: pushPayload({ branch: "release", after: c(2) }) });
     // The state is on disk before any stop: a fresh reader sees all three.
     const onDisk = await readDeliveries(dir.path);
-    assert.deepEqual(onDisk.deliveries.map((d) => [d.id, d.outcome]), [
-      [ping, "ping"],
-      [a, "running"],
-      [b, "queued"],
-    ]);
+    assert.deepEqual(
+      onDisk.deliveries.map((d) => [d.id, d.outcome]),
+      [
+        [ping, "ping"],
+        [a, "running"],
+        [b, "queued"],
+      ],
+    );
     await first.stop({ kill: true });
     assert.equal(readFakeRecords(record).at(-1)?.phase, "terminated");
 
     const second = await start({ sleepMs: 0, branches: ["master", "release"] });
     await second.idle();
-    const resumed = starts().slice(1).map((s) => s.commit);
+    const resumed = starts()
+      .slice(1)
+      .map((s) => s.commit);
     assert.deepEqual(resumed, [c(1), c(2)], "the killed run and the queued push both ran after the restart");
     assert.equal(second.store.state.get(a)?.outcome, "succeeded");
-    assert.deepEqual(second.store.state.get(a)?.runs.map((r) => r.outcome), ["interrupted", "succeeded"]);
+    assert.deepEqual(
+      second.store.state.get(a)?.runs.map((r) => r.outcome),
+      ["interrupted", "succeeded"],
+    );
     assert.equal(second.store.state.get(b)?.outcome, "succeeded");
     const again = await deliver(second.url, { id: a, payload: pushPayload({ after: c(1) }) });
     assert.equal(again.json.outcome, "duplicate");
@@ -380,7 +404,14 @@ describe("webhook receiver over HTTP", () => {
     const other = tempDir();
     try {
       await assert.rejects(
-        startWebhook({ port: app.port, stateDir: other.path, secrets: [SECRET], trigger: new JenkinsTrigger({ settings: jenkinsFromEnv({ JENKINS_URL: "http://127.0.0.1:9/", JENKINS_USER: "u", JENKINS_API_TOKEN: "t" }, "j") }) }),
+        startWebhook({
+          port: app.port,
+          stateDir: other.path,
+          secrets: [SECRET],
+          trigger: new JenkinsTrigger({
+            settings: jenkinsFromEnv({ JENKINS_URL: "http://127.0.0.1:9/", JENKINS_USER: "u", JENKINS_API_TOKEN: "t" }, "j"),
+          }),
+        }),
         new RegExp(`^ListenError: cannot listen on 127\\.0\\.0\\.1:${app.port}: EADDRINUSE$`),
       );
       assert.equal(existsSync(join(other.path, "webhook", "receiver.lock")), false);
@@ -433,7 +464,9 @@ describe("webhook receiver with the local trigger: the pushed commit, in a throw
     // git's words; with a remote on the local file system, upload-pack's own line comes too, in either order.
     assert.match(
       view?.reason ?? "",
-      new RegExp(`^commit ${unknown} is not in ${repo} and git fetch origin ${unknown} failed: .*fatal: remote error: upload-pack: not our ref ${unknown}`),
+      new RegExp(
+        `^commit ${unknown} is not in ${repo} and git fetch origin ${unknown} failed: .*fatal: remote error: upload-pack: not our ref ${unknown}`,
+      ),
     );
     assert.equal(starts().length, 0);
     assert.deepEqual(entriesOf(app.store.paths.worktrees), []);
@@ -441,7 +474,10 @@ describe("webhook receiver with the local trigger: the pushed commit, in a throw
     // The next push is not affected.
     await deliver(app.url, { payload: pushPayload({ after: pushed }) });
     await app.idle();
-    assert.deepEqual(starts().map((r) => r.marker), ["marker 2"]);
+    assert.deepEqual(
+      starts().map((r) => r.marker),
+      ["marker 2"],
+    );
   });
 
   it("worktrees are removed after every run: succeeded, failed and killed", async () => {

@@ -48,15 +48,24 @@ async function startPlane(port = 0): Promise<ControlPlane> {
 
 /** Every connected Envoy acknowledged the control plane's current version of every type. */
 async function envoyInSync(plane: ControlPlane): Promise<void> {
-  await pollUntil("Envoy to ACK the control plane's snapshot", async () => {
-    const st = plane.status();
-    const stream = st.streams.find((s) => s.node === "front-envoy");
-    if (!stream) return undefined;
-    for (const [short, type] of [["CDS", TYPE.cluster], ["EDS", TYPE.endpoint], ["LDS", TYPE.listener], ["RDS", TYPE.route]] as const) {
-      if (stream.types[short]?.acked !== plane.cache.get(type)?.version) return undefined;
-    }
-    return true;
-  }, { timeoutMs: 20_000, intervalMs: 50 });
+  await pollUntil(
+    "Envoy to ACK the control plane's snapshot",
+    async () => {
+      const st = plane.status();
+      const stream = st.streams.find((s) => s.node === "front-envoy");
+      if (!stream) return undefined;
+      for (const [short, type] of [
+        ["CDS", TYPE.cluster],
+        ["EDS", TYPE.endpoint],
+        ["LDS", TYPE.listener],
+        ["RDS", TYPE.route],
+      ] as const) {
+        if (stream.types[short]?.acked !== plane.cache.get(type)?.version) return undefined;
+      }
+      return true;
+    },
+    { timeoutMs: 20_000, intervalMs: 50 },
+  );
 }
 
 beforeAll(async () => {
@@ -129,7 +138,10 @@ describe("xds: the control plane programs the real Envoy", () => {
   });
 
   it("weights set through the control plane are honoured by Envoy's round robin", async () => {
-    source.set("service1", service1().map((e) => (e.hostname === "s1-a" ? { ...e, weight: 3 } : e)));
+    source.set(
+      "service1",
+      service1().map((e) => (e.hostname === "s1-a" ? { ...e, weight: 3 } : e)),
+    );
     expect(await cp.ads.waitForAck(TYPE.endpoint, cp.cache.get(TYPE.endpoint)!.version, 5000)).toBe(true);
     const h = await hits(`${listenerUrl}/service/1`, 200, 1);
     // Weighted round robin over one connection (one worker): 3 of every 5 picks, exactly up to the
@@ -170,7 +182,10 @@ describe("xds: the control plane programs the real Envoy", () => {
     expect(seen(during)).toEqual(["s1-a", "s1-b", "s1-c"]);
 
     // While it is down, replica s1-a goes away; the new control plane knows it.
-    source.set("service1", service1().filter((e) => e.hostname !== "s1-a"));
+    source.set(
+      "service1",
+      service1().filter((e) => e.hostname !== "s1-a"),
+    );
     cp = await startPlane(port);
     await envoyInSync(cp);
     for (const v of Object.values(cp.status().versions)) expect(oldVersions).not.toContain(v);
@@ -191,10 +206,14 @@ describe("xds: the control plane programs the real Envoy", () => {
     });
     const lonely = await startXdsEnvoy(port);
     try {
-      const connected = await pollUntil("Envoy's control_plane.connected_state gauge", async () => {
-        const s = await lonely.admin.stats("^control_plane\\.connected_state$");
-        return s["control_plane.connected_state"];
-      }, { timeoutMs: 10_000, intervalMs: 50 });
+      const connected = await pollUntil(
+        "Envoy's control_plane.connected_state gauge",
+        async () => {
+          const s = await lonely.admin.stats("^control_plane\\.connected_state$");
+          return s["control_plane.connected_state"];
+        },
+        { timeoutMs: 10_000, intervalMs: 50 },
+      );
       expect(connected).toBe(0);
       const names = (await lonely.admin.clusters()).map((c) => c.name);
       expect(names).not.toContain("service1");

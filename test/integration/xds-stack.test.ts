@@ -38,7 +38,12 @@ async function inSync(seen: (d: string) => void): Promise<true | undefined> {
     return undefined;
   }
   const envoy = st.streams.find((s) => s.node === "front-envoy");
-  const pairs = [["CDS", "cluster"], ["EDS", "endpoint"], ["LDS", "listener"], ["RDS", "route"]] as const;
+  const pairs = [
+    ["CDS", "cluster"],
+    ["EDS", "endpoint"],
+    ["LDS", "listener"],
+    ["RDS", "route"],
+  ] as const;
   seen(JSON.stringify({ versions: st.versions, envoy: envoy?.types ?? "not connected" }));
   return envoy && pairs.every(([short, key]) => envoy.types[short]?.acked === st.versions[key]) ? true : undefined;
 }
@@ -73,7 +78,9 @@ afterAll(async () => {
 
 describe("discovery xds in the stack", () => {
   it("the control plane runs from the node base image with the Docker socket read-only, and Envoy ACKed its snapshot", async () => {
-    const [cp] = (await stack!.ctx.docker.listContainers({ filters: { label: [`com.docker.compose.project=${stack!.config.projectName}`, "com.docker.compose.service=control-plane"] } }));
+    const [cp] = await stack!.ctx.docker.listContainers({
+      filters: { label: [`com.docker.compose.project=${stack!.config.projectName}`, "com.docker.compose.service=control-plane"] },
+    });
     expect(cp).toBeDefined();
     const info = await stack!.ctx.docker.getContainer(cp!.Id).inspect();
     const socket = info.Mounts.find((m) => m.Destination === "/var/run/docker.sock");
@@ -91,23 +98,35 @@ describe("discovery xds in the stack", () => {
   it("docker pause and unpause reach Envoy as EDS health", async () => {
     const [replica] = await runningReplicas(stack!.ctx.docker, stack!.config.projectName, "service1");
     const container = stack!.ctx.docker.getContainer(replica!.name);
-    const flagsOf = async (): Promise<string[] | undefined> => (await admin.cluster("service1")).hosts.find((h) => h.ip === replica!.ip)?.healthFlags;
+    const flagsOf = async (): Promise<string[] | undefined> =>
+      (await admin.cluster("service1")).hosts.find((h) => h.ip === replica!.ip)?.healthFlags;
     await container.pause();
     try {
-      await pollUntil("Envoy to mark the paused replica UNHEALTHY", async () => ((await flagsOf())?.includes("eds_health_status=UNHEALTHY") ? true : undefined), {
-        timeoutMs: 30_000,
-      });
+      await pollUntil(
+        "Envoy to mark the paused replica UNHEALTHY",
+        async () => ((await flagsOf())?.includes("eds_health_status=UNHEALTHY") ? true : undefined),
+        {
+          timeoutMs: 30_000,
+        },
+      );
     } finally {
       await container.unpause();
     }
-    await pollUntil("Envoy to mark the unpaused replica healthy", async () => ((await flagsOf())?.length === 0 ? true : undefined), { timeoutMs: 30_000 });
+    await pollUntil("Envoy to mark the unpaused replica healthy", async () => ((await flagsOf())?.length === 0 ? true : undefined), {
+      timeoutMs: 30_000,
+    });
   });
 
   it("scale up, then every check of verify passes unchanged", async () => {
     const scaled = await scale(stack!.ctx, { service1: 3, service2: 1 });
     expect(scaled.replicas.service1).toHaveLength(3);
-    const outcome = await verifyStack({ ...stack!.ctx, config: { ...stack!.config, scale: { service1: 3, service2: 1 }, verify: { requests: 300, concurrency: 4 } } });
-    const failed = outcome.report.services.flatMap((s) => s.checks.filter((c) => !c.passed).map((c) => `${s.service} ${c.name}: ${c.reason}`));
+    const outcome = await verifyStack({
+      ...stack!.ctx,
+      config: { ...stack!.config, scale: { service1: 3, service2: 1 }, verify: { requests: 300, concurrency: 4 } },
+    });
+    const failed = outcome.report.services.flatMap((s) =>
+      s.checks.filter((c) => !c.passed).map((c) => `${s.service} ${c.name}: ${c.reason}`),
+    );
     expect(failed).toEqual([]);
   });
 
@@ -121,7 +140,9 @@ describe("discovery xds in the stack", () => {
   });
 
   it("control plane killed mid-run: traffic continues on the last config, and it resyncs when it is back", async () => {
-    const [cp] = await stack!.ctx.docker.listContainers({ filters: { label: [`com.docker.compose.project=${stack!.config.projectName}`, "com.docker.compose.service=control-plane"] } });
+    const [cp] = await stack!.ctx.docker.listContainers({
+      filters: { label: [`com.docker.compose.project=${stack!.config.projectName}`, "com.docker.compose.service=control-plane"] },
+    });
     const container = stack!.ctx.docker.getContainer(cp!.Id);
     await container.kill();
     const during = await hits(`${stack!.deployed.endpoints.listenerUrl}/service/1`, 40);

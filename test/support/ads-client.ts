@@ -63,7 +63,13 @@ export function adsClient(address: string, nodeId = "test-node"): AdsTestClient 
       send({ type_url: res.type_url, version_info: res.version_info, response_nonce: res.nonce, resource_names: names });
     },
     nack(res, keptVersion, message, names = []) {
-      send({ type_url: res.type_url, version_info: keptVersion, response_nonce: res.nonce, resource_names: names, error_detail: { code: 3, message } });
+      send({
+        type_url: res.type_url,
+        version_info: keptVersion,
+        response_nonce: res.nonce,
+        resource_names: names,
+        error_detail: { code: 3, message },
+      });
     },
     async close() {
       call.cancel();
@@ -93,7 +99,10 @@ export class StaticEndpoints implements EndpointSource {
   drain(names: readonly string[]): string[] {
     const found: string[] = [];
     for (const [cluster, list] of this.map) {
-      this.map.set(cluster, list.map((e) => (e.hostname && names.includes(e.hostname) ? (found.push(e.hostname), { ...e, health: "DRAINING" as const }) : e)));
+      this.map.set(
+        cluster,
+        list.map((e) => (e.hostname && names.includes(e.hostname) ? (found.push(e.hostname), { ...e, health: "DRAINING" as const }) : e)),
+      );
     }
     return found;
   }

@@ -8,7 +8,10 @@ export const TEST_PROJECT_PREFIX = "ept-";
 export const testRunId: string = process.env.ENVOY_PIPELINE_TEST_RUN ?? randomBytes(2).toString("hex");
 
 export function testProjectName(label: string): string {
-  const clean = label.toLowerCase().replace(/[^a-z0-9]+/g, "-").slice(0, 24);
+  const clean = label
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .slice(0, 24);
   return `${TEST_PROJECT_PREFIX}${testRunId}-${clean}-${randomBytes(3).toString("hex")}`;
 }
 

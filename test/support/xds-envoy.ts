@@ -27,7 +27,11 @@ export function renderXdsBootstrap(controlPlanePort: number): string {
     if (!text.includes(from)) throw new Error(`envoy/envoy-xds.yaml no longer contains '${from}'`);
     return text.replace(from, to);
   };
-  let text = replace(original, "socket_address: { address: control-plane, port_value: 18000 }", `socket_address: { address: 127.0.0.1, port_value: ${controlPlanePort} }`);
+  let text = replace(
+    original,
+    "socket_address: { address: control-plane, port_value: 18000 }",
+    `socket_address: { address: 127.0.0.1, port_value: ${controlPlanePort} }`,
+  );
   text = replace(text, "socket_address: { address: 0.0.0.0, port_value: 9901 }", "socket_address: { address: 127.0.0.1, port_value: 0 }");
   // The CPU monitor reads the container's cgroup; a process on the host may not have one.
   text = replace(text, "mode: CONTAINER", "mode: HOST");
@@ -42,7 +46,17 @@ export async function startXdsEnvoy(controlPlanePort: number, opts: { concurrenc
   const addressPath = join(dir, "admin.address");
   const child = spawn(
     bin,
-    ["-c", config, "--concurrency", String(opts.concurrency ?? 2), "--disable-hot-restart", "--admin-address-path", addressPath, "-l", "warning"],
+    [
+      "-c",
+      config,
+      "--concurrency",
+      String(opts.concurrency ?? 2),
+      "--disable-hot-restart",
+      "--admin-address-path",
+      addressPath,
+      "-l",
+      "warning",
+    ],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   track(child);
@@ -57,11 +71,15 @@ export async function startXdsEnvoy(controlPlanePort: number, opts: { concurrenc
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    const adminUrl = await pollUntil("Envoy's admin address file", async () => {
-      if (child.exitCode !== null) throw new Error(`envoy exited with ${child.exitCode}: ${log}`);
-      const addr = existsSync(addressPath) ? readFileSync(addressPath, "utf8").trim() : "";
-      return addr === "" ? undefined : `http://${addr}`;
-    }, { timeoutMs: 20_000, intervalMs: 50 });
+    const adminUrl = await pollUntil(
+      "Envoy's admin address file",
+      async () => {
+        if (child.exitCode !== null) throw new Error(`envoy exited with ${child.exitCode}: ${log}`);
+        const addr = existsSync(addressPath) ? readFileSync(addressPath, "utf8").trim() : "";
+        return addr === "" ? undefined : `http://${addr}`;
+      },
+      { timeoutMs: 20_000, intervalMs: 50 },
+    );
     return { adminUrl, admin: new EnvoyAdmin(adminUrl), child, log: () => log, close };
   } catch (err) {
     await close();

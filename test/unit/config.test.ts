@@ -34,11 +34,20 @@ describe("configuration", () => {
   });
 
   it("names the field of a bad value, wherever it came from", () => {
-    assert.throws(() => loadConfig({ env: {}, cli: { scale: { service1: -1 } } }), (e: Error) => e instanceof ConfigError && /scale\.service1/.test(e.message));
-    assert.throws(() => loadConfig({ env: { ENVOY_PIPELINE_LISTENER_PORT: "http" } }), /ENVOY_PIPELINE_LISTENER_PORT: 'http' is not a number/);
+    assert.throws(
+      () => loadConfig({ env: {}, cli: { scale: { service1: -1 } } }),
+      (e: Error) => e instanceof ConfigError && /scale\.service1/.test(e.message),
+    );
+    assert.throws(
+      () => loadConfig({ env: { ENVOY_PIPELINE_LISTENER_PORT: "http" } }),
+      /ENVOY_PIPELINE_LISTENER_PORT: 'http' is not a number/,
+    );
     assert.throws(() => loadConfig({ env: {}, cli: { ports: { listener: 70000 } } }), /ports\.listener/);
     assert.throws(() => loadConfig({ env: {}, cli: { projectName: "Bad Name" } }), /projectName/);
-    assert.throws(() => loadConfig({ env: {}, cli: { composeFile: "/nope/compose.yml" } }), /composeFile: \/nope\/compose.yml does not exist/);
+    assert.throws(
+      () => loadConfig({ env: {}, cli: { composeFile: "/nope/compose.yml" } }),
+      /composeFile: \/nope\/compose.yml does not exist/,
+    );
     const dir = mkdtempSync(join(tmpdir(), "ep-config-"));
     const file = join(dir, "c.json");
     writeFileSync(file, JSON.stringify({ verify: { concurency: 3 } }));
@@ -55,9 +64,15 @@ describe("configuration", () => {
     const file = join(dir, "c.json");
     writeFileSync(file, JSON.stringify({ tracing: { sampling: 25 } }));
     assert.equal(loadConfig({ file, env: {} }).tracing.sampling, 25);
-    assert.throws(() => loadConfig({ env: { ENVOY_PIPELINE_TRACING_SAMPLING: "101" } }), /invalid configuration: tracing\.sampling: Too big/);
+    assert.throws(
+      () => loadConfig({ env: { ENVOY_PIPELINE_TRACING_SAMPLING: "101" } }),
+      /invalid configuration: tracing\.sampling: Too big/,
+    );
     assert.throws(() => loadConfig({ env: { ENVOY_PIPELINE_TRACING_SAMPLING: "0.5" } }), /tracing\.sampling: must be a whole percentage/);
-    assert.throws(() => loadConfig({ env: { ENVOY_PIPELINE_TRACING_SAMPLING: "most" } }), /ENVOY_PIPELINE_TRACING_SAMPLING: 'most' is not a number/);
+    assert.throws(
+      () => loadConfig({ env: { ENVOY_PIPELINE_TRACING_SAMPLING: "most" } }),
+      /ENVOY_PIPELINE_TRACING_SAMPLING: 'most' is not a number/,
+    );
   });
 
   it("parses scale specs and rejects malformed ones", () => {

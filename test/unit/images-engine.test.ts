@@ -1,13 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
-import {
-  engineHelp,
-  engineProblems,
-  isComposeV2,
-  isDebianLike,
-  parseOsRelease,
-  type EngineState,
-} from "../../harness/docker/engine.ts";
+import { engineHelp, engineProblems, isComposeV2, isDebianLike, parseOsRelease, type EngineState } from "../../harness/docker/engine.ts";
 import { isStepLine } from "../../harness/images/build.ts";
 import { Slots } from "../../harness/images/index.ts";
 
@@ -45,7 +38,17 @@ describe("Docker engine checks", () => {
   });
 
   it("tell a non-root Debian user exactly what to install and start", () => {
-    const state: EngineState = { ...ready, root: false, cli: false, dockerd: false, server: null, serverError: "docker: command not found", compose: null, buildx: false, debootstrap: false };
+    const state: EngineState = {
+      ...ready,
+      root: false,
+      cli: false,
+      dockerd: false,
+      server: null,
+      serverError: "docker: command not found",
+      compose: null,
+      buildx: false,
+      debootstrap: false,
+    };
     const text = engineHelp(state);
     assert.match(text, /^Docker is not ready for envoy-pipeline: the docker CLI is not installed\./);
     assert.match(text, /only as root on Debian \(not running as root\)/);
@@ -54,7 +57,12 @@ describe("Docker engine checks", () => {
   });
 
   it("tell a non-root user whose daemon is down how to start it", () => {
-    const text = engineHelp({ ...ready, root: false, server: null, serverError: "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" });
+    const text = engineHelp({
+      ...ready,
+      root: false,
+      server: null,
+      serverError: "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?",
+    });
     assert.match(text, /the Docker daemon does not answer \(Cannot connect/);
     assert.match(text, /sudo systemctl start docker/);
     assert.match(text, /nohup dockerd >\/var\/log\/envoy-pipeline-dockerd\.log/);
@@ -62,7 +70,12 @@ describe("Docker engine checks", () => {
   });
 
   it("point at the docker group when the socket is not accessible", () => {
-    const text = engineHelp({ ...ready, root: false, server: null, serverError: "permission denied while trying to connect to the Docker daemon socket" });
+    const text = engineHelp({
+      ...ready,
+      root: false,
+      server: null,
+      serverError: "permission denied while trying to connect to the Docker daemon socket",
+    });
     assert.match(text, /usermod -aG docker/);
     assert.doesNotMatch(text, /systemctl start docker/);
   });

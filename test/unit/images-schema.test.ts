@@ -71,7 +71,13 @@ describe("ImageSet schema", () => {
 
 describe("external JSON", () => {
   it("reads the parts of docker image inspect we use", () => {
-    const parsed = imageInspectSchema.parse({ Id: ID, RepoTags: ["a:b"], Size: 10, Config: { Labels: { "envoy-pipeline.inputs": "x" }, Env: [] }, Os: "linux" });
+    const parsed = imageInspectSchema.parse({
+      Id: ID,
+      RepoTags: ["a:b"],
+      Size: 10,
+      Config: { Labels: { "envoy-pipeline.inputs": "x" }, Env: [] },
+      Os: "linux",
+    });
     assert.equal(parsed.Config?.Labels?.["envoy-pipeline.inputs"], "x");
     assert.equal(imageInspectSchema.parse({ Id: ID, Size: 0, Config: { Labels: null } }).Config?.Labels, null);
     assert.match(issues(imageInspectSchema.safeParse({ Id: "nope", Size: 1 })), /^Id:/);

@@ -133,7 +133,9 @@ describe("the Jenkins library and the CLI agree", () => {
   });
 
   it("the Node.js version the preflight asks for is package.json's engines.node", () => {
-    const pkg = z.object({ engines: z.object({ node: z.string() }) }).parse(JSON.parse(readFileSync(resolve(repoRoot, "package.json"), "utf8")));
+    const pkg = z
+      .object({ engines: z.object({ node: z.string() }) })
+      .parse(JSON.parse(readFileSync(resolve(repoRoot, "package.json"), "utf8")));
     assert.equal(pkg.engines.node, `>=${contract.nodeVersion}`);
   });
 });

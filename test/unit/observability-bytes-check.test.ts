@@ -27,7 +27,15 @@ function panel(): ObservabilityPanel {
     window: "10s",
     generatedAt: "2026-01-01T00:00:10.000Z",
     services: [
-      { service: "service1", ...row, bytes: b(0, 3000), replicas: [{ replica: "a1", ...row, bytes: b(0, 1000) }, { replica: "a2", ...row, bytes: b(0, 2000) }] },
+      {
+        service: "service1",
+        ...row,
+        bytes: b(0, 3000),
+        replicas: [
+          { replica: "a1", ...row, bytes: b(0, 1000) },
+          { replica: "a2", ...row, bytes: b(0, 2000) },
+        ],
+      },
       { service: "service2", ...row, bytes: b(0, 500), replicas: [{ replica: "c1", ...row, bytes: b(0, 500) }] },
     ],
     envoy: {
@@ -56,10 +64,13 @@ function sent(): VerifierBytes[] {
 describe("bytes check", () => {
   it("passes when Envoy's listener and every replica agree with the verifier to the byte", () => {
     const results = bytesCheck(panel(), sent());
-    assert.deepEqual(results.map((r) => [r.name, r.service, r.passed]), [
-      ["bytes", "service1", true],
-      ["bytes", "service2", true],
-    ]);
+    assert.deepEqual(
+      results.map((r) => [r.name, r.service, r.passed]),
+      [
+        ["bytes", "service1", true],
+        ["bytes", "service2", true],
+      ],
+    );
     assert.match(results[0]!.detail, /Envoy's listener took in 9000 B and sent out 12000 B \(2 services together\)/);
     assert.match(results[0]!.detail, /service1's replicas sent 3000 B of bodies \(a1=1000 a2=2000\)/);
     assert.equal(results[0]!.metrics?.envoy_listener_in_bytes_per_s, 900);
@@ -103,7 +114,10 @@ describe("bytes check", () => {
   });
 
   it("fails every service when there is no panel or the panel has no bytes (a report from before they existed)", () => {
-    assert.deepEqual(bytesCheck(null, sent()).map((r) => r.passed), [false, false]);
+    assert.deepEqual(
+      bytesCheck(null, sent()).map((r) => r.passed),
+      [false, false],
+    );
     const p = panel();
     delete p.envoy.bytes;
     for (const s of p.services) delete s.bytes;
@@ -125,7 +139,13 @@ describe("the verifier's own byte counts", () => {
   it("runLoad's socket counts equal the server's, and body bytes are tallied per replica", async () => {
     const serverSockets: Socket[] = [];
     const server = http.createServer((req, res) => {
-      const body = JSON.stringify({ hostname: req.url === "/service/1" ? "h1" : "h2", ip: "10.0.0.1", serviceid: "1", success: true, time: "2026-01-01 00:00:00" });
+      const body = JSON.stringify({
+        hostname: req.url === "/service/1" ? "h1" : "h2",
+        ip: "10.0.0.1",
+        serviceid: "1",
+        success: true,
+        time: "2026-01-01 00:00:00",
+      });
       res.setHeader("content-type", "application/json");
       res.end(body);
     });
@@ -133,8 +153,22 @@ describe("the verifier's own byte counts", () => {
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     try {
       const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-      const load = await runLoad({ listenerUrl: url, path: "/service/1", requests: 50, concurrency: 4, connections: 4, expectedServiceId: "1" });
-      const single = await runLoad({ listenerUrl: url, path: "/service/1", requests: 7, concurrency: 1, connections: 1, expectedServiceId: "1" });
+      const load = await runLoad({
+        listenerUrl: url,
+        path: "/service/1",
+        requests: 50,
+        concurrency: 4,
+        connections: 4,
+        expectedServiceId: "1",
+      });
+      const single = await runLoad({
+        listenerUrl: url,
+        path: "/service/1",
+        requests: 7,
+        concurrency: 1,
+        connections: 1,
+        expectedServiceId: "1",
+      });
       // The server's sockets are closed too once the pools closed theirs: wait on that event.
       await Promise.all(serverSockets.map((s) => (s.closed ? undefined : new Promise((resolve) => s.once("close", resolve)))));
       const serverRead = serverSockets.reduce((n, s) => n + s.bytesRead, 0);
@@ -143,7 +177,9 @@ describe("the verifier's own byte counts", () => {
       assert.ok(bytes.wireSent > 57 * 30, `a request line and headers per request: ${bytes.wireSent}`);
       assert.equal(bytes.wireSent, serverRead);
       assert.equal(bytes.wireReceived, serverWritten);
-      const bodyLength = Buffer.byteLength(JSON.stringify({ hostname: "h1", ip: "10.0.0.1", serviceid: "1", success: true, time: "2026-01-01 00:00:00" }));
+      const bodyLength = Buffer.byteLength(
+        JSON.stringify({ hostname: "h1", ip: "10.0.0.1", serviceid: "1", success: true, time: "2026-01-01 00:00:00" }),
+      );
       assert.deepEqual(bytes.bodyReceivedPerReplica, { h1: 57 * bodyLength });
       assert.equal(bytes.bodySent, 0);
     } finally {

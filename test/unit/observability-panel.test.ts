@@ -34,7 +34,9 @@ function fakeProm(answer: (promql: string) => Sample[] | Error): { prom: Prometh
 function answers(promql: string): Sample[] {
   const perReplica = promql.includes("by (service, replica");
   const rows = (v1: number, v2: number): Sample[] =>
-    perReplica ? [sample({ service: "service1", replica: "r1" }, v1), sample({ service: "service1", replica: "r2" }, v2)] : [sample({ service: "service1" }, v1)];
+    perReplica
+      ? [sample({ service: "service1", replica: "r1" }, v1), sample({ service: "service1", replica: "r2" }, v2)]
+      : [sample({ service: "service1" }, v1)];
   if (promql.startsWith("histogram_quantile(0.5,")) return rows(0.0003, Number.NaN);
   if (promql.startsWith("histogram_quantile(0.9,")) return rows(0.002, Number.NaN);
   if (promql.startsWith("histogram_quantile(0.99,")) return rows(0.02, Number.NaN);
@@ -51,7 +53,8 @@ function answers(promql: string): Sample[] {
   if (promql.includes("http_response_size_bytes_total")) return rows(3700, 0);
   if (promql.includes("downstream_cx_rx_bytes_total")) return [sample({}, 7400)];
   if (promql.includes("downstream_cx_tx_bytes_total")) return [sample({}, 14_800)];
-  if (promql.includes("upstream_cx_rx_bytes_total")) return [sample({ envoy_cluster_name: "service1" }, 11_100), sample({ envoy_cluster_name: "service2" }, Number.NaN)];
+  if (promql.includes("upstream_cx_rx_bytes_total"))
+    return [sample({ envoy_cluster_name: "service1" }, 11_100), sample({ envoy_cluster_name: "service2" }, Number.NaN)];
   if (promql.includes("upstream_cx_tx_bytes_total")) return [sample({ envoy_cluster_name: "service1" }, 9250)];
   if (promql.includes("cpu_utilization")) return [sample({}, Number.NaN)];
   if (promql.includes("memory_allocated")) return [sample({}, 8_000_000)];
@@ -113,13 +116,22 @@ describe("observability panel data", () => {
       assert.match(q, /service=~"service1\|service2"/);
       assert.match(q, /offset 37s or /);
     }
-    assert.deepEqual(asked.filter((q) => /\b(rate|increase|irate)\(/.test(q)), []);
+    assert.deepEqual(
+      asked.filter((q) => /\b(rate|increase|irate)\(/.test(q)),
+      [],
+    );
   });
 
   it("counts growth between the window's first and newest samples: a new series from 0, a reset as 0", () => {
     assert.equal(growth('m{a="b"}', "20s"), 'clamp_min(m{a="b"} - (m{a="b"} offset 20s or m{a="b"} * 0), 0)');
-    assert.match(panelQueries({ window: "20s" }, "replica").classes, /^sum by \(service, replica, status_class\) \(clamp_min\(http_requests_total\{job="services",route="\/service\/:id"\} - /);
-    assert.match(panelQueries({ window: "20s" }, "service").quantile(0.9), /^histogram_quantile\(0\.9, sum by \(service, le\) \(clamp_min\(http_request_duration_seconds_bucket\{/);
+    assert.match(
+      panelQueries({ window: "20s" }, "replica").classes,
+      /^sum by \(service, replica, status_class\) \(clamp_min\(http_requests_total\{job="services",route="\/service\/:id"\} - /,
+    );
+    assert.match(
+      panelQueries({ window: "20s" }, "service").quantile(0.9),
+      /^histogram_quantile\(0\.9, sum by \(service, le\) \(clamp_min\(http_request_duration_seconds_bucket\{/,
+    );
   });
 
   it("reads a window's seconds from its PromQL duration", () => {

@@ -10,12 +10,24 @@ import { ZipkinClient, parseTrace } from "../../harness/observability/zipkin.ts"
 describe("Prometheus API answers", () => {
   it("parses instant vectors and scalars, including NaN and infinities", () => {
     const v = parseQueryResponse(
-      { status: "success", data: { resultType: "vector", result: [{ metric: { replica: "a" }, value: [1700000000.5, "42"] }, { metric: {}, value: [1, "NaN"] }] } },
+      {
+        status: "success",
+        data: {
+          resultType: "vector",
+          result: [
+            { metric: { replica: "a" }, value: [1700000000.5, "42"] },
+            { metric: {}, value: [1, "NaN"] },
+          ],
+        },
+      },
       "q",
     );
     assert.deepEqual(v[0], { labels: { replica: "a" }, value: 42, timestamp: 1700000000.5 });
     assert.ok(Number.isNaN(v[1]?.value));
-    assert.deepEqual(parseQueryResponse({ status: "success", data: { resultType: "scalar", result: [2, "+Inf"] } }, "q")[0]?.value, Infinity);
+    assert.deepEqual(
+      parseQueryResponse({ status: "success", data: { resultType: "scalar", result: [2, "+Inf"] } }, "q")[0]?.value,
+      Infinity,
+    );
     assert.equal(parseSampleValue("-Inf"), -Infinity);
     assert.throws(() => parseSampleValue("forty"), /not a sample value/);
   });
@@ -29,9 +41,15 @@ describe("Prometheus API answers", () => {
       () => parseQueryResponse({ status: "success", data: { resultType: "vector", result: [{ metric: {}, value: [1, 2] }] } }, "q"),
       /q: unexpected answer: data\.result\.0\.value\.1: /,
     );
-    assert.throws(() => parseQueryResponse({ status: "success", data: { resultType: "vector", result: [{ metric: {}, value: [1, "x"] }] } }, "q"), /data\.result\.0\.value\.1: not a sample value: 'x'/);
+    assert.throws(
+      () => parseQueryResponse({ status: "success", data: { resultType: "vector", result: [{ metric: {}, value: [1, "x"] }] } }, "q"),
+      /data\.result\.0\.value\.1: not a sample value: 'x'/,
+    );
     assert.throws(() => parseQueryResponse({ status: "ok" }, "q"), /q: unexpected answer: status/);
-    assert.throws(() => parseQueryResponse({ status: "success", data: { resultType: "matrix", result: [] } }, "q"), /expected an instant vector or scalar, got a matrix/);
+    assert.throws(
+      () => parseQueryResponse({ status: "success", data: { resultType: "matrix", result: [] } }, "q"),
+      /expected an instant vector or scalar, got a matrix/,
+    );
   });
 
   it("parses active targets: never-scraped targets have no lastScrape; the instance is split", () => {
@@ -49,7 +67,14 @@ describe("Prometheus API answers", () => {
             lastScrapeDuration: 0.001,
             health: "down",
           },
-          { labels: { job: "envoy", instance: "172.20.0.6:9901" }, scrapePool: "envoy", scrapeUrl: "u", lastError: "", lastScrape: "0001-01-01T00:00:00Z", health: "unknown" },
+          {
+            labels: { job: "envoy", instance: "172.20.0.6:9901" },
+            scrapePool: "envoy",
+            scrapeUrl: "u",
+            lastError: "",
+            lastScrape: "0001-01-01T00:00:00Z",
+            health: "unknown",
+          },
         ],
         droppedTargets: [],
       },
@@ -59,7 +84,10 @@ describe("Prometheus API answers", () => {
     assert.equal(targets[0]?.health, "down");
     assert.equal(targets[0]?.lastScrape?.toISOString(), "2026-11-25T15:00:00.500Z");
     assert.equal(targets[1]?.lastScrape, undefined);
-    assert.throws(() => parseTargetsResponse({ status: "success", data: { activeTargets: [{ labels: {} }] } }), /data\.activeTargets\.0\.scrapePool/);
+    assert.throws(
+      () => parseTargetsResponse({ status: "success", data: { activeTargets: [{ labels: {} }] } }),
+      /data\.activeTargets\.0\.scrapePool/,
+    );
   });
 });
 
@@ -67,7 +95,10 @@ describe("Zipkin API answers", () => {
   it("parses spans and names the span and field that is wrong", () => {
     const spans = parseTrace([{ traceId: "0123456789abcdef0123456789abcdef", id: "1111111111111111", kind: "SERVER", shared: true }], "t");
     assert.equal(spans[0]?.shared, true);
-    assert.throws(() => parseTrace([{ traceId: "xyz", id: "1111111111111111" }], "GET /api/v2/trace/xyz"), /GET \/api\/v2\/trace\/xyz: unexpected answer: 0\.traceId: must be 16 or 32 lower-hex/);
+    assert.throws(
+      () => parseTrace([{ traceId: "xyz", id: "1111111111111111" }], "GET /api/v2/trace/xyz"),
+      /GET \/api\/v2\/trace\/xyz: unexpected answer: 0\.traceId: must be 16 or 32 lower-hex/,
+    );
     assert.throws(() => parseTrace([{ traceId: "0123456789abcdef", id: "1111111111111111", kind: "SERVERISH" }], "t"), /0\.kind/);
   });
 });
@@ -81,13 +112,37 @@ describe("the clients against local fake servers", () => {
       const url = new URL(req.url ?? "/", "http://x");
       res.setHeader("content-type", "application/json");
       if (url.pathname === "/api/v1/targets") {
-        res.end(JSON.stringify({ status: "success", data: { activeTargets: [{ labels: { job: "services", instance: "10.0.0.1:8080" }, scrapePool: "services", scrapeUrl: "u", lastError: "", lastScrape: "2026-01-01T00:00:00Z", health: "up" }] } }));
+        res.end(
+          JSON.stringify({
+            status: "success",
+            data: {
+              activeTargets: [
+                {
+                  labels: { job: "services", instance: "10.0.0.1:8080" },
+                  scrapePool: "services",
+                  scrapeUrl: "u",
+                  lastError: "",
+                  lastScrape: "2026-01-01T00:00:00Z",
+                  health: "up",
+                },
+              ],
+            },
+          }),
+        );
       } else if (url.pathname === "/api/v1/query") {
         const q = url.searchParams.get("query") ?? "";
         if (q.startsWith("timestamp(up")) {
           // Every call moves the scrape forward by a second.
           scrapeSeconds += 1;
-          res.end(JSON.stringify({ status: "success", data: { resultType: "vector", result: [{ metric: { job: "services", instance: "10.0.0.1:8080" }, value: [0, String(1000 + scrapeSeconds)] }] } }));
+          res.end(
+            JSON.stringify({
+              status: "success",
+              data: {
+                resultType: "vector",
+                result: [{ metric: { job: "services", instance: "10.0.0.1:8080" }, value: [0, String(1000 + scrapeSeconds)] }],
+              },
+            }),
+          );
         } else {
           res.statusCode = 400;
           res.end(JSON.stringify({ status: "error", errorType: "bad_data", error: `cannot parse ${q}` }));
@@ -110,7 +165,10 @@ describe("the clients against local fake servers", () => {
     const since = new Date((1000 + scrapeSeconds + 3) * 1000);
     const got = await prom.waitForScrapeAfter(since, { jobs: ["services"], timeoutMs: 5000, intervalMs: 1 });
     assert.ok(got.oldest.getTime() >= since.getTime());
-    await assert.rejects(prom.waitForScrapeAfter(new Date(9e12), { jobs: ["services"], timeoutMs: 50, intervalMs: 1 }), /did not scrape after .* services\/10\.0\.0\.1:8080/);
+    await assert.rejects(
+      prom.waitForScrapeAfter(new Date(9e12), { jobs: ["services"], timeoutMs: 50, intervalMs: 1 }),
+      /did not scrape after .* services\/10\.0\.0\.1:8080/,
+    );
   });
 
   it("passes Prometheus' error for a bad query through, and treats Zipkin's 404 as no trace", async () => {

@@ -18,7 +18,10 @@ describe("observability PromQL", () => {
   it("counts only the service route of the services job by default, or every route when asked", () => {
     assert.equal(serviceSelector(), '{job="services",route="/service/:id"}');
     assert.equal(serviceSelector({ route: null }), '{job="services"}');
-    assert.equal(serviceSelector({ services: ["service1", "service2"] }), '{job="services",route="/service/:id",service=~"service1|service2"}');
+    assert.equal(
+      serviceSelector({ services: ["service1", "service2"] }),
+      '{job="services",route="/service/:id",service=~"service1|service2"}',
+    );
     assert.equal(requestsTotal({}, "service"), 'sum by (service) (http_requests_total{job="services",route="/service/:id"})');
     assert.equal(requestsTotal(), 'sum by (service, replica) (http_requests_total{job="services",route="/service/:id"})');
   });

@@ -55,7 +55,10 @@ describe("judging a trace", () => {
     // Envoy making a child of the caller instead (shared_span_context: false) is not what we configured.
     const child = { ...envoy, id: "3333333333333333", parentId: ctx.spanId };
     const e = evaluateTrace([child, { ...svc, parentId: child.id }], { ...expectRoot, traceId: ctx.traceId, incoming: ctx });
-    assert.match(e.problems.join("\n"), /front-envoy's span id is 3333333333333333, expected the caller's x-b3-spanid 1111111111111111 \(shared span context\)/);
+    assert.match(
+      e.problems.join("\n"),
+      /front-envoy's span id is 3333333333333333, expected the caller's x-b3-spanid 1111111111111111 \(shared span context\)/,
+    );
     assert.match(e.problems.join("\n"), /parentId is 1111111111111111, expected the caller's x-b3-parentspanid 2222222222222222/);
   });
 
@@ -63,7 +66,10 @@ describe("judging a trace", () => {
     const lonely = { ...serviceChild, parentId: undefined };
     const e = evaluateTrace([lonely], expectRoot);
     assert.equal(e.complete, false);
-    assert.match(e.problems.join("\n"), /has no span from front-envoy \(Envoy did not trace the request; spans: service1:33f045955a467ad8\)/);
+    assert.match(
+      e.problems.join("\n"),
+      /has no span from front-envoy \(Envoy did not trace the request; spans: service1:33f045955a467ad8\)/,
+    );
     assert.match(e.problems.join("\n"), /service1's span is a root span: no trace context reached the service/);
   });
 
@@ -76,7 +82,14 @@ describe("judging a trace", () => {
 
   it("names a wrong parent, a reused span id, a wrong replica tag and a foreign request id", () => {
     const e = evaluateTrace(
-      [envoyRoot, { ...serviceChild, parentId: "9999999999999999", tags: { ...serviceChild.tags, replica: "someone-else", "guid:x-request-id": "other" } }],
+      [
+        envoyRoot,
+        {
+          ...serviceChild,
+          parentId: "9999999999999999",
+          tags: { ...serviceChild.tags, replica: "someone-else", "guid:x-request-id": "other" },
+        },
+      ],
       expectRoot,
     );
     const text = e.problems.join("\n");

@@ -81,7 +81,10 @@ test("a bad ZIPKIN_ENDPOINT names ZIPKIN_ENDPOINT", () => {
     assert.deepEqual(err.variables, ["ZIPKIN_ENDPOINT"], url);
     assert.match(err.message, /ZIPKIN_ENDPOINT must be an http\(s\) URL/, url);
   }
-  assert.equal(loadConfig({ SERVICE_ID: "1", ZIPKIN_ENDPOINT: "https://z.example/api/v2/spans" }).zipkinEndpoint, "https://z.example/api/v2/spans");
+  assert.equal(
+    loadConfig({ SERVICE_ID: "1", ZIPKIN_ENDPOINT: "https://z.example/api/v2/spans" }).zipkinEndpoint,
+    "https://z.example/api/v2/spans",
+  );
 });
 
 test("all problems are reported at once", () => {

@@ -8,16 +8,35 @@ import type { ContainerInspect } from "../../harness/stack/discover.ts";
 
 const project = "p";
 
-function container(n: number, state: Partial<ContainerInspect["State"]> = {}, opts: { ip?: string | null; created?: string; hostname?: string } = {}): ContainerInspect {
+function container(
+  n: number,
+  state: Partial<ContainerInspect["State"]> = {},
+  opts: { ip?: string | null; created?: string; hostname?: string } = {},
+): ContainerInspect {
   const ip = opts.ip === undefined ? `172.20.0.${10 + n}` : opts.ip;
   return {
     Id: `id${n}`,
     Name: `/p-service1-${n}`,
     Created: opts.created ?? `2026-11-28T00:00:0${n}Z`,
-    State: { Running: true, Status: "running", Paused: false, Restarting: false, OOMKilled: false, Dead: false, ExitCode: 0, Error: "", FinishedAt: "", ...state },
+    State: {
+      Running: true,
+      Status: "running",
+      Paused: false,
+      Restarting: false,
+      OOMKilled: false,
+      Dead: false,
+      ExitCode: 0,
+      Error: "",
+      FinishedAt: "",
+      ...state,
+    },
     Config: {
       Hostname: opts.hostname ?? `host${n}`,
-      Labels: { "com.docker.compose.project": project, "com.docker.compose.service": "service1", "com.docker.compose.container-number": String(n) },
+      Labels: {
+        "com.docker.compose.project": project,
+        "com.docker.compose.service": "service1",
+        "com.docker.compose.container-number": String(n),
+      },
     },
     NetworkSettings: { Networks: ip === null ? {} : { p_default: { IPAddress: ip } }, Ports: {} },
   };
@@ -26,15 +45,27 @@ function container(n: number, state: Partial<ContainerInspect["State"]> = {}, op
 describe("classifyService", () => {
   it("passes exactly the desired replicas through", () => {
     const s = classifyService("service1", 3, [container(1), container(2), container(3)], project);
-    assert.deepEqual(s.serving.map((r) => r.name), ["p-service1-1", "p-service1-2", "p-service1-3"]);
+    assert.deepEqual(
+      s.serving.map((r) => r.name),
+      ["p-service1-1", "p-service1-2", "p-service1-3"],
+    );
     assert.deepEqual([s.notServing, s.extras, s.absent], [[], [], 0]);
   });
 
   it("names a desired replica that exited, with its exit code and OOM kill", () => {
-    const dead = container(3, { Running: false, Status: "exited", ExitCode: 137, OOMKilled: true, FinishedAt: "2026-11-28T04:19:16.123456Z" });
+    const dead = container(3, {
+      Running: false,
+      Status: "exited",
+      ExitCode: 137,
+      OOMKilled: true,
+      FinishedAt: "2026-11-28T04:19:16.123456Z",
+    });
     const s = classifyService("service1", 3, [container(1), container(2), dead], project);
     assert.equal(s.serving.length, 2);
-    assert.deepEqual(s.notServing.map((n) => [n.container, n.why]), [["p-service1-3", "exited with code 137, OOM-killed at 2026-11-28T04:19:16Z"]]);
+    assert.deepEqual(
+      s.notServing.map((n) => [n.container, n.why]),
+      [["p-service1-3", "exited with code 137, OOM-killed at 2026-11-28T04:19:16Z"]],
+    );
   });
 
   it("a paused replica, a restarting one and one without an address do not serve", () => {
@@ -61,7 +92,10 @@ describe("classifyService", () => {
     copy.Id = "copy";
     copy.Name = "/impostor";
     const s = classifyService("service1", 3, [container(1), container(2), container(3), container(4), copy], project);
-    assert.deepEqual(s.serving.map((r) => r.name), ["p-service1-1", "p-service1-2", "p-service1-3"]);
+    assert.deepEqual(
+      s.serving.map((r) => r.name),
+      ["p-service1-1", "p-service1-2", "p-service1-3"],
+    );
     assert.deepEqual(
       s.extras.map((x) => [x.container, x.why]),
       [
@@ -78,7 +112,10 @@ describe("classifyService", () => {
 
   it("says why in words for each state", () => {
     assert.equal(whyNotServing(container(1, { Running: false, Status: "created" }), project), "created but never started");
-    assert.equal(whyNotServing(container(1, { Running: false, Status: "exited", ExitCode: 143 }), project), "exited with code 143, stopped (SIGTERM)");
+    assert.equal(
+      whyNotServing(container(1, { Running: false, Status: "exited", ExitCode: 143 }), project),
+      "exited with code 143, stopped (SIGTERM)",
+    );
     assert.equal(whyNotServing(container(1, { Dead: true, Running: false }), project), "dead (Docker could not stop or remove it)");
   });
 });

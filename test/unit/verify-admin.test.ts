@@ -37,7 +37,12 @@ const staticClusters = {
 };
 
 const routes: Record<string, unknown> = {
-  "/server_info": { version: "x/1.40.0/Clean/RELEASE/BoringSSL", state: "LIVE", command_line_options: { concurrency: 4, mode: "Serve" }, node: {} },
+  "/server_info": {
+    version: "x/1.40.0/Clean/RELEASE/BoringSSL",
+    state: "LIVE",
+    command_line_options: { concurrency: 4, mode: "Serve" },
+    node: {},
+  },
   "/config_dump?resource=static_clusters": staticClusters,
   "/config_dump?resource=dynamic_active_clusters": {},
   "/clusters?format=json": {
@@ -55,7 +60,9 @@ const routes: Record<string, unknown> = {
       },
     ],
   },
-  "/listeners?format=json": { listener_statuses: [{ name: "front", local_address: { socket_address: { address: "0.0.0.0", port_value: 8080 } } }] },
+  "/listeners?format=json": {
+    listener_statuses: [{ name: "front", local_address: { socket_address: { address: "0.0.0.0", port_value: 8080 } } }],
+  },
 };
 
 let server: Server;
@@ -110,7 +117,12 @@ describe("EnvoyAdmin for the verifier", () => {
 
   it("reads the lb policy: the omitted default, the enum, and a typed extension", async () => {
     const admin = new EnvoyAdmin(base);
-    assert.deepEqual(await admin.lbPolicy("service1"), { policy: "ROUND_ROBIN", source: "lb_policy", config: {}, discoveryType: "STRICT_DNS" });
+    assert.deepEqual(await admin.lbPolicy("service1"), {
+      policy: "ROUND_ROBIN",
+      source: "lb_policy",
+      config: {},
+      discoveryType: "STRICT_DNS",
+    });
     const lr = await admin.lbPolicy("service2");
     assert.equal(lr.policy, "LEAST_REQUEST");
     assert.deepEqual(lr.config, { choice_count: 3 });
@@ -136,10 +148,13 @@ describe("EnvoyAdmin for the verifier", () => {
     assert.equal(c.hosts[0]!.healthy, true);
     const snap = await snapshotCluster(admin, "service1");
     assert.equal(snap.upstreamRqRetry, 2);
-    assert.deepEqual([...snap.workerConnections.entries()], [
-      [0, 3],
-      [1, 5],
-    ]);
+    assert.deepEqual(
+      [...snap.workerConnections.entries()],
+      [
+        [0, 3],
+        [1, 5],
+      ],
+    );
     assert.equal(snap.hosts.get("172.20.0.5:8080")?.stats.rq_total, 42);
   });
 

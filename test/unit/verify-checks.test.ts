@@ -38,7 +38,17 @@ function tallyOf(counts: number[], reps: readonly ReplicaInfo[] = replicas): Tal
 
 function host(r: ReplicaInfo | undefined, key: string, delta: Record<string, number>, weight = 1, healthy = true): HostDelta {
   const [ip, port] = key.split(":");
-  return { key, ip: ip!, port: Number(port), weight, endpoints: 1, healthy, healthFlags: healthy ? [] : ["failed_active_health_check"], delta, replica: r };
+  return {
+    key,
+    ip: ip!,
+    port: Number(port),
+    weight,
+    endpoints: 1,
+    healthy,
+    healthFlags: healthy ? [] : ["failed_active_health_check"],
+    delta,
+    replica: r,
+  };
 }
 
 function envoyOf(counts: number[], extra: Partial<ClusterDelta> = {}, weights?: number[]): ClusterDelta {
@@ -79,7 +89,10 @@ describe("Tally (parsing every answer)", () => {
     assert.equal(t.unattributed, 4);
     assert.ok(failures.some((f) => f.kind === "http" && f.status === 503));
     assert.ok(failures.some((f) => f.kind === "body" && f.detail.startsWith("not JSON")));
-    assert.ok(failures.some((f) => f.kind === "body" && /hostname: /.test(f.detail)), JSON.stringify(failures));
+    assert.ok(
+      failures.some((f) => f.kind === "body" && /hostname: /.test(f.detail)),
+      JSON.stringify(failures),
+    );
     assert.ok(failures.some((f) => f.kind === "transport" && f.detail.startsWith("ECONNREFUSED")));
   });
 
@@ -109,7 +122,8 @@ describe("reachability", () => {
   it("names the replica that answers badly and Envoy's counters for the one it cannot reach", () => {
     const t = tallyOf([5, 5, 0]);
     t.answer(200, answer("bbb222", "172.20.0.6", { success: false }), 1);
-    for (let i = 0; i < 4; i++) t.answer(503, "upstream connect error or disconnect/reset before headers. reset reason: connection failure", 1);
+    for (let i = 0; i < 4; i++)
+      t.answer(503, "upstream connect error or disconnect/reset before headers. reset reason: connection failure", 1);
     const envoy = envoyOf([5, 6, 0]);
     envoy.hosts[2]!.delta.cx_connect_fail = 4;
     const c = reachabilityCheck(t, "1", replicas, envoy);
@@ -142,7 +156,10 @@ describe("membership", () => {
   });
 
   const namer = {
-    describeIp: (ip: string) => (ip.startsWith("172.20.0.99") ? `container rogue-1 (hostname imposter, ${ip})` : `${ip} (no container on the project's networks has this address)`),
+    describeIp: (ip: string) =>
+      ip.startsWith("172.20.0.99")
+        ? `container rogue-1 (hostname imposter, ${ip})`
+        : `${ip} (no container on the project's networks has this address)`,
     describeHostname: (h: string) => (h === "imposter" ? "container rogue-1 (hostname imposter, 172.20.0.99)" : `'${h}' (no container)`),
     containerOf: (h: string) => (h === "imposter" ? "rogue-1" : undefined),
   };
@@ -153,25 +170,35 @@ describe("membership", () => {
     const c = membershipCheck(t, replicas, "service1", undefined, { namer });
     assert.equal(c.passed, false);
     assert.deepEqual(c.culprits, ["rogue-1"]);
-    assert.match(c.reason, /^container rogue-1 \(hostname imposter, 172\.20\.0\.99\) answered 1 request but is not a desired replica of service1$/);
+    assert.match(
+      c.reason,
+      /^container rogue-1 \(hostname imposter, 172\.20\.0\.99\) answered 1 request but is not a desired replica of service1$/,
+    );
   });
 
   it("fails on a desired replica that does not serve, naming why and its last log line", () => {
     const desired = {
       desired: 4,
-      notServing: [{ container: "stack-service1-4", hostname: "ddd444", why: "exited with code 137, OOM-killed", logTail: ["starting", "allocating"] }],
+      notServing: [
+        { container: "stack-service1-4", hostname: "ddd444", why: "exited with code 137, OOM-killed", logTail: ["starting", "allocating"] },
+      ],
       extras: [],
       absent: 0,
     };
     const c = membershipCheck(tallyOf([3, 3, 3]), replicas, "service1", undefined, { desired });
     assert.equal(c.passed, false);
     assert.deepEqual(c.culprits, ["stack-service1-4"]);
-    assert.match(c.reason, /desired replica stack-service1-4 \(hostname ddd444\) is not serving: exited with code 137, OOM-killed; last log line: allocating/);
+    assert.match(
+      c.reason,
+      /desired replica stack-service1-4 \(hostname ddd444\) is not serving: exited with code 137, OOM-killed; last log line: allocating/,
+    );
     assert.ok(c.details.includes("  allocating"));
   });
 
   it("fails when desired replicas have no container at all", () => {
-    const c = membershipCheck(tallyOf([3, 3, 3]), replicas, "service1", undefined, { desired: { desired: 5, notServing: [], extras: [], absent: 2 } });
+    const c = membershipCheck(tallyOf([3, 3, 3]), replicas, "service1", undefined, {
+      desired: { desired: 5, notServing: [], extras: [], absent: 2 },
+    });
     assert.equal(c.passed, false);
     assert.match(c.reason, /2 desired replicas of service1 have no container at all \(3 of 5 exist: removed\?\)/);
   });
@@ -179,7 +206,9 @@ describe("membership", () => {
   it("fails on an extra container even when it carries the service's labels, and says what it answered", () => {
     const t = tallyOf([3, 3, 3]);
     t.answer(200, answer("eee555", "172.20.0.9"), 1);
-    const extras = [{ container: "stack-service1-5", hostname: "eee555", ip: "172.20.0.9", why: "numbered 5, beyond the 3 desired replicas of service1" }];
+    const extras = [
+      { container: "stack-service1-5", hostname: "eee555", ip: "172.20.0.9", why: "numbered 5, beyond the 3 desired replicas of service1" },
+    ];
     const c = membershipCheck(t, replicas, "service1", undefined, { desired: { desired: 3, notServing: [], extras, absent: 0 } });
     assert.equal(c.passed, false);
     assert.deepEqual(c.culprits, ["stack-service1-5"]);
@@ -190,7 +219,9 @@ describe("membership", () => {
   });
 
   it("passes when the running replicas are exactly the desired ones", () => {
-    const c = membershipCheck(tallyOf([3, 3, 3]), replicas, "service1", undefined, { desired: { desired: 3, notServing: [], extras: [], absent: 0 } });
+    const c = membershipCheck(tallyOf([3, 3, 3]), replicas, "service1", undefined, {
+      desired: { desired: 3, notServing: [], extras: [], absent: 0 },
+    });
     assert.equal(c.passed, true, c.reason);
     assert.match(c.reason, /all 3 running replicas of 3 desired answered/);
   });
@@ -212,12 +243,24 @@ describe("balance", () => {
   });
 
   it("ROUND_ROBIN: W is the fewest of Envoy workers, connections and workers that took connections", () => {
-    const r = balanceCheck({ ...base, envoyWorkers: 16, connectionsOpened: 3, tally: tallyOf([100, 100, 100]), policy: "ROUND_ROBIN", envoy: envoyOf([100, 100, 100], { workersWithNewConnections: 0 }) });
+    const r = balanceCheck({
+      ...base,
+      envoyWorkers: 16,
+      connectionsOpened: 3,
+      tally: tallyOf([100, 100, 100]),
+      policy: "ROUND_ROBIN",
+      envoy: envoyOf([100, 100, 100], { workersWithNewConnections: 0 }),
+    });
     assert.equal(r.report.workers, 3);
   });
 
   it("ROUND_ROBIN: retries widen the bound", () => {
-    const r = balanceCheck({ ...base, tally: tallyOf([245, 247, 212]), policy: "ROUND_ROBIN", envoy: envoyOf([250, 250, 239], { retries: 35 }) });
+    const r = balanceCheck({
+      ...base,
+      tally: tallyOf([245, 247, 212]),
+      policy: "ROUND_ROBIN",
+      envoy: envoyOf([250, 250, 239], { retries: 35 }),
+    });
     assert.equal(r.check.passed, true, r.check.reason);
     assert.equal(r.report.bounds![0], 37);
   });
@@ -283,7 +326,13 @@ describe("balance", () => {
   it("LEAST_REQUEST is measured sequentially; weighted, it is bounded like EDF round robin", () => {
     assert.equal(sequentialBalanceNeeded("LEAST_REQUEST"), true);
     assert.equal(sequentialBalanceNeeded("ROUND_ROBIN"), false);
-    const r = balanceCheck({ ...base, sequential: true, tally: tallyOf([230, 230, 460]), policy: "LEAST_REQUEST", envoy: envoyOf([230, 230, 460], {}, [1, 1, 2]) });
+    const r = balanceCheck({
+      ...base,
+      sequential: true,
+      tally: tallyOf([230, 230, 460]),
+      policy: "LEAST_REQUEST",
+      envoy: envoyOf([230, 230, 460], {}, [1, 1, 2]),
+    });
     assert.equal(r.report.method, "round-robin-bound");
     assert.equal(r.check.passed, true, r.check.reason);
   });
@@ -349,7 +398,10 @@ describe("agreement", () => {
     const c = agreementCheck(tallyOf([5, 5, 5]), replicas, envoy, namer);
     assert.equal(c.passed, false);
     assert.deepEqual(c.culprits, ["rogue-1"]);
-    assert.match(c.reason, /Envoy sent 3 requests to container rogue-1 \(hostname imposter, 172\.20\.0\.99:8080\), which is no desired replica/);
+    assert.match(
+      c.reason,
+      /Envoy sent 3 requests to container rogue-1 \(hostname imposter, 172\.20\.0\.99:8080\), which is no desired replica/,
+    );
   });
 
   it("fails on Envoy hosts that are no replica", () => {
@@ -375,7 +427,12 @@ describe("Envoy view", () => {
   it("diffs counters, keeps gauges, and counts workers that took connections", () => {
     const mk = (rq: number, w0: number, w1: number): ClusterSnapshot => ({
       takenAt: 0,
-      hosts: new Map([["172.20.0.5:8080", { ip: "172.20.0.5", port: 8080, healthy: true, healthFlags: [], weight: 1, stats: { rq_total: rq, cx_active: 2 } }]]),
+      hosts: new Map([
+        [
+          "172.20.0.5:8080",
+          { ip: "172.20.0.5", port: 8080, healthy: true, healthFlags: [], weight: 1, stats: { rq_total: rq, cx_active: 2 } },
+        ],
+      ]),
       endpoints: new Map([["172.20.0.5:8080", 1]]),
       upstreamRqTotal: rq,
       upstreamRqRetry: 0,

@@ -6,7 +6,16 @@ const replicas = ["a", "b", "c"];
 
 describe("L4 versus L7", () => {
   it("passes when each L4 connection stays on one replica, connections spread, and one L7 connection reaches all", () => {
-    const v = layerCheck({ l4Connections: [["a", "a"], ["b", "b"], ["c", "c"], ["a", "a"]], l7Connection: ["a", "b", "c", "a", "b", "c"], replicas });
+    const v = layerCheck({
+      l4Connections: [
+        ["a", "a"],
+        ["b", "b"],
+        ["c", "c"],
+        ["a", "a"],
+      ],
+      l7Connection: ["a", "b", "c", "a", "b", "c"],
+      replicas,
+    });
     expect(v.passed).toBe(true);
     expect(v.l4ConnectionsPerReplica).toEqual({ a: 2, b: 1, c: 1 });
     expect(v.l7RequestsPerReplica).toEqual({ a: 2, b: 2, c: 2 });
@@ -15,13 +24,25 @@ describe("L4 versus L7", () => {
     );
   });
   it("fails when an L4 connection was answered by several replicas (the listener balances requests)", () => {
-    const v = layerCheck({ l4Connections: [["a", "b"], ["c", "c"], ["a", "a"]], l7Connection: ["a", "b", "c"], replicas });
+    const v = layerCheck({
+      l4Connections: [
+        ["a", "b"],
+        ["c", "c"],
+        ["a", "a"],
+      ],
+      l7Connection: ["a", "b", "c"],
+      replicas,
+    });
     expect(v.passed).toBe(false);
     expect(v.reason).toMatch(/^L4 connection 1 was answered by 2 replicas \(a, b\): not connection-level/);
   });
   it("fails when every L4 connection lands on one replica, or one L7 connection misses a replica", () => {
-    expect(layerCheck({ l4Connections: [["a"], ["a"], ["a"]], l7Connection: ["a", "b", "c"], replicas }).reason).toMatch(/all 3 L4 connections went to one replica/);
-    expect(layerCheck({ l4Connections: [["a"], ["b"], ["c"]], l7Connection: ["a", "a", "a"], replicas }).reason).toMatch(/one L7 connection did not reach b, c: not request-level/);
+    expect(layerCheck({ l4Connections: [["a"], ["a"], ["a"]], l7Connection: ["a", "b", "c"], replicas }).reason).toMatch(
+      /all 3 L4 connections went to one replica/,
+    );
+    expect(layerCheck({ l4Connections: [["a"], ["b"], ["c"]], l7Connection: ["a", "a", "a"], replicas }).reason).toMatch(
+      /one L7 connection did not reach b, c: not request-level/,
+    );
   });
   it("fails when an L4 connection got no answer", () => {
     expect(layerCheck({ l4Connections: [["a"], []], l7Connection: ["a", "b", "c"], replicas }).passed).toBe(false);

@@ -22,7 +22,15 @@ describe("runLoad against a silent listener", () => {
   });
 
   it("stops after `giveUpAfter` requests in a row got no answer, and counts the rest as abandoned", async () => {
-    const r = await runLoad({ listenerUrl: url, path: "/service/1", requests: 200, concurrency: 4, connections: 4, timeoutMs: 100, giveUpAfter: 8 });
+    const r = await runLoad({
+      listenerUrl: url,
+      path: "/service/1",
+      requests: 200,
+      concurrency: 4,
+      connections: 4,
+      timeoutMs: 100,
+      giveUpAfter: 8,
+    });
     assert.ok(r.tally.sent >= 8 && r.tally.sent < 200, `sent ${r.tally.sent}`);
     assert.equal(r.tally.sent + r.tally.abandoned, 200);
     assert.equal(r.tally.ok, 0);

@@ -34,8 +34,22 @@ function panel(): ObservabilityPanel {
             statusClasses: { "2xx": 61 },
             bytes: { in: 0, out: 6100, inPerSecond: 0, outPerSecond: 145.2 },
           },
-          { replica: "bbb222", requests: 59, requestsPerSecond: 1.405, errorRatio: 0, latency: { p50: 0.000298, p90: 0.0019, p99: 0.0251 }, statusClasses: { "2xx": 59 } },
-          { replica: "ccc333", requests: 0, requestsPerSecond: 0, errorRatio: null, latency: { p50: null, p90: null, p99: null }, statusClasses: {} },
+          {
+            replica: "bbb222",
+            requests: 59,
+            requestsPerSecond: 1.405,
+            errorRatio: 0,
+            latency: { p50: 0.000298, p90: 0.0019, p99: 0.0251 },
+            statusClasses: { "2xx": 59 },
+          },
+          {
+            replica: "ccc333",
+            requests: 0,
+            requestsPerSecond: 0,
+            errorRatio: null,
+            latency: { p50: null, p90: null, p99: null },
+            statusClasses: {},
+          },
         ],
       },
       {
@@ -46,7 +60,14 @@ function panel(): ObservabilityPanel {
         latency: { p50: 0.0004, p90: 0.0031, p99: 0.0412 },
         statusClasses: { "5xx": 2, "2xx": 38 },
         replicas: [
-          { replica: "bad<host>", requests: 40, requestsPerSecond: 0.952, errorRatio: 0.05, latency: { p50: 0.0004, p90: 0.0031, p99: 0.0412 }, statusClasses: { "5xx": 2, "2xx": 38 } },
+          {
+            replica: "bad<host>",
+            requests: 40,
+            requestsPerSecond: 0.952,
+            errorRatio: 0.05,
+            latency: { p50: 0.0004, p90: 0.0031, p99: 0.0412 },
+            statusClasses: { "5xx": 2, "2xx": 38 },
+          },
         ],
       },
     ],
@@ -96,7 +117,9 @@ describe("report: observability panel from Prometheus", () => {
   });
 
   it("the schema rejects a broken panel with the field's path", () => {
-    const broken = JSON.parse(JSON.stringify(report(panel()))) as { observability: { services: { replicas: { latency: { p99: unknown } }[] }[] } };
+    const broken = JSON.parse(JSON.stringify(report(panel()))) as {
+      observability: { services: { replicas: { latency: { p99: unknown } }[] }[] };
+    };
     broken.observability.services[0]!.replicas[1]!.latency.p99 = "slow";
     const r = verifyReportSchema.safeParse(broken);
     assert.equal(r.success, false);
@@ -119,21 +142,34 @@ describe("report: observability panel from Prometheus", () => {
     const html = toHtml(report(panel()));
     const prom = section(html);
     assert.match(prom, /Window 42s ending 2026-01-01T00:00:02\.000Z: /);
-    assert.match(section(toHtml(report({ ...panel(), window: "6123ms" }))), /Window 6\.1 s ending /, "a verify run's millisecond window, in seconds");
+    assert.match(
+      section(toHtml(report({ ...panel(), window: "6123ms" }))),
+      /Window 6\.1 s ending /,
+      "a verify run's millisecond window, in seconds",
+    );
     assert.deepEqual(prom.match(/<h3>[^<]*<\/h3>/g), ["<h3>Envoy</h3>", "<h3>service1</h3>", "<h3>service2</h3>"]);
     assert.equal((prom.match(/<svg /g) ?? []).length, 4, "a latency chart and an error-rate chart per service");
     assert.equal((prom.match(/aria-label="latency quantiles per replica for service\d"/g) ?? []).length, 2);
     assert.equal((prom.match(/aria-label="error rate per replica for service\d"/g) ?? []).length, 2);
     // Envoy: CPU, memory (MiB), connections, requests/s.
-    assert.match(prom, /<th>CPU<\/th><th>memory allocated<\/th><th>downstream connections<\/th><th>requests\/s<\/th><\/tr>\n<tr><td class="n">3\.3 %<\/td><td class="n">7\.6 MiB<\/td><td class="n">14<\/td><td class="n">3\.81<\/td><\/tr>/);
+    assert.match(
+      prom,
+      /<th>CPU<\/th><th>memory allocated<\/th><th>downstream connections<\/th><th>requests\/s<\/th><\/tr>\n<tr><td class="n">3\.3 %<\/td><td class="n">7\.6 MiB<\/td><td class="n">14<\/td><td class="n">3\.81<\/td><\/tr>/,
+    );
     // Table rows: replica | requests | requests/s | error ratio | p50 | p90 | p99 ms | status classes
     // | bytes in | bytes out | out/s; "–" for a replica the panel has no bytes of.
     assert.equal(row(prom, "aaa111"), "aaa111|61|1.45|0.00 %|0.31|3.37|20.0|2xx 61|0 B|6.0 KiB|145 B/s");
     assert.equal(row(prom, "bbb222"), "bbb222|59|1.41|0.00 %|0.30|1.90|25.1|2xx 59|–|–|–");
     assert.equal(row(prom, "bad&lt;host&gt;"), "bad&lt;host&gt;|40|0.95|5.00 %|0.40|3.10|41.2|2xx 38 · 5xx 2|–|–|–");
     // Envoy's bytes and bandwidth: the listener and each cluster, as plain rows (no style attribute).
-    assert.equal(row(prom, "Envoy listener \\(from/to clients\\)"), "Envoy listener (from/to clients)|1.5 MiB|36.6 KiB/s|3.0 MiB|73.1 KiB/s");
-    assert.equal(row(prom, "Envoy cluster service1 \\(from/to replicas\\)"), "Envoy cluster service1 (from/to replicas)|2.0 KiB|49 B/s|512 B|12 B/s");
+    assert.equal(
+      row(prom, "Envoy listener \\(from/to clients\\)"),
+      "Envoy listener (from/to clients)|1.5 MiB|36.6 KiB/s|3.0 MiB|73.1 KiB/s",
+    );
+    assert.equal(
+      row(prom, "Envoy cluster service1 \\(from/to replicas\\)"),
+      "Envoy cluster service1 (from/to replicas)|2.0 KiB|49 B/s|512 B|12 B/s",
+    );
     assert.match(prom, /<table class="bytes">/);
     assert.doesNotMatch(html, /style=/);
     assert.match(prom, /<tr class="total"><td>all replicas<\/td><td class="n">120<\/td>/);
@@ -144,7 +180,10 @@ describe("report: observability panel from Prometheus", () => {
     // Escaped; nothing loaded but the stylesheet beside the page.
     assert.doesNotMatch(html, /bad<host>/);
     assert.doesNotMatch(html, /<script|<style|style=|@import|url\(/);
-    assert.deepEqual((html.match(/(?:src|href)=["'][^"']*["']/g) ?? []).filter((u) => !u.includes("#")), ['href="verify.css"']);
+    assert.deepEqual(
+      (html.match(/(?:src|href)=["'][^"']*["']/g) ?? []).filter((u) => !u.includes("#")),
+      ['href="verify.css"'],
+    );
   });
 
   it("shows – for values Prometheus had no data for (null) and for NaN", () => {

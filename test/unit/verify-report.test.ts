@@ -33,7 +33,10 @@ describe("report", () => {
     assert.match(xml, /^<\?xml version="1.0" encoding="UTF-8"\?>/);
     assert.match(xml, /<testsuites name="envoy-pipeline verify" tests="4" failures="1"/);
     assert.equal((xml.match(/<testcase /g) ?? []).length, 4);
-    assert.match(xml, /<testcase classname="verify\.service2" name="reachability" time="0">\n\s+<failure message="1\/6 requests failed: replica &quot;bbb&lt;222&gt;&quot; answered 1 × success=false &amp; more"/);
+    assert.match(
+      xml,
+      /<testcase classname="verify\.service2" name="reachability" time="0">\n\s+<failure message="1\/6 requests failed: replica &quot;bbb&lt;222&gt;&quot; answered 1 × success=false &amp; more"/,
+    );
     assert.doesNotMatch(xml.replace(/<\/?[a-z?][^>]*>/g, ""), /[<>]/);
     assert.equal(escapeXml("a\u0001b<"), "ab&lt;");
   });
@@ -61,7 +64,13 @@ describe("report", () => {
       resolutionSeconds: 0.2,
       expected: ["aaa111"],
       rounds: [],
-      check: { name: "convergence", passed: false, reason: "after 2.0 s traffic still reached bbb<222>", culprits: ["bbb<222>"], details: [] },
+      check: {
+        name: "convergence",
+        passed: false,
+        reason: "after 2.0 s traffic still reached bbb<222>",
+        culprits: ["bbb<222>"],
+        details: [],
+      },
     };
     const r = withConvergence(sampleReport([sampleService("service1", true)]), "service1", result);
     assert.equal(r.passed, false);

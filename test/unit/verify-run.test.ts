@@ -24,7 +24,9 @@ describe("runVerify inputs", () => {
       runVerify({
         listenerUrl: "not a url",
         adminUrl: "http://127.0.0.1:9",
-        services: [{ service: "service1", path: "service/1", cluster: "service1", replicas: [{ name: "x", hostname: "", ip: "10.0.0.1" }] }],
+        services: [
+          { service: "service1", path: "service/1", cluster: "service1", replicas: [{ name: "x", hostname: "", ip: "10.0.0.1" }] },
+        ],
       }),
       (err: unknown) => {
         assert.ok(err instanceof VerifyInputError);

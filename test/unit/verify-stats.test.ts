@@ -52,7 +52,10 @@ function sampleMultinomial(n: number, probs: readonly number[], random: () => nu
   const counts = new Array<number>(probs.length).fill(0);
   const cumulative: number[] = [];
   let acc = 0;
-  for (const p of probs) cumulative.push((acc += p));
+  for (const p of probs) {
+    acc += p;
+    cumulative.push(acc);
+  }
   for (let i = 0; i < n; i++) {
     const u = random() * acc;
     let j = 0;
@@ -248,13 +251,7 @@ describe("power and sample size", () => {
  * on workers in an arbitrary (here random, or skewed) order; equal weights take rr index picks,
  * unequal weights an EDF schedule as in source/common/upstream/edf_scheduler.h.
  */
-function simulateRoundRobin(opts: {
-  n: number;
-  weights: number[];
-  workers: number;
-  random: () => number;
-  skew?: number;
-}): number[] {
+function simulateRoundRobin(opts: { n: number; weights: number[]; workers: number; random: () => number; skew?: number }): number[] {
   const N = opts.weights.length;
   const equal = opts.weights.every((w) => w === opts.weights[0]);
   const counts = new Array<number>(N).fill(0);
@@ -304,7 +301,17 @@ describe("round-robin bound", () => {
       const n = 1 + Math.floor(random() * 1000);
       const hostCounts = simulateRoundRobin({ n, weights: [1, 1, 1, 1, 1], workers: W, random });
       const counts = [hostCounts[0]!, hostCounts[1]! + hostCounts[2]!, hostCounts[3]! + hostCounts[4]!];
-      const r = roundRobinBound({ counts, probs: [0.2, 0.4, 0.4], weighted: false, endpoints: [1, 2, 2], workers: W, retries: 0, unattributed: 0, foreign: 0, hostSetChanges: 0 });
+      const r = roundRobinBound({
+        counts,
+        probs: [0.2, 0.4, 0.4],
+        weighted: false,
+        endpoints: [1, 2, 2],
+        workers: W,
+        retries: 0,
+        unattributed: 0,
+        foreign: 0,
+        hostSetChanges: 0,
+      });
       assert.ok(r.passed, `W=${W} n=${n} counts=${counts.join(",")}`);
     }
   });
@@ -374,7 +381,15 @@ describe("round-robin bound", () => {
   });
 
   it("widens by retries, lost answers, foreign picks and host-set changes", () => {
-    const base = { counts: [336, 334, 330], probs: [1 / 3, 1 / 3, 1 / 3], weighted: false, workers: 2, unattributed: 0, foreign: 0, hostSetChanges: 0 };
+    const base = {
+      counts: [336, 334, 330],
+      probs: [1 / 3, 1 / 3, 1 / 3],
+      weighted: false,
+      workers: 2,
+      unattributed: 0,
+      foreign: 0,
+      hostSetChanges: 0,
+    };
     assert.equal(roundRobinBound({ ...base, retries: 0 }).passed, false);
     assert.equal(roundRobinBound({ ...base, retries: 2 }).passed, true);
     assert.deepEqual(roundRobinBound({ ...base, retries: 1, unattributed: 1, foreign: 1, hostSetChanges: 1 }).bounds, [7, 7, 7]);
@@ -383,8 +398,14 @@ describe("round-robin bound", () => {
   it("knows when n is large enough to catch a half-share replica deterministically", () => {
     const p0 = [1 / 3, 1 / 3, 1 / 3];
     // Half weight: share 0.2 instead of 1/3, i.e. a deviation of 0.1333·n; bound 2 needs n > 15.
-    assert.equal(roundRobinDetects(15, p0, () => 2), false);
-    assert.equal(roundRobinDetects(16, p0, () => 2), true);
+    assert.equal(
+      roundRobinDetects(15, p0, () => 2),
+      false,
+    );
+    assert.equal(
+      roundRobinDetects(16, p0, () => 2),
+      true,
+    );
   });
 });
 

@@ -19,7 +19,10 @@ const flags = (over: Record<string, unknown> = {}) => ({
 
 describe("secretsFromEnv", () => {
   it("refuses to go on without a secret, naming the variable", () => {
-    assert.throws(() => secretsFromEnv({}), (err: Error) => err instanceof WebhookConfigError && /GITHUB_WEBHOOK_SECRET/.test(err.message));
+    assert.throws(
+      () => secretsFromEnv({}),
+      (err: Error) => err instanceof WebhookConfigError && /GITHUB_WEBHOOK_SECRET/.test(err.message),
+    );
     assert.throws(() => secretsFromEnv({ GITHUB_WEBHOOK_SECRET: "", GITHUB_WEBHOOK_SECRETS: " " }), /refusing to start/);
   });
 
@@ -96,7 +99,7 @@ describe("parseWebhookFlags", () => {
   it("names the flag that is wrong", () => {
     assert.throws(() => parseWebhookFlags(flags({ port: "http" })), /^WebhookConfigError: --port: /);
     assert.throws(() => parseWebhookFlags(flags({ port: "70000" })), /--port: /);
-    assert.throws(() => parseWebhookFlags(flags({ branch: ["  "] })), /--branch: '  ' is not a branch name/);
+    assert.throws(() => parseWebhookFlags(flags({ branch: ["  "] })), /--branch: ' {2}' is not a branch name/);
     assert.throws(() => parseWebhookFlags(flags({ repository: ["justname"] })), /--repository: 'justname' is not owner\/name/);
     assert.throws(() => parseWebhookFlags(flags({ maxBodyBytes: "10" })), /--max-body-bytes: /);
   });
@@ -108,8 +111,14 @@ describe("--git-repository and --git-remote", () => {
     assert.equal(f.gitRepository, "/srv/app");
     assert.equal(f.gitRemote, "github");
     assert.equal(parseWebhookFlags(flags()).gitRemote, undefined, "unset: origin, with only a warning if it is missing");
-    assert.throws(() => parseWebhookFlags(flags({ gitRemote: "--upload-pack=x" })), /--git-remote: '--upload-pack=x' must not start with '-'/);
-    assert.throws(() => parseWebhookFlags(flags({ gitRemote: "a b" })), /--git-remote: 'a b' must not contain spaces or control characters/);
+    assert.throws(
+      () => parseWebhookFlags(flags({ gitRemote: "--upload-pack=x" })),
+      /--git-remote: '--upload-pack=x' must not start with '-'/,
+    );
+    assert.throws(
+      () => parseWebhookFlags(flags({ gitRemote: "a b" })),
+      /--git-remote: 'a b' must not contain spaces or control characters/,
+    );
     assert.throws(
       () => parseWebhookFlags(flags({ trigger: "jenkins", gitRepository: "/srv/app", gitRemote: "origin" })),
       /--git-repository: is only for --trigger local; --git-remote: is only for --trigger local/,
@@ -120,7 +129,9 @@ describe("--git-repository and --git-remote", () => {
 describe("gitError", () => {
   it("keeps git's fatal/error lines (not the hints after them) on one line", () => {
     assert.equal(
-      gitError("fatal: 'origin' does not appear to be a git repository\nfatal: Could not read from remote repository.\n\nPlease make sure you have the correct access rights\nand the repository exists.\n"),
+      gitError(
+        "fatal: 'origin' does not appear to be a git repository\nfatal: Could not read from remote repository.\n\nPlease make sure you have the correct access rights\nand the repository exists.\n",
+      ),
       "fatal: 'origin' does not appear to be a git repository; fatal: Could not read from remote repository.",
     );
     assert.equal(gitError("warning: something\nnot quite\n"), "warning: something; not quite");

@@ -47,7 +47,11 @@ describe("decodePayload", () => {
     assert.equal(bad.ok, false);
     assert.equal(bad.ok ? 0 : bad.status, 400);
     assert.match(bad.ok ? "" : bad.reason, /^malformed JSON: /);
-    assert.deepEqual(decodePayload(Buffer.alloc(0), "application/json"), { ok: false, status: 400, reason: "malformed JSON: the body is empty" });
+    assert.deepEqual(decodePayload(Buffer.alloc(0), "application/json"), {
+      ok: false,
+      status: 400,
+      reason: "malformed JSON: the body is empty",
+    });
   });
 
   it("answers 415 to other content types", () => {
@@ -94,10 +98,7 @@ describe("classify", () => {
   });
 
   it("branch deletions are ignored (deleted: true, or after = 000…)", () => {
-    for (const payload of [
-      pushPayload({ deleted: true, after: "0".repeat(40) }),
-      pushPayload({ after: "0".repeat(40) }),
-    ]) {
+    for (const payload of [pushPayload({ deleted: true, after: "0".repeat(40) }), pushPayload({ after: "0".repeat(40) })]) {
       const res = classify("push", payload, anyBranch);
       assert.equal(res.ok && res.value.kind, "ignored");
       assert.equal(res.ok && res.value.kind === "ignored" ? res.value.reason : "", "branch master was deleted");
@@ -113,7 +114,14 @@ describe("classify", () => {
     const res = classify("issues", { action: "opened", repository: { full_name: "o/r" } }, anyBranch);
     assert.deepEqual(res, {
       ok: true,
-      value: { kind: "ignored", reason: "event 'issues' does not trigger a build (only push does)", repository: "o/r", ref: null, branch: null, commit: null },
+      value: {
+        kind: "ignored",
+        reason: "event 'issues' does not trigger a build (only push does)",
+        repository: "o/r",
+        ref: null,
+        branch: null,
+        commit: null,
+      },
     });
   });
 

@@ -25,7 +25,8 @@ describe("multibranch job names", () => {
   });
 
   it("refuse branch names with other characters Jenkins encodes, and the empty name", () => {
-    for (const branch of ["a:b", "a*b", "a?b", "a#b", "a|b", 'a"b', "a<b", "a\\b", ""]) assert.equal(multibranchJobName(branch), undefined, branch);
+    for (const branch of ["a:b", "a*b", "a?b", "a#b", "a|b", 'a"b', "a<b", "a\\b", ""])
+      assert.equal(multibranchJobName(branch), undefined, branch);
   });
 
   it("put the branch job into the URL path, encoded once more", () => {
@@ -51,7 +52,10 @@ describe("JenkinsTrigger with a {branch} job", () => {
 
   const trigger = (): JenkinsTrigger =>
     new JenkinsTrigger({
-      settings: jenkinsFromEnv({ JENKINS_URL: jenkins.url, JENKINS_USER: jenkins.user, JENKINS_API_TOKEN: jenkins.token }, "team/app/{branch}"),
+      settings: jenkinsFromEnv(
+        { JENKINS_URL: jenkins.url, JENKINS_USER: jenkins.user, JENKINS_API_TOKEN: jenkins.token },
+        "team/app/{branch}",
+      ),
       timeoutMs: 5_000,
     });
 
@@ -79,7 +83,10 @@ describe("JenkinsTrigger with a {branch} job", () => {
 
   it("a branch name it cannot address is a failed run naming the branch; describe() says so too", async () => {
     const result = await trigger().run(push("a:b"), new AbortController().signal);
-    assert.deepEqual(result, { outcome: "failed", reason: "branch 'a:b' has no multibranch job name that --jenkins-job team/app/{branch} can address" });
+    assert.deepEqual(result, {
+      outcome: "failed",
+      reason: "branch 'a:b' has no multibranch job name that --jenkins-job team/app/{branch} can address",
+    });
     assert.match(String(trigger().describe(push("a:b")).url), /^\(none: branch 'a:b'/);
     assert.equal(trigger().describe(push("feature/x")).url, `${jenkins.url}job/team/job/app/job/feature%252Fx/buildWithParameters`);
   });

@@ -52,7 +52,10 @@ describe("DeliveryStore", () => {
     assert.equal(d1?.runs[0]?.logFile, "/x.log");
     assert.equal(again.state.get("d2")?.outcome, "superseded");
     assert.equal(again.state.get("d2")?.supersededBy, "d3");
-    assert.deepEqual(again.state.pending().map((d) => d.id), ["d3"]);
+    assert.deepEqual(
+      again.state.pending().map((d) => d.id),
+      ["d3"],
+    );
     assert.equal(again.state.lastRun, 1);
     await again.close();
   });
@@ -79,7 +82,10 @@ describe("DeliveryStore", () => {
     const file = statePaths(dir.path).log;
     appendFileSync(file, '{"v":1,"at":"2025-01-01T00:00:00.000Z","id":"d2","type":"deliv');
     // A reader (runs) tolerates the torn tail without touching it.
-    assert.deepEqual((await readDeliveries(dir.path)).deliveries.map((d) => d.id), ["d1"]);
+    assert.deepEqual(
+      (await readDeliveries(dir.path)).deliveries.map((d) => d.id),
+      ["d1"],
+    );
     const again = await DeliveryStore.open(dir.path, log);
     assert.equal(warnings.length, 1);
     assert.match(warnings[0] ?? "", /dropping a partial last record \(\d+ bytes\)/);
@@ -114,7 +120,10 @@ describe("DeliveryStore", () => {
 
   it("is locked against a second receiver on the same state directory", async () => {
     const store = await DeliveryStore.open(dir.path, log);
-    await assert.rejects(DeliveryStore.open(dir.path, log), (err: Error) => err instanceof StateError && /in use by another receiver \(pid \d+/.test(err.message));
+    await assert.rejects(
+      DeliveryStore.open(dir.path, log),
+      (err: Error) => err instanceof StateError && /in use by another receiver \(pid \d+/.test(err.message),
+    );
     await store.close();
     const again = await DeliveryStore.open(dir.path, log);
     await again.close();

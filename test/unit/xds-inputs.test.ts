@@ -14,7 +14,12 @@ import type { ReplicaContainer } from "../../harness/stack/discover.ts";
 
 describe("docker events", () => {
   it("splits the stream into events, keeps a partial line for later and reports what is not an event", () => {
-    const start = JSON.stringify({ Type: "container", Action: "start", Actor: { ID: "abc", Attributes: { "com.docker.compose.service": "service1" } }, timeNano: 1 });
+    const start = JSON.stringify({
+      Type: "container",
+      Action: "start",
+      Actor: { ID: "abc", Attributes: { "com.docker.compose.service": "service1" } },
+      timeNano: 1,
+    });
     const health = JSON.stringify({ Type: "container", Action: "health_status: healthy", Actor: { ID: "abc", Attributes: {} } });
     const { events, rest, errors } = parseEventLines(`${start}\n${health}\n{"Type":"network"}\nnot json\n{"Type":"cont`);
     expect(events.map((e) => e.Action)).toEqual(["start", "health_status: healthy"]);
@@ -35,7 +40,14 @@ describe("docker events", () => {
 });
 
 describe("scale-down", () => {
-  const replica = (number: number): ReplicaContainer => ({ name: `p-service1-${number}`, hostname: `h${number}`, ip: `10.0.0.${number}`, service: "service1", number, health: "healthy" });
+  const replica = (number: number): ReplicaContainer => ({
+    name: `p-service1-${number}`,
+    hostname: `h${number}`,
+    ip: `10.0.0.${number}`,
+    service: "service1",
+    number,
+    health: "healthy",
+  });
   it("drains the highest-numbered replicas, as many as go away, and none on a scale-up", () => {
     const running = [replica(1), replica(3), replica(2)];
     expect(surplus(running, 1).map((r) => r.number)).toEqual([3, 2]);
@@ -48,7 +60,13 @@ describe("scale-down", () => {
 describe("envoy-pipeline control-plane options", () => {
   it("defaults to the stack's ports and services, with the project from COMPOSE_PROJECT_NAME", () => {
     const o = parseControlPlaneOptions({}, { COMPOSE_PROJECT_NAME: "demo" });
-    expect(o).toMatchObject({ project: "demo", services: ["service1", "service2"], grpcPort: 18000, adminPort: 18001, zipkin: "zipkin:9411" });
+    expect(o).toMatchObject({
+      project: "demo",
+      services: ["service1", "service2"],
+      grpcPort: 18000,
+      adminPort: 18001,
+      zipkin: "zipkin:9411",
+    });
     const spec = frontProxySpec(o);
     expect(spec.services.map((s) => [s.cluster, s.path])).toEqual([
       ["service1", "/service/1"],
@@ -58,7 +76,10 @@ describe("envoy-pipeline control-plane options", () => {
   });
 
   it("weights from --weight or XDS_WEIGHTS; tcp_proxy ports per service", () => {
-    const o = parseControlPlaneOptions({ project: "demo", weight: ["service1=3", "demo-service2-1=2"], tcpPort: ["service1=9001"], zipkin: "none" }, {});
+    const o = parseControlPlaneOptions(
+      { project: "demo", weight: ["service1=3", "demo-service2-1=2"], tcpPort: ["service1=9001"], zipkin: "none" },
+      {},
+    );
     expect(o.weights).toEqual({ service1: 3, "demo-service2-1": 2 });
     expect(frontProxySpec(o).services[0]).toEqual({ cluster: "service1", path: "/service/1", tcpPort: 9001 });
     expect(frontProxySpec(o).zipkin).toBeUndefined();
@@ -77,7 +98,14 @@ describe("envoy-pipeline control-plane options", () => {
 });
 
 describe("weights", () => {
-  const r = (name: string, hostname: string): ReplicaContainer => ({ name, hostname, ip: "10.0.0.1", service: "service1", number: 1, health: "healthy" });
+  const r = (name: string, hostname: string): ReplicaContainer => ({
+    name,
+    hostname,
+    ip: "10.0.0.1",
+    service: "service1",
+    number: 1,
+    health: "healthy",
+  });
   it("a container's own weight, else its service's; verify expects them by hostname, uniform without any", () => {
     const replicas = [r("p-service1-1", "h1"), r("p-service1-2", "h2")];
     expect(configuredWeights({}, replicas)).toBe("uniform");
@@ -86,7 +114,9 @@ describe("weights", () => {
     expect(configuredWeights({ service1: 2, "p-service1-1": 4 }, replicas)).toEqual({ h1: 4, h2: 2 });
   });
   it("come from the config as a map and from --weight as NAME=WEIGHT; bad ones are refused by name", () => {
-    expect(loadConfig({ env: {}, cli: { discovery: "xds", weights: parseAssignments("weight", ["service1=3", "p-service2-1=2"]) } }).weights).toEqual({ service1: 3, "p-service2-1": 2 });
+    expect(
+      loadConfig({ env: {}, cli: { discovery: "xds", weights: parseAssignments("weight", ["service1=3", "p-service2-1=2"]) } }).weights,
+    ).toEqual({ service1: 3, "p-service2-1": 2 });
     expect(() => parseAssignments("weight", ["service1"])).toThrow("weight: 'service1' is not NAME=NUMBER");
     expect(() => loadConfig({ env: {}, cli: { weights: { service1: 0 } } })).toThrow(/weights\.service1: Too small/);
   });
@@ -111,6 +141,8 @@ describe("discovery in the pipeline's configuration", () => {
     expect(xds[1]).toMatch(new RegExp(`/${XDS_COMPOSE_FILE.replace(".", "\\.")}$`));
     const dir = mkdtempSync(join(tmpdir(), "xds-compose-"));
     writeFileSync(join(dir, "docker-compose.yml"), "services: {}\n");
-    expect(() => composeFiles({ ...dns, composeFile: join(dir, "docker-compose.yml"), discovery: "xds" })).toThrow(/needs docker-compose\.xds\.yml beside/);
+    expect(() => composeFiles({ ...dns, composeFile: join(dir, "docker-compose.yml"), discovery: "xds" })).toThrow(
+      /needs docker-compose\.xds\.yml beside/,
+    );
   });
 });

@@ -101,7 +101,11 @@ describe("ADS server", () => {
     const bad = await c.next();
     expect(bad.type_url).toBe(TYPE.cluster);
     expect(bad.version_info).not.toBe(good.version_info);
-    c.nack(bad, good.version_info, "Proto constraint validation failed (ClusterValidationError.LbPolicy: value must be one of the defined enum values)");
+    c.nack(
+      bad,
+      good.version_info,
+      "Proto constraint validation failed (ClusterValidationError.LbPolicy: value must be one of the defined enum values)",
+    );
     const rejected = await cp.ads.waitForAck(TYPE.cluster, bad.version_info, 5000);
     expect(rejected).toBe(false);
     const { nacks, streams } = cp.status();
@@ -112,7 +116,13 @@ describe("ADS server", () => {
 
     // The same (rejected) clusters with new endpoints: the next response on the stream is that
     // EDS change, not the rejected CDS again.
-    const moved = frontProxyResources(spec, new Map([["service1", [ep("10.0.0.1")]], ["service2", [ep("10.0.0.4")]]]));
+    const moved = frontProxyResources(
+      spec,
+      new Map([
+        ["service1", [ep("10.0.0.1")]],
+        ["service2", [ep("10.0.0.4")]],
+      ]),
+    );
     cp.cache.set({ ...moved, [TYPE.cluster]: clusters });
     const next = await c.next();
     expect(next.type_url).toBe(TYPE.endpoint);
@@ -154,7 +164,13 @@ describe("ADS server", () => {
     const eds = await c.next();
     c.ack(eds, ["service1", "service2"]);
     // Both watches are open; one snapshot changes clusters and endpoints.
-    const resources = frontProxyResources(spec, new Map([["service1", [ep("10.0.0.7")]], ["service2", [ep("10.0.0.2")]]]));
+    const resources = frontProxyResources(
+      spec,
+      new Map([
+        ["service1", [ep("10.0.0.7")]],
+        ["service2", [ep("10.0.0.2")]],
+      ]),
+    );
     cp.cache.set({ ...resources, [TYPE.cluster]: resources[TYPE.cluster]!.map((r) => ({ ...r, lb_policy: "RANDOM" })) });
     const first = await c.next();
     const second = await c.next();
