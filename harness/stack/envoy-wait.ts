@@ -2,11 +2,15 @@
 // every one of them passes Envoy's active health check: the moment traffic reaches them all.
 import { Agent } from "node:http";
 import { z } from "zod";
-import type { EnvoyAdmin, UpstreamCluster } from "../envoy/admin.ts";
+import type Dockerode from "dockerode";
+import type { PipelineConfig } from "../config.ts";
+import { EnvoyAdmin, type UpstreamCluster } from "../envoy/admin.ts";
 import { errorMessage } from "../lib/errors.ts";
 import { getJson } from "../lib/http.ts";
 import { pollUntil } from "../lib/poll.ts";
-import type { ReplicaContainer } from "./discover.ts";
+import { log, waitingFor } from "../log.ts";
+import { runningReplicas, type ReplicaContainer, type StackEndpoints } from "./discover.ts";
+import { routeFor } from "./routes.ts";
 
 export interface ClusterMismatch {
   cluster: string;
@@ -143,4 +147,37 @@ export async function waitForTraffic(
     },
   );
   return (performance.now() - t0) / 1000;
+}
+
+/**
+ * Waits until Envoy routes each service to exactly its running replicas, all healthy, and until
+ * requests through the listener have reached every one of them.
+ */
+export async function waitForEnvoy(
+  ctx: { config: PipelineConfig; docker: Dockerode },
+  endpoints: StackEndpoints,
+  services: readonly string[],
+): Promise<number> {
+  const admin = new EnvoyAdmin(endpoints.adminUrl);
+  const t0 = Date.now();
+  const timeoutMs = ctx.config.waitTimeoutSeconds * 1000;
+  const onProgress = (pending: string): void => log.info(`  waiting: ${pending}`);
+  await waitingFor(`Envoy to route to every replica of ${services.join(", ")}`, async () => {
+    await waitForClusters(
+      admin,
+      services.map((service) => ({
+        cluster: routeFor(service).cluster,
+        replicas: () => runningReplicas(ctx.docker, ctx.config.projectName, service),
+      })),
+      { timeoutMs, onProgress },
+    );
+    for (const service of services) {
+      const replicas = await runningReplicas(ctx.docker, ctx.config.projectName, service);
+      await waitForTraffic(endpoints.listenerUrl, routeFor(service).path, replicas, {
+        timeoutMs: Math.max(5000, timeoutMs - (Date.now() - t0)),
+        onProgress,
+      });
+    }
+  });
+  return (Date.now() - t0) / 1000;
 }

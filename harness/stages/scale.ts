@@ -6,7 +6,8 @@ import { measureConvergence, type ConvergenceResult } from "../verify/convergenc
 import { runningReplicas, stackEndpoints, type ReplicaContainer, type StackEndpoints } from "../stack/discover.ts";
 import { drainThenStop } from "../xds/drain.ts";
 import type { StageContext } from "./context.ts";
-import { composeEnvironmentFor, waitForEnvoy } from "./deploy.ts";
+import { composeEnvironmentFor } from "../stack/compose-environment.ts";
+import { waitForEnvoy } from "../stack/envoy-wait.ts";
 
 export interface ScaleResult {
   seconds: number;

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type Dockerode from "dockerode";
 import { afterAll, beforeAll, describe, it } from "vitest";
-import { waitForEnvoy } from "../../harness/stages/deploy.ts";
+import { waitForEnvoy } from "../../harness/stack/envoy-wait.ts";
 import { scale } from "../../harness/stages/scale.ts";
 import { verifyStack, type VerifyOutcome } from "../../harness/stages/verify.ts";
 import { projectContainers, runningReplicas, type ReplicaContainer } from "../../harness/stack/discover.ts";

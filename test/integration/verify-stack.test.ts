@@ -9,7 +9,7 @@ import { repoRoot } from "../../harness/config.ts";
 import { runningReplicas, stackEndpoints } from "../../harness/stack/discover.ts";
 import { EnvoyAdmin } from "../../harness/envoy/admin.ts";
 import { ConvergenceTimeout, waitForClusters } from "../../harness/stack/envoy-wait.ts";
-import { waitForEnvoy } from "../../harness/stages/deploy.ts";
+import { waitForEnvoy } from "../../harness/stack/envoy-wait.ts";
 import { scale } from "../../harness/stages/scale.ts";
 import { verifyStack, type VerifyOutcome } from "../../harness/stages/verify.ts";
 import { startTestStack, type TestStack } from "../support/stack.ts";
