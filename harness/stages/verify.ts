@@ -26,7 +26,7 @@ import {
   type ProbedService,
 } from "../observability/index.ts";
 import { bytesCheck } from "../observability/bytes-check.ts";
-import { observabilityPanelOrNull, panelScopeSince } from "../observability/report.ts";
+import { type ObservabilityPanel, observabilityPanelOrNull, panelScopeSince } from "../observability/report.ts";
 import { serviceStates, type ServiceState } from "../stack/desired-state.ts";
 import { stackDirectory, type StackDirectory } from "../stack/directory.ts";
 import { stackEndpoints, type StackEndpoints } from "../stack/discover.ts";
@@ -174,6 +174,26 @@ function errorReportWithoutObservability(specs: readonly VerifyServiceSpec[], re
   return r;
 }
 
+/**
+ * The report's panel over the load-balancing load: from the last scrape before it to the scrape
+ * the metrics probe waited for after it, so the probe's own requests stay out.
+ */
+async function loadPanel(
+  prometheus: PrometheusClient,
+  loadStartedAt: Date,
+  scrapedAfter: number,
+  services: string[],
+): Promise<ObservabilityPanel | null> {
+  const warn = (reason: string): void => log.warn(`no Prometheus panel in the report: ${reason}`);
+  const last = await attempt(() => prometheus.query(`timestamp(up{job=~"envoy|services"})`, loadStartedAt));
+  if (!last.ok || last.value.length === 0) {
+    warn(last.ok ? "no scrape before the load" : last.error);
+    return null;
+  }
+  const before = Math.max(...last.value.map((s) => s.value * 1000));
+  return observabilityPanelOrNull(prometheus, { ...panelScopeSince(before, scrapedAfter), services }, warn);
+}
+
 /** Every check against the stack; throws only for internal errors and bad input. */
 async function proveStack(
   ctx: StageContext,
@@ -219,6 +239,7 @@ async function proveStack(
     say(`metrics: Prometheus may take up to ${(budget.targetsMs / 1000).toFixed(0)} s to scrape every replica (${budget.explain})`);
   const targetsSettled = prometheus && budget ? replicaTargetsProblem(prometheus, probed, budget) : Promise.resolve(undefined);
 
+  const loadStartedAt = new Date();
   const report = await loadBalancingReport(ctx, states, endpoints, envoy.ok ? "" : envoy.error, directory, startedAt);
   const loadEndedAt = new Date();
   // Envoy's listener answered nothing at all (down or frozen): the probes of metrics and tracing
@@ -230,6 +251,8 @@ async function proveStack(
   const noListener = envoy.ok ? "Envoy's listener did not answer the load-balancing load" : `no Envoy listener (${envoy.error})`;
   const metrics: ObservabilityCheckResult[] = [];
   const bytes: ObservabilityCheckResult[] = [];
+  /** When Prometheus had scraped every target after the load-balancing load, before the probe. */
+  let probeBefore: number | undefined;
   if (!prometheus || !budget || !endpoints || listenerSilent) {
     const why = !endpoints || listenerSilent ? noListener : prom.ok ? "" : prom.error;
     for (const s of states) metrics.push({ name: "metrics", service: s.service, passed: false, detail: `could not run: ${why}` });
@@ -242,6 +265,7 @@ async function proveStack(
     const probe = await attempt(() => metricsProbeCheck(prometheus, endpoints.listenerUrl, probed, budget, say));
     if (probe.ok) {
       metrics.push(...probe.value.results);
+      probeBefore = probe.value.before.allScrapedAt;
       // Bytes over the probe's window: from the scrape before it to now, read before the tracing
       // check's requests, while nothing else talks to Envoy's listener.
       const window = await observabilityPanelOrNull(
@@ -260,9 +284,12 @@ async function proveStack(
 
   // The panel illustrates the run and decides nothing; tracing follows its own probes in Zipkin.
   const [panel, tracing] = await Promise.all([
-    prometheus && prometheusAnswers
-      ? observabilityPanelOrNull(prometheus, { ...panelScopeSince(startedAt), services: states.map((s) => s.service) }, (reason) =>
-          log.warn(`no Prometheus panel in the report: ${reason}`),
+    prometheus && prometheusAnswers && probeBefore !== undefined
+      ? loadPanel(
+          prometheus,
+          loadStartedAt,
+          probeBefore,
+          states.map((s) => s.service),
         )
       : Promise.resolve(null),
     (async (): Promise<ObservabilityCheckResult[]> => {

@@ -690,13 +690,13 @@ export function agreementCheck(tally: Tally, replicas: readonly ReplicaInfo[], e
     if (!h) {
       if (seen > 0) {
         failures.push(`${describeReplica(r)} answered ${seen} but Envoy has no host for ${r.ip}${r.port ? `:${r.port}` : ""}`);
-        culprits.push(r.hostname);
+        culprits.push(r.name);
       }
       continue;
     }
     rows.push({
       who: describeReplica(r),
-      culprit: r.hostname,
+      culprit: r.name,
       envoy: h.delta.rq_total ?? 0,
       seen,
     });

@@ -102,6 +102,8 @@ describe("verify on a broken 3 + 3 stack", { timeout: 900_000 }, () => {
     writeFileSync(join(reportDir, "verify.json"), '{"stale": true}');
     writeFileSync(join(reportDir, "verify.css"), "/* stale */");
     await docker().getContainer(victim.name).stop({ t: 3 });
+    // Once Envoy has dropped it, the other checks judge the two replicas that serve.
+    await healed();
     try {
       const run = await cli(["verify", "--project", s().config.projectName, "--report-dir", reportDir, "--requests", "300"]);
       assert.equal(run.code, 1, run.stderr);
@@ -151,7 +153,10 @@ describe("verify on a broken 3 + 3 stack", { timeout: 900_000 }, () => {
       assert.match(
         membership.reason,
         new RegExp(
-          `container ${rogue.name} \\(hostname ${rogue.hostname}, [\\d.]+\\) answered \\d+ requests? but is not a desired replica of service1`,
+          // The service image carries compose's labels of the service it was built for, and a
+          // container inherits its image's labels: the rogue may carry service1's and count as
+          // an extra container of it, or none and count as a stranger. Either way it is named.
+          `container ${rogue.name} \\(hostname ${rogue.hostname}, [\\d.]+\\) (answered \\d+ requests? but is not a desired replica of service1|is unnumbered, beyond the 3 desired replicas of service1)`,
         ),
       );
       assert.match(

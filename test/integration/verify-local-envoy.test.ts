@@ -131,8 +131,11 @@ describe("local Envoy, ROUND_ROBIN", () => {
     const report = await runVerify({ ...quiet, listenerUrl: s.listenerUrl, adminUrl: s.adminUrl, services: [SERVICE1(s, [0, 1, 2, 5])] });
     const m = check(report, "service1", "membership");
     assert.equal(m.passed, false);
-    assert.deepEqual(m.culprits, ["foxtrot"]);
-    assert.match(m.reason, /running replica foxtrot \(container backend-5\) never answered \(not among Envoy's hosts\)/);
+    assert.deepEqual(m.culprits, ["backend-5"]);
+    assert.match(
+      m.reason,
+      /running replica container backend-5 \(hostname foxtrot, 127\.0\.0\.1:\d+\) never answered \(not among Envoy's hosts\)/,
+    );
     const p = check(report, "service1", "per-request");
     assert.equal(p.passed, false);
     assert.deepEqual(p.culprits, ["foxtrot"]);
@@ -178,12 +181,12 @@ describe("local Envoy, ROUND_ROBIN", () => {
     const report = await runVerify({ ...quiet, listenerUrl: s.listenerUrl, adminUrl: s.adminUrl, services: [SERVICE1(s, [0, 1, 2])] });
     const r = check(report, "service1", "reachability");
     assert.equal(r.passed, false);
-    assert.ok(r.culprits.includes("charlie"), r.reason);
+    assert.ok(r.culprits.includes("backend-2"), r.reason);
     assert.match(r.reason, /HTTP 503 from Envoy/);
-    assert.match(r.reason, /charlie \(container backend-2\): cx_connect_fail \+\d+/);
+    assert.match(r.reason, /container backend-2 \(hostname charlie, 127\.0\.0\.1:\d+\): cx_connect_fail \+\d+/);
     const m = check(report, "service1", "membership");
     assert.equal(m.passed, false);
-    assert.deepEqual(m.culprits, ["charlie"]);
+    assert.deepEqual(m.culprits, ["backend-2"]);
     // A third of the picks failing leaves the bound too wide to judge: balance refuses to pass.
     assert.equal(check(report, "service1", "balance").passed, false);
     // Connection failures never attach a request to the host, so Envoy's rq_total still agrees.
@@ -212,18 +215,21 @@ describe("local Envoy, replicas lying about their hostname", () => {
     });
     const m1 = check(report, "service1", "membership");
     assert.equal(m1.passed, false);
-    assert.deepEqual(m1.culprits, ["charlie"]);
+    assert.deepEqual(m1.culprits, ["backend-2"]);
     const b1 = check(report, "service1", "balance");
     assert.equal(b1.passed, false);
     assert.ok(b1.culprits[0] === "alpha" || b1.culprits[0] === "charlie", b1.reason);
     const a1 = check(report, "service1", "agreement");
     assert.equal(a1.passed, false);
-    assert.ok(a1.culprits.includes("alpha"), a1.reason);
-    assert.match(a1.reason, /alpha \(container backend-0\) answered \d+ times but Envoy sent it only \d+ requests/);
+    assert.ok(a1.culprits.includes("backend-0"), a1.reason);
+    assert.match(
+      a1.reason,
+      /container backend-0 \(hostname alpha, 127\.0\.0\.1:\d+\) answered \d+ times but Envoy sent it only \d+ requests/,
+    );
     const m2 = check(report, "service2", "membership");
     assert.equal(m2.passed, false);
-    assert.deepEqual(new Set(m2.culprits), new Set(["imposter", "echo"]));
-    assert.match(m2.reason, /'imposter' answered \d+ requests but is not a running replica of service2/);
+    assert.deepEqual(new Set(m2.culprits), new Set(["imposter", "backend-4"]));
+    assert.match(m2.reason, /'imposter' answered \d+ requests but is not a desired replica of service2/);
   });
 });
 
@@ -427,6 +433,6 @@ describe("local Envoy, convergence after scaling (EDS file)", () => {
     assert.equal(r.converged, false);
     assert.equal(r.check.passed, false);
     assert.deepEqual(r.check.culprits, ["bravo"]);
-    assert.match(r.check.reason, /missed bravo/);
+    assert.match(r.check.reason, /missed container backend-1 \(hostname bravo, 127\.0\.0\.1:\d+\)/);
   });
 });

@@ -81,7 +81,8 @@ describe("verify on a healthy 3 + 3 stack", { timeout: 900_000 }, () => {
         [{ cluster: "service2", replicas: () => runningReplicas(docker, config.projectName, "service2") }],
         { timeoutMs: 60_000 },
       );
-      const outcome = await verifyStack(s().ctx);
+      // Four desired replicas of service2, so the liar is one of them, not an extra container.
+      const outcome = await verifyStack(s().ctx, { desired: { service1: 3, service2: 4 } });
       assert.equal(outcome.passed, false);
       const membership = check(outcome, "service2", "membership");
       assert.equal(membership.passed, false, membership.reason);
