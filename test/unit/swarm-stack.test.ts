@@ -5,13 +5,13 @@ import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { repoRoot } from "../../harness/config.ts";
 import { readStackModel } from "../../harness/render/model.ts";
-import { swarmEnvoyConfig, swarmStack } from "../../harness/targets/swarm/stack-file.ts";
+import { swarmEnvoyConfig, swarmStack, type SwarmStackOptions } from "../../harness/targets/swarm/stack-file.ts";
 import { parseTasks, publishedUrl, replicasFromTasks } from "../../harness/targets/swarm/tasks.ts";
 
 const model = readStackModel({ composeFile: resolve(repoRoot, "docker-compose.yml"), scale: { service1: 3, service2: 3 }, imageTag: "run7" });
 const opts = { initialReplicas: 1, listenerPort: 0, adminPort: 0, envoyConfigFile: "envoy-swarm.yaml", envoyConfigHash: "abcdef0123456789" };
 type Svc = { image: string; build?: unknown; ports?: Array<{ mode: string; target: number; published?: number }>; deploy: { endpoint_mode: string; replicas: number; update_config?: { order: string }; placement?: unknown }; configs?: Array<{ source: string; target: string }> };
-const services = (o = opts): Record<string, Svc> => swarmStack(model, o).services as Record<string, Svc>;
+const services = (o: SwarmStackOptions = opts): Record<string, Svc> => swarmStack(model, o).services as Record<string, Svc>;
 
 describe("swarm stack file", () => {
   it("deploys the compose stack's images, every service dnsrr, nothing built", () => {
