@@ -40,12 +40,15 @@ type ComposeService = z.infer<typeof composeServiceSchema>;
 
 /** `${VAR:-default}`, `${VAR-default}` and `${VAR}` as compose reads them, from `vars` only. */
 export function interpolate(text: string, vars: Record<string, string>): string {
-  return text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\}/g, (_m, name: string, op: string | undefined, fallback: string | undefined) => {
-    const value = vars[name];
-    if (op === ":-") return value !== undefined && value !== "" ? value : (fallback ?? "");
-    if (op === "-") return value ?? fallback ?? "";
-    return value ?? "";
-  });
+  return text.replace(
+    /\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\}/g,
+    (_m, name: string, op: string | undefined, fallback: string | undefined) => {
+      const value = vars[name];
+      if (op === ":-") return value !== undefined && value !== "" ? value : (fallback ?? "");
+      if (op === "-") return value ?? fallback ?? "";
+      return value ?? "";
+    },
+  );
 }
 
 /** A container port from a compose `ports` entry ("127.0.0.1:${X:-}:8080", "8080/tcp") or `expose`. */

@@ -1,11 +1,13 @@
-// The rendered Kubernetes manifests against the Kubernetes OpenAPI schemas, offline, with the
+// The rendered Kubernetes manifests (and the swarm target's Envoy configuration) against the Kubernetes OpenAPI schemas, offline, with the
 // pinned kubernetes-validate (installed into .cache/ on first use: minutes once, then instant).
 // No cluster is involved: none can run here (see docs/kubernetes.md).
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../../harness/config.ts";
+import { loadConfig, repoRoot } from "../../harness/config.ts";
+import { readStackModel } from "../../harness/render/model.ts";
+import { swarmEnvoyConfig } from "../../harness/targets/swarm/stack-file.ts";
 import { renderK8s } from "../../harness/targets/k8s/render.ts";
 import { ensureValidator, validateManifests } from "../../harness/targets/k8s/validate.ts";
 import { mustRun } from "../../harness/docker/exec.ts";
@@ -19,7 +21,10 @@ let validator: string;
 beforeAll(async () => {
   validator = await ensureValidator();
   dir = await mkdtemp(join(tmpdir(), "envoy-pipeline-k8s-"));
-  files = await renderK8s(loadConfig({ cli: { projectName: "k8s-test" }, env: {} }), join(dir, "out"), { namespace: "envoy-pipeline", imageTag: "latest" });
+  files = await renderK8s(loadConfig({ cli: { projectName: "k8s-test" }, env: {} }), join(dir, "out"), {
+    namespace: "envoy-pipeline",
+    imageTag: "latest",
+  });
 }, 900_000);
 
 afterAll(async () => {
@@ -67,6 +72,18 @@ describe("Kubernetes manifests, validated offline", () => {
       .find((m) => m.kind === "ConfigMap");
     const config = join(dir, "envoy-k8s.yaml");
     await writeFile(config, configMap?.data?.["envoy.yaml"] ?? "");
+    const r = await mustRun(await ensureEnvoy(), ["--mode", "validate", "-c", config, "--log-level", "warn"]);
+    expect(r.stdout + r.stderr).toMatch(/configuration .* OK/);
+  });
+
+  it("the swarm target's envoy.yaml (STRICT_DNS on tasks.<service>) loads in the pinned Envoy too", async () => {
+    const config = join(dir, "envoy-swarm.yaml");
+    const model = readStackModel({
+      composeFile: join(repoRoot, "docker-compose.yml"),
+      scale: { service1: 3, service2: 3 },
+      imageTag: "latest",
+    });
+    await writeFile(config, swarmEnvoyConfig(model));
     const r = await mustRun(await ensureEnvoy(), ["--mode", "validate", "-c", config, "--log-level", "warn"]);
     expect(r.stdout + r.stderr).toMatch(/configuration .* OK/);
   });

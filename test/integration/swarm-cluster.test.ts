@@ -10,7 +10,8 @@ const name = testProjectName("swarm");
 const host = docker();
 let up: ClusterUpResult;
 
-const hostSwarmState = async (): Promise<string> => z.object({ Swarm: z.object({ LocalNodeState: z.string() }) }).parse(await host.info()).Swarm.LocalNodeState;
+const hostSwarmState = async (): Promise<string> =>
+  z.object({ Swarm: z.object({ LocalNodeState: z.string() }) }).parse(await host.info()).Swarm.LocalNodeState;
 
 beforeAll(async () => {
   await ensureDockerEngine();
@@ -25,7 +26,13 @@ afterAll(async () => {
 describe("cluster up / down", () => {
   it("makes one manager and two workers, all ready, each its own engine", async () => {
     const nodes = z
-      .array(z.object({ Description: z.object({ Hostname: z.string() }), Status: z.object({ State: z.string() }), Spec: z.object({ Role: z.string() }) }))
+      .array(
+        z.object({
+          Description: z.object({ Hostname: z.string() }),
+          Status: z.object({ State: z.string() }),
+          Spec: z.object({ Role: z.string() }),
+        }),
+      )
       .parse(await up.cluster.manager.docker.listNodes());
     expect(nodes.map((n) => [n.Description.Hostname, n.Spec.Role, n.Status.State]).sort()).toEqual([
       [`${name}-manager`, "manager", "ready"],

@@ -12,11 +12,12 @@ import { resolve } from "node:path";
 
 const model = readStackModel({ composeFile: resolve(repoRoot, "docker-compose.yml"), scale: { service1: 3, service2: 2 }, imageTag: "v7" });
 const manifests = k8sManifests(model, { namespace: "shop" });
-const of = (kind: string, name: string): Manifest => {
-  const m = manifests.find((x) => x.kind === kind && x.metadata.name === name);
+const of = (kind: string, name: string, list: readonly Manifest[] = manifests): Manifest => {
+  const m = list.find((x) => x.kind === kind && x.metadata.name === name);
   if (!m) throw new Error(`no ${kind} ${name}`);
   return m;
 };
+// biome-ignore lint/suspicious/noExplicitAny: the tests walk parsed manifests field by field
 type Pod = { securityContext: Record<string, unknown>; containers: Array<Record<string, any>> };
 const podOf = (name: string): Pod => (of("Deployment", name).spec as { template: { spec: Pod } }).template.spec;
 
@@ -33,10 +34,12 @@ describe("the stack model", () => {
   });
 
   it("interpolates compose variables as compose does", () => {
+    // biome-ignore-start lint/suspicious/noTemplateCurlyInString: compose's ${VAR} syntax is the input
     expect(interpolate("a:${T:-latest}", {})).toBe("a:latest");
     expect(interpolate("a:${T:-latest}", { T: "" })).toBe("a:latest");
     expect(interpolate("a:${T-latest}", { T: "" })).toBe("a:");
     expect(interpolate("a:${T}", { T: "x" })).toBe("a:x");
+    // biome-ignore-end lint/suspicious/noTemplateCurlyInString: compose's ${VAR} syntax is the input
   });
 
   it("fails with the file and field when the compose stack lacks a service the model needs", () => {
@@ -58,7 +61,9 @@ describe("Envoy and Prometheus names per target", () => {
   });
 
   it("says no when a name is not in the file", () => {
-    expect(() => renameEnvoyUpstreams(model.envoy.config, ["service1", "service3"], (n) => n)).toThrow(/no upstream address named service3/);
+    expect(() => renameEnvoyUpstreams(model.envoy.config, ["service1", "service3"], (n) => n)).toThrow(
+      /no upstream address named service3/,
+    );
     expect(() => renamePrometheusTargets(model.prometheus.config, ["service7"], (n) => n)).toThrow(/no upstream address named service7/);
   });
 
@@ -117,7 +122,11 @@ describe("Kubernetes manifests", () => {
       expect(pod.securityContext.runAsNonRoot, d.metadata.name).toBe(true);
       expect(pod.securityContext.runAsUser, d.metadata.name).toBeGreaterThan(0);
       for (const c of pod.containers) {
-        expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } });
+        expect(c.securityContext).toMatchObject({
+          allowPrivilegeEscalation: false,
+          readOnlyRootFilesystem: true,
+          capabilities: { drop: ["ALL"] },
+        });
         for (const k of ["cpu", "memory"]) {
           expect(c.resources.requests[k], `${d.metadata.name} ${k}`).toBeTruthy();
           expect(c.resources.limits[k], `${d.metadata.name} ${k}`).toBeTruthy();
@@ -132,10 +141,10 @@ describe("Kubernetes manifests", () => {
 
   it("says no to a Service that selects nothing, a probe on an unnamed port and a missing ConfigMap", () => {
     const broken = structuredClone(manifests);
-    const svc = broken.find((m) => m.kind === "Service" && m.metadata.name === "service2");
-    (svc?.spec as { selector: Record<string, string> }).selector["app.kubernetes.io/name"] = "service-2";
-    const dep = broken.find((m) => m.kind === "Deployment" && m.metadata.name === "service1");
-    const pod = (dep?.spec as { template: { spec: Pod } }).template.spec;
+    const svc = of("Service", "service2", broken);
+    (svc.spec as { selector: Record<string, string> }).selector["app.kubernetes.io/name"] = "service-2";
+    const dep = of("Deployment", "service1", broken);
+    const pod = (dep.spec as { template: { spec: Pod } }).template.spec;
     (pod.containers[0] as { readinessProbe: { httpGet: { port: string } } }).readinessProbe.httpGet.port = "web";
     const withoutConfig = broken.filter((m) => m.metadata.name !== "prometheus-config");
     expect(consistencyProblems(withoutConfig)).toEqual([
@@ -147,15 +156,26 @@ describe("Kubernetes manifests", () => {
 
   it("takes the image registry from --image-prefix for the images built here only", () => {
     const pushed = k8sManifests(model, { namespace: "shop", imagePrefix: "registry.example/team/" });
-    const image = (name: string) =>
-      ((pushed.find((m) => m.kind === "Deployment" && m.metadata.name === name)?.spec as { template: { spec: Pod } }).template.spec.containers[0]?.image);
+    const image = (name: string) => (of("Deployment", name, pushed).spec as { template: { spec: Pod } }).template.spec.containers[0]?.image;
     expect(image("service1")).toBe("registry.example/team/service:v7");
     expect(image("zipkin")).toBe("openzipkin/zipkin:3");
   });
 
   it("writes one file per component, the namespace first", () => {
     const files = manifestFiles(manifests);
-    expect([...files.keys()]).toEqual(["00-namespace.yaml", "service1.yaml", "service2.yaml", "front-envoy.yaml", "prometheus.yaml", "zipkin.yaml"]);
-    expect(files.get("front-envoy.yaml")?.split(/^---$/m).map((d) => (parse(d) as Manifest).kind)).toEqual(["ConfigMap", "Deployment", "Service"]);
+    expect([...files.keys()]).toEqual([
+      "00-namespace.yaml",
+      "service1.yaml",
+      "service2.yaml",
+      "front-envoy.yaml",
+      "prometheus.yaml",
+      "zipkin.yaml",
+    ]);
+    expect(
+      files
+        .get("front-envoy.yaml")
+        ?.split(/^---$/m)
+        .map((d) => (parse(d) as Manifest).kind),
+    ).toEqual(["ConfigMap", "Deployment", "Service"]);
   });
 });

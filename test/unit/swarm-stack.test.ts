@@ -8,9 +8,25 @@ import { readStackModel } from "../../harness/render/model.ts";
 import { swarmEnvoyConfig, swarmStack, type SwarmStackOptions } from "../../harness/targets/swarm/stack-file.ts";
 import { parseTasks, publishedUrl, replicasFromTasks } from "../../harness/targets/swarm/tasks.ts";
 
-const model = readStackModel({ composeFile: resolve(repoRoot, "docker-compose.yml"), scale: { service1: 3, service2: 3 }, imageTag: "run7" });
-const opts = { initialReplicas: 1, listenerPort: 0, adminPort: 0, envoyConfigFile: "envoy-swarm.yaml", envoyConfigHash: "abcdef0123456789" };
-type Svc = { image: string; build?: unknown; ports?: Array<{ mode: string; target: number; published?: number }>; deploy: { endpoint_mode: string; replicas: number; update_config?: { order: string }; placement?: unknown }; configs?: Array<{ source: string; target: string }> };
+const model = readStackModel({
+  composeFile: resolve(repoRoot, "docker-compose.yml"),
+  scale: { service1: 3, service2: 3 },
+  imageTag: "run7",
+});
+const opts = {
+  initialReplicas: 1,
+  listenerPort: 0,
+  adminPort: 0,
+  envoyConfigFile: "envoy-swarm.yaml",
+  envoyConfigHash: "abcdef0123456789",
+};
+type Svc = {
+  image: string;
+  build?: unknown;
+  ports?: Array<{ mode: string; target: number; published?: number }>;
+  deploy: { endpoint_mode: string; replicas: number; update_config?: { order: string }; placement?: unknown };
+  configs?: Array<{ source: string; target: string }>;
+};
 const services = (o: SwarmStackOptions = opts): Record<string, Svc> => swarmStack(model, o).services as Record<string, Svc>;
 
 describe("swarm stack file", () => {
@@ -46,12 +62,23 @@ describe("swarm stack file", () => {
   });
 });
 
-const task = (id: string, slot: number, state: string, container: string | undefined, ip: string, ports?: Array<{ TargetPort: number; PublishedPort: number; PublishMode: string }>) => ({
+const task = (
+  id: string,
+  slot: number,
+  state: string,
+  container: string | undefined,
+  ip: string,
+  ports?: Array<{ TargetPort: number; PublishedPort: number; PublishMode: string }>,
+) => ({
   ID: id,
   Slot: slot,
   NodeID: "node1",
   DesiredState: state === "shutdown" ? "shutdown" : "running",
-  Status: { State: state, ContainerStatus: container ? { ContainerID: container } : {}, ...(ports ? { PortStatus: { Ports: ports } } : {}) },
+  Status: {
+    State: state,
+    ContainerStatus: container ? { ContainerID: container } : {},
+    ...(ports ? { PortStatus: { Ports: ports } } : {}),
+  },
   NetworksAttachments: [
     { Network: { Spec: { Name: "ingress" } }, Addresses: ["10.0.0.9/24"] },
     { Network: { Spec: { Name: "st_default" } }, Addresses: [`${ip}/24`] },
@@ -79,10 +106,12 @@ describe("swarm replicas from the task list", () => {
   });
 
   it("finds Envoy's host-mode ports on the manager", () => {
-    const tasks = parseTasks([task("e1", 1, "running", "ffffffffffff", "10.0.1.2", [
-      { TargetPort: 8080, PublishedPort: 30001, PublishMode: "host" },
-      { TargetPort: 9901, PublishedPort: 30002, PublishMode: "host" },
-    ])]);
+    const tasks = parseTasks([
+      task("e1", 1, "running", "ffffffffffff", "10.0.1.2", [
+        { TargetPort: 8080, PublishedPort: 30001, PublishMode: "host" },
+        { TargetPort: 9901, PublishedPort: 30002, PublishMode: "host" },
+      ]),
+    ]);
     expect(publishedUrl(tasks, 9901, "172.18.0.2", "st_front-envoy")).toBe("http://172.18.0.2:30002");
     expect(() => publishedUrl(tasks, 9090, "172.18.0.2", "st_front-envoy")).toThrow(/no running task publishes port 9090/);
   });

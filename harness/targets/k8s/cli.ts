@@ -1,5 +1,5 @@
 // `envoy-pipeline render k8s --out <dir> [--validate]`: registered by harness/cli.ts.
-import { Command, InvalidArgumentError } from "commander";
+import { type Command, InvalidArgumentError } from "commander";
 import { loadConfig, parseScale, projectNameSchema } from "../../config.ts";
 import { log } from "../../log.ts";
 import { renderK8s } from "./render.ts";
@@ -28,11 +28,16 @@ const imageTag = (value: string): string => {
 };
 
 /** `action` is the CLI's wrapper: one line and exit 2 for bad input; here 1 for invalid manifests. */
-export function registerRenderCommands(program: Command, action: <A extends unknown[]>(fn: (...args: A) => Promise<number | void>) => (...args: A) => Promise<void>): void {
+// biome-ignore lint/suspicious/noConfusingVoidType: actions return an exit code or nothing at all
+type Action = <A extends unknown[]>(fn: (...args: A) => Promise<number | void>) => (...args: A) => Promise<void>;
+
+export function registerRenderCommands(program: Command, action: Action): void {
   const render = program.command("render").description("write the stack for another platform");
   render
     .command("k8s")
-    .description("Kubernetes manifests (Deployments, headless Services, Envoy's ConfigMap, Prometheus, Zipkin) from the compose stack's model")
+    .description(
+      "Kubernetes manifests (Deployments, headless Services, Envoy's ConfigMap, Prometheus, Zipkin) from the compose stack's model",
+    )
     .requiredOption("--out <dir>", "folder to write the manifests into")
     .option("--config <file>", "JSON config file (its scale gives the replicas)")
     .option("--compose-file <path>", "compose file the model is read from")
@@ -52,12 +57,18 @@ export function registerRenderCommands(program: Command, action: <A extends unkn
             projectName: projectNameSchema.parse("envoy-pipeline"),
           },
         });
-        const files = await renderK8s(config, o.out, { namespace: o.namespace, imageTag: o.imageTag, ...(o.imagePrefix ? { imagePrefix: o.imagePrefix } : {}) });
+        const files = await renderK8s(config, o.out, {
+          namespace: o.namespace,
+          imageTag: o.imageTag,
+          ...(o.imagePrefix ? { imagePrefix: o.imagePrefix } : {}),
+        });
         for (const f of files) log.info(`wrote ${f}`);
         if (!o.validate) return 0;
         const result = await validateManifests(files);
         for (const p of result.problems) log.info(p);
-        log.info(result.passed ? `valid against Kubernetes ${KUBERNETES_VERSION} (strict)` : `INVALID against Kubernetes ${KUBERNETES_VERSION}`);
+        log.info(
+          result.passed ? `valid against Kubernetes ${KUBERNETES_VERSION} (strict)` : `INVALID against Kubernetes ${KUBERNETES_VERSION}`,
+        );
         return result.passed ? 0 : 1;
       }),
     );

@@ -15,8 +15,7 @@ interface PodTemplate {
   spec: { containers: Container[]; volumes?: Array<{ name: string; configMap?: { name: string } }> };
 }
 
-const matches = (selector: Labels, labels: Labels | undefined): boolean =>
-  Object.entries(selector).every(([k, v]) => labels?.[k] === v);
+const matches = (selector: Labels, labels: Labels | undefined): boolean => Object.entries(selector).every(([k, v]) => labels?.[k] === v);
 
 /** One line per broken reference; empty when the manifests hang together. */
 export function consistencyProblems(manifests: readonly Manifest[]): string[] {
@@ -25,17 +24,23 @@ export function consistencyProblems(manifests: readonly Manifest[]): string[] {
   const configMaps = new Set(manifests.filter((m) => m.kind === "ConfigMap").map((m) => m.metadata.name));
   const templates = deployments.map((d) => {
     const spec = d.spec as { selector: { matchLabels: Labels }; template: PodTemplate };
-    if (!matches(spec.selector.matchLabels, spec.template.metadata?.labels)) problems.push(`Deployment ${d.metadata.name}: selector does not match its pod template's labels`);
+    if (!matches(spec.selector.matchLabels, spec.template.metadata?.labels))
+      problems.push(`Deployment ${d.metadata.name}: selector does not match its pod template's labels`);
     for (const c of spec.template.spec.containers) {
       const names = new Set((c.ports ?? []).map((p) => p.name));
-      for (const [probe, def] of [["readinessProbe", c.readinessProbe], ["livenessProbe", c.livenessProbe]] as const) {
+      for (const [probe, def] of [
+        ["readinessProbe", c.readinessProbe],
+        ["livenessProbe", c.livenessProbe],
+      ] as const) {
         const port = def?.httpGet?.port;
         if (def === undefined) problems.push(`Deployment ${d.metadata.name}: container ${c.name} has no ${probe}`);
-        else if (typeof port === "string" && !names.has(port)) problems.push(`Deployment ${d.metadata.name}: ${probe} uses port '${port}', which container ${c.name} does not name`);
+        else if (typeof port === "string" && !names.has(port))
+          problems.push(`Deployment ${d.metadata.name}: ${probe} uses port '${port}', which container ${c.name} does not name`);
       }
     }
     for (const v of spec.template.spec.volumes ?? []) {
-      if (v.configMap && !configMaps.has(v.configMap.name)) problems.push(`Deployment ${d.metadata.name}: volume ${v.name} needs ConfigMap ${v.configMap.name}, which is not rendered`);
+      if (v.configMap && !configMaps.has(v.configMap.name))
+        problems.push(`Deployment ${d.metadata.name}: volume ${v.name} needs ConfigMap ${v.configMap.name}, which is not rendered`);
     }
     return spec.template;
   });
@@ -48,7 +53,8 @@ export function consistencyProblems(manifests: readonly Manifest[]): string[] {
     }
     for (const p of spec.ports) {
       const named = pods.some((t) => t.spec.containers.some((c) => (c.ports ?? []).some((cp) => cp.name === p.targetPort)));
-      if (typeof p.targetPort === "string" && !named) problems.push(`Service ${s.metadata.name}: port ${p.name} targets '${p.targetPort}', which its pods do not name`);
+      if (typeof p.targetPort === "string" && !named)
+        problems.push(`Service ${s.metadata.name}: port ${p.name} targets '${p.targetPort}', which its pods do not name`);
     }
   }
   return problems;

@@ -9,10 +9,11 @@ import { createHash } from "node:crypto";
 import { renameEnvoyUpstreams, renamePrometheusTargets } from "../../render/dns-names.ts";
 import type { StackModel } from "../../render/model.ts";
 
-export type Manifest = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> } } & Record<
-  string,
-  unknown
->;
+export type Manifest = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+} & Record<string, unknown>;
 
 export interface K8sOptions {
   namespace: string;
@@ -66,7 +67,13 @@ function deployment(namespace: string, replicas: number, p: PodSpecInput): Manif
           automountServiceAccountToken: false,
           enableServiceLinks: false,
           terminationGracePeriodSeconds: 10,
-          securityContext: { runAsNonRoot: true, runAsUser: p.uid, runAsGroup: p.uid, fsGroup: p.uid, seccompProfile: { type: "RuntimeDefault" } },
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: p.uid,
+            runAsGroup: p.uid,
+            fsGroup: p.uid,
+            seccompProfile: { type: "RuntimeDefault" },
+          },
           containers: [
             {
               name: p.name,
@@ -78,13 +85,21 @@ function deployment(namespace: string, replicas: number, p: PodSpecInput): Manif
               ...(p.env ? { env: Object.entries(p.env).map(([name, value]) => ({ name, value })) } : {}),
               // Ready: Envoy (through the headless Service's DNS) and Prometheus see the pod only then.
               readinessProbe: { ...httpGet(p.probe.path), periodSeconds: 2, timeoutSeconds: 1, failureThreshold: 2, successThreshold: 1 },
-              livenessProbe: { ...httpGet(p.probe.livenessPath ?? p.probe.path), initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 },
+              livenessProbe: {
+                ...httpGet(p.probe.livenessPath ?? p.probe.path),
+                initialDelaySeconds: 10,
+                periodSeconds: 10,
+                timeoutSeconds: 2,
+                failureThreshold: 3,
+              },
               resources: {
                 requests: { cpu: p.resources.cpu[0], memory: p.resources.memory[0] },
                 limits: { cpu: p.resources.cpu[1], memory: p.resources.memory[1] },
               },
               securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
-              ...(p.mounts ? { volumeMounts: p.mounts.map((m) => ({ name: m.volume.name, mountPath: m.path, readOnly: !("emptyDir" in m.volume) })) } : {}),
+              ...(p.mounts
+                ? { volumeMounts: p.mounts.map((m) => ({ name: m.volume.name, mountPath: m.path, readOnly: !("emptyDir" in m.volume) })) }
+                : {}),
             },
           ],
           ...(p.mounts ? { volumes: p.mounts.map((m) => m.volume) } : {}),
@@ -122,11 +137,18 @@ export function k8sManifests(model: StackModel, opts: K8sOptions): Manifest[] {
   const prometheusYml = renamePrometheusTargets(model.prometheus.config, [model.envoy.name, ...model.backends.map((b) => b.name)], (n) =>
     clusterDnsName(n, ns),
   );
-  const backendImage = (image: string): string => (opts.imagePrefix ? `${opts.imagePrefix.replace(/\/$/, "")}/${image.replace(/^.*\//, "")}` : image);
+  const backendImage = (image: string): string =>
+    opts.imagePrefix ? `${opts.imagePrefix.replace(/\/$/, "")}/${image.replace(/^.*\//, "")}` : image;
   const [listenerPort = 8080, adminPort = 9901] = model.envoy.ports;
   const [prometheusPort = 9090] = model.prometheus.ports;
 
-  const out: Manifest[] = [{ apiVersion: "v1", kind: "Namespace", metadata: { name: ns, labels: { "app.kubernetes.io/part-of": PART_OF, "pod-security.kubernetes.io/enforce": "restricted" } } }];
+  const out: Manifest[] = [
+    {
+      apiVersion: "v1",
+      kind: "Namespace",
+      metadata: { name: ns, labels: { "app.kubernetes.io/part-of": PART_OF, "pod-security.kubernetes.io/enforce": "restricted" } },
+    },
+  ];
 
   for (const b of model.backends) {
     const ports = [{ name: "http", port: b.port }];

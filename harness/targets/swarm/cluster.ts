@@ -41,11 +41,47 @@ export const clusterNameSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,40}$/, "
 
 /** Linux capability names by number (capability.h), for the bounding set in /proc/self/status. */
 const CAPABILITIES = [
-  "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SETPCAP", "LINUX_IMMUTABLE",
-  "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT",
-  "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE", "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE",
-  "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ",
-  "PERFMON", "BPF", "CHECKPOINT_RESTORE",
+  "CHOWN",
+  "DAC_OVERRIDE",
+  "DAC_READ_SEARCH",
+  "FOWNER",
+  "FSETID",
+  "KILL",
+  "SETGID",
+  "SETUID",
+  "SETPCAP",
+  "LINUX_IMMUTABLE",
+  "NET_BIND_SERVICE",
+  "NET_BROADCAST",
+  "NET_ADMIN",
+  "NET_RAW",
+  "IPC_LOCK",
+  "IPC_OWNER",
+  "SYS_MODULE",
+  "SYS_RAWIO",
+  "SYS_CHROOT",
+  "SYS_PTRACE",
+  "SYS_PACCT",
+  "SYS_ADMIN",
+  "SYS_BOOT",
+  "SYS_NICE",
+  "SYS_RESOURCE",
+  "SYS_TIME",
+  "SYS_TTY_CONFIG",
+  "MKNOD",
+  "LEASE",
+  "AUDIT_WRITE",
+  "AUDIT_CONTROL",
+  "SETFCAP",
+  "MAC_OVERRIDE",
+  "MAC_ADMIN",
+  "SYSLOG",
+  "WAKE_ALARM",
+  "BLOCK_SUSPEND",
+  "AUDIT_READ",
+  "PERFMON",
+  "BPF",
+  "CHECKPOINT_RESTORE",
 ];
 
 /** Capabilities this machine cannot grant a container (absent from our own bounding set). */
@@ -72,10 +108,18 @@ export function nodeImagePlan(root = repoRoot): { tag: string; hash: string; bas
 async function ensureNodeImage(): Promise<string> {
   const plan = nodeImagePlan();
   if (await inspectImage(plan.tag)) return plan.tag;
-  if (!(await inspectImage(plan.base))) throw new ConfigError(`the base image ${plan.base} is missing: run \`envoy-pipeline prepare --force-local\` first`);
+  if (!(await inspectImage(plan.base)))
+    throw new ConfigError(`the base image ${plan.base} is missing: run \`envoy-pipeline prepare --force-local\` first`);
   log.info(`building ${plan.tag} (Debian's docker.io on the local base image)`);
   await dockerBuild(
-    { name: "swarm-node", tag: plan.tag, hash: plan.hash, contextDir: plan.dir, buildArgs: { BASE_IMAGE: plan.base }, logsDir: join(repoRoot, ".envoy-pipeline", "logs") },
+    {
+      name: "swarm-node",
+      tag: plan.tag,
+      hash: plan.hash,
+      contextDir: plan.dir,
+      buildArgs: { BASE_IMAGE: plan.base },
+      logsDir: join(repoRoot, ".envoy-pipeline", "logs"),
+    },
     (line) => log.info(`  ${line}`),
   );
   return plan.tag;
@@ -92,12 +136,14 @@ async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T 
     } catch (err) {
       last = (err as Error).message.split("\n")[0] ?? "";
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${(timeoutMs / 1000).toFixed(0)}s waiting for ${what}${last ? ` (last: ${last})` : ""}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${(timeoutMs / 1000).toFixed(0)}s waiting for ${what}${last ? ` (last: ${last})` : ""}`);
     await sleep(500);
   }
 }
 
-const containerIp = (info: Dockerode.ContainerInspectInfo, network: string): string => info.NetworkSettings.Networks[network]?.IPAddress ?? "";
+const containerIp = (info: Dockerode.ContainerInspectInfo, network: string): string =>
+  info.NetworkSettings.Networks[network]?.IPAddress ?? "";
 
 /** The running cluster `name`, found by its labels; null when it has no manager. */
 export async function findCluster(host: Dockerode, name: string): Promise<Cluster | null> {
@@ -123,7 +169,10 @@ export async function clusterUp(host: Dockerode, opts: { name: string; nodes: nu
   const t0 = Date.now();
   if (opts.nodes < 1 || opts.nodes > 9) throw new ConfigError(`--nodes must be from 1 to 9, got ${opts.nodes}`);
   const existing = await findCluster(host, opts.name);
-  if (existing) throw new ConfigError(`cluster ${opts.name} is already up (${existing.nodes.length} nodes): \`envoy-pipeline cluster down --name ${opts.name}\` first`);
+  if (existing)
+    throw new ConfigError(
+      `cluster ${opts.name} is already up (${existing.nodes.length} nodes): \`envoy-pipeline cluster down --name ${opts.name}\` first`,
+    );
   const image = await ensureNodeImage();
   const labels = { [CLUSTER_LABEL]: opts.name };
   try {
@@ -158,12 +207,19 @@ export async function clusterUp(host: Dockerode, opts: { name: string; nodes: nu
     }
     const cluster = await findCluster(host, opts.name);
     if (!cluster) throw new Error(`cluster ${opts.name}: the manager did not start`);
-    await Promise.all(cluster.nodes.map((n) => until(`the engine of ${n.name}`, opts.timeoutMs, async () => ((await n.docker.ping()) ? true : undefined))));
+    await Promise.all(
+      cluster.nodes.map((n) => until(`the engine of ${n.name}`, opts.timeoutMs, async () => ((await n.docker.ping()) ? true : undefined))),
+    );
     // Swarm mode: only ever inside the manager node's engine.
     await cluster.manager.docker.swarmInit({ ListenAddr: `0.0.0.0:2377`, AdvertiseAddr: cluster.manager.ip });
     const swarm = z.object({ JoinTokens: z.object({ Worker: z.string() }) }).parse(await cluster.manager.docker.swarmInspect());
     for (const n of cluster.nodes.filter((x) => x.role === "worker")) {
-      await n.docker.swarmJoin({ ListenAddr: "0.0.0.0:2377", AdvertiseAddr: n.ip, RemoteAddrs: [`${cluster.manager.ip}:2377`], JoinToken: swarm.JoinTokens.Worker });
+      await n.docker.swarmJoin({
+        ListenAddr: "0.0.0.0:2377",
+        AdvertiseAddr: n.ip,
+        RemoteAddrs: [`${cluster.manager.ip}:2377`],
+        JoinToken: swarm.JoinTokens.Worker,
+      });
     }
     await until(`${opts.nodes} ready swarm nodes`, opts.timeoutMs, async () => {
       const nodes = z.array(z.object({ Status: z.object({ State: z.string() }) })).parse(await cluster.manager.docker.listNodes());
@@ -183,7 +239,8 @@ export interface ClusterDownResult {
   seconds: number;
 }
 
-const gone = (err: unknown): boolean => typeof err === "object" && err !== null && "statusCode" in err && (err as { statusCode: number }).statusCode === 404;
+const gone = (err: unknown): boolean =>
+  typeof err === "object" && err !== null && "statusCode" in err && (err as { statusCode: number }).statusCode === 404;
 
 /** Removes the cluster's node containers, their volumes (images and swarm state) and its network. */
 export async function clusterDown(host: Dockerode, name: string): Promise<ClusterDownResult> {
@@ -191,22 +248,31 @@ export async function clusterDown(host: Dockerode, name: string): Promise<Cluste
   const filters = { label: [`${CLUSTER_LABEL}=${name}`] };
   const result: ClusterDownResult = { containers: [], volumes: [], networks: [], seconds: 0 };
   for (const c of await host.listContainers({ all: true, filters })) {
-    await host.getContainer(c.Id).remove({ force: true, v: true }).catch((err: unknown) => {
-      if (!gone(err)) throw err;
-    });
+    await host
+      .getContainer(c.Id)
+      .remove({ force: true, v: true })
+      .catch((err: unknown) => {
+        if (!gone(err)) throw err;
+      });
     result.containers.push((c.Names[0] ?? c.Id).replace(/^\//, ""));
   }
   const volumes = z.object({ Volumes: z.array(z.object({ Name: z.string() })).nullable() }).parse(await host.listVolumes({ filters }));
   for (const v of volumes.Volumes ?? []) {
-    await host.getVolume(v.Name).remove().catch((err: unknown) => {
-      if (!gone(err)) throw err;
-    });
+    await host
+      .getVolume(v.Name)
+      .remove()
+      .catch((err: unknown) => {
+        if (!gone(err)) throw err;
+      });
     result.volumes.push(v.Name);
   }
   for (const n of await host.listNetworks({ filters })) {
-    await host.getNetwork(n.Id).remove().catch((err: unknown) => {
-      if (!gone(err)) throw err;
-    });
+    await host
+      .getNetwork(n.Id)
+      .remove()
+      .catch((err: unknown) => {
+        if (!gone(err)) throw err;
+      });
     result.networks.push(n.Name);
   }
   result.seconds = (Date.now() - t0) / 1000;
@@ -218,13 +284,30 @@ export async function clusterDown(host: Dockerode, name: string): Promise<Cluste
  * image reject its tasks ("No such image", moby#31169), and there is no registry to pull from.
  */
 export async function loadImages(nodes: readonly ClusterNode[], refs: readonly string[]): Promise<void> {
-  if (refs.length === 0) return;
   await Promise.all(
-    nodes.map((node) =>
-      mustRun("bash", ["-o", "pipefail", "-c", 'docker save "$@" | docker -H "tcp://$NODE:2375" load -q >/dev/null', "load", ...refs], {
-        env: { ...process.env, NODE: node.ip },
-        what: `copying ${refs.join(", ")} into ${node.name}`,
-      }),
-    ),
+    nodes.map(async (node) => {
+      // Only what the node lacks: a redeploy of the same images copies nothing.
+      const has = await Promise.all(
+        refs.map((ref) =>
+          node.docker
+            .getImage(ref)
+            .inspect()
+            .then(
+              () => true,
+              () => false,
+            ),
+        ),
+      );
+      const missing = refs.filter((_, i) => !has[i]);
+      if (missing.length === 0) return;
+      await mustRun(
+        "bash",
+        ["-o", "pipefail", "-c", 'docker save "$@" | docker -H "tcp://$NODE:2375" load -q >/dev/null', "load", ...missing],
+        {
+          env: { ...process.env, NODE: node.ip },
+          what: `copying ${missing.join(", ")} into ${node.name}`,
+        },
+      );
+    }),
   );
 }

@@ -29,7 +29,12 @@ export interface SwarmStackOptions {
   envoyConfigHash: string;
 }
 
-const hostPort = (target: number, published: number) => ({ target, ...(published > 0 ? { published } : {}), protocol: "tcp", mode: "host" });
+const hostPort = (target: number, published: number) => ({
+  target,
+  ...(published > 0 ? { published } : {}),
+  protocol: "tcp",
+  mode: "host",
+});
 
 /** The same health check the compose file gives the services (the image carries it too). */
 const serviceHealthcheck = {
@@ -40,8 +45,10 @@ const serviceHealthcheck = {
   start_period: "10s",
 };
 
-export function swarmEnvoyConfig(model: StackModel): string {
-  return renameEnvoyUpstreams(model.envoy.config, [...model.backends.map((b) => b.name), model.zipkin.name], (n) => `tasks.${n}`);
+/** Envoy's configuration on `tasks.<service>`; a backend deployed with a VIP keeps its service name (the VIP). */
+export function swarmEnvoyConfig(model: StackModel, vipBackends: readonly string[] = []): string {
+  const names = [...model.backends.map((b) => b.name), model.zipkin.name];
+  return renameEnvoyUpstreams(model.envoy.config, names, (n) => (vipBackends.includes(n) ? n : `tasks.${n}`));
 }
 
 /** The stack file as an object (`stringify` it for `docker stack deploy -c`). */

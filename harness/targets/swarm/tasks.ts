@@ -4,7 +4,7 @@
 import type Dockerode from "dockerode";
 import { z } from "zod";
 import { formatIssues } from "../../config.ts";
-import { DiscoveryError, type ReplicaInfo, type StackEndpoints } from "../../stack/discover.ts";
+import { DiscoveryError, type ReplicaContainer, type StackEndpoints } from "../../stack/discover.ts";
 
 /** The part of a swarm task (`GET /tasks`) the harness relies on. */
 const taskSchema = z.object({
@@ -16,7 +16,11 @@ const taskSchema = z.object({
     State: z.string(),
     ContainerStatus: z.object({ ContainerID: z.string().optional() }).optional(),
     PortStatus: z
-      .object({ Ports: z.array(z.object({ TargetPort: z.number(), PublishedPort: z.number().optional(), PublishMode: z.string().optional() })).optional() })
+      .object({
+        Ports: z
+          .array(z.object({ TargetPort: z.number(), PublishedPort: z.number().optional(), PublishMode: z.string().optional() }))
+          .optional(),
+      })
       .optional(),
   }),
   NetworksAttachments: z
@@ -39,7 +43,7 @@ export function parseTasks(raw: unknown): SwarmTask[] {
  * (swarm holds it in "starting" until then), so every replica here is healthy. The hostname is
  * the container's: Docker's default, the first 12 characters of the container id.
  */
-export function replicasFromTasks(tasks: readonly SwarmTask[], stack: string, service: string): ReplicaInfo[] {
+export function replicasFromTasks(tasks: readonly SwarmTask[], stack: string, service: string): ReplicaContainer[] {
   const network = `${stack}_default`;
   return tasks
     .filter((t) => t.DesiredState === "running" && t.Status.State === "running")
@@ -60,12 +64,28 @@ export function replicasFromTasks(tasks: readonly SwarmTask[], stack: string, se
     .sort((a, b) => a.number - b.number);
 }
 
+/** Ids of the nodes the manager sees as ready. */
+export async function readyNodes(docker: Dockerode): Promise<Set<string>> {
+  const nodes = z.array(z.object({ ID: z.string(), Status: z.object({ State: z.string() }) })).safeParse(await docker.listNodes());
+  if (!nodes.success) throw new DiscoveryError(`swarm node list: unexpected shape: ${formatIssues(nodes.error)}`);
+  return new Set(nodes.data.filter((n) => n.Status.State === "ready").map((n) => n.ID));
+}
+
+/**
+ * A service's tasks on ready nodes. A task on a node that stopped answering keeps its last state
+ * ("running", even desired "running") until the manager declares the node down and reschedules it:
+ * it serves nothing, so it is no replica.
+ */
 export async function serviceTasks(docker: Dockerode, stack: string, service: string): Promise<SwarmTask[]> {
-  return parseTasks(await docker.listTasks({ filters: { service: [stackService(stack, service)] } }));
+  const [tasks, ready] = await Promise.all([
+    docker.listTasks({ filters: { service: [stackService(stack, service)] } }),
+    readyNodes(docker),
+  ]);
+  return parseTasks(tasks).filter((t) => t.NodeID === undefined || t.NodeID === "" || ready.has(t.NodeID));
 }
 
 /** Running replicas of one stack service: the swarm counterpart of discover.ts runningReplicas. */
-export async function swarmReplicas(docker: Dockerode, stack: string, service: string): Promise<ReplicaInfo[]> {
+export async function swarmReplicas(docker: Dockerode, stack: string, service: string): Promise<ReplicaContainer[]> {
   return replicasFromTasks(await serviceTasks(docker, stack, service), stack, service);
 }
 
@@ -79,7 +99,12 @@ export function publishedUrl(tasks: readonly SwarmTask[], targetPort: number, ho
 }
 
 /** Envoy's listener and admin URLs on the manager. */
-export async function swarmEndpoints(docker: Dockerode, stack: string, managerHost: string, envoyService = "front-envoy"): Promise<StackEndpoints> {
+export async function swarmEndpoints(
+  docker: Dockerode,
+  stack: string,
+  managerHost: string,
+  envoyService = "front-envoy",
+): Promise<StackEndpoints> {
   const tasks = await serviceTasks(docker, stack, envoyService);
   const what = stackService(stack, envoyService);
   return { listenerUrl: publishedUrl(tasks, 8080, managerHost, what), adminUrl: publishedUrl(tasks, 9901, managerHost, what) };
