@@ -23,6 +23,8 @@ import { prepare } from "./stages/prepare.ts";
 import { scaleMeasured } from "./stages/scale.ts";
 import { teardown } from "./stages/teardown.ts";
 import { runVerifyStage } from "./stages/verify.ts";
+import { registerRenderCommands } from "./targets/k8s/cli.ts";
+import { registerClusterCommands } from "./targets/swarm/cli.ts";
 import { VerifyInputError } from "./verify/schema.ts";
 import { registerWebhookCommands } from "./webhook/index.ts";
 import { registerControlPlaneCommand } from "./xds/cli.ts";
@@ -299,6 +301,8 @@ export function buildProgram(): Command {
 
   registerWebhookCommands(program);
   registerControlPlaneCommand(program);
+  registerRenderCommands(program, action);
+  registerClusterCommands(program, action);
   return program;
 }
 

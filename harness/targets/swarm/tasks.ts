@@ -1,0 +1,111 @@
+// A swarm stack's replicas and Envoy's host ports, from the swarm's own task list (the manager's
+// API), in the same shape as the compose target's discovery (harness/stack/discover.ts), so that
+// verify compares the hostnames it sees with the running tasks exactly as it does with containers.
+import type Dockerode from "dockerode";
+import { z } from "zod";
+import { formatIssues } from "../../config.ts";
+import { DiscoveryError, type ReplicaContainer, type StackEndpoints } from "../../stack/discover.ts";
+
+/** The part of a swarm task (`GET /tasks`) the harness relies on. */
+const taskSchema = z.object({
+  ID: z.string(),
+  Slot: z.number().int().optional(),
+  NodeID: z.string().optional(),
+  DesiredState: z.string(),
+  Status: z.object({
+    State: z.string(),
+    ContainerStatus: z.object({ ContainerID: z.string().optional() }).optional(),
+    PortStatus: z
+      .object({
+        Ports: z
+          .array(z.object({ TargetPort: z.number(), PublishedPort: z.number().optional(), PublishMode: z.string().optional() }))
+          .optional(),
+      })
+      .optional(),
+  }),
+  NetworksAttachments: z
+    .array(z.object({ Network: z.object({ Spec: z.object({ Name: z.string() }) }), Addresses: z.array(z.string()).optional() }))
+    .optional(),
+});
+export type SwarmTask = z.infer<typeof taskSchema>;
+
+/** Swarm's name for a stack's service. */
+export const stackService = (stack: string, service: string): string => `${stack}_${service}`;
+
+export function parseTasks(raw: unknown): SwarmTask[] {
+  const parsed = z.array(taskSchema).safeParse(raw);
+  if (!parsed.success) throw new DiscoveryError(`swarm task list: unexpected shape: ${formatIssues(parsed.error)}`);
+  return parsed.data;
+}
+
+/**
+ * Running tasks as replicas. A task is "running" only once its container's health check passed
+ * (swarm holds it in "starting" until then), so every replica here is healthy. The hostname is
+ * the container's: Docker's default, the first 12 characters of the container id.
+ */
+export function replicasFromTasks(tasks: readonly SwarmTask[], stack: string, service: string): ReplicaContainer[] {
+  const network = `${stack}_default`;
+  return tasks
+    .filter((t) => t.DesiredState === "running" && t.Status.State === "running")
+    .map((t) => {
+      const container = t.Status.ContainerStatus?.ContainerID;
+      if (!container) throw new DiscoveryError(`task ${t.ID} of ${stackService(stack, service)} is running but names no container`);
+      const address = t.NetworksAttachments?.find((a) => a.Network.Spec.Name === network)?.Addresses?.[0];
+      if (!address) throw new DiscoveryError(`task ${t.ID} of ${stackService(stack, service)} has no address on ${network}`);
+      return {
+        name: `${stackService(stack, service)}.${t.Slot ?? 0}.${t.ID}`,
+        hostname: container.slice(0, 12),
+        ip: address.replace(/\/\d+$/, ""),
+        service,
+        number: t.Slot ?? 0,
+        health: "healthy",
+      };
+    })
+    .sort((a, b) => a.number - b.number);
+}
+
+/** Ids of the nodes the manager sees as ready. */
+export async function readyNodes(docker: Dockerode): Promise<Set<string>> {
+  const nodes = z.array(z.object({ ID: z.string(), Status: z.object({ State: z.string() }) })).safeParse(await docker.listNodes());
+  if (!nodes.success) throw new DiscoveryError(`swarm node list: unexpected shape: ${formatIssues(nodes.error)}`);
+  return new Set(nodes.data.filter((n) => n.Status.State === "ready").map((n) => n.ID));
+}
+
+/**
+ * A service's tasks on ready nodes. A task on a node that stopped answering keeps its last state
+ * ("running", even desired "running") until the manager declares the node down and reschedules it:
+ * it serves nothing, so it is no replica.
+ */
+export async function serviceTasks(docker: Dockerode, stack: string, service: string): Promise<SwarmTask[]> {
+  const [tasks, ready] = await Promise.all([
+    docker.listTasks({ filters: { service: [stackService(stack, service)] } }),
+    readyNodes(docker),
+  ]);
+  return parseTasks(tasks).filter((t) => t.NodeID === undefined || t.NodeID === "" || ready.has(t.NodeID));
+}
+
+/** Running replicas of one stack service: the swarm counterpart of discover.ts runningReplicas. */
+export async function swarmReplicas(docker: Dockerode, stack: string, service: string): Promise<ReplicaContainer[]> {
+  return replicasFromTasks(await serviceTasks(docker, stack, service), stack, service);
+}
+
+/** The URL of a task's host-mode published port on `host` (the manager the ports are on). */
+export function publishedUrl(tasks: readonly SwarmTask[], targetPort: number, host: string, what: string): string {
+  for (const t of tasks.filter((x) => x.Status.State === "running")) {
+    const port = t.Status.PortStatus?.Ports?.find((p) => p.TargetPort === targetPort && p.PublishMode === "host")?.PublishedPort;
+    if (port) return `http://${host}:${port}`;
+  }
+  throw new DiscoveryError(`${what}: no running task publishes port ${targetPort} in host mode (was the stack deployed?)`);
+}
+
+/** Envoy's listener and admin URLs on the manager. */
+export async function swarmEndpoints(
+  docker: Dockerode,
+  stack: string,
+  managerHost: string,
+  envoyService = "front-envoy",
+): Promise<StackEndpoints> {
+  const tasks = await serviceTasks(docker, stack, envoyService);
+  const what = stackService(stack, envoyService);
+  return { listenerUrl: publishedUrl(tasks, 8080, managerHost, what), adminUrl: publishedUrl(tasks, 9901, managerHost, what) };
+}
