@@ -254,13 +254,18 @@ describe("observability on a real stack", { timeout: 900_000 }, () => {
         assert.deepEqual(s.replicas.map((r) => r.replica).sort(), running, `${s.service}: the panel's replicas are the running containers`);
         const service = outcome.report.services.find((x) => x.service === s.service);
         assert.ok(service);
-        // The panel covers the verify run and only it: what Prometheus counted for each replica is
-        // what the harness got from it (the earlier tests' loads are outside the window).
+        // The panel covers the load-balancing load: from the last scrape before it (requests of the
+        // earlier tests after that scrape fall inside, a handful at most) to the scrape the metrics
+        // probe waited for. The exact comparisons are the metrics and bytes checks' (probe window).
         for (const r of s.replicas) {
           const got: number =
             (service.replicas.find((x) => x.hostname === r.replica)?.count ?? 0) + (service.perRequest.seen[r.replica] ?? 0);
           assert.ok(got > 0, `${s.service}: the harness got nothing from ${r.replica}`);
-          assert.equal(r.requests, got, `${s.service} ${r.replica}: Prometheus counted ${r.requests}, the harness got ${got}`);
+          const counted = r.requests ?? -1;
+          assert.ok(
+            counted >= got && counted <= got + 5,
+            `${s.service} ${r.replica}: Prometheus counted ${r.requests}, the harness got ${got}`,
+          );
           assert.ok(
             r.latency.p50 !== null && r.latency.p99 !== null && r.latency.p50 <= r.latency.p99,
             `${r.replica}: ${JSON.stringify(r.latency)}`,
@@ -284,11 +289,22 @@ describe("observability on a real stack", { timeout: 900_000 }, () => {
         assert.ok(check?.passed, `${service.service} bytes check: ${check?.reason ?? "missing"}`);
         const bodies = Object.values(service.bytes?.bodyReceivedPerReplica ?? {}).reduce((a, b) => a + b, 0);
         assert.ok(bodies > 0);
-        assert.equal(panel.services.find((x) => x.service === service.service)?.bytes?.out, bodies);
+        const out = panel.services.find((x) => x.service === service.service)?.bytes?.out ?? -1;
+        assert.ok(
+          out >= bodies && out <= bodies + 1000,
+          `${service.service}: the replicas sent ${out} B of bodies, the verifier got ${bodies} B`,
+        );
       }
       const wireSent = outcome.report.services.reduce((n, s) => n + (s.bytes?.wireSent ?? 0), 0);
       assert.ok(wireSent > 0);
-      assert.equal(panel.envoy.bytes?.listener.in, wireSent);
+      const listenerIn = panel.envoy.bytes?.listener.in ?? 0;
+      assert.ok(
+        listenerIn >= wireSent && listenerIn <= wireSent + 2000,
+        `Envoy's listener took in ${listenerIn} B, the verifier sent ${wireSent} B`,
+      );
+      for (const name of ["metrics", "bytes"] as const) {
+        for (const s of outcome.report.services) assert.equal(s.checks.find((c) => c.name === name)?.passed, true, `${s.service} ${name}`);
+      }
       console.log(`bytes: ${JSON.stringify(panel.envoy.bytes)}`);
       assert.match(outcome.table, /bytes and bandwidth over [\d.]+ s \(Prometheus\):\n {2}from Prometheus/);
       assert.match(section, /<table class="bytes">/);

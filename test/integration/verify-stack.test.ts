@@ -8,8 +8,7 @@ import { afterAll, beforeAll, describe, it } from "vitest";
 import { repoRoot } from "../../harness/config.ts";
 import { runningReplicas, stackEndpoints } from "../../harness/stack/discover.ts";
 import { EnvoyAdmin } from "../../harness/envoy/admin.ts";
-import { ConvergenceTimeout, waitForClusters } from "../../harness/stack/envoy-wait.ts";
-import { waitForEnvoy } from "../../harness/stack/envoy-wait.ts";
+import { ConvergenceTimeout, waitForClusters, waitForEnvoy, waitForTraffic } from "../../harness/stack/envoy-wait.ts";
 import { scale } from "../../harness/stages/scale.ts";
 import { verifyStack, type VerifyOutcome } from "../../harness/stages/verify.ts";
 import { startTestStack, type TestStack } from "../support/stack.ts";
@@ -81,6 +80,11 @@ describe("verify on a healthy 3 + 3 stack", { timeout: 900_000 }, () => {
         [{ cluster: "service2", replicas: () => runningReplicas(docker, config.projectName, "service2") }],
         { timeoutMs: 60_000 },
       );
+      // Envoy's workers take the new host a moment after its admin view: wait until an answer
+      // through the listener carries the lie.
+      await waitForTraffic(s().deployed.endpoints.listenerUrl, "/service/2", [{ ...model, name: "liar", hostname: "not-my-hostname" }], {
+        timeoutMs: 60_000,
+      });
       // Four desired replicas of service2, so the liar is one of them, not an extra container.
       const outcome = await verifyStack(s().ctx, { desired: { service1: 3, service2: 4 } });
       assert.equal(outcome.passed, false);
