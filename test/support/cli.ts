@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { resolve } from "node:path";
 import { repoRoot } from "../../harness/config.ts";
+import { pollUntil as pollDeadline } from "../../harness/lib/poll.ts";
 
 export interface CliRun {
   code: number | null;
@@ -35,10 +36,11 @@ export function runCli(
 
 /** Polls `check` until it returns true; fails after `timeoutMs` with `what`. Resolves with the seconds it took. */
 export async function pollUntil(what: string, timeoutMs: number, check: () => Promise<boolean>, everyMs = 500): Promise<number> {
-  const t0 = Date.now();
-  for (;;) {
-    if (await check()) return (Date.now() - t0) / 1000;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`${what}: not within ${timeoutMs / 1000} s`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
+  const t0 = performance.now();
+  await pollDeadline(async () => ((await check()) ? true : undefined), {
+    timeoutMs,
+    intervalMs: everyMs,
+    timeoutError: () => new Error(`${what}: not within ${timeoutMs / 1000} s`),
+  });
+  return (performance.now() - t0) / 1000;
 }
