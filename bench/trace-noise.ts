@@ -55,6 +55,7 @@ try {
   await build(ctx);
   const deployed = await deploy(ctx);
   const zipkin = new ZipkinClient((await observabilityEndpoints(ctx.docker, config.projectName)).zipkinUrl, 30_000);
+  await zipkin.untilHealthy(config.waitTimeoutSeconds * 1000); // deploy does not wait for Zipkin
   const started = Date.now();
   for (const service of ["service1", "service2"]) {
     for (let i = 0; i < requests; i++) {

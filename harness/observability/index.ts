@@ -22,6 +22,7 @@ export { isProbeSpan, PROBE_PATHS, traceNoise, type TraceNoise } from "./trace-n
 export {
   evaluateTrace,
   sendTracedRequest,
+  sendTracingProbes,
   tracingCheck,
   type TraceKind,
   type TracingCheckOptions,

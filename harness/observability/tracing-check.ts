@@ -246,6 +246,8 @@ export interface TracingCheckOptions {
   /** Zipkin service name of Envoy's spans: node.cluster in envoy/envoy.yaml (default front-envoy). */
   envoyServiceName?: string;
   kinds?: readonly TraceKind[];
+  /** Longest wait for Zipkin to answer /health before the probes are sent (default 120 s). */
+  readyTimeoutMs?: number;
   /** Longest wait for a trace to be complete in Zipkin, per trace (default 15 s). */
   timeoutMs?: number;
   pollMs?: number;
@@ -310,49 +312,63 @@ async function followTrace(
   };
 }
 
+/** The tracing check's probes, sent and answered: `follow()` finds each one's trace in Zipkin. */
+export interface SentTracingProbes {
+  follow(): Promise<ObservabilityCheckResult[]>;
+}
+
 /**
- * The tracing check: per service, one request per kind (no context, B3 context), each followed
- * into Zipkin. One result per service; metrics: queryable_ms_<kind> (answer → complete trace in
- * Zipkin) and queryable_ms_max.
+ * The tracing check in two steps, so a caller can count the probes into other checks' "before"
+ * (verify reads Prometheus only after these requests) while Zipkin is still ingesting them:
+ * per service, one request per kind (no context, B3 context).
  */
-export async function tracingCheck(opts: TracingCheckOptions): Promise<ObservabilityCheckResult[]> {
-  const envoyServiceName = opts.envoyServiceName ?? "front-envoy";
+export async function sendTracingProbes(opts: TracingCheckOptions): Promise<SentTracingProbes> {
   const kinds = opts.kinds ?? TRACE_KINDS;
-  const timeoutMs = opts.timeoutMs ?? 15_000;
-  const pollMs = opts.pollMs ?? 100;
-  const results: ObservabilityCheckResult[] = [];
+  // Spans reported before Zipkin listens are lost: a probe sent then could never be found.
+  await opts.zipkin.untilHealthy(opts.readyTimeoutMs ?? 120_000);
+  const sent: { svc: TracedService; requests: TracedRequest[] }[] = [];
   for (const svc of opts.services) {
-    const serviceName = svc.serviceName ?? svc.service;
     const requests: TracedRequest[] = [];
     for (const kind of kinds) requests.push(await sendTracedRequest(opts.listenerUrl, svc.path, kind));
-    const outcomes = await Promise.all(
-      requests.map((r) =>
-        followTrace(
-          opts.zipkin,
-          r,
-          { envoyServiceName, serviceName, ...(svc.id !== undefined && { serviceId: svc.id }) },
-          timeoutMs,
-          pollMs,
-        ),
-      ),
-    );
-    const metrics: Record<string, number> = {};
-    for (const o of outcomes) if (o.queryableMs !== undefined) metrics[`queryable_ms_${o.request.kind}`] = Math.round(o.queryableMs);
-    const lat = outcomes.map((o) => o.queryableMs).filter((v): v is number => v !== undefined);
-    if (lat.length > 0) metrics.queryable_ms_max = Math.round(Math.max(...lat));
-    const failed = outcomes.filter((o) => o.evaluation.problems.length > 0);
-    const describe = (o: TraceOutcome): string => {
-      const what = o.request.kind === "new" ? "request without trace context" : "request with a B3 context";
-      return `${what} (trace ${o.traceId ?? "?"})`;
-    };
-    const detail =
-      failed.length === 0
-        ? `${outcomes.length} trace${outcomes.length === 1 ? "" : "s"} each hold ${envoyServiceName}'s span and ${serviceName}'s child span with the trace id the client saw: ` +
-          outcomes
-            .map((o) => `${describe(o)} answered by ${o.request.hostname}, queryable after ${Math.round(o.queryableMs ?? 0)} ms`)
-            .join("; ")
-        : failed.map((o) => `${describe(o)}: ${o.evaluation.problems.join("; ")}`).join(" | ");
-    results.push({ name: "tracing", service: svc.service, passed: failed.length === 0, detail, metrics });
+    sent.push({ svc, requests });
   }
-  return results;
+  return { follow: () => Promise.all(sent.map(({ svc, requests }) => followService(opts, svc, requests))) };
+}
+
+/**
+ * The tracing check: per service, one request per kind, each followed into Zipkin (all services at
+ * once). One result per service; metrics: queryable_ms_<kind> (answer → complete trace in Zipkin)
+ * and queryable_ms_max.
+ */
+export async function tracingCheck(opts: TracingCheckOptions): Promise<ObservabilityCheckResult[]> {
+  return (await sendTracingProbes(opts)).follow();
+}
+
+async function followService(opts: TracingCheckOptions, svc: TracedService, requests: TracedRequest[]): Promise<ObservabilityCheckResult> {
+  const envoyServiceName = opts.envoyServiceName ?? "front-envoy";
+  const timeoutMs = opts.timeoutMs ?? 15_000;
+  const pollMs = opts.pollMs ?? 100;
+  const serviceName = svc.serviceName ?? svc.service;
+  const outcomes = await Promise.all(
+    requests.map((r) =>
+      followTrace(opts.zipkin, r, { envoyServiceName, serviceName, ...(svc.id !== undefined && { serviceId: svc.id }) }, timeoutMs, pollMs),
+    ),
+  );
+  const metrics: Record<string, number> = {};
+  for (const o of outcomes) if (o.queryableMs !== undefined) metrics[`queryable_ms_${o.request.kind}`] = Math.round(o.queryableMs);
+  const lat = outcomes.map((o) => o.queryableMs).filter((v): v is number => v !== undefined);
+  if (lat.length > 0) metrics.queryable_ms_max = Math.round(Math.max(...lat));
+  const failed = outcomes.filter((o) => o.evaluation.problems.length > 0);
+  const describe = (o: TraceOutcome): string => {
+    const what = o.request.kind === "new" ? "request without trace context" : "request with a B3 context";
+    return `${what} (trace ${o.traceId ?? "?"})`;
+  };
+  const detail =
+    failed.length === 0
+      ? `${outcomes.length} trace${outcomes.length === 1 ? "" : "s"} each hold ${envoyServiceName}'s span and ${serviceName}'s child span with the trace id the client saw: ` +
+        outcomes
+          .map((o) => `${describe(o)} answered by ${o.request.hostname}, queryable after ${Math.round(o.queryableMs ?? 0)} ms`)
+          .join("; ")
+      : failed.map((o) => `${describe(o)}: ${o.evaluation.problems.join("; ")}`).join(" | ");
+  return { name: "tracing", service: svc.service, passed: failed.length === 0, detail, metrics };
 }

@@ -4,6 +4,7 @@
 import { z } from "zod";
 import { errorMessage, formatIssues } from "../lib/errors.ts";
 import { type HttpResponse, parseJson, probe, request, snippet } from "../lib/http.ts";
+import { pollUntil } from "../lib/poll.ts";
 import { ObservabilityError } from "./types.ts";
 
 const hex = (lengths: readonly number[]) =>
@@ -65,6 +66,18 @@ export class ZipkinClient {
   /** True when /health answers 200. */
   async healthy(): Promise<boolean> {
     return probe(new URL("/health", this.baseUrl), { timeoutMs: this.timeoutMs });
+  }
+
+  /**
+   * Resolves once /health answers 200; rejects after `timeoutMs`. Deploy does not wait for Zipkin
+   * (a JVM: seconds to start, and nothing on the request path needs it), so its first reader does.
+   */
+  async untilHealthy(timeoutMs: number): Promise<void> {
+    await pollUntil(async () => ((await this.healthy()) ? true : undefined), {
+      timeoutMs,
+      intervalMs: 250,
+      timeoutError: () => new ObservabilityError(`Zipkin did not answer /health within ${Math.round(timeoutMs / 1000)} s`),
+    });
   }
 
   /** The spans Zipkin holds for a trace id, or [] when it holds none (404). */

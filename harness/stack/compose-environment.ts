@@ -7,6 +7,7 @@ import { DockerComposeEnvironment } from "testcontainers";
 import type { PipelineConfig } from "../config.ts";
 import { composeFiles } from "./compose.ts";
 import { ExplainedHealthCheckWait } from "./health-wait.ts";
+import { StartedOnlyWait } from "./started-wait.ts";
 
 /** What a compose environment needs of a stage's context. */
 export interface ComposeStack {
@@ -16,14 +17,19 @@ export interface ComposeStack {
 }
 
 /**
- * A compose environment for this project: same file, variables and health-check waits. Ryuk
+ * A compose environment for this project: same file, variables and health-check waits (but for
+ * Zipkin's). Ryuk
  * (Testcontainers' reaper) is on when the stack lives and dies with this process.
  */
 export function composeEnvironmentFor(ctx: ComposeStack): DockerComposeEnvironment {
   useReaper(ctx.lifetime);
-  return new DockerComposeEnvironment(dirname(ctx.config.composeFile), composeFiles(ctx.config))
-    .withProjectName(ctx.config.projectName)
-    .withEnvironment(ctx.composeEnv)
-    .withDefaultWaitStrategy(new ExplainedHealthCheckWait())
-    .withStartupTimeout(ctx.config.waitTimeoutSeconds * 1000);
+  return (
+    new DockerComposeEnvironment(dirname(ctx.config.composeFile), composeFiles(ctx.config))
+      .withProjectName(ctx.config.projectName)
+      .withEnvironment(ctx.composeEnv)
+      .withDefaultWaitStrategy(new ExplainedHealthCheckWait())
+      // Zipkin is off the request path: its first reader (verify's tracing check) waits for it.
+      .withWaitStrategy("zipkin-1", new StartedOnlyWait())
+      .withStartupTimeout(ctx.config.waitTimeoutSeconds * 1000)
+  );
 }

@@ -18,8 +18,8 @@ import {
   prometheusBudget,
   prometheusIntervals,
   replicaTargetsProblem,
+  sendTracingProbes,
   tracingBudgetMs,
-  tracingCheck,
   ZipkinClient,
   type ObservabilityCheckResult,
   type ObservabilityEndpoints,
@@ -238,6 +238,16 @@ async function proveStack(
   if (budget)
     say(`metrics: Prometheus may take up to ${(budget.targetsMs / 1000).toFixed(0)} s to scrape every replica (${budget.explain})`);
   const targetsSettled = prometheus && budget ? replicaTargetsProblem(prometheus, probed, budget) : Promise.resolve(undefined);
+  // Zipkin too: deploy does not wait for it (nothing on the request path needs it), so it may
+  // still be starting. Its readiness bounds only the tracing check (Docker's health-wait bound).
+  const zipkinClient = zipkin.ok ? new ZipkinClient(zipkin.value) : undefined;
+  let zipkinAnswered = false;
+  const zipkinReady = zipkinClient
+    ? attempt(() => zipkinClient.untilHealthy(config.waitTimeoutSeconds * 1000)).then((r) => {
+        zipkinAnswered = r.ok;
+        return r;
+      })
+    : undefined;
 
   const loadStartedAt = new Date();
   const report = await loadBalancingReport(ctx, states, endpoints, envoy.ok ? "" : envoy.error, directory, startedAt);
@@ -247,8 +257,41 @@ async function proveStack(
   const listenerSilent =
     report.services.length > 0 && report.services.every((s) => s.requests.ok === 0 && s.failures.every((f) => f.kind === "transport"));
 
-  // Metrics: the probe's counts in Prometheus, per cluster and per replica.
   const noListener = envoy.ok ? "Envoy's listener did not answer the load-balancing load" : `no Envoy listener (${envoy.error})`;
+  // Tracing: its probes are sent (once Zipkin answers) and then followed into Zipkin.
+  const couldNotRun = (name: string, why: string): ObservabilityCheckResult[] =>
+    states.map((s) => ({ name, service: s.service, passed: false, detail: `could not run: ${why}` }));
+  const sendTracing = async (): Promise<() => Promise<ObservabilityCheckResult[]>> => {
+    if (!zipkinClient || !zipkinReady || !endpoints || listenerSilent) {
+      const why = !endpoints || listenerSilent ? noListener : zipkin.ok ? "" : zipkin.error;
+      return async () => couldNotRun("tracing", why);
+    }
+    const ready = await zipkinReady;
+    if (!ready.ok) return async () => couldNotRun("tracing", ready.error);
+    const timeoutMs = tracingBudgetMs();
+    say(
+      `tracing: following each probe's trace into Zipkin (up to ${(timeoutMs / 1000).toFixed(0)} s: Envoy and the service flush spans every 1 s and 0.5 s, plus Zipkin's ingest)`,
+    );
+    const sent = await attempt(() =>
+      sendTracingProbes({
+        listenerUrl: endpoints.listenerUrl,
+        zipkin: zipkinClient,
+        services: probed.map((s) => ({ service: s.service, path: s.path, id: s.serviceId })),
+        timeoutMs,
+      }),
+    );
+    if (!sent.ok) return async () => couldNotRun("tracing", `Zipkin: ${sent.error}`);
+    return async () => {
+      const r = await attempt(() => sent.value.follow());
+      return r.ok ? r.value : couldNotRun("tracing", `Zipkin: ${r.error}`);
+    };
+  };
+  // Zipkin already answering: the probes go first, so the metrics check's "before" scrape counts
+  // them and Zipkin ingests them while the metrics check waits for Prometheus. Zipkin still
+  // starting: after the metrics check, which never waits for Zipkin.
+  const tracingEarly = zipkinAnswered ? (await sendTracing())() : undefined;
+
+  // Metrics: the probe's counts in Prometheus, per cluster and per replica.
   const metrics: ObservabilityCheckResult[] = [];
   const bytes: ObservabilityCheckResult[] = [];
   /** When Prometheus had scraped every target after the load-balancing load, before the probe. */
@@ -292,27 +335,7 @@ async function proveStack(
           states.map((s) => s.service),
         )
       : Promise.resolve(null),
-    (async (): Promise<ObservabilityCheckResult[]> => {
-      if (!zipkin.ok || !endpoints || listenerSilent) {
-        const why = !endpoints || listenerSilent ? noListener : zipkin.ok ? "" : zipkin.error;
-        return states.map((s) => ({ name: "tracing", service: s.service, passed: false, detail: `could not run: ${why}` }));
-      }
-      const timeoutMs = tracingBudgetMs();
-      say(
-        `tracing: following each probe's trace into Zipkin (up to ${(timeoutMs / 1000).toFixed(0)} s: Envoy and the service flush spans every 1 s and 0.5 s, plus Zipkin's ingest)`,
-      );
-      const r = await attempt(() =>
-        tracingCheck({
-          listenerUrl: endpoints.listenerUrl,
-          zipkin: new ZipkinClient(zipkin.value),
-          services: probed.map((s) => ({ service: s.service, path: s.path, id: s.serviceId })),
-          timeoutMs,
-        }),
-      );
-      return r.ok
-        ? r.value
-        : states.map((s) => ({ name: "tracing", service: s.service, passed: false, detail: `could not run: Zipkin: ${r.error}` }));
-    })(),
+    tracingEarly ?? sendTracing().then((follow) => follow()),
   ]);
   for (const r of [...metrics, ...bytes, ...tracing]) {
     if (r.service) addCheck(report, r.service, asCheck(r, directory));

@@ -103,6 +103,8 @@ describe("the front door of a real stack", { timeout: 600_000 }, () => {
     const admin = new EnvoyAdmin(s().deployed.endpoints.adminUrl);
     const endpoints = await observabilityEndpoints(docker, config.projectName);
     const zipkin = new ZipkinClient(endpoints.zipkinUrl);
+    // Deploy does not wait for Zipkin: a span reported before it listens would be lost, not absent.
+    await zipkin.untilHealthy(120_000);
     const since = new Date();
     const attempts = async (): Promise<number[]> => {
       const stats = await admin.stats("^cluster\\.service[12]\\.health_check\\.attempt$");

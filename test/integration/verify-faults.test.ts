@@ -246,6 +246,26 @@ describe("verify on a broken 3 + 3 stack", { timeout: 900_000 }, () => {
     assertBounded(withoutPrometheus);
     assertReports(withoutPrometheus);
 
+    // Zipkin running but silent (frozen): the tracing check waits for its /health as long as a
+    // deploy would wait for a health check (waitTimeoutSeconds), then says so; nothing else waits.
+    const [zipkinContainer] = await projectContainers(docker(), project, "zipkin");
+    assert.ok(zipkinContainer);
+    await docker().getContainer(zipkinContainer.Id).pause();
+    const waitTimeout = s().ctx.config.waitTimeoutSeconds;
+    s().ctx.config.waitTimeoutSeconds = 3;
+    let zipkinSilent: VerifyOutcome;
+    try {
+      zipkinSilent = await verify();
+    } finally {
+      s().ctx.config.waitTimeoutSeconds = waitTimeout;
+      await docker().getContainer(zipkinContainer.Id).unpause();
+    }
+    loadBalancingPasses(zipkinSilent);
+    for (const service of ["service1", "service2"]) {
+      assert.match(check(zipkinSilent.report, service, "tracing").reason, /could not run: Zipkin did not answer \/health within 3 s/);
+    }
+    assert.equal(zipkinSilent.passed, false);
+
     await stop("zipkin");
     const withoutEither = await verify();
     loadBalancingPasses(withoutEither);
