@@ -10,6 +10,7 @@ import { z } from "zod";
 import { formatIssues } from "../lib/errors.ts";
 import { log, waitingFor } from "../lib/log.ts";
 import { pollUntil } from "../lib/poll.ts";
+import { pidAlive } from "../lib/process.ts";
 import { commandExists, lastLines, mustRun, runCommand } from "./exec.ts";
 
 export const DOCKERD_LOG = "/var/log/envoy-pipeline-dockerd.log";
@@ -278,15 +279,6 @@ export async function ensureHostCommands(needs: ReadonlyArray<{ command: string;
   await apt.install(packages);
   for (const m of missing) {
     if (!(await commandExists(m.command))) throw new Error(`installed ${m.aptPackage}, but \`${m.command}\` is still not on PATH`);
-  }
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 

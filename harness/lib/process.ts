@@ -16,6 +16,16 @@ function liveMembers(pgid: number): boolean | undefined {
   return all.some((p) => p.pgrp === pgid && !exited(p));
 }
 
+/** Whether process `pid` exists (EPERM: it does, owned by another user). */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
 /** Whether process group `pid` still has a live member. */
 export function groupAlive(pid: number): boolean {
   // Never 0 or 1: kill(0)/kill(-1) address our own process group / every process.

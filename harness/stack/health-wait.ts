@@ -2,8 +2,9 @@
 // its health check printed last. (The stock one says only "Health check failed: unhealthy", and
 // compose removes the containers right after, taking the evidence with them.)
 import type Dockerode from "dockerode";
-import { Wait, type BoundPorts, type WaitStrategy } from "testcontainers";
+import { Wait, type BoundPorts } from "testcontainers";
 import { z } from "zod";
+import { TimedWait } from "./timed-wait.ts";
 
 const healthSchema = z.object({
   Name: z.string(),
@@ -20,24 +21,7 @@ const healthSchema = z.object({
   }),
 });
 
-export class ExplainedHealthCheckWait implements WaitStrategy {
-  private startupTimeoutMs = 60_000;
-  private timeoutSet = false;
-
-  withStartupTimeout(startupTimeoutMs: number): this {
-    this.startupTimeoutMs = startupTimeoutMs;
-    this.timeoutSet = true;
-    return this;
-  }
-
-  isStartupTimeoutSet(): boolean {
-    return this.timeoutSet;
-  }
-
-  getStartupTimeout(): number {
-    return this.startupTimeoutMs;
-  }
-
+export class ExplainedHealthCheckWait extends TimedWait {
   async waitUntilReady(container: Dockerode.Container, boundPorts: BoundPorts, startTime?: Date): Promise<void> {
     const inner = Wait.forHealthCheck().withStartupTimeout(this.startupTimeoutMs);
     try {

@@ -8,6 +8,7 @@ import { z } from "zod";
 import { formatIssues } from "../config.ts";
 import { PROJECT_LABEL, SERVICE_LABEL } from "./discover.ts";
 import { OWNER_LABELS } from "./owner.ts";
+import { pidAlive } from "../lib/process.ts";
 
 export interface OwnedStack {
   project: string;
@@ -110,15 +111,6 @@ export function formatAge(ms: number): string {
   if (s < 7200) return `${Math.round(s / 60)}m`;
   if (s < 172_800) return `${(s / 3600).toFixed(1)}h`;
   return `${(s / 86_400).toFixed(1)}d`;
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 export interface StaleProbe {

@@ -118,13 +118,15 @@ function errorReport(services: readonly string[], reason: string, startedAt: Dat
   };
 }
 
+/** A service with its route through Envoy, in the shape the checks take. */
+function routedService(service: string): { service: string; path: string; cluster: string; serviceId: string } {
+  const route = routeFor(service);
+  return { service, path: route.path, cluster: route.cluster, serviceId: route.id };
+}
+
 function specOf(state: ServiceState, weights: Readonly<Record<string, number>>): VerifyServiceSpec {
-  const route = routeFor(state.service);
   return {
-    service: state.service,
-    path: route.path,
-    cluster: route.cluster,
-    serviceId: route.id,
+    ...routedService(state.service),
     // The stack's replicas are identical, so each must get an equal share: a weight or an extra
     // endpoint that skews Envoy's balancing is a finding, not the expectation, unless the weights
     // are the configured ones (xds), which the balance check then holds Envoy to.
@@ -225,16 +227,10 @@ async function proveStack(
   // Prometheus' view of the replicas is awaited alongside the load, never before it.
   const prometheus = prom.ok ? new PrometheusClient(prom.value) : undefined;
   const budget = prom.ok ? prometheusBudget(await prometheusIntervals(prom.value)) : undefined;
-  const probed: ProbedService[] = states.map((s) => {
-    const route = routeFor(s.service);
-    return {
-      service: s.service,
-      cluster: route.cluster,
-      path: route.path,
-      serviceId: route.id,
-      replicas: s.serving.map((r) => ({ hostname: r.hostname, ip: r.ip })),
-    };
-  });
+  const probed: ProbedService[] = states.map((s) => ({
+    ...routedService(s.service),
+    replicas: s.serving.map((r) => ({ hostname: r.hostname, ip: r.ip })),
+  }));
   if (budget)
     say(`metrics: Prometheus may take up to ${(budget.targetsMs / 1000).toFixed(0)} s to scrape every replica (${budget.explain})`);
   const targetsSettled = prometheus && budget ? replicaTargetsProblem(prometheus, probed, budget) : Promise.resolve(undefined);

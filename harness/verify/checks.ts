@@ -432,23 +432,23 @@ function balanceContext(input: BalanceInput): BalanceContext {
     shareLine,
   };
 }
+/** The statistics of a balance report where no test ran (one replica, or the check could not run). */
+export const NO_BALANCE_TEST = {
+  method: "none",
+  statistic: null,
+  df: null,
+  pValue: null,
+  alpha: null,
+  bounds: null,
+  deviations: null,
+  power: 0,
+  workers: null,
+} as const satisfies Partial<BalanceReport>;
+
 function singleReplicaBalance(ctx: BalanceContext): BalanceOutcome {
   const { input, hostnames, n, notes, base } = ctx;
   const { replicas } = input;
-  const report: BalanceReport = {
-    ...base,
-    method: "none",
-    statistic: null,
-    df: null,
-    pValue: null,
-    alpha: null,
-    bounds: null,
-    deviations: null,
-    power: 0,
-    powerNote: "one replica: nothing to balance",
-    workers: null,
-    notes,
-  };
+  const report: BalanceReport = { ...base, ...NO_BALANCE_TEST, powerNote: "one replica: nothing to balance", notes };
   const passed = replicas.length === 1 && n > 0;
   return {
     check: {

@@ -1,6 +1,7 @@
 // Verdicts for checks that could not run. A check whose data cannot be had (Envoy's admin silent,
 // no running Envoy, Docker failing) still gives its verdict: FAIL, with the reason, so that the
 // other checks run and the reports say what happened instead of showing nothing.
+import { NO_BALANCE_TEST } from "./checks.ts";
 import type { Tally } from "./load.ts";
 import type { BalanceReport, CheckName, CheckResult, ReplicaInfo, ServiceReport } from "./schema.ts";
 
@@ -12,21 +13,13 @@ export function unavailableCheck(name: CheckName, reason: string): CheckResult {
 /** The balance report of a balance check that could not run. */
 export function emptyBalance(replicas: readonly ReplicaInfo[], tally: Tally | undefined, why: string): BalanceReport {
   return {
-    method: "none",
+    ...NO_BALANCE_TEST,
     hostnames: replicas.map((r) => r.hostname),
     counts: replicas.map((r) => tally?.replicas.get(r.hostname)?.count ?? 0),
     expectedShares: replicas.map(() => 1 / Math.max(1, replicas.length)),
     weighted: false,
     maxMinRatio: null,
-    statistic: null,
-    df: null,
-    pValue: null,
-    alpha: null,
-    bounds: null,
-    deviations: null,
-    power: 0,
     powerNote: why,
-    workers: null,
     retries: 0,
     unattributed: tally?.unattributed ?? 0,
     foreign: 0,
