@@ -48,6 +48,7 @@ export interface StageOptions {
   config?: string;
   composeFile?: string;
   project?: string;
+  target?: PipelineConfig["target"];
   waitTimeout?: number;
   scale?: string[];
   listenerPort?: number;
@@ -73,6 +74,7 @@ export function cliLayer(o: StageOptions): ConfigLayer {
   const layer: ConfigLayer = {};
   if (o.composeFile !== undefined) layer.composeFile = o.composeFile;
   if (o.project !== undefined) layer.projectName = o.project;
+  if (o.target !== undefined) layer.target = o.target;
   if (o.waitTimeout !== undefined) layer.waitTimeoutSeconds = o.waitTimeout;
   if (o.scale !== undefined) layer.scale = parseScale(o.scale);
   if (o.listenerPort !== undefined || o.adminPort !== undefined) {
@@ -114,6 +116,7 @@ function stageCommand(program: Command, name: string, description: string): Comm
     .option("--config <file>", "JSON config file (also ENVOY_PIPELINE_CONFIG)")
     .option("--compose-file <path>", "compose file of the stack")
     .option("--project <name>", "compose project name (default: from BUILD_TAG, else this checkout's; pipeline: unique per run)")
+    .addOption(new Option("--target <target>", "where the stack runs: compose (one engine) or swarm (DOCKER_HOST's swarm, else `cluster up`'s)").choices(["compose", "swarm"]))
     .option("--wait-timeout <seconds>", "longest a single wait may take", integer("--wait-timeout"));
 }
 

@@ -137,7 +137,7 @@ class EnvoyPipelineStepTests extends BaseTest {
     String message = pipelineErrorOf { script.call(agent: 'docker', timeoutMinutes: '30', replicas: [service1: 0]) }
 
     assertEquals([
-        "envoyPipeline: unknown key 'agent'; valid keys: cli, configFile, composeFile, project, waitTimeout, agentLabel, " +
+        "envoyPipeline: unknown key 'agent'; valid keys: cli, configFile, composeFile, project, waitTimeout, target, agentLabel, " +
             "timeoutMinutes, teardownTimeoutMinutes, trigger, abortPrevious, keepBuilds, forceLocal, listenerPort, adminPort, " +
             "discovery, replicas, requests, concurrency, reportDir, removeImages",
         "envoyPipeline: 'timeoutMinutes' must be an Integer from 1 to 1440 (minutes), got String '30'",

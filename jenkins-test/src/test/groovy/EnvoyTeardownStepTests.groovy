@@ -44,6 +44,6 @@ class EnvoyTeardownStepTests extends BaseTest {
 
     String message = pipelineErrorOf { script.call(keep: true) }
 
-    assertEquals("envoyTeardown: unknown key 'keep'; valid keys: cli, configFile, composeFile, project, waitTimeout, removeImages", message)
+    assertEquals("envoyTeardown: unknown key 'keep'; valid keys: cli, configFile, composeFile, project, waitTimeout, target, removeImages", message)
   }
 }
