@@ -20,6 +20,15 @@ class EnvoyTeardownStepTests extends BaseTest {
   }
 
   @Test
+  void itTearsDownOnTheGivenTarget() throws Exception {
+    def script = loadScript(scriptName)
+
+    script.call(target: 'swarm')
+
+    assertEquals([(DEFAULT_CLI + " 'teardown' '--target' 'swarm'")], shScripts())
+  }
+
+  @Test
   void itRemovesImagesOfTheGivenProjectOnRequest() throws Exception {
     def script = loadScript(scriptName)
 
