@@ -79,7 +79,10 @@ describe("configuration", () => {
     assert.equal(loadConfig({ env: {} }).target, "compose");
     assert.equal(loadConfig({ env: { ENVOY_PIPELINE_TARGET: "swarm" } }).target, "swarm");
     assert.equal(loadConfig({ env: { ENVOY_PIPELINE_TARGET: "swarm" }, cli: { target: "compose" } }).target, "compose");
-    assert.throws(() => loadConfig({ env: { ENVOY_PIPELINE_TARGET: "kubernetes" } }), (e: Error) => e instanceof ConfigError && /target: Invalid option/.test(e.message));
+    assert.throws(
+      () => loadConfig({ env: { ENVOY_PIPELINE_TARGET: "kubernetes" } }),
+      (e: Error) => e instanceof ConfigError && /target: Invalid option/.test(e.message),
+    );
   });
 
   it("parses scale specs and rejects malformed ones", () => {
