@@ -10,7 +10,7 @@
 // classifySwarmService is pure (the task and node lists in, a verdict's raw material out);
 // swarmServiceStates reads the manager and adds each silent task's last log lines.
 import type Dockerode from "dockerode";
-import { demuxLogs, type ExtraContainer, type NotServing, type ServiceState } from "../../stack/desired-state.ts";
+import { type ExtraContainer, logTail, type NotServing, type ServiceState } from "../../stack/desired-state.ts";
 import { StackDirectory, type StackMember } from "../../stack/directory.ts";
 import type { ReplicaContainer } from "../../stack/discover.ts";
 import { allServiceTasks, type SwarmNode, type SwarmTask, stackService, stackServices, swarmNodes } from "./tasks.ts";
@@ -104,21 +104,11 @@ export function classifySwarmService(
   return { service, desired, serving, notServing, extras, absent: Math.max(0, missing - notServing.length) };
 }
 
-/** A task's last log lines through the manager (`docker service logs` of one task). */
-async function taskLogTail(docker: Dockerode, taskId: string, lines: number): Promise<string[]> {
-  try {
-    // dockerode has Task#logs (GET /tasks/{id}/logs); its type declarations lack it.
-    const task = docker.getTask(taskId) as unknown as { logs(opts: Record<string, unknown>): Promise<unknown> };
-    const raw = await task.logs({ stdout: true, stderr: true, tail: lines, follow: false });
-    const text = Buffer.isBuffer(raw) ? demuxLogs(raw) : String(raw);
-    return text
-      .split("\n")
-      .map((l) => l.trimEnd())
-      .filter((l) => l !== "")
-      .slice(-lines);
-  } catch (err) {
-    return [`(no log: ${(err as Error).message.split("\n")[0]})`];
-  }
+/** A task's log through the manager (`docker service logs` of one task). */
+function readTaskLog(docker: Dockerode, taskId: string): (opts: Record<string, unknown>) => Promise<unknown> {
+  // dockerode has Task#logs (GET /tasks/{id}/logs); its type declarations lack it.
+  const task = docker.getTask(taskId) as unknown as { logs(opts: Record<string, unknown>): Promise<unknown> };
+  return (opts) => task.logs(opts);
 }
 
 /** The state of every service in `desired`, from the manager's task and node lists. */
@@ -134,7 +124,7 @@ export async function swarmServiceStates(
       const tasks = await allServiceTasks(docker, stack, service);
       const state = classifySwarmService(service, count, tasks, nodes, stack);
       const idOf = new Map(tasks.map((t) => [taskContainerName(t, stack, service), t.ID]));
-      for (const n of state.notServing) n.logTail = await taskLogTail(docker, idOf.get(n.container) ?? "", logLines);
+      for (const n of state.notServing) n.logTail = await logTail(readTaskLog(docker, idOf.get(n.container) ?? ""), logLines);
       return state;
     }),
   );
