@@ -6,6 +6,7 @@ import { parse } from "yaml";
 import { repoRoot } from "../../harness/config.ts";
 import { readStackModel } from "../../harness/render/model.ts";
 import { SHUTDOWN_GRACE_MS, swarmEnvoyConfig, swarmStack, type SwarmStackOptions } from "../../harness/targets/swarm/stack-file.ts";
+import { dockerHostAddress } from "../../harness/targets/swarm/connection.ts";
 import { parseTasks, publishedUrl, replicasFromTasks } from "../../harness/targets/swarm/tasks.ts";
 
 const model = readStackModel({
@@ -123,5 +124,13 @@ describe("swarm replicas from the task list", () => {
     ]);
     expect(publishedUrl(tasks, 9901, "172.18.0.2", "st_front-envoy")).toBe("http://172.18.0.2:30002");
     expect(() => publishedUrl(tasks, 9090, "172.18.0.2", "st_front-envoy")).toThrow(/no running task publishes port 9090/);
+  });
+});
+
+describe("which swarm", () => {
+  it("reaches a DOCKER_HOST manager's host-mode ports on its host", () => {
+    expect(dockerHostAddress("tcp://10.1.2.3:2376")).toBe("10.1.2.3");
+    expect(dockerHostAddress("ssh://ci@swarm-manager.example")).toBe("swarm-manager.example");
+    expect(dockerHostAddress("unix:///var/run/docker.sock")).toBe("127.0.0.1");
   });
 });
