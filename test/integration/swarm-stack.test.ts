@@ -3,7 +3,9 @@
 // each with its figure on stderr (lines starting `figure:`): replicas spread over the nodes, each
 // serving its share; a rolling image update under the verifier's load and its failed requests; a
 // node stopped and the time until verify passes again on the rescheduled tasks; and a backend on
-// swarm's default virtual IP failing the per-request check.
+// swarm's default virtual IP failing the per-request check. (This kernel has no IPVS: the VIP
+// reaches no replica at all here, so every load-balancing check refuses it; on a kernel with IPVS
+// the per-request check is the one that sees its per-connection spreading.)
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
