@@ -1,7 +1,7 @@
 // Which swarm the swarm target talks to: the one DOCKER_HOST's engine manages (a user's cluster),
 // or else the throwaway cluster of `envoy-pipeline cluster up` (ENVOY_PIPELINE_CLUSTER or the
 // default name). The harness never turns an engine into a manager: it only checks that it is one.
-import Dockerode from "dockerode";
+import type Dockerode from "dockerode";
 import { z } from "zod";
 import { ConfigError } from "../../config.ts";
 import { type Cluster, DEFAULT_CLUSTER, findCluster, NODE_API_PORT } from "./cluster.ts";
