@@ -21,7 +21,9 @@ import { deploy } from "./stages/deploy.ts";
 import { runPipeline } from "./pipeline/run.ts";
 import { prepare } from "./stages/prepare.ts";
 import { scaleMeasured } from "./stages/scale.ts";
-import { teardown } from "./stages/teardown.ts";
+import { teardown, teardownStack } from "./stages/teardown.ts";
+import { connectSwarm } from "./targets/swarm/connection.ts";
+import { stackServices } from "./targets/swarm/tasks.ts";
 import { runVerifyStage } from "./stages/verify.ts";
 import { registerRenderCommands } from "./targets/k8s/cli.ts";
 import { registerClusterCommands } from "./targets/swarm/cli.ts";
@@ -48,6 +50,7 @@ export interface StageOptions {
   config?: string;
   composeFile?: string;
   project?: string;
+  target?: PipelineConfig["target"];
   waitTimeout?: number;
   scale?: string[];
   listenerPort?: number;
@@ -73,6 +76,7 @@ export function cliLayer(o: StageOptions): ConfigLayer {
   const layer: ConfigLayer = {};
   if (o.composeFile !== undefined) layer.composeFile = o.composeFile;
   if (o.project !== undefined) layer.projectName = o.project;
+  if (o.target !== undefined) layer.target = o.target;
   if (o.waitTimeout !== undefined) layer.waitTimeoutSeconds = o.waitTimeout;
   if (o.scale !== undefined) layer.scale = parseScale(o.scale);
   if (o.listenerPort !== undefined || o.adminPort !== undefined) {
@@ -114,6 +118,12 @@ function stageCommand(program: Command, name: string, description: string): Comm
     .option("--config <file>", "JSON config file (also ENVOY_PIPELINE_CONFIG)")
     .option("--compose-file <path>", "compose file of the stack")
     .option("--project <name>", "compose project name (default: from BUILD_TAG, else this checkout's; pipeline: unique per run)")
+    .addOption(
+      new Option(
+        "--target <target>",
+        "where the stack runs: compose (one engine) or swarm (DOCKER_HOST's swarm, else `cluster up`'s)",
+      ).choices(["compose", "swarm"]),
+    )
     .option("--wait-timeout <seconds>", "longest a single wait may take", integer("--wait-timeout"));
 }
 
@@ -232,7 +242,7 @@ export function buildProgram(): Command {
       action(async (o: StageOptions) => {
         const config = configFrom(o);
         const ctx = await stageContext(config);
-        await requireStack(ctx.docker, config.projectName, "scale");
+        await requireStack(ctx.locator.exists, config.projectName, "scale", ctx.locator.where);
         const r = await scaleMeasured(ctx);
         for (const [service, replicas] of Object.entries(r.replicas)) {
           const c = r.convergence[service];
@@ -250,7 +260,7 @@ export function buildProgram(): Command {
     .action(
       action(async (o: StageOptions) => {
         const ctx = await stageContext(configFrom(o));
-        await requireStack(ctx.docker, ctx.config.projectName, "verify");
+        await requireStack(ctx.locator.exists, ctx.config.projectName, "verify", ctx.locator.where);
         return runVerifyStage(ctx, { json: o.json === true });
       }),
     );
@@ -268,14 +278,23 @@ export function buildProgram(): Command {
         const config = configFrom(o);
         await requireDockerEngine();
         const docker = dockerClient();
-        if (!(await stackExists(docker, config.projectName))) {
+        const swarm = config.target === "swarm" ? await connectSwarm(docker) : undefined;
+        const exists = swarm
+          ? (await stackServices(swarm.manager, config.projectName)).length > 0
+          : await stackExists(docker, config.projectName);
+        if (!exists) {
           // Like `docker compose down`: nothing to remove is not a failure (Jenkins' post steps run it whatever happened).
-          log.info(`teardown: no stack '${config.projectName}' on this Docker host: nothing to remove`);
+          log.info(
+            `teardown: no stack '${config.projectName}' on ${swarm ? `the swarm at ${swarm.dockerHost}` : "this Docker host"}: nothing to remove`,
+          );
+          // The images built on this host for a swarm stack go all the same.
+          if (swarm) await teardown(docker, config.projectName);
           return 0;
         }
-        const r = await teardown(docker, config.projectName);
+        const r = await teardownStack(docker, config, swarm);
+        const services = r.services ? `${r.services.length} swarm services, ` : "";
         log.info(
-          `removed ${r.containers.length} containers, ${r.networks.length} networks, ${r.volumes.length} volumes, ${r.images.length} image tags of ${config.projectName} in ${r.seconds.toFixed(1)}s` +
+          `removed ${services}${r.containers.length} containers, ${r.networks.length} networks, ${r.volumes.length} volumes, ${r.images.length} image tags of ${config.projectName} in ${r.seconds.toFixed(1)}s` +
             (r.imagesInUse.length > 0 ? ` (kept ${r.imagesInUse.join(", ")}: in use by another stack)` : ""),
         );
       }),

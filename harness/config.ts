@@ -26,6 +26,11 @@ export const configSchema = z
     composeFile: z.string().min(1),
     /** Further compose files layered over it (`-f a -f b`), e.g. an override for one environment. */
     composeOverrides: z.array(z.string().min(1)),
+    /**
+     * Where the stack runs: `compose` (one Docker engine, the default) or `swarm` (a Docker Swarm
+     * reached through DOCKER_HOST, or the throwaway cluster of `envoy-pipeline cluster up`).
+     */
+    target: z.enum(["compose", "swarm"]),
     /** Compose project name: unique per run so that two pipelines on one host never collide. */
     projectName: projectNameSchema,
     /** Replicas per compose service after the scale stage. */
@@ -102,6 +107,7 @@ export function defaults(env: NodeJS.ProcessEnv = process.env): PipelineConfig {
   return {
     composeFile: resolve(repoRoot, "docker-compose.yml"),
     composeOverrides: [],
+    target: "compose",
     projectName: defaultProjectName(env),
     scale: { service1: 3, service2: 3 },
     ports: { listener: 0, admin: 0 },
@@ -161,6 +167,7 @@ const envBool = (env: NodeJS.ProcessEnv, name: string): boolean | undefined => {
 export function layerFromEnv(env: NodeJS.ProcessEnv = process.env): ConfigLayer {
   const layer: ConfigLayer = {};
   if (env.ENVOY_PIPELINE_COMPOSE_FILE) layer.composeFile = env.ENVOY_PIPELINE_COMPOSE_FILE;
+  if (env.ENVOY_PIPELINE_TARGET) layer.target = env.ENVOY_PIPELINE_TARGET as PipelineConfig["target"];
   const project = env.ENVOY_PIPELINE_PROJECT ?? env.COMPOSE_PROJECT_NAME;
   if (project) layer.projectName = project;
   if (env.ENVOY_PIPELINE_SCALE) layer.scale = parseScale(env.ENVOY_PIPELINE_SCALE);

@@ -11,7 +11,7 @@
 // Only one Declarative Pipeline may run in a build, so call it once, as the whole Jenkinsfile.
 def call(Map config = [:]) {
   Map shared = envoyPipelineSupport.defaults()
-  // cli, configFile, composeFile, project, waitTimeout: see envoyPipelineSupport.commonDefaults
+  // cli, configFile, composeFile, project, waitTimeout, target: see envoyPipelineSupport.commonDefaults
   Map defaultConfig = envoyPipelineSupport.commonDefaults(shared) + [
     // Label expression of the agent that runs the build; it needs Docker and Node.js ('' = any agent).
     agentLabel    : shared.agentLabel,
@@ -51,7 +51,7 @@ def call(Map config = [:]) {
       [reportDir: [kind: 'workspacePath']])
 
   // Each step gets exactly its own keys (a step rejects keys it does not know).
-  Map common = cfg.subMap(['cli', 'configFile', 'composeFile', 'project', 'waitTimeout'])
+  Map common = cfg.subMap(['cli', 'configFile', 'composeFile', 'project', 'waitTimeout', 'target'])
   Map prepareArgs = common + [forceLocal: cfg.forceLocal]
   Map buildArgs = common
   Map deployArgs = common + [listenerPort: cfg.listenerPort, adminPort: cfg.adminPort, discovery: cfg.discovery]

@@ -61,6 +61,7 @@ import groovy.transform.Field
   configFile    : [kind: 'string', flag: '--config'],
   composeFile   : [kind: 'string', flag: '--compose-file'],
   project       : [kind: 'projectName', flag: '--project'],
+  target        : [kind: 'choice', values: ['compose', 'swarm'], flag: '--target'],
   waitTimeout   : [kind: 'integer', min: 1, max: 3600, unit: 'seconds', flag: '--wait-timeout'],
   forceLocal    : [kind: 'boolean', flag: '--force-local'],
   listenerPort  : [kind: 'integer', min: 0, max: 65535, flag: '--listener-port'],
@@ -123,6 +124,8 @@ Map commonDefaults(Map shared) {
     project    : null,
     // --wait-timeout: seconds any single wait (health, scale convergence) may take.
     waitTimeout: null,
+    // --target: 'compose' (the CLI's default) or 'swarm' (the swarm DOCKER_HOST points at).
+    target     : null,
   ]
 }
 

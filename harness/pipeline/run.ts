@@ -9,7 +9,7 @@ import { stageContext, type StageContext } from "../stages/context.ts";
 import { deploy } from "../stages/deploy.ts";
 import { prepare } from "../stages/prepare.ts";
 import { scaleMeasured } from "../stages/scale.ts";
-import { teardown } from "../stages/teardown.ts";
+import { teardownStack } from "../stages/teardown.ts";
 import { verifyStack, type VerifyOutcome } from "../stages/verify.ts";
 
 export interface StageTiming {
@@ -60,9 +60,7 @@ export async function pipeline(config: PipelineConfig): Promise<PipelineSummary>
   const tearDown = (): Promise<void> => {
     if (!ctx) return Promise.resolve();
     const c = ctx;
-    tornDown ??= timed(timings, "teardown", () => teardown(c.docker, config.projectName, { removeImages: config.removeImages })).then(
-      () => undefined,
-    );
+    tornDown ??= timed(timings, "teardown", () => teardownStack(c.docker, c.config, c.swarm)).then(() => undefined);
     return tornDown;
   };
 
@@ -84,11 +82,9 @@ export async function pipeline(config: PipelineConfig): Promise<PipelineSummary>
         if (stopped > 0) log.info(`  stopped ${stopped} child process(es) of the interrupted stage`);
         if (!ctx) break;
         try {
-          const r =
-            pass === 0
-              ? (await tearDown(), undefined)
-              : await teardown(ctx.docker, config.projectName, { removeImages: config.removeImages });
-          const empty = pass > 0 && r !== undefined && r.containers.length === 0 && r.networks.length === 0;
+          const r = pass === 0 ? (await tearDown(), undefined) : await teardownStack(ctx.docker, ctx.config, ctx.swarm);
+          const empty =
+            pass > 0 && r !== undefined && r.containers.length === 0 && r.networks.length === 0 && (r.services ?? []).length === 0;
           emptyPasses = empty ? emptyPasses + 1 : 0;
           if (r && !empty) log.warn(`  removed ${r.containers.length} more containers started while tearing down`);
         } catch (err) {

@@ -126,9 +126,13 @@ export function demuxLogs(buf: Buffer): string {
   return Buffer.concat(parts).toString("utf8");
 }
 
-async function logTail(docker: Dockerode, name: string, lines: number): Promise<string[]> {
+/**
+ * The last `lines` lines of a log that `read` fetches with Docker's log options (a container's, or
+ * a swarm task's through the manager); a log that cannot be read says why instead.
+ */
+export async function logTail(read: (opts: Record<string, unknown>) => Promise<unknown>, lines: number): Promise<string[]> {
   try {
-    const raw = (await docker.getContainer(name).logs({ stdout: true, stderr: true, tail: lines, follow: false })) as unknown;
+    const raw = await read({ stdout: true, stderr: true, tail: lines, follow: false });
     const text = Buffer.isBuffer(raw) ? demuxLogs(raw) : String(raw);
     return text
       .split("\n")
@@ -150,7 +154,7 @@ export async function serviceStates(
   return Promise.all(
     Object.entries(desired).map(async ([service, count]) => {
       const state = classifyService(service, count, await projectContainers(docker, project, service), project);
-      for (const n of state.notServing) n.logTail = await logTail(docker, n.container, logLines);
+      for (const n of state.notServing) n.logTail = await logTail((opts) => docker.getContainer(n.container).logs(opts), logLines);
       return state;
     }),
   );

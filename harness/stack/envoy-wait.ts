@@ -2,14 +2,14 @@
 // every one of them passes Envoy's active health check: the moment traffic reaches them all.
 import { Agent } from "node:http";
 import { z } from "zod";
-import type Dockerode from "dockerode";
 import type { PipelineConfig } from "../config.ts";
 import { EnvoyAdmin, type UpstreamCluster } from "../envoy/admin.ts";
 import { errorMessage } from "../lib/errors.ts";
 import { getJson } from "../lib/http.ts";
 import { pollUntil } from "../lib/poll.ts";
 import { log, waitingFor } from "../log.ts";
-import { runningReplicas, type ReplicaContainer, type StackEndpoints } from "./discover.ts";
+import type { ReplicaContainer, StackEndpoints } from "./discover.ts";
+import type { StackLocator } from "./locator.ts";
 import { routeFor } from "./routes.ts";
 
 export interface ClusterMismatch {
@@ -154,7 +154,7 @@ export async function waitForTraffic(
  * requests through the listener have reached every one of them.
  */
 export async function waitForEnvoy(
-  ctx: { config: PipelineConfig; docker: Dockerode },
+  ctx: { config: PipelineConfig; locator: StackLocator },
   endpoints: StackEndpoints,
   services: readonly string[],
 ): Promise<number> {
@@ -167,12 +167,12 @@ export async function waitForEnvoy(
       admin,
       services.map((service) => ({
         cluster: routeFor(service).cluster,
-        replicas: () => runningReplicas(ctx.docker, ctx.config.projectName, service),
+        replicas: () => ctx.locator.replicas(service),
       })),
       { timeoutMs, onProgress },
     );
     for (const service of services) {
-      const replicas = await runningReplicas(ctx.docker, ctx.config.projectName, service);
+      const replicas = await ctx.locator.replicas(service);
       await waitForTraffic(endpoints.listenerUrl, routeFor(service).path, replicas, {
         timeoutMs: Math.max(5000, timeoutMs - (Date.now() - t0)),
         onProgress,

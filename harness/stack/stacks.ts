@@ -162,11 +162,16 @@ export async function stackExists(docker: Dockerode, project: string): Promise<b
   return (await docker.listContainers({ all: true, filters: { label: [`${PROJECT_LABEL}=${project}`] } })).length > 0;
 }
 
-/** For scale and verify: the stack must be there. */
-export async function requireStack(docker: Dockerode, project: string, stage: string): Promise<void> {
-  if (!(await stackExists(docker, project))) {
+/** For scale and verify: the stack must be there (`where`: "this Docker host", or the swarm). */
+export async function requireStack(
+  exists: () => Promise<boolean>,
+  project: string,
+  stage: string,
+  where = "this Docker host",
+): Promise<void> {
+  if (!(await exists())) {
     throw new StackMissingError(
-      `${stage}: no stack '${project}' on this Docker host (deploy it first: envoy-pipeline deploy${project.startsWith("envoy-pipeline-") ? "" : ` --project ${project}`}; see envoy-pipeline ls)`,
+      `${stage}: no stack '${project}' on ${where} (deploy it first: envoy-pipeline deploy${project.startsWith("envoy-pipeline-") ? "" : ` --project ${project}`}; see envoy-pipeline ls)`,
     );
   }
 }

@@ -1,12 +1,14 @@
 // deploy: `docker compose up` through Testcontainers, waiting on every container's health check
-// and then on Envoy reporting each service's replicas healthy. No sleeps: only observed state.
+// (or, with --target swarm, `docker stack deploy` waiting on the tasks' states), and then on Envoy
+// reporting each service's replicas healthy. No sleeps: only observed state.
 // First: it names the reaper image before "testcontainers" is loaded (harness/reaper/session.ts).
 import { composeEnvironmentFor } from "../stack/compose-environment.ts";
 import { EnvoyAdmin } from "../envoy/admin.ts";
 import { applyTracingSampling } from "../envoy/tracing-sampling.ts";
 import { log, waitingFor } from "../log.ts";
-import { runningReplicas, stackEndpoints, type ReplicaContainer, type StackEndpoints } from "../stack/discover.ts";
+import type { ReplicaContainer, StackEndpoints } from "../stack/discover.ts";
 import { waitForEnvoy } from "../stack/envoy-wait.ts";
+import { swarmModel, swarmUp } from "../targets/swarm/stack.ts";
 import type { StageContext } from "./context.ts";
 
 export interface DeployResult {
@@ -17,14 +19,24 @@ export interface DeployResult {
 
 export async function deploy(ctx: StageContext): Promise<DeployResult> {
   const t0 = Date.now();
-  await waitingFor(`compose up of project ${ctx.config.projectName} (health checks)`, () => composeEnvironmentFor(ctx).up());
-  const endpoints = await stackEndpoints(ctx.docker, ctx.config.projectName);
+  if (ctx.swarm) {
+    await swarmUp(ctx.swarm, {
+      stack: ctx.config.projectName,
+      model: swarmModel(ctx.config.composeFile, ctx.config.scale, ctx.composeEnv),
+      listenerPort: ctx.config.ports.listener,
+      adminPort: ctx.config.ports.admin,
+      timeoutMs: ctx.config.waitTimeoutSeconds * 1000,
+    });
+  } else {
+    await waitingFor(`compose up of project ${ctx.config.projectName} (health checks)`, () => composeEnvironmentFor(ctx).up());
+  }
+  const endpoints = await ctx.locator.endpoints();
   // Before any traffic: the sampling rate holds for everything the pipeline sends from here on.
   await applyTracingSampling(new EnvoyAdmin(endpoints.adminUrl), ctx.config.tracing.sampling);
   log.info(`  Envoy traces ${ctx.config.tracing.sampling} % of requests (tracing.sampling)`);
   const services = Object.keys(ctx.config.scale);
   await waitForEnvoy(ctx, endpoints, services);
   const replicas: Record<string, ReplicaContainer[]> = {};
-  for (const service of services) replicas[service] = await runningReplicas(ctx.docker, ctx.config.projectName, service);
+  for (const service of services) replicas[service] = await ctx.locator.replicas(service);
   return { seconds: (Date.now() - t0) / 1000, endpoints, replicas };
 }

@@ -1,9 +1,11 @@
-// scale: sets each service's replica count (`compose up --scale`), then waits until Envoy routes to
-// exactly the new set of replicas, all passing its health check.
+// scale: sets each service's replica count (`compose up --scale`, or `docker service scale` with
+// --target swarm), then waits until Envoy routes to exactly the new set of replicas, all passing
+// its health check.
 import { log, waitingFor } from "../log.ts";
 import { routeFor } from "../stack/routes.ts";
 import { measureConvergence, type ConvergenceResult } from "../verify/convergence.ts";
-import { runningReplicas, stackEndpoints, type ReplicaContainer, type StackEndpoints } from "../stack/discover.ts";
+import type { ReplicaContainer, StackEndpoints } from "../stack/discover.ts";
+import { swarmScale } from "../targets/swarm/stack.ts";
 import { drainThenStop } from "../xds/drain.ts";
 import type { StageContext } from "./context.ts";
 import { composeEnvironmentFor } from "../stack/compose-environment.ts";
@@ -21,10 +23,16 @@ export interface ScaleResult {
 export async function composeScale(ctx: StageContext, target: Record<string, number>): Promise<void> {
   const services = Object.keys(target);
   if (services.length === 0) throw new Error("scale: no service to scale (the scale map is empty)");
+  const description = services.map((s) => `${s}=${target[s]}`).join(" ");
+  const swarm = ctx.swarm;
+  if (swarm) {
+    return waitingFor(`docker service scale ${description} (task states)`, () =>
+      swarmScale(swarm, ctx.config.projectName, target, ctx.config.waitTimeoutSeconds * 1000),
+    );
+  }
   // xds: replicas that go away are drained in Envoy before they are stopped (harness/xds/drain.ts).
   if (ctx.config.discovery === "xds") await drainThenStop(ctx.docker, ctx.config.projectName, target);
   const scaleArgs = services.flatMap((s) => ["--scale", `${s}=${target[s]}`]);
-  const description = services.map((s) => `${s}=${target[s]}`).join(" ");
   await waitingFor(`scaling ${description}`, () =>
     composeEnvironmentFor(ctx).withNoRecreate().withClientOptions({ commandOptions: scaleArgs }).up(services),
   );
@@ -40,7 +48,7 @@ export async function scale(ctx: StageContext, target: Record<string, number> = 
 /** After compose scaled: Envoy routes to exactly the new replicas, each reached by traffic. */
 async function settleScale(ctx: StageContext, target: Record<string, number>, t0: number): Promise<ScaleResult> {
   const services = Object.keys(target);
-  const endpoints = await stackEndpoints(ctx.docker, ctx.config.projectName);
+  const endpoints = await ctx.locator.endpoints();
   const converged = await waitForEnvoy(
     ctx,
     endpoints,
@@ -48,7 +56,7 @@ async function settleScale(ctx: StageContext, target: Record<string, number>, t0
   );
   const replicas: Record<string, ReplicaContainer[]> = {};
   for (const service of services) {
-    replicas[service] = await runningReplicas(ctx.docker, ctx.config.projectName, service);
+    replicas[service] = await ctx.locator.replicas(service);
     if (replicas[service].length !== target[service]) {
       throw new Error(`scale: ${service} has ${replicas[service].length} running replicas, expected ${target[service]}`);
     }
@@ -68,7 +76,7 @@ export interface MeasuredScale extends ScaleResult {
  */
 export async function scaleMeasured(ctx: StageContext, target: Record<string, number> = ctx.config.scale): Promise<MeasuredScale> {
   const t0 = Date.now();
-  const endpoints = await stackEndpoints(ctx.docker, ctx.config.projectName);
+  const endpoints = await ctx.locator.endpoints();
   let scaling: Promise<void> | undefined;
   const doScale = (): Promise<void> => (scaling ??= composeScale(ctx, target));
   const measured = await Promise.all(
@@ -82,7 +90,7 @@ export async function scaleMeasured(ctx: StageContext, target: Record<string, nu
           serviceId: route.id,
           scale: doScale,
           expected: async () =>
-            (await runningReplicas(ctx.docker, ctx.config.projectName, service)).map((r) => ({
+            (await ctx.locator.replicas(service)).map((r) => ({
               name: r.name,
               hostname: r.hostname,
               ip: r.ip,

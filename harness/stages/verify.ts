@@ -14,7 +14,6 @@ import { log } from "../log.ts";
 import {
   metricsProbeCheck,
   PrometheusClient,
-  publishedUrl,
   prometheusBudget,
   prometheusIntervals,
   replicaTargetsProblem,
@@ -27,9 +26,9 @@ import {
 } from "../observability/index.ts";
 import { bytesCheck } from "../observability/bytes-check.ts";
 import { type ObservabilityPanel, observabilityPanelOrNull, panelScopeSince } from "../observability/report.ts";
-import { serviceStates, type ServiceState } from "../stack/desired-state.ts";
-import { stackDirectory, type StackDirectory } from "../stack/directory.ts";
-import { stackEndpoints, type StackEndpoints } from "../stack/discover.ts";
+import type { ServiceState } from "../stack/desired-state.ts";
+import type { StackDirectory } from "../stack/directory.ts";
+import type { StackEndpoints } from "../stack/discover.ts";
 import { routeFor } from "../stack/routes.ts";
 import { withConvergence, type ConvergenceResult } from "../verify/convergence.ts";
 import { clearReports, formatReport, writeReports, type WrittenReports } from "../verify/report.ts";
@@ -202,21 +201,21 @@ async function proveStack(
   desired: Record<string, number>,
   startedAt: Date,
 ): Promise<Omit<VerifyOutcome, "files" | "table" | "passed">> {
-  const { config, docker } = ctx;
+  const { config, locator } = ctx;
   const project = config.projectName;
   const say = (line: string): void => log.info(line);
 
   say(
     `verify ${project}: reading the desired state (${Object.entries(desired)
       .map(([s, n]) => `${s}=${n}`)
-      .join(", ")}) and the stack from Docker`,
+      .join(", ")}) and the stack from ${config.target === "swarm" ? "the swarm's tasks" : "Docker"}`,
   );
-  const [states, directory] = await Promise.all([serviceStates(docker, project, desired), stackDirectory(docker, project)]);
+  const [states, directory] = await Promise.all([locator.serviceStates(desired), locator.directory()]);
   // Each found on its own: Zipkin missing must not keep the metrics check from running.
   const [envoy, prom, zipkin] = await Promise.all([
-    attempt(() => stackEndpoints(docker, project)),
-    attempt(() => publishedUrl(docker, project, "prometheus", 9090)),
-    attempt(() => publishedUrl(docker, project, "zipkin", 9411)),
+    attempt(() => locator.endpoints()),
+    attempt(() => locator.publishedUrl("prometheus", 9090)),
+    attempt(() => locator.publishedUrl("zipkin", 9411)),
   ]);
   const endpoints = envoy.ok ? envoy.value : undefined;
   const observability: Partial<ObservabilityEndpoints> = {

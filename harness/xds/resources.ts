@@ -153,7 +153,7 @@ function routeConfiguration(spec: FrontProxySpec): Resource {
         // As in envoy.yaml: a replica that went away between two updates refuses the connection:
         // try another host instead of failing the request.
         retry_policy: {
-          retry_on: "connect-failure,refused-stream,reset-before-request",
+          retry_on: "connect-failure,refused-stream,reset",
           num_retries: { value: 2 },
           retry_host_predicate: [
             {

@@ -293,8 +293,12 @@ export function createServer(options: ServiceOptions): http.Server {
       res.setHeader("content-length", body.length);
       res.setHeader("cache-control", "no-store");
       for (const [name, value] of Object.entries(reply.headers ?? {})) res.setHeader(name, value);
-      // While draining, tell keep-alive clients (Envoy) not to reuse this connection.
-      if (lifecycle.draining) res.setHeader("connection", "close");
+      // While draining, tell keep-alive clients (Envoy) not to reuse this connection, and Envoy to
+      // fail this host's active health check now rather than at its next probe.
+      if (lifecycle.draining) {
+        res.setHeader("connection", "close");
+        res.setHeader("x-envoy-immediate-health-check-fail", "true");
+      }
       if (method === "HEAD") {
         res.end();
       } else {

@@ -35,6 +35,15 @@ export interface ServiceConfig {
   failEvery: number | undefined;
   /** LOG_LEVEL: debug | info | warn | error (default info). Health and metrics scrapes log at debug. */
   logLevel: LogLevel;
+  /**
+   * SHUTDOWN_GRACE_MS: after SIGTERM, how long the service keeps accepting and serving while it
+   * answers /healthz with 503 and marks every answer `x-envoy-immediate-health-check-fail`, before
+   * it closes its listener (default 0: close at once). Time for the proxy in front to take it out
+   * of rotation: Envoy keeps a host that left DNS until it fails a health check, so a replica that
+   * closed at once is still picked, and refuses or times out, until then. The orchestrator's stop
+   * timeout must cover it (swarm's stop_grace_period).
+   */
+  shutdownGraceMs: number;
 }
 
 /** Thrown by loadConfig; `variables` lists the environment variables that were wrong. */
@@ -72,6 +81,7 @@ const EnvSchema = z.object({
     .optional(),
   RESPONSE_DELAY_MS: integer(0, 60_000).optional(),
   FAIL_EVERY: integer(1, 1_000_000).optional(),
+  SHUTDOWN_GRACE_MS: integer(0, 60_000).optional(),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"], { error: "must be one of debug, info, warn, error" }).optional(),
 });
 
@@ -107,5 +117,6 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     responseDelayMs: e.RESPONSE_DELAY_MS ?? 0,
     failEvery: e.FAIL_EVERY,
     logLevel: e.LOG_LEVEL ?? "info",
+    shutdownGraceMs: e.SHUTDOWN_GRACE_MS ?? 0,
   };
 }

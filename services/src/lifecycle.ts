@@ -1,7 +1,12 @@
-// Graceful shutdown. On SIGTERM (docker stop, compose scale-down) the service stops accepting
-// connections, answers /healthz with 503, lets requests in flight finish (their responses carry
-// `Connection: close`), closes idle keep-alive sockets at once, and flushes queued spans. An idle
-// service is gone in a few milliseconds; a hard deadline forces the rest.
+// Graceful shutdown. On SIGTERM (docker stop, compose scale-down, a swarm rolling update) the
+// service drains: /healthz answers 503 and every response carries `Connection: close` and
+// `x-envoy-immediate-health-check-fail`, so Envoy takes it out of rotation at its next answer or
+// health check. With a grace period (SHUTDOWN_GRACE_MS) it keeps accepting and serving that long,
+// so requests Envoy still sends meanwhile are answered rather than refused. Then it stops
+// accepting connections, lets requests in flight finish, closes idle keep-alive sockets at once,
+// and flushes queued spans. Without a grace period an idle service is gone in a few milliseconds;
+// a hard deadline forces the rest.
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Server } from "node:http";
 import type { Logger } from "./logging.js";
 import type { SpanReporter } from "./reporter.js";
@@ -29,6 +34,8 @@ export interface ShutdownOptions {
   drainTimeoutMs?: number;
   /** How long the final span flush may take (default 400 ms). */
   flushTimeoutMs?: number;
+  /** How long to keep serving while draining, before the listener closes (default 0). */
+  graceMs?: number;
 }
 
 export interface ShutdownResult {
@@ -42,9 +49,14 @@ export async function shutdown(options: ShutdownOptions): Promise<ShutdownResult
   const drainTimeoutMs = options.drainTimeoutMs ?? 2500;
   const started = performance.now();
   lifecycle.beginDrain();
+  const graceMs = options.graceMs ?? 0;
+  if (graceMs > 0) {
+    logger.info("draining: still serving, /healthz answers 503", { grace_ms: graceMs });
+    await sleep(graceMs);
+  }
 
-  // Everything up to the first await runs synchronously: when shutdown() returns its promise the
-  // listening socket is already closed (main.ts relies on this to log "shutting down" truthfully).
+  // Everything from here up to the next await runs synchronously: without a grace period, when
+  // shutdown() returns its promise the listening socket is already closed.
   const closed = new Promise<void>((resolve) => {
     // Stop accepting; the callback runs when the last connection has closed. An error here only
     // means the server was not listening, which is as closed as it gets.

@@ -8,7 +8,7 @@ import { Lifecycle, shutdown } from "./lifecycle.js";
 import { createLogger } from "./logging.js";
 import { createReporter } from "./reporter.js";
 
-/** Whatever happens during shutdown, the process is gone this long after the signal. */
+/** Whatever happens during shutdown, the process is gone this long after the signal (plus the grace period). */
 const HARD_DEADLINE_MS = 3000;
 
 function readConfig(): ServiceConfig {
@@ -66,14 +66,15 @@ function onSignal(signal: NodeJS.Signals): void {
     process.exit(1);
   }
   stopping = true;
+  const deadlineMs = HARD_DEADLINE_MS + config.shutdownGraceMs;
   setTimeout(() => {
-    logger.error("shutdown hard deadline reached; exiting", { deadline_ms: HARD_DEADLINE_MS });
+    logger.error("shutdown hard deadline reached; exiting", { deadline_ms: deadlineMs });
     process.exit(1);
-  }, HARD_DEADLINE_MS).unref();
+  }, deadlineMs).unref();
   // shutdown() closes the listening socket before its first await, so by the time this line is
   // logged no new connection is accepted.
-  const stopped = shutdown({ server, lifecycle, reporter, logger });
-  logger.info("shutting down", { signal });
+  const stopped = shutdown({ server, lifecycle, reporter, logger, graceMs: config.shutdownGraceMs });
+  logger.info("shutting down", { signal, grace_ms: config.shutdownGraceMs });
   stopped
     .then((result) => {
       logger.info("stopped", { signal, clean: result.clean, shutdown_ms: result.durationMs });

@@ -75,6 +75,16 @@ describe("configuration", () => {
     );
   });
 
+  it("targets compose unless told swarm (file, ENVOY_PIPELINE_TARGET or --target), and names a bad target", () => {
+    assert.equal(loadConfig({ env: {} }).target, "compose");
+    assert.equal(loadConfig({ env: { ENVOY_PIPELINE_TARGET: "swarm" } }).target, "swarm");
+    assert.equal(loadConfig({ env: { ENVOY_PIPELINE_TARGET: "swarm" }, cli: { target: "compose" } }).target, "compose");
+    assert.throws(
+      () => loadConfig({ env: { ENVOY_PIPELINE_TARGET: "kubernetes" } }),
+      (e: Error) => e instanceof ConfigError && /target: Invalid option/.test(e.message),
+    );
+  });
+
   it("parses scale specs and rejects malformed ones", () => {
     assert.deepEqual(parseScale(["service1=3,service2=2", "service3=1"]), { service1: 3, service2: 2, service3: 1 });
     assert.throws(() => parseScale("service1"), /'service1' is not SERVICE=REPLICAS/);

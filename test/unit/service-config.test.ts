@@ -23,6 +23,7 @@ test("defaults: PORT 8080, SERVICE_NAME service<ID>, no Zipkin, info logs, no de
     responseDelayMs: 0,
     failEvery: undefined,
     logLevel: "info",
+    shutdownGraceMs: 0,
   });
 });
 
@@ -36,6 +37,7 @@ test("every variable is read", () => {
     RESPONSE_DELAY_MS: "25",
     FAIL_EVERY: "7",
     LOG_LEVEL: "debug",
+    SHUTDOWN_GRACE_MS: "4000",
   });
   assert.deepEqual(config, {
     serviceId: "2",
@@ -46,6 +48,7 @@ test("every variable is read", () => {
     responseDelayMs: 25,
     failEvery: 7,
     logLevel: "debug",
+    shutdownGraceMs: 4000,
   });
 });
 

@@ -29,7 +29,8 @@ interface Child {
 function launch(t: { onTestFinished(fn: () => unknown): void }, env: Record<string, string>): Child {
   const cleanEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
-    if (v !== undefined && !/^(SERVICE_|PORT$|ZIPKIN_|REPORTED_|RESPONSE_DELAY|LOG_LEVEL$|NODE_OPTIONS$)/.test(k)) cleanEnv[k] = v;
+    if (v !== undefined && !/^(SERVICE_|PORT$|ZIPKIN_|REPORTED_|RESPONSE_DELAY|LOG_LEVEL$|SHUTDOWN_GRACE|NODE_OPTIONS$)/.test(k))
+      cleanEnv[k] = v;
   }
   const proc = spawn(process.execPath, ["--import", "tsx", MAIN], {
     cwd: ROOT,
@@ -149,6 +150,31 @@ test("SIGTERM with only an idle keep-alive connection exits 0 without waiting fo
   // Not cut at the drain deadline: the idle connection was closed at once.
   assert.equal(child.lines.find((l) => l.msg === "stopped")?.clean, true);
   assert.ok(!child.lines.some((l) => l.msg === "requests still in flight at the drain deadline; closing their connections"));
+});
+
+test("SIGTERM with a grace period: still serving, /healthz 503 and every answer tells Envoy to fail the host; then the listener closes and it exits 0", async (t) => {
+  // Long enough for the requests below on a busy machine; the test waits for events, not for it.
+  const child = await started(t, { SHUTDOWN_GRACE_MS: "3000" });
+  child.proc.kill("SIGTERM");
+  await child.waitForLog("draining: still serving, /healthz answers 503");
+
+  // New connections are still accepted while draining: what Envoy sends meanwhile is answered.
+  const [health, answer] = await Promise.all([get(child.port, "/healthz"), get(child.port, "/service/1")]);
+  const exit = await child.exited;
+  const refused = await connectOutcome(child.port);
+
+  assert.equal(health.status, 503);
+  assert.equal(health.headers["x-envoy-immediate-health-check-fail"], "true");
+  assert.equal(answer.status, 200, "a request during the grace period is served");
+  assert.equal(answer.headers["x-envoy-immediate-health-check-fail"], "true", "Envoy fails the host's health check at this answer");
+  assert.equal(answer.headers.connection, "close");
+  const order = child.lines
+    .map((l) => l.msg)
+    .filter((m) => ["draining: still serving, /healthz answers 503", "request", "stopped"].includes(m));
+  assert.deepEqual(order.slice(0, 1), ["draining: still serving, /healthz answers 503"]);
+  assert.equal(order.at(-1), "stopped", "the listener closed only after the grace period's requests");
+  assert.equal(exit.code, 0, `exit code; stderr: ${child.stderr()}`);
+  assert.equal(refused, "ECONNREFUSED", "nothing listens after the exit");
 });
 
 test("SIGINT shuts down the same way", async (t) => {

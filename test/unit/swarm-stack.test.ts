@@ -5,7 +5,8 @@ import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { repoRoot } from "../../harness/config.ts";
 import { readStackModel } from "../../harness/render/model.ts";
-import { swarmEnvoyConfig, swarmStack, type SwarmStackOptions } from "../../harness/targets/swarm/stack-file.ts";
+import { SHUTDOWN_GRACE_MS, swarmEnvoyConfig, swarmStack, type SwarmStackOptions } from "../../harness/targets/swarm/stack-file.ts";
+import { dockerHostAddress } from "../../harness/targets/swarm/connection.ts";
 import { parseTasks, publishedUrl, replicasFromTasks } from "../../harness/targets/swarm/tasks.ts";
 
 const model = readStackModel({
@@ -40,6 +41,15 @@ describe("swarm stack file", () => {
     expect(s.service1?.image).toBe("envoy-pipeline/service:run7");
     expect(s["front-envoy"]?.image).toBe("envoy-pipeline/front-envoy:run7");
     expect(s.service1?.deploy.update_config?.order).toBe("start-first");
+  });
+
+  it("lets a stopping replica drain: it keeps serving for the grace period, which swarm's stop timeout covers", () => {
+    const s = swarmStack(model, opts).services as Record<string, { environment?: Record<string, string>; stop_grace_period?: string }>;
+    for (const name of ["service1", "service2"]) {
+      expect(s[name]?.environment?.SHUTDOWN_GRACE_MS, name).toBe(String(SHUTDOWN_GRACE_MS));
+      // Grace, then up to 2.5 s for requests in flight and 0.4 s for the span flush, before SIGKILL.
+      expect(Number.parseInt(s[name]?.stop_grace_period ?? "0", 10) * 1000).toBeGreaterThan(SHUTDOWN_GRACE_MS + 2900);
+    }
   });
 
   it("publishes Envoy in host mode on a manager, with envoy.yaml on tasks.<service> mounted as a config", () => {
@@ -114,5 +124,13 @@ describe("swarm replicas from the task list", () => {
     ]);
     expect(publishedUrl(tasks, 9901, "172.18.0.2", "st_front-envoy")).toBe("http://172.18.0.2:30002");
     expect(() => publishedUrl(tasks, 9090, "172.18.0.2", "st_front-envoy")).toThrow(/no running task publishes port 9090/);
+  });
+});
+
+describe("which swarm", () => {
+  it("reaches a DOCKER_HOST manager's host-mode ports on its host", () => {
+    expect(dockerHostAddress("tcp://10.1.2.3:2376")).toBe("10.1.2.3");
+    expect(dockerHostAddress("ssh://ci@swarm-manager.example")).toBe("swarm-manager.example");
+    expect(dockerHostAddress("unix:///var/run/docker.sock")).toBe("127.0.0.1");
   });
 });

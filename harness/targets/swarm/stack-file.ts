@@ -36,6 +36,17 @@ const hostPort = (target: number, published: number) => ({
   mode: "host",
 });
 
+/**
+ * How long a replica keeps serving after SIGTERM while it fails its health check (the service's
+ * SHUTDOWN_GRACE_MS): Envoy keeps a host that left DNS until it fails a health check, so a task
+ * that stopped listening at once would still be picked, and refuse or time out, until then. 4 s
+ * covers Envoy's health-check interval (2 s) and timeout (1 s); under load Envoy drops the host at
+ * its first answer carrying `x-envoy-immediate-health-check-fail`.
+ */
+export const SHUTDOWN_GRACE_MS = 4000;
+/** Swarm's stop timeout: the grace period, the in-flight drain (2.5 s) and the span flush, with room. */
+export const STOP_GRACE_PERIOD = "10s";
+
 /** The same health check the compose file gives the services (the image carries it too). */
 const serviceHealthcheck = {
   test: ["CMD", "node", "-e", "fetch('http://127.0.0.1:8080/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"],
@@ -61,9 +72,9 @@ export function swarmStack(model: StackModel, opts: SwarmStackOptions): Record<s
   for (const b of model.backends) {
     services[b.name] = {
       image: b.image,
-      environment: b.environment,
+      environment: { ...b.environment, SHUTDOWN_GRACE_MS: String(SHUTDOWN_GRACE_MS) },
       healthcheck: serviceHealthcheck,
-      stop_grace_period: "3s",
+      stop_grace_period: STOP_GRACE_PERIOD,
       deploy: {
         replicas: opts.initialReplicas,
         endpoint_mode: opts.vipBackends?.includes(b.name) ? "vip" : "dnsrr",

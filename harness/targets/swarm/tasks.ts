@@ -12,8 +12,12 @@ const taskSchema = z.object({
   Slot: z.number().int().optional(),
   NodeID: z.string().optional(),
   DesiredState: z.string(),
+  CreatedAt: z.string().optional(),
   Status: z.object({
     State: z.string(),
+    /** Swarm's reason for a failed or rejected task ("No such image: ...", "task: non-zero exit (1)"). */
+    Err: z.string().optional(),
+    Message: z.string().optional(),
     ContainerStatus: z.object({ ContainerID: z.string().optional() }).optional(),
     PortStatus: z
       .object({
@@ -64,11 +68,49 @@ export function replicasFromTasks(tasks: readonly SwarmTask[], stack: string, se
     .sort((a, b) => a.number - b.number);
 }
 
+const nodeListSchema = z.array(
+  z.object({
+    ID: z.string(),
+    Description: z.object({ Hostname: z.string() }).optional(),
+    Status: z.object({ State: z.string() }),
+  }),
+);
+
+export interface SwarmNode {
+  id: string;
+  /** The node's hostname (the throwaway cluster's node container name). */
+  hostname: string;
+  /** ready, down, unknown, disconnected */
+  state: string;
+}
+
+/** Every node the manager knows, by id. */
+export async function swarmNodes(docker: Dockerode): Promise<Map<string, SwarmNode>> {
+  const nodes = nodeListSchema.safeParse(await docker.listNodes());
+  if (!nodes.success) throw new DiscoveryError(`swarm node list: unexpected shape: ${formatIssues(nodes.error)}`);
+  return new Map(nodes.data.map((n) => [n.ID, { id: n.ID, hostname: n.Description?.Hostname ?? n.ID, state: n.Status.State }]));
+}
+
 /** Ids of the nodes the manager sees as ready. */
 export async function readyNodes(docker: Dockerode): Promise<Set<string>> {
-  const nodes = z.array(z.object({ ID: z.string(), Status: z.object({ State: z.string() }) })).safeParse(await docker.listNodes());
-  if (!nodes.success) throw new DiscoveryError(`swarm node list: unexpected shape: ${formatIssues(nodes.error)}`);
-  return new Set(nodes.data.filter((n) => n.Status.State === "ready").map((n) => n.ID));
+  return new Set([...(await swarmNodes(docker)).values()].filter((n) => n.state === "ready").map((n) => n.id));
+}
+
+/** Swarm's label naming the stack a service belongs to (set by `docker stack deploy`). */
+export const STACK_LABEL = "com.docker.stack.namespace";
+
+/** The stack's services, by their names in the stack file. */
+export async function stackServices(docker: Dockerode, stack: string): Promise<string[]> {
+  const list = z
+    .array(z.object({ Spec: z.object({ Name: z.string() }) }))
+    .safeParse(await docker.listServices({ filters: { label: [`${STACK_LABEL}=${stack}`] } }));
+  if (!list.success) throw new DiscoveryError(`swarm service list: unexpected shape: ${formatIssues(list.error)}`);
+  return list.data.map((s) => s.Spec.Name.slice(stack.length + 1)).sort();
+}
+
+/** Every task of a stack service (history included), wherever it is. */
+export async function allServiceTasks(docker: Dockerode, stack: string, service: string): Promise<SwarmTask[]> {
+  return parseTasks(await docker.listTasks({ filters: { service: [stackService(stack, service)] } }));
 }
 
 /**
@@ -77,11 +119,8 @@ export async function readyNodes(docker: Dockerode): Promise<Set<string>> {
  * it serves nothing, so it is no replica.
  */
 export async function serviceTasks(docker: Dockerode, stack: string, service: string): Promise<SwarmTask[]> {
-  const [tasks, ready] = await Promise.all([
-    docker.listTasks({ filters: { service: [stackService(stack, service)] } }),
-    readyNodes(docker),
-  ]);
-  return parseTasks(tasks).filter((t) => t.NodeID === undefined || t.NodeID === "" || ready.has(t.NodeID));
+  const [tasks, ready] = await Promise.all([allServiceTasks(docker, stack, service), readyNodes(docker)]);
+  return tasks.filter((t) => t.NodeID === undefined || t.NodeID === "" || ready.has(t.NodeID));
 }
 
 /** Running replicas of one stack service: the swarm counterpart of discover.ts runningReplicas. */

@@ -31,8 +31,8 @@ class CliContractTests extends BaseTest {
   /** step → [configs]: the defaults, every key at its lower bounds, at its upper bounds, and odd strings. */
   Map<String, List<Map>> cases() {
     Map common = [cli: ShellArgv.PRINTF_CLI]
-    Map low = common + [configFile: 'c.json', composeFile: 'compose.yml', project: 'p', waitTimeout: 1]
-    Map high = common + [configFile: 'ci/envoy.json', composeFile: 'stack/compose.yml', project: 'x' * 63, waitTimeout: 3600]
+    Map low = common + [configFile: 'c.json', composeFile: 'compose.yml', project: 'p', waitTimeout: 1, target: 'compose']
+    Map high = common + [configFile: 'ci/envoy.json', composeFile: 'stack/compose.yml', project: 'x' * 63, waitTimeout: 3600, target: 'swarm']
     Map odd = common + [configFile: ODD, composeFile: ODD, project: 'jenkins-a_b-42', waitTimeout: 90]
     return [
         envoyPrepare : [common, low + [forceLocal: true], high + [forceLocal: false], odd],

@@ -38,7 +38,7 @@ class EnvoyBuildStepTests extends BaseTest {
 
     String message = pipelineErrorOf { script.call(replicas: [service1: 2]) }
 
-    assertEquals("envoyBuild: unknown key 'replicas'; valid keys: cli, configFile, composeFile, project, waitTimeout", message)
+    assertEquals("envoyBuild: unknown key 'replicas'; valid keys: cli, configFile, composeFile, project, waitTimeout, target", message)
     assertTrue(shScripts().isEmpty())
   }
 

@@ -48,6 +48,25 @@ class EnvoyDeployStepTests extends BaseTest {
   }
 
   @Test
+  void itPassesTheTarget() throws Exception {
+    def script = loadScript(scriptName)
+
+    script.call(target: 'swarm')
+
+    assertEquals([(DEFAULT_CLI + " 'deploy' '--target' 'swarm'")], shScripts())
+  }
+
+  @Test
+  void itRejectsAnUnknownTarget() throws Exception {
+    def script = loadScript(scriptName)
+
+    String message = pipelineErrorOf { script.call(target: 'kubernetes') }
+
+    assertEquals("envoyDeploy: 'target' must be one of 'compose', 'swarm', got String 'kubernetes'", message)
+    assertTrue(shScripts().isEmpty())
+  }
+
+  @Test
   void itRejectsAPortOutOfRange() throws Exception {
     def script = loadScript(scriptName)
 
@@ -73,7 +92,7 @@ class EnvoyDeployStepTests extends BaseTest {
     String message = pipelineErrorOf { script.call(listenerport: 8080, adminPort: -1, project: 42) }
 
     assertEquals([
-        "envoyDeploy: unknown key 'listenerport' (did you mean 'listenerPort'?); valid keys: cli, configFile, composeFile, project, waitTimeout, listenerPort, adminPort, discovery",
+        "envoyDeploy: unknown key 'listenerport' (did you mean 'listenerPort'?); valid keys: cli, configFile, composeFile, project, waitTimeout, target, listenerPort, adminPort, discovery",
         "envoyDeploy: 'project' must be a compose project name (lower-case letters, digits, '_' and '-', starting with a letter or digit, at most 63 characters), got Integer 42",
         "envoyDeploy: 'adminPort' must be an Integer from 0 to 65535, got Integer -1",
     ], message.readLines())

@@ -54,6 +54,33 @@ class EnvoyPipelineStepTests extends BaseTest {
   }
 
   @Test
+  void itRunsEveryStageOnTheGivenTarget() throws Exception {
+    def script = loadScript(scriptName)
+
+    script.call(target: 'swarm')
+
+    assertJobStatusSuccess()
+    assertEquals([
+        (DEFAULT_CLI + " 'prepare' '--target' 'swarm'"),
+        (DEFAULT_CLI + " 'build' '--target' 'swarm'"),
+        (DEFAULT_CLI + " 'deploy' '--target' 'swarm'"),
+        (DEFAULT_CLI + " 'scale' '--target' 'swarm' '--scale' 'service1=3' '--scale' 'service2=3'"),
+        (DEFAULT_CLI + " 'verify' '--target' 'swarm' '--scale' 'service1=3' '--scale' 'service2=3' '--report-dir' 'reports'"),
+        (DEFAULT_CLI + " 'teardown' '--target' 'swarm'"),
+    ], shScripts())
+  }
+
+  @Test
+  void itRejectsAnUnknownTargetBeforeAnyStage() throws Exception {
+    def script = loadScript(scriptName)
+
+    String message = pipelineErrorOf { script.call(target: 'k8s') }
+
+    assertEquals("envoyPipeline: 'target' must be one of 'compose', 'swarm', got String 'k8s'", message)
+    assertTrue(shScripts().isEmpty())
+  }
+
+  @Test
   void itRecordsAndArchivesTheVerifyReportThenTearsDown() throws Exception {
     def script = loadScript(scriptName)
 
@@ -137,7 +164,7 @@ class EnvoyPipelineStepTests extends BaseTest {
     String message = pipelineErrorOf { script.call(agent: 'docker', timeoutMinutes: '30', replicas: [service1: 0]) }
 
     assertEquals([
-        "envoyPipeline: unknown key 'agent'; valid keys: cli, configFile, composeFile, project, waitTimeout, agentLabel, " +
+        "envoyPipeline: unknown key 'agent'; valid keys: cli, configFile, composeFile, project, waitTimeout, target, agentLabel, " +
             "timeoutMinutes, teardownTimeoutMinutes, trigger, abortPrevious, keepBuilds, forceLocal, listenerPort, adminPort, " +
             "discovery, replicas, requests, concurrency, reportDir, removeImages",
         "envoyPipeline: 'timeoutMinutes' must be an Integer from 1 to 1440 (minutes), got String '30'",

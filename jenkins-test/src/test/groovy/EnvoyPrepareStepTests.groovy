@@ -49,7 +49,7 @@ class EnvoyPrepareStepTests extends BaseTest {
     String message = pipelineErrorOf { script.call(forcelocal: true) }
 
     assertEquals("envoyPrepare: unknown key 'forcelocal' (did you mean 'forceLocal'?); " +
-        "valid keys: cli, configFile, composeFile, project, waitTimeout, forceLocal", message)
+        "valid keys: cli, configFile, composeFile, project, waitTimeout, target, forceLocal", message)
     assertJobStatusFailure()
     assertTrue('nothing may run after a bad config', shScripts().isEmpty())
   }

@@ -29,6 +29,15 @@ class EnvoyScaleStepTests extends BaseTest {
   }
 
   @Test
+  void itScalesOnTheGivenTarget() throws Exception {
+    def script = loadScript(scriptName)
+
+    script.call(target: 'swarm', replicas: [service1: 2])
+
+    assertEquals([(DEFAULT_CLI + " 'scale' '--target' 'swarm' '--scale' 'service1=2'")], shScripts())
+  }
+
+  @Test
   void itRejectsZeroAndNegativeReplicas() throws Exception {
     def script = loadScript(scriptName)
 

@@ -20,6 +20,15 @@ class EnvoyTeardownStepTests extends BaseTest {
   }
 
   @Test
+  void itTearsDownOnTheGivenTarget() throws Exception {
+    def script = loadScript(scriptName)
+
+    script.call(target: 'swarm')
+
+    assertEquals([(DEFAULT_CLI + " 'teardown' '--target' 'swarm'")], shScripts())
+  }
+
+  @Test
   void itRemovesImagesOfTheGivenProjectOnRequest() throws Exception {
     def script = loadScript(scriptName)
 
@@ -44,6 +53,6 @@ class EnvoyTeardownStepTests extends BaseTest {
 
     String message = pipelineErrorOf { script.call(keep: true) }
 
-    assertEquals("envoyTeardown: unknown key 'keep'; valid keys: cli, configFile, composeFile, project, waitTimeout, removeImages", message)
+    assertEquals("envoyTeardown: unknown key 'keep'; valid keys: cli, configFile, composeFile, project, waitTimeout, target, removeImages", message)
   }
 }

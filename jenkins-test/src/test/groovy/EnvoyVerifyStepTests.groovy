@@ -30,6 +30,15 @@ class EnvoyVerifyStepTests extends BaseTest {
   }
 
   @Test
+  void itVerifiesOnTheGivenTarget() throws Exception {
+    def script = loadScript(scriptName)
+
+    script.call(target: 'swarm')
+
+    assertEquals([(DEFAULT_CLI + " 'verify' '--target' 'swarm' '--report-dir' 'reports'")], shScripts())
+  }
+
+  @Test
   void itVerifiesTheServicesThatWereScaled() throws Exception {
     def script = loadScript(scriptName)
 

@@ -24,7 +24,7 @@ class StepContractTests extends BaseTest {
     STEPS.each { String step ->
       shCalls.clear()
       String message = pipelineErrorOf { loadScript("vars/${step}.groovy").call(notAKey: 1) }
-      assertTrue(message, message.startsWith("${step}: unknown key 'notAKey'; valid keys: cli, configFile, composeFile, project, waitTimeout"))
+      assertTrue(message, message.startsWith("${step}: unknown key 'notAKey'; valid keys: cli, configFile, composeFile, project, waitTimeout, target"))
       assertTrue("${step} ran sh before rejecting its config".toString(), shScripts().isEmpty())
     }
   }

@@ -1,0 +1,40 @@
+// Where a deployed stack's parts are found: the one seam between the stages and the target they
+// run on. The compose target reads containers by compose's labels (discover.ts, desired-state.ts,
+// directory.ts); the swarm target reads the swarm's tasks (harness/targets/swarm/locator.ts). The
+// stages ask only this, so deploy, scale and verify are the same code on both targets.
+import type Dockerode from "dockerode";
+import { publishedUrl } from "../observability/endpoints.ts";
+import { serviceStates, type ServiceState } from "./desired-state.ts";
+import { stackDirectory, type StackDirectory } from "./directory.ts";
+import { stackExists } from "./stacks.ts";
+import { runningReplicas, stackEndpoints, type ReplicaContainer, type StackEndpoints } from "./discover.ts";
+
+export interface StackLocator {
+  /** Where the stack lives, for messages: "this Docker host", "the swarm at tcp://…". */
+  where: string;
+  /** Whether anything of the stack exists (a stage that needs it says so in one line otherwise). */
+  exists(): Promise<boolean>;
+  /** Replicas of a service that can serve, in replica order. */
+  replicas(service: string): Promise<ReplicaContainer[]>;
+  /** Envoy's listener and admin URLs, as reached from this host. */
+  endpoints(): Promise<StackEndpoints>;
+  /** The URL of `port` published by a (non-backend) service such as prometheus or zipkin. */
+  publishedUrl(service: string, port: number): Promise<string>;
+  /** Each service's desired replicas against what runs: serving, not serving and why, extras. */
+  serviceStates(desired: Record<string, number>): Promise<ServiceState[]>;
+  /** Who is behind an address or a hostname, for verdicts that name culprits. */
+  directory(): Promise<StackDirectory>;
+}
+
+/** The compose target: one engine, containers found by the project's labels. */
+export function composeLocator(docker: Dockerode, project: string): StackLocator {
+  return {
+    where: "this Docker host",
+    exists: () => stackExists(docker, project),
+    replicas: (service) => runningReplicas(docker, project, service),
+    endpoints: () => stackEndpoints(docker, project),
+    publishedUrl: (service, port) => publishedUrl(docker, project, service, port),
+    serviceStates: (desired) => serviceStates(docker, project, desired),
+    directory: () => stackDirectory(docker, project),
+  };
+}
