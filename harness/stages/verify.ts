@@ -33,6 +33,7 @@ import { stackEndpoints, type StackEndpoints } from "../stack/discover.ts";
 import { routeFor } from "../stack/routes.ts";
 import { withConvergence, type ConvergenceResult } from "../verify/convergence.ts";
 import { clearReports, formatReport, writeReports, type WrittenReports } from "../verify/report.ts";
+import { l4ConnectionsFor, layersResult, probeL4 } from "../verify/layers.ts";
 import { runVerify, type VerifyServiceSpec } from "../verify/run.ts";
 import type { CheckResult, VerifyReport } from "../verify/schema.ts";
 import { unavailableCheck, unrunServiceReport } from "../verify/unrun.ts";
@@ -196,6 +197,38 @@ async function loadPanel(
   return observabilityPanelOrNull(prometheus, { ...panelScopeSince(before, scrapedAfter), services }, warn);
 }
 
+/**
+ * Envoy's two layers per service: L4 connections through its tcp_proxy listener beside the
+ * load's one keep-alive L7 connection. Sent last, after the metrics, bytes and tracing windows,
+ * because these requests reach the replicas without Envoy's HTTP listener seeing them.
+ */
+async function addLayers(report: VerifyReport, endpoints: StackEndpoints, states: readonly ServiceState[]): Promise<void> {
+  await Promise.all(
+    states.map(async (state) => {
+      const service = report.services.find((s) => s.service === state.service);
+      if (!service || service.requests.sent === 0) return;
+      const route = routeFor(state.service);
+      const url = endpoints.l4Urls?.[state.service];
+      const l4 = url
+        ? {
+            url,
+            probe: await probeL4({
+              l4Url: url,
+              path: route.path,
+              serviceId: route.id,
+              connections: l4ConnectionsFor(state.serving.length),
+              requestsPerConnection: 4,
+            }),
+          }
+        : { missing: `front-envoy publishes no L4 listener for ${state.service} (container port ${route.tcpPort})` };
+      const { check, report: layers } = layersResult(l4, service.perRequest, state.serving);
+      if (layers) service.layers = layers;
+      addCheck(report, state.service, check);
+      log.info(`  ${check.passed ? "PASS" : "FAIL"} ${state.service} layers: ${check.reason}`);
+    }),
+  );
+}
+
 /** Every check against the stack; throws only for internal errors and bad input. */
 async function proveStack(
   ctx: StageContext,
@@ -338,6 +371,7 @@ async function proveStack(
     log.info(`  ${r.passed ? "PASS" : "FAIL"} ${r.service ?? ""} ${r.name}: ${directory.nameIn(r.detail)}`);
   }
   report.observability = panel;
+  if (endpoints && !listenerSilent) await addLayers(report, endpoints, states);
   report.afterLoadSeconds = (Date.now() - loadEndedAt.getTime()) / 1000;
   log.info(`verify: verdict ${report.afterLoadSeconds.toFixed(1)} s after the load-balancing load`);
   return { report, endpoints, observability };
