@@ -79,7 +79,7 @@ export interface L4Probe {
   connections: string[][];
   /** Connections that needed a reconnect: their requests did not all go over one TCP connection. */
   reconnected: number;
-  /** Requests that named no replica (transport errors, non-JSON answers), with why. */
+  /** Requests that named no replica (transport errors, Envoy's or bad answers), with why; the probe stops at the first. */
   failures: string[];
 }
 
@@ -97,14 +97,15 @@ export async function probeL4(o: L4ProbeOptions): Promise<L4Probe> {
       requests: o.requestsPerConnection,
       concurrency: 1,
       connections: 1,
-      giveUpAfter: 2,
-      ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
+      giveUpAfter: 1,
+      timeoutMs: o.timeoutMs ?? 5000,
     });
     if (load.connectionsOpened > 1) out.reconnected += 1;
     out.connections.push([...load.tally.replicas.values()].flatMap((r) => Array.from({ length: r.count }, () => r.hostname)));
     for (const f of load.tally.failures.values()) out.failures.push(`${f.count} × ${f.detail}`);
-    // A listener that refuses every connection: one connection's failures say it all.
-    if (load.tally.ok === 0 && load.tally.abandoned > 0) break;
+    // A failure already decides the verdict: no more timeouts on a replica that hangs (the
+    // reachability and membership checks name it).
+    if (load.tally.unattributed > 0) break;
   }
   return out;
 }
@@ -127,6 +128,7 @@ export function layersResult(
   const l7Connection = Object.entries(l7.seen).flatMap(([h, n]) => Array.from({ length: n }, () => h));
   const v = layerCheck({ l4Connections: l4.probe.connections, l7Connection, replicas: replicas.map((r) => r.hostname) });
   const problems: string[] = [];
+  if (l4.probe.failures.length > 0) problems.push(`L4 requests failed (${l4.probe.failures.join("; ")})`);
   if (l4.probe.reconnected > 0) problems.push(`${l4.probe.reconnected} L4 connection(s) were reopened, so their grouping is not per connection`);
   if (l7.connectionsOpened !== 1) problems.push(`the L7 load used ${l7.connectionsOpened} connections instead of one`);
   const passed = v.passed && problems.length === 0;
