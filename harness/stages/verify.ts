@@ -199,8 +199,9 @@ async function loadPanel(
 
 /**
  * Envoy's two layers per service: L4 connections through its tcp_proxy listener beside the
- * load's one keep-alive L7 connection. Sent last, after the metrics, bytes and tracing windows,
- * because these requests reach the replicas without Envoy's HTTP listener seeing them.
+ * load's one keep-alive L7 connection. Sent after the windows of the report's panel, the metrics
+ * and the bytes checks (beside the tracing check, which follows its own traces), because these
+ * requests reach the replicas without Envoy's HTTP listener seeing them.
  */
 async function addLayers(report: VerifyReport, endpoints: StackEndpoints, states: readonly ServiceState[]): Promise<void> {
   await Promise.all(
@@ -354,7 +355,8 @@ async function proveStack(
   for (const m of metrics) if (m.detail.startsWith("could not run")) bytes.push({ ...m, name: "bytes" });
   const prometheusAnswers = metrics.some((m) => !m.detail.startsWith("could not run"));
 
-  // The panel illustrates the run and decides nothing; tracing follows its own probes in Zipkin.
+  // The panel illustrates the run and decides nothing; tracing follows its own probes in Zipkin;
+  // the layers probe runs beside it, after the windows of the panel, metrics and bytes.
   const [panel, tracing] = await Promise.all([
     prometheus && prometheusAnswers && probeBefore !== undefined
       ? loadPanel(
@@ -365,13 +367,13 @@ async function proveStack(
         )
       : Promise.resolve(null),
     tracingEarly ?? sendTracing().then((follow) => follow()),
+    endpoints && !listenerSilent ? addLayers(report, endpoints, states) : Promise.resolve(),
   ]);
   for (const r of [...metrics, ...bytes, ...tracing]) {
     if (r.service) addCheck(report, r.service, asCheck(r, directory));
     log.info(`  ${r.passed ? "PASS" : "FAIL"} ${r.service ?? ""} ${r.name}: ${directory.nameIn(r.detail)}`);
   }
   report.observability = panel;
-  if (endpoints && !listenerSilent) await addLayers(report, endpoints, states);
   report.afterLoadSeconds = (Date.now() - loadEndedAt.getTime()) / 1000;
   log.info(`verify: verdict ${report.afterLoadSeconds.toFixed(1)} s after the load-balancing load`);
   return { report, endpoints, observability };
