@@ -123,13 +123,17 @@ export function layersResult(
   replicas: readonly { hostname: string }[],
 ): { check: CheckResult; report: LayersReport | undefined } {
   if ("missing" in l4) {
-    return { check: { name: "layers", passed: false, reason: `could not run: ${l4.missing}`, culprits: [], details: [] }, report: undefined };
+    return {
+      check: { name: "layers", passed: false, reason: `could not run: ${l4.missing}`, culprits: [], details: [] },
+      report: undefined,
+    };
   }
   const l7Connection = Object.entries(l7.seen).flatMap(([h, n]) => Array.from({ length: n }, () => h));
   const v = layerCheck({ l4Connections: l4.probe.connections, l7Connection, replicas: replicas.map((r) => r.hostname) });
   const problems: string[] = [];
   if (l4.probe.failures.length > 0) problems.push(`L4 requests failed (${l4.probe.failures.join("; ")})`);
-  if (l4.probe.reconnected > 0) problems.push(`${l4.probe.reconnected} L4 connection(s) were reopened, so their grouping is not per connection`);
+  if (l4.probe.reconnected > 0)
+    problems.push(`${l4.probe.reconnected} L4 connection(s) were reopened, so their grouping is not per connection`);
   if (l7.connectionsOpened !== 1) problems.push(`the L7 load used ${l7.connectionsOpened} connections instead of one`);
   const passed = v.passed && problems.length === 0;
   const perConnection = l4.probe.connections.map((c) => c.length);

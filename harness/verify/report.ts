@@ -19,7 +19,9 @@ function serviceHeader(s: ServiceReport): string {
  * connection stays on one replica) and the requests of one L7 keep-alive connection it answered.
  */
 function layerRows(s: ServiceReport, l: LayersReport): string[][] {
-  const hosts = [...new Set([...s.replicas.map((r) => r.hostname), ...Object.keys(l.l4.connectionsPerReplica), ...Object.keys(l.l7.requestsPerReplica)])];
+  const hosts = [
+    ...new Set([...s.replicas.map((r) => r.hostname), ...Object.keys(l.l4.connectionsPerReplica), ...Object.keys(l.l7.requestsPerReplica)]),
+  ];
   const name = (h: string): string => s.replicas.find((r) => r.hostname === h)?.container ?? h;
   return [
     [

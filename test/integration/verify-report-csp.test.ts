@@ -127,6 +127,7 @@ async function render(browser: Browser, url: string, csp: string): Promise<Rende
           fairDasharrays: all("svg line.fair", "stroke-dasharray"),
           passColour: getComputedStyle(document.querySelector(".pass") ?? document.body).color,
           tableBorder: getComputedStyle(document.querySelector("td") ?? document.body).borderTopStyle,
+          // biome-ignore lint/performance/useDomNodeTextContent: the rendered text is the point (what a person sees, cells tab-separated)
           layersText: document.querySelector("table.layers")?.innerText ?? null,
           layersBorder: ((cell) => (cell ? getComputedStyle(cell).borderTopStyle : null))(document.querySelector("table.layers td")),
         };

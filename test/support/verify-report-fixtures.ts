@@ -97,7 +97,13 @@ export function withLayers(s: ServiceReport): ServiceReport {
   return {
     ...s,
     layers: {
-      l4: { url: "http://127.0.0.1:32771", connections: 6, requests: 24, mixedConnections: 0, connectionsPerReplica: { aaa111: 4, "bbb<222>": 2 } },
+      l4: {
+        url: "http://127.0.0.1:32771",
+        connections: 6,
+        requests: 24,
+        mixedConnections: 0,
+        connectionsPerReplica: { aaa111: 4, "bbb<222>": 2 },
+      },
       l7: { requests: 4, connections: 1, requestsPerReplica: { aaa111: 2, "bbb<222>": 2 } },
     },
   };

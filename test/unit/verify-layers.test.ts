@@ -49,7 +49,15 @@ describe("L4 versus L7", () => {
   });
 
   it("as verify's check: both distributions in the report; a missing L4 listener or a reopened connection fails it", () => {
-    const probe = { connections: [["a", "a"], ["b", "b"], ["c", "c"]], reconnected: 0, failures: [] };
+    const probe = {
+      connections: [
+        ["a", "a"],
+        ["b", "b"],
+        ["c", "c"],
+      ],
+      reconnected: 0,
+      failures: [],
+    };
     const l7 = { seen: { a: 2, b: 1, c: 1 }, connectionsOpened: 1 };
     const hosts = replicas.map((hostname) => ({ hostname }));
     const ok = layersResult({ url: "http://127.0.0.1:1", probe }, l7, hosts);

@@ -31,7 +31,10 @@ describe("report", () => {
   it("shows Envoy's two layers side by side: terminal, JUnit properties, HTML table; none without the measurement", () => {
     const report = sampleReport([withLayers(sampleService("service1", true)), sampleService("service2", true)]);
     const text = formatReport(report);
-    assert.match(text, /layers: replica\s+L4 tcp_proxy: connections \(of 6, 0 on >1 replica\)\s+L7 HTTP: requests of one connection \(of 4\)/);
+    assert.match(
+      text,
+      /layers: replica\s+L4 tcp_proxy: connections \(of 6, 0 on >1 replica\)\s+L7 HTTP: requests of one connection \(of 4\)/,
+    );
     assert.match(text, /\n {2}s-1\s+4\s+2\n {2}s-2\s+2\s+2\n/);
     assert.equal((text.match(/layers: replica/g) ?? []).length, 1, "service2 has no layers table");
     const xml = toJUnit(report);
