@@ -16,7 +16,8 @@ import { stageContext, type StageContext } from "../harness/stages/context.ts";
 import { deploy } from "../harness/stages/deploy.ts";
 import { composeScale, scale } from "../harness/stages/scale.ts";
 import { teardown } from "../harness/stages/teardown.ts";
-import { PROJECT_LABEL, runningReplicas } from "../harness/stack/discover.ts";
+import { demuxLogs } from "../harness/stack/desired-state.ts";
+import { PROJECT_LABEL, runningReplicas, SERVICE_LABEL } from "../harness/stack/discover.ts";
 import { parseEventLines } from "../harness/xds/docker-source.ts";
 
 type Mode = PipelineConfig["discovery"];
@@ -98,6 +99,22 @@ async function healthyEvents(ctx: StageContext, project: string) {
   return { healthyAt, close: () => stream.destroy() };
 }
 
+/**
+ * The control plane's account of the convergence, on stderr: the Docker events it saw for the new
+ * replicas and each snapshot it published after them, with Docker's timestamps of its log lines.
+ */
+async function controlPlaneTrace(ctx: StageContext, project: string, replicas: readonly string[]): Promise<void> {
+  const [cp] = await ctx.docker.listContainers({ filters: { label: [`${PROJECT_LABEL}=${project}`, `${SERVICE_LABEL}=control-plane`] } });
+  if (!cp) return;
+  const raw = (await ctx.docker.getContainer(cp.Id).logs({ stdout: true, stderr: true, timestamps: true, follow: false })) as unknown;
+  const text = Buffer.isBuffer(raw) ? demuxLogs(raw) : String(raw);
+  const lines = text.split("\n");
+  const first = lines.findIndex((l) => replicas.some((r) => l.includes(r)));
+  for (const line of lines.slice(Math.max(0, first))) {
+    if (replicas.some((r) => line.includes(r)) || line.includes("snapshot:")) process.stderr.write(`bench: xds: control plane: ${line}\n`);
+  }
+}
+
 async function until(what: string, timeoutMs: number, probe: () => boolean): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (!probe()) {
@@ -149,6 +166,12 @@ async function benchMode(mode: Mode): Promise<DiscoveryFigures> {
       health.close();
       await load.stop();
     }
+    if (mode === "xds")
+      await controlPlaneTrace(
+        ctx,
+        config.projectName,
+        convergence.map((c) => c.replica),
+      );
     await scale(ctx, { service1: 3, service2: 1 });
 
     // Scale-down 3 → 1 under steady load.
