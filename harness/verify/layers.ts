@@ -53,7 +53,9 @@ export function layerCheck(o: LayerObservation): LayerVerdict {
   const perConnection =
     o.l4Connections.length > 0 ? Math.round(o.l4Connections.reduce((a, c) => a + c.length, 0) / o.l4Connections.length) : 0;
   const summary =
-    `L4: ${o.l4Connections.length} connections × ~${perConnection} requests, each on one replica (connections per replica: ${show(l4)}); ` +
+    `L4: ${o.l4Connections.length} connections × ~${perConnection} requests, ${
+      mixed.length === 0 ? "each on one replica" : `${mixed.length} of them on several replicas`
+    } (connections per replica${mixed.length === 0 ? "" : ", by first answer"}: ${show(l4)}); ` +
     `L7: ${o.l7Connection.length} requests over one connection reached ${Object.keys(l7).length} of ${o.replicas.length} replicas (${show(l7)})`;
   return {
     passed: problems.length === 0,
