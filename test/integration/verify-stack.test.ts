@@ -58,6 +58,7 @@ describe("verify on a healthy 3 + 3 stack", { timeout: 900_000 }, () => {
       const layers = last?.report.services.find((x) => x.service === service)?.layers;
       assert.ok(layers, `${service}: no layers measurement`);
       console.log(`${service} layers: ${JSON.stringify(layers)}`);
+      assert.match(layers.l4.url, /^http:\/\/127\.0\.0\.1:\d+$/, "the L4 listener is published on loopback only");
       assert.equal(layers.l4.mixedConnections, 0);
       assert.ok(Object.keys(layers.l4.connectionsPerReplica).length >= 2, JSON.stringify(layers.l4));
       assert.equal(Object.keys(layers.l7.requestsPerReplica).length, 3, JSON.stringify(layers.l7));
