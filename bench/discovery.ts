@@ -1,21 +1,24 @@
 // Discovery benchmark: DNS (STRICT_DNS, envoy/envoy.yaml) against xDS (the control plane over ADS,
 // docker-compose.xds.yml), one stack per mode, in one run:
-//   convergence  per new replica, from Docker recording its health check "healthy" (the end of its
-//                first passing probe) to the first request Envoy sends it (requests flow all the
-//                time, 4 in flight), on a scale 1 → 3;
+//   convergence  per new replica, from Docker's `health_status: healthy` event to the first answer
+//                it gives through Envoy (requests flow all the time, 4 in flight), on a scale 1 → 3;
+//                negative when Envoy sent it traffic before Docker called it healthy (DNS mode:
+//                Envoy's own health check, not Docker's, decides);
 //   scale-down   failed requests under steady load while service1 scales 3 → 1.
 //
 //   npm run bench -- --discovery dns,xds
 import { Agent, get } from "node:http";
 import { randomBytes } from "node:crypto";
-import { z } from "zod";
+import type { Readable } from "node:stream";
 import { loadConfig, type PipelineConfig } from "../harness/config.ts";
 import { build } from "../harness/stages/build.ts";
 import { stageContext, type StageContext } from "../harness/stages/context.ts";
 import { deploy } from "../harness/stages/deploy.ts";
 import { composeScale, scale } from "../harness/stages/scale.ts";
 import { teardown } from "../harness/stages/teardown.ts";
-import { runningReplicas } from "../harness/stack/discover.ts";
+import { demuxLogs } from "../harness/stack/desired-state.ts";
+import { PROJECT_LABEL, runningReplicas, SERVICE_LABEL } from "../harness/stack/discover.ts";
+import { parseEventLines } from "../harness/xds/docker-source.ts";
 
 type Mode = PipelineConfig["discovery"];
 
@@ -70,22 +73,46 @@ function traffic(url: string, inFlight = 4) {
   };
 }
 
-const healthLogSchema = z.object({
-  State: z.object({
-    Health: z.object({ Log: z.array(z.object({ End: z.string(), ExitCode: z.number() })).nullable() }).optional(),
-  }),
-});
+/**
+ * When Docker recorded each container of the project healthy: the time of its first
+ * `health_status: healthy` event (Docker's own clock, the host's), from a subscription opened
+ * before the scale. (The health log read afterwards is no start event: when traffic comes first,
+ * as it did through Envoy's panic mode, the log holds no passing probe yet when it is read.)
+ */
+async function healthyEvents(ctx: StageContext, project: string) {
+  const healthyAt = new Map<string, number>();
+  const stream = (await ctx.docker.getEvents({
+    filters: { type: ["container"], label: [`${PROJECT_LABEL}=${project}`], event: ["health_status"] },
+  })) as unknown as Readable;
+  let buffer = "";
+  stream.setEncoding("utf8");
+  stream.on("data", (chunk: string) => {
+    const { events, rest } = parseEventLines(buffer + chunk);
+    buffer = rest;
+    for (const e of events) {
+      const name = e.Actor.Attributes.name;
+      if (name && e.Action === "health_status: healthy" && e.timeNano !== undefined && !healthyAt.has(name))
+        healthyAt.set(name, e.timeNano / 1e6);
+    }
+  });
+  stream.on("error", () => undefined);
+  return { healthyAt, close: () => stream.destroy() };
+}
 
 /**
- * When Docker recorded the container healthy: the end of its first passing probe (Docker turns a
- * starting container healthy on its first success). Read from the health log, which keeps the
- * last five probes, right after the scale.
+ * The control plane's account of the convergence, on stderr: the Docker events it saw for the new
+ * replicas and each snapshot it published after them, with Docker's timestamps of its log lines.
  */
-async function healthyAt(ctx: StageContext, container: string): Promise<number | undefined> {
-  const raw: unknown = await ctx.docker.getContainer(container).inspect();
-  const parsed = healthLogSchema.safeParse(raw);
-  const first = parsed.success ? (parsed.data.State.Health?.Log ?? []).find((p) => p.ExitCode === 0) : undefined;
-  return first ? Date.parse(first.End) : undefined;
+async function controlPlaneTrace(ctx: StageContext, project: string, replicas: readonly string[]): Promise<void> {
+  const [cp] = await ctx.docker.listContainers({ filters: { label: [`${PROJECT_LABEL}=${project}`, `${SERVICE_LABEL}=control-plane`] } });
+  if (!cp) return;
+  const raw = (await ctx.docker.getContainer(cp.Id).logs({ stdout: true, stderr: true, timestamps: true, follow: false })) as unknown;
+  const text = Buffer.isBuffer(raw) ? demuxLogs(raw) : String(raw);
+  const lines = text.split("\n");
+  const first = lines.findIndex((l) => replicas.some((r) => l.includes(r)));
+  for (const line of lines.slice(Math.max(0, first))) {
+    if (replicas.some((r) => line.includes(r)) || line.includes("snapshot:")) process.stderr.write(`bench: xds: control plane: ${line}\n`);
+  }
 }
 
 async function until(what: string, timeoutMs: number, probe: () => boolean): Promise<boolean> {
@@ -118,21 +145,33 @@ async function benchMode(mode: Mode): Promise<DiscoveryFigures> {
 
     // Convergence on a scale 1 → 3.
     const before = new Set((await runningReplicas(ctx.docker, config.projectName, "service1")).map((r) => r.name));
+    const health = await healthyEvents(ctx, config.projectName);
     const load = traffic(url);
-    await composeScale(ctx, { service1: 3, service2: 1 });
-    const added = (await runningReplicas(ctx.docker, config.projectName, "service1")).filter((r) => !before.has(r.name));
-    await until(`traffic to ${added.map((r) => r.name).join(", ")}`, 60_000, () => added.every((r) => load.firstSeen.has(r.hostname)));
-    await load.stop();
-    const convergence = await Promise.all(
-      added.map(async (r) => {
-        const h = await healthyAt(ctx, r.name);
+    let convergence: DiscoveryFigures["convergence"];
+    try {
+      await composeScale(ctx, { service1: 3, service2: 1 });
+      const added = (await runningReplicas(ctx.docker, config.projectName, "service1")).filter((r) => !before.has(r.name));
+      await until(`Docker's healthy and traffic for ${added.map((r) => r.name).join(", ")}`, 60_000, () =>
+        added.every((r) => load.firstSeen.has(r.hostname) && health.healthyAt.has(r.name)),
+      );
+      convergence = added.map((r) => {
+        const h = health.healthyAt.get(r.name);
         const t = load.firstSeen.get(r.hostname);
         process.stderr.write(
-          `bench: ${mode}: ${r.name} (${r.hostname}): healthy at ${h ?? "?"}, first request at ${t ?? "?"} (seen: ${[...load.firstSeen.keys()].join(", ")})\n`,
+          `bench: ${mode}: ${r.name} (${r.hostname}): Docker healthy at ${h === undefined ? "?" : new Date(h).toISOString()}, first answer at ${t === undefined ? "?" : new Date(t).toISOString()}\n`,
         );
         return { replica: r.name, seconds: h !== undefined && t !== undefined ? (t - h) / 1000 : null };
-      }),
-    );
+      });
+    } finally {
+      health.close();
+      await load.stop();
+    }
+    if (mode === "xds")
+      await controlPlaneTrace(
+        ctx,
+        config.projectName,
+        convergence.map((c) => c.replica),
+      );
     await scale(ctx, { service1: 3, service2: 1 });
 
     // Scale-down 3 → 1 under steady load.

@@ -3,6 +3,7 @@
 import type Dockerode from "dockerode";
 import { z } from "zod";
 import { formatIssues } from "../config.ts";
+import { serviceOfTcpPort } from "./routes.ts";
 
 export const PROJECT_LABEL = "com.docker.compose.project";
 export const SERVICE_LABEL = "com.docker.compose.service";
@@ -131,6 +132,8 @@ export interface StackEndpoints {
   listenerUrl: string;
   /** Envoy's admin interface on the host. */
   adminUrl: string;
+  /** Envoy's L4 (tcp_proxy) listeners on the host, by service (those front-envoy publishes). */
+  l4Urls?: Record<string, string>;
 }
 
 /** Host URLs of Envoy's listener and admin, read from the front-envoy container's port bindings. */
@@ -143,5 +146,10 @@ export async function stackEndpoints(docker: Dockerode, project: string, envoySe
     const host = binding.HostIp === "" || binding.HostIp === "0.0.0.0" ? "127.0.0.1" : binding.HostIp;
     return `http://${host}:${binding.HostPort}`;
   };
-  return { listenerUrl: hostUrl(8080), adminUrl: hostUrl(9901) };
+  const l4Urls: Record<string, string> = {};
+  for (const [key, bindings] of Object.entries(envoy.NetworkSettings.Ports)) {
+    const service = /^\d+\/tcp$/.test(key) && bindings?.[0] ? serviceOfTcpPort(Number.parseInt(key, 10)) : undefined;
+    if (service) l4Urls[service] = hostUrl(Number.parseInt(key, 10));
+  }
+  return { listenerUrl: hostUrl(8080), adminUrl: hostUrl(9901), l4Urls };
 }

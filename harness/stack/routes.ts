@@ -7,12 +7,25 @@ export interface ServiceRoute {
   path: string;
   /** The id the service must answer in `serviceid`. */
   id: string;
+  /**
+   * Envoy's L4 (tcp_proxy) listener to the same cluster, inside the front-envoy container:
+   * 8080 + N for serviceN (envoy/envoy.yaml, and the control plane in xds mode).
+   */
+  tcpPort: number;
 }
+
+const HTTP_LISTENER_PORT = 8080;
 
 export function routeFor(service: string): ServiceRoute {
   const m = /^service(\d+)$/.exec(service);
   if (!m || m[1] === undefined) {
     throw new Error(`service '${service}' is not routed by the front proxy (expected a name like service1, reached at /service/1)`);
   }
-  return { service, cluster: service, path: `/service/${m[1]}`, id: m[1] };
+  return { service, cluster: service, path: `/service/${m[1]}`, id: m[1], tcpPort: HTTP_LISTENER_PORT + Number(m[1]) };
+}
+
+/** The service whose L4 listener is on `port` in the front-envoy container (inverse of tcpPort). */
+export function serviceOfTcpPort(port: number): string | undefined {
+  const n = port - HTTP_LISTENER_PORT;
+  return Number.isInteger(n) && n >= 1 && n < 1000 ? `service${n}` : undefined;
 }

@@ -32,6 +32,7 @@ import type { StackEndpoints } from "../stack/discover.ts";
 import { routeFor } from "../stack/routes.ts";
 import { withConvergence, type ConvergenceResult } from "../verify/convergence.ts";
 import { clearReports, formatReport, writeReports, type WrittenReports } from "../verify/report.ts";
+import { l4ConnectionsFor, layersResult, probeL4 } from "../verify/layers.ts";
 import { runVerify, type VerifyServiceSpec } from "../verify/run.ts";
 import type { CheckResult, VerifyReport } from "../verify/schema.ts";
 import { unavailableCheck, unrunServiceReport } from "../verify/unrun.ts";
@@ -195,6 +196,39 @@ async function loadPanel(
   return observabilityPanelOrNull(prometheus, { ...panelScopeSince(before, scrapedAfter), services }, warn);
 }
 
+/**
+ * Envoy's two layers per service: L4 connections through its tcp_proxy listener beside the
+ * load's one keep-alive L7 connection. Sent after the windows of the report's panel, the metrics
+ * and the bytes checks (beside the tracing check, which follows its own traces), because these
+ * requests reach the replicas without Envoy's HTTP listener seeing them.
+ */
+async function addLayers(report: VerifyReport, endpoints: StackEndpoints, states: readonly ServiceState[]): Promise<void> {
+  await Promise.all(
+    states.map(async (state) => {
+      const service = report.services.find((s) => s.service === state.service);
+      if (!service || service.requests.sent === 0) return;
+      const route = routeFor(state.service);
+      const url = endpoints.l4Urls?.[state.service];
+      const l4 = url
+        ? {
+            url,
+            probe: await probeL4({
+              l4Url: url,
+              path: route.path,
+              serviceId: route.id,
+              connections: l4ConnectionsFor(state.serving.length),
+              requestsPerConnection: 4,
+            }),
+          }
+        : { missing: `front-envoy publishes no L4 listener for ${state.service} (container port ${route.tcpPort})` };
+      const { check, report: layers } = layersResult(l4, service.perRequest, state.serving);
+      if (layers) service.layers = layers;
+      addCheck(report, state.service, check);
+      log.info(`  ${check.passed ? "PASS" : "FAIL"} ${state.service} layers: ${check.reason}`);
+    }),
+  );
+}
+
 /** Every check against the stack; throws only for internal errors and bad input. */
 async function proveStack(
   ctx: StageContext,
@@ -320,7 +354,8 @@ async function proveStack(
   for (const m of metrics) if (m.detail.startsWith("could not run")) bytes.push({ ...m, name: "bytes" });
   const prometheusAnswers = metrics.some((m) => !m.detail.startsWith("could not run"));
 
-  // The panel illustrates the run and decides nothing; tracing follows its own probes in Zipkin.
+  // The panel illustrates the run and decides nothing; tracing follows its own probes in Zipkin;
+  // the layers probe runs beside it, after the windows of the panel, metrics and bytes.
   const [panel, tracing] = await Promise.all([
     prometheus && prometheusAnswers && probeBefore !== undefined
       ? loadPanel(
@@ -331,6 +366,7 @@ async function proveStack(
         )
       : Promise.resolve(null),
     tracingEarly ?? sendTracing().then((follow) => follow()),
+    endpoints && !listenerSilent ? addLayers(report, endpoints, states) : Promise.resolve(),
   ]);
   for (const r of [...metrics, ...bytes, ...tracing]) {
     if (r.service) addCheck(report, r.service, asCheck(r, directory));

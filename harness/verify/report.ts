@@ -6,12 +6,31 @@ import { mkdir, writeFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { bytesLines, observabilityHtml } from "../observability/panel-view.ts";
 import { escapeHtml, fmtMs, fmtPct, table } from "./format.ts";
-import { verifyReportSchema, type ServiceReport, type VerifyReport } from "./schema.ts";
+import { verifyReportSchema, type LayersReport, type ServiceReport, type VerifyReport } from "./schema.ts";
 import { REPORT_CSS, REPORT_STYLESHEET, withPresentationAttributes } from "./report-style.ts";
 
 function serviceHeader(s: ServiceReport): string {
   const r = s.requests;
   return `${s.service}  ${s.path} -> cluster ${s.cluster}  ${s.lbPolicy}  ${r.sent} requests (${r.concurrency} in flight, ${r.connectionsOpened} connections)  ${r.requestsPerSecond.toFixed(0)} req/s  p50 ${fmtMs(s.latencyMs.p50)} ms  p99 ${fmtMs(s.latencyMs.p99)} ms`;
+}
+
+/**
+ * Envoy's two layers side by side, one row per replica: L4 connections it answered (each
+ * connection stays on one replica) and the requests of one L7 keep-alive connection it answered.
+ */
+function layerRows(s: ServiceReport, l: LayersReport): string[][] {
+  const hosts = [
+    ...new Set([...s.replicas.map((r) => r.hostname), ...Object.keys(l.l4.connectionsPerReplica), ...Object.keys(l.l7.requestsPerReplica)]),
+  ];
+  const name = (h: string): string => s.replicas.find((r) => r.hostname === h)?.container ?? h;
+  return [
+    [
+      "layers: replica",
+      `L4 tcp_proxy: connections (of ${l.l4.connections}, ${l.l4.mixedConnections} on >1 replica)`,
+      `L7 HTTP: requests of ${l.l7.connections === 1 ? "one connection" : `${l.l7.connections} connections`} (of ${l.l7.requests})`,
+    ],
+    ...hosts.map((h) => [name(h), String(l.l4.connectionsPerReplica[h] ?? 0), String(l.l7.requestsPerReplica[h] ?? 0)]),
+  ];
 }
 
 /** The terminal rendering: a table per service and one PASS/FAIL line per check. */
@@ -36,6 +55,7 @@ export function formatReport(report: VerifyReport): string {
     }
     for (const line of table(rows, new Set([3, 4, 5, 6, 7, 8, 9]))) lines.push(`  ${line}`);
     for (const f of s.failures) lines.push(`  ! ${f.count} × ${f.kind}${f.status !== null ? ` ${f.status}` : ""}: ${f.detail}`);
+    if (s.layers) for (const line of table(layerRows(s, s.layers), new Set([1, 2]))) lines.push(`  ${line}`);
     for (const c of s.checks) lines.push(`  ${c.passed ? "PASS" : "FAIL"} ${s.service} ${c.name}: ${c.reason}`);
     lines.push("");
   }
@@ -95,6 +115,14 @@ export function toJUnit(report: VerifyReport): string {
           .join(","),
       ],
     ];
+    if (s.layers) {
+      const dist = (d: Record<string, number>): string =>
+        Object.entries(d)
+          .map(([h, n]) => `${h}=${n}`)
+          .join(",");
+      props.push(["layers.l4.connectionsPerReplica", dist(s.layers.l4.connectionsPerReplica)]);
+      props.push(["layers.l7.requestsPerReplica", dist(s.layers.l7.requestsPerReplica)]);
+    }
     for (const [k, v] of props) out.push(`      <property name="${escapeXml(k)}" value="${escapeXml(v)}"/>`);
     out.push("    </properties>");
     for (const c of s.checks) {
@@ -267,6 +295,14 @@ export function toHtml(report: VerifyReport): string {
       out.push(
         `<p><b>failures without a replica</b></p><ul>${s.failures.map((f) => `<li>${f.count} × ${escapeHtml(f.kind)} ${f.status ?? ""}: ${escapeHtml(f.detail)}</li>`).join("")}</ul>`,
       );
+    }
+    if (s.layers) {
+      const [head, ...rows] = layerRows(s, s.layers);
+      out.push(
+        `<table class="layers"><caption>Envoy's two layers: L4 balances per connection, L7 per request (L4 listener <code>${escapeHtml(s.layers.l4.url)}</code>)</caption><tr>${(head ?? []).map((h) => `<th>${escapeHtml(h)}</th>`).join("")}</tr>`,
+      );
+      for (const r of rows) out.push(`<tr><td>${escapeHtml(r[0] ?? "")}</td><td class="n">${r[1]}</td><td class="n">${r[2]}</td></tr>`);
+      out.push("</table>");
     }
     if (s.convergence) {
       const c = s.convergence;

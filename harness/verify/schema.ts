@@ -63,6 +63,7 @@ export const CHECK_NAMES = [
   "balance",
   "per-request",
   "agreement",
+  "layers",
   "convergence",
   "metrics",
   "tracing",
@@ -157,6 +158,30 @@ export const failureSchema = z.object({
 });
 export type FailureReport = z.infer<typeof failureSchema>;
 
+/**
+ * Envoy's two layers, measured on one service: over its L4 (tcp_proxy) listener, connections per
+ * replica (each connection answered by one replica); over the HTTP listener, the requests of one
+ * keep-alive connection per replica.
+ */
+export const layersReportSchema = z.object({
+  l4: z.object({
+    url: z.string(),
+    connections: z.number().int(),
+    requests: z.number().int(),
+    /** Connections answered by more than one replica (0 when the listener balances per connection). */
+    mixedConnections: z.number().int(),
+    /** Replica hostname → connections whose answers came from it. */
+    connectionsPerReplica: z.record(z.string(), z.number().int()),
+  }),
+  l7: z.object({
+    requests: z.number().int(),
+    connections: z.number().int(),
+    /** Replica hostname → requests of the one connection it answered. */
+    requestsPerReplica: z.record(z.string(), z.number().int()),
+  }),
+});
+export type LayersReport = z.infer<typeof layersReportSchema>;
+
 export const serviceReportSchema = z.object({
   service: z.string(),
   path: z.string(),
@@ -202,6 +227,8 @@ export const serviceReportSchema = z.object({
       bodyReceivedPerReplica: z.record(z.string(), z.number().int()),
     })
     .optional(),
+  /** Envoy's two layers side by side (the layers check); absent when the check did not run. */
+  layers: layersReportSchema.optional(),
   convergence: z
     .object({
       converged: z.boolean(),

@@ -81,10 +81,11 @@ export function frontProxySpec(o: ControlPlaneCliOptions): FrontProxySpec {
     httpPort: o.listenerPort,
     bindAddress: "0.0.0.0",
     lbPolicy: o.lbPolicy,
+    // Every service gets its L4 listener, on the stack's port (as in envoy.yaml) unless --tcp-port says otherwise.
     services: o.services.map((s) => ({
       cluster: routeFor(s).cluster,
       path: routeFor(s).path,
-      ...(o.tcpPorts[s] !== undefined ? { tcpPort: o.tcpPorts[s] } : {}),
+      tcpPort: o.tcpPorts[s] ?? routeFor(s).tcpPort,
     })),
     ...(zipkin ? { zipkin } : {}),
   };
@@ -103,7 +104,7 @@ export function registerControlPlaneCommand(program: Command): void {
     .option("--admin-port <n>", `HTTP port for /status, /healthz, /drain (default ${CONTROL_PLANE_ADMIN_PORT})`)
     .option("--service-port <n>", "port the replicas listen on (default 8080)")
     .option("--listener-port <n>", "port of Envoy's HTTP listener (default 8080)")
-    .option("--tcp-port <service=port>", "an L4 (tcp_proxy) listener for a service, repeatable", collect)
+    .option("--tcp-port <service=port>", "port of a service's L4 (tcp_proxy) listener (default 8080 + N for serviceN), repeatable", collect)
     .option(
       "--weight <replica-or-service=weight>",
       "load-balancing weight of a container or of every replica of a service, repeatable",

@@ -179,6 +179,11 @@ function edsCluster(spec: FrontProxySpec, name: string): Resource {
     type: "EDS",
     eds_cluster_config: { eds_config: { ads: {}, resource_api_version: "V3" } },
     lb_policy: spec.lbPolicy,
+    // Only HEALTHY endpoints get traffic, however few they are. Envoy's default panic threshold
+    // (50 %) would balance over every endpoint once fewer than half are healthy: on a scale
+    // 1 → 3 the two replicas Docker still calls "starting" got requests before their health check
+    // passed, and replicas DRAINING on a scale 3 → 1 stayed in the rotation.
+    common_lb_config: { healthy_panic_threshold: { value: 0 } },
     connect_timeout: duration(0.5),
     typed_extension_protocol_options: {
       "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {

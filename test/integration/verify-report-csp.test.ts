@@ -14,7 +14,7 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { REPORT_CSS } from "../../harness/verify/report-style.ts";
 import { writeReports } from "../../harness/verify/report.ts";
-import { sampleReport, sampleService } from "../support/verify-report-fixtures.ts";
+import { sampleReport, sampleService, withLayers } from "../support/verify-report-fixtures.ts";
 
 /** Jenkins' default for archived artifacts and HTML Publisher pages ("Configuring Content Security Policy"). */
 const JENKINS_CSP = "sandbox; default-src 'none'; img-src 'self'; style-src 'self';";
@@ -70,6 +70,9 @@ interface Rendered {
   fairDasharrays: string[];
   passColour: string;
   tableBorder: string;
+  /** The L4-versus-L7 table as a person reads it (rendered text, tab-separated cells). */
+  layersText: string | null;
+  layersBorder: string | null;
 }
 
 /**
@@ -78,6 +81,7 @@ interface Rendered {
  */
 interface PageElement {
   readonly __brand?: "element";
+  readonly innerText: string;
 }
 interface PageGlobals {
   __violations?: Violation[];
@@ -123,6 +127,9 @@ async function render(browser: Browser, url: string, csp: string): Promise<Rende
           fairDasharrays: all("svg line.fair", "stroke-dasharray"),
           passColour: getComputedStyle(document.querySelector(".pass") ?? document.body).color,
           tableBorder: getComputedStyle(document.querySelector("td") ?? document.body).borderTopStyle,
+          // biome-ignore lint/performance/useDomNodeTextContent: the rendered text is the point (what a person sees, cells tab-separated)
+          layersText: document.querySelector("table.layers")?.innerText ?? null,
+          layersBorder: ((cell) => (cell ? getComputedStyle(cell).borderTopStyle : null))(document.querySelector("table.layers td")),
         };
       })
       .then((r) => ({ ...r, refusals }));
@@ -139,7 +146,7 @@ describe("verify.html under Jenkins' Content-Security-Policy, in Chromium", () =
   beforeAll(async () => {
     assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: scripts/ensure-chromium.sh installs it (npm test runs it)`);
     dir = await mkdtemp(join(tmpdir(), "verify-csp-"));
-    const report = sampleReport([sampleService("service1", true), sampleService("service2", false)]);
+    const report = sampleReport([withLayers(sampleService("service1", true)), sampleService("service2", false)]);
     await writeReports(report, dir);
     // The control: the same report in the old form, one inline <style> and no presentation attributes.
     const html = await readFile(join(dir, "verify.html"), "utf8");
@@ -178,6 +185,11 @@ describe("verify.html under Jenkins' Content-Security-Policy, in Chromium", () =
     // The page itself is styled from verify.css.
     assert.equal(r.passColour, "rgb(23, 107, 44)");
     assert.equal(r.tableBorder, "solid");
+    // Envoy's two layers side by side, as rendered: L4 connections and L7 requests per replica.
+    assert.ok(r.layersText, "no layers table on the page");
+    assert.match(r.layersText, /L4 tcp_proxy: connections \(of 6, 0 on >1 replica\)\tL7 HTTP: requests of one connection \(of 4\)/);
+    assert.match(r.layersText, /s-1\t4\t2\ns-2\t2\t2/);
+    assert.equal(r.layersBorder, "solid");
   }, 60_000);
 
   it("raises 0 securitypolicyviolation events", async () => {

@@ -41,8 +41,10 @@ describe("verify on a healthy 3 + 3 stack", { timeout: 900_000 }, () => {
   it("passes, run after run (false alarms counted)", async () => {
     const runs = 5;
     let falseAlarms = 0;
+    let last: VerifyOutcome | undefined;
     for (let i = 0; i < runs; i++) {
       const outcome = await verifyStack(s().ctx);
+      last = outcome;
       if (!outcome.passed) {
         falseAlarms++;
         console.error(outcome.table);
@@ -50,6 +52,18 @@ describe("verify on a healthy 3 + 3 stack", { timeout: 900_000 }, () => {
     }
     console.log(`verify on the healthy stack: ${falseAlarms} false alarms in ${runs} runs`);
     assert.equal(falseAlarms, 0);
+    // Envoy's two layers, through the stack's tcp_proxy listeners: every L4 connection on one
+    // replica, connections spread over several; one L7 connection reaching all three.
+    for (const service of ["service1", "service2"]) {
+      const layers = last?.report.services.find((x) => x.service === service)?.layers;
+      assert.ok(layers, `${service}: no layers measurement`);
+      console.log(`${service} layers: ${JSON.stringify(layers)}`);
+      assert.match(layers.l4.url, /^http:\/\/127\.0\.0\.1:\d+$/, "the L4 listener is published on loopback only");
+      assert.equal(layers.l4.mixedConnections, 0);
+      assert.ok(Object.keys(layers.l4.connectionsPerReplica).length >= 2, JSON.stringify(layers.l4));
+      assert.equal(Object.keys(layers.l7.requestsPerReplica).length, 3, JSON.stringify(layers.l7));
+    }
+    assert.match(last?.table ?? "", /PASS service1 layers: L4: 9 connections × ~4 requests, each on one replica/);
   });
 
   it("fails membership when a replica answers with a hostname that is not its own", async () => {
@@ -170,6 +184,21 @@ describe("verify where Envoy is misconfigured", { timeout: 900_000 }, () => {
     assert.ok(unseen.length >= 1, `a replica never answered and is named: ${membership.culprits.join(", ")}`);
   });
 
+  it("layers says no: L7 pinned to one replica by LOGICAL_DNS, and an 'L4' listener that balances requests", async () => {
+    const outcome = await verifyStack(s().ctx);
+    // service1: LOGICAL_DNS gives the one keep-alive connection a single upstream address.
+    const pinned = check(outcome, "service1", "layers");
+    assert.equal(pinned.passed, false, pinned.reason);
+    assert.match(pinned.reason, /one L7 connection did not reach .*: not request-level/);
+    // service2: its tcp_proxy listener replaced by an HTTP connection manager (L7 on the L4 port).
+    const spread = check(outcome, "service2", "layers");
+    assert.equal(spread.passed, false, spread.reason);
+    assert.match(spread.reason, /L4 connection \d+ was answered by [23] replicas .*: not connection-level/);
+    assert.match(outcome.table, /FAIL service2 layers: L4 connection/);
+    const layers = outcome.report.services.find((x) => x.service === "service2")?.layers;
+    assert.ok(layers && layers.l4.mixedConnections > 0, JSON.stringify(layers));
+  });
+
   it("fails balance when Envoy gives one replica double weight where uniform is expected", async () => {
     const outcome = await verifyStack(s().ctx);
     const balance = check(outcome, "service2", "balance");
@@ -187,16 +216,37 @@ describe("verify where Envoy is misconfigured", { timeout: 900_000 }, () => {
 });
 
 /**
- * The shipped envoy.yaml, broken two ways: service1's cluster is LOGICAL_DNS (one address for
- * all new connections), and service2's gets a second endpoint naming replica 1's container, so
- * Envoy's round robin gives that replica twice the share of the others.
+ * The shipped envoy.yaml, broken three ways: service1's cluster is LOGICAL_DNS (one address for
+ * all new connections), service2's gets a second endpoint naming replica 1's container, so
+ * Envoy's round robin gives that replica twice the share of the others, and service2's L4 listener
+ * runs an HTTP connection manager instead of tcp_proxy (it balances requests, not connections).
  */
 function brokenEnvoyConfig(project: string): string {
   const shipped = readFileSync(resolve(repoRoot, "envoy/envoy.yaml"), "utf8");
   const service1 = shipped.indexOf("    - name: service1");
   const service2 = shipped.indexOf("    - name: service2");
   assert.ok(service1 > 0 && service2 > service1, "envoy.yaml layout changed: update this fixture");
-  const head = shipped.slice(0, service1);
+  const tcpProxy = [
+    "            - name: envoy.filters.network.tcp_proxy",
+    "              typed_config:",
+    '                "@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy',
+    "                stat_prefix: tcp_service2",
+    "                cluster: service2",
+  ].join("\n");
+  const l7OnL4 = [
+    "            - name: envoy.filters.network.http_connection_manager",
+    "              typed_config:",
+    '                "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+    "                stat_prefix: tcp_service2",
+    "                route_config:",
+    '                  virtual_hosts: [{ name: all, domains: ["*"], routes: [{ match: { prefix: "/" }, route: { cluster: service2 } }] }]',
+    "                http_filters:",
+    "                  - name: envoy.filters.http.router",
+    "                    typed_config:",
+    '                      "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router',
+  ].join("\n");
+  assert.ok(shipped.includes(tcpProxy), "envoy.yaml's tcp_service2 listener changed: update this fixture");
+  const head = shipped.slice(0, service1).replace(tcpProxy, l7OnL4);
   const one = shipped.slice(service1, service2).replace("type: STRICT_DNS", "type: LOGICAL_DNS");
   const two = shipped
     .slice(service2)

@@ -109,6 +109,10 @@ describe("discovery xds in the stack", () => {
           timeoutMs: 30_000,
         },
       );
+      // Its only replica UNHEALTHY, service1 gets no request at all (no panic mode): Envoy answers
+      // at once instead of sending the request to the paused container.
+      const whilePaused = await hits(`${stack!.deployed.endpoints.listenerUrl}/service/1`, 1, 1);
+      expect(whilePaused.failures).toEqual([expect.stringMatching(/^HTTP 503: .*no healthy upstream/)]);
     } finally {
       await container.unpause();
     }
@@ -128,6 +132,11 @@ describe("discovery xds in the stack", () => {
       s.checks.filter((c) => !c.passed).map((c) => `${s.service} ${c.name}: ${c.reason}`),
     );
     expect(failed).toEqual([]);
+    // Envoy's two layers, with the L4 listeners the control plane serves: per connection vs per request.
+    const layers = outcome.report.services.find((s) => s.service === "service1")?.layers;
+    expect(layers?.l4.mixedConnections).toBe(0);
+    expect(Object.keys(layers?.l4.connectionsPerReplica ?? {}).length).toBeGreaterThanOrEqual(2);
+    expect(Object.keys(layers?.l7.requestsPerReplica ?? {})).toHaveLength(3);
   });
 
   it("scale 3 → 1 under steady load: the replicas are drained before they stop, and no request fails", async () => {

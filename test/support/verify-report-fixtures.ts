@@ -92,6 +92,23 @@ export function sampleService(name: string, passed: boolean): ServiceReport {
   };
 }
 
+/** A service with Envoy's two layers measured: 6 L4 connections beside one L7 connection's 4 requests. */
+export function withLayers(s: ServiceReport): ServiceReport {
+  return {
+    ...s,
+    layers: {
+      l4: {
+        url: "http://127.0.0.1:32771",
+        connections: 6,
+        requests: 24,
+        mixedConnections: 0,
+        connectionsPerReplica: { aaa111: 4, "bbb<222>": 2 },
+      },
+      l7: { requests: 4, connections: 1, requestsPerReplica: { aaa111: 2, "bbb<222>": 2 } },
+    },
+  };
+}
+
 export function sampleReport(services: ServiceReport[], extra: Partial<VerifyReport> = {}): VerifyReport {
   return {
     schemaVersion: 1,

@@ -28,7 +28,8 @@ describe("the stack model", () => {
       ["service2", 2, "envoy-pipeline/service:v7", 8080, "2"],
     ]);
     expect(model.envoy.baseImage).toBe("envoyproxy/envoy:v1.40.0");
-    expect(model.envoy.ports).toEqual([8080, 9901]);
+    // The HTTP listener, the admin, and the L4 (tcp_proxy) listeners of service1 and service2.
+    expect(model.envoy.ports).toEqual([8080, 9901, 8081, 8082]);
     expect(model.envoy.config).toContain("type: STRICT_DNS");
     expect(model.zipkin.environment.MEM_MAX_SPANS).toBe("40000");
   });

@@ -1,6 +1,6 @@
 // Envoy's two layers: per-connection balancing over L4, per-request over L7.
 import { describe, expect, it } from "vitest";
-import { layerCheck } from "../../harness/verify/layers.ts";
+import { l4ConnectionsFor, layerCheck, layersResult } from "../../harness/verify/layers.ts";
 
 const replicas = ["a", "b", "c"];
 
@@ -46,5 +46,40 @@ describe("L4 versus L7", () => {
   });
   it("fails when an L4 connection got no answer", () => {
     expect(layerCheck({ l4Connections: [["a"], []], l7Connection: ["a", "b", "c"], replicas }).passed).toBe(false);
+  });
+
+  it("as verify's check: both distributions in the report; a missing L4 listener or a reopened connection fails it", () => {
+    const probe = {
+      connections: [
+        ["a", "a"],
+        ["b", "b"],
+        ["c", "c"],
+      ],
+      reconnected: 0,
+      failures: [],
+    };
+    const l7 = { seen: { a: 2, b: 1, c: 1 }, connectionsOpened: 1 };
+    const hosts = replicas.map((hostname) => ({ hostname }));
+    const ok = layersResult({ url: "http://127.0.0.1:1", probe }, l7, hosts);
+    expect(ok.check).toMatchObject({ name: "layers", passed: true, culprits: [] });
+    expect(ok.report).toEqual({
+      l4: { url: "http://127.0.0.1:1", connections: 3, requests: 6, mixedConnections: 0, connectionsPerReplica: { a: 1, b: 1, c: 1 } },
+      l7: { requests: 4, connections: 1, requestsPerReplica: { a: 2, b: 1, c: 1 } },
+    });
+    const reopened = layersResult({ url: "http://127.0.0.1:1", probe: { ...probe, reconnected: 1 } }, l7, hosts);
+    expect(reopened.check.passed).toBe(false);
+    expect(reopened.check.reason).toMatch(/^1 L4 connection\(s\) were reopened/);
+    const missing = layersResult({ missing: "front-envoy publishes no L4 listener for service1 (container port 8081)" }, l7, hosts);
+    expect(missing).toEqual({
+      check: {
+        name: "layers",
+        passed: false,
+        reason: "could not run: front-envoy publishes no L4 listener for service1 (container port 8081)",
+        culprits: [],
+        details: [],
+      },
+      report: undefined,
+    });
+    expect([1, 3].map(l4ConnectionsFor)).toEqual([3, 9]);
   });
 });

@@ -7,7 +7,7 @@ import { describe, it } from "vitest";
 import { withConvergence, type ConvergenceResult } from "../../harness/verify/convergence.ts";
 import { escapeXml, formatReport, toHtml, toJUnit, writeReports } from "../../harness/verify/report.ts";
 import { verifyReportSchema } from "../../harness/verify/schema.ts";
-import { sampleReport, sampleService } from "../support/verify-report-fixtures.ts";
+import { sampleReport, sampleService, withLayers } from "../support/verify-report-fixtures.ts";
 
 describe("report", () => {
   it("the schema accepts a report and rejects a broken one with the field's path", () => {
@@ -26,6 +26,25 @@ describe("report", () => {
     assert.match(text, /PASS service1 reachability: 6\/6 answered/);
     assert.match(text, /FAIL service2 reachability: 1\/6 requests failed/);
     assert.match(text, /verify FAILED: 3\/4 checks passed over 2 services \(Envoy 1\.40\.0, 2 workers\)/);
+  });
+
+  it("shows Envoy's two layers side by side: terminal, JUnit properties, HTML table; none without the measurement", () => {
+    const report = sampleReport([withLayers(sampleService("service1", true)), sampleService("service2", true)]);
+    const text = formatReport(report);
+    assert.match(
+      text,
+      /layers: replica\s+L4 tcp_proxy: connections \(of 6, 0 on >1 replica\)\s+L7 HTTP: requests of one connection \(of 4\)/,
+    );
+    assert.match(text, /\n {2}s-1\s+4\s+2\n {2}s-2\s+2\s+2\n/);
+    assert.equal((text.match(/layers: replica/g) ?? []).length, 1, "service2 has no layers table");
+    const xml = toJUnit(report);
+    assert.match(xml, /<property name="layers.l4.connectionsPerReplica" value="aaa111=4,bbb&lt;222&gt;=2"\/>/);
+    assert.match(xml, /<property name="layers.l7.requestsPerReplica" value="aaa111=2,bbb&lt;222&gt;=2"\/>/);
+    const html = toHtml(report);
+    assert.match(html, /<table class="layers"><caption>Envoy's two layers: L4 balances per connection, L7 per request/);
+    assert.match(html, /<tr><td>s-1<\/td><td class="n">4<\/td><td class="n">2<\/td><\/tr>/);
+    assert.equal((html.match(/<table class="layers">/g) ?? []).length, 1);
+    assert.equal(verifyReportSchema.safeParse(report).success, true);
   });
 
   it("writes JUnit XML with one testcase per check and escaped failure messages", () => {

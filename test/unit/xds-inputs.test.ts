@@ -68,9 +68,10 @@ describe("envoy-pipeline control-plane options", () => {
       zipkin: "zipkin:9411",
     });
     const spec = frontProxySpec(o);
-    expect(spec.services.map((s) => [s.cluster, s.path])).toEqual([
-      ["service1", "/service/1"],
-      ["service2", "/service/2"],
+    // Each service with its L4 listener on the stack's port, as in envoy/envoy.yaml.
+    expect(spec.services.map((s) => [s.cluster, s.path, s.tcpPort])).toEqual([
+      ["service1", "/service/1", 8081],
+      ["service2", "/service/2", 8082],
     ]);
     expect(spec.zipkin).toEqual({ host: "zipkin", port: 9411 });
   });
@@ -82,6 +83,7 @@ describe("envoy-pipeline control-plane options", () => {
     );
     expect(o.weights).toEqual({ service1: 3, "demo-service2-1": 2 });
     expect(frontProxySpec(o).services[0]).toEqual({ cluster: "service1", path: "/service/1", tcpPort: 9001 });
+    expect(frontProxySpec(o).services[1]).toEqual({ cluster: "service2", path: "/service/2", tcpPort: 8082 });
     expect(frontProxySpec(o).zipkin).toBeUndefined();
     expect(parseControlPlaneOptions({}, { COMPOSE_PROJECT_NAME: "demo", XDS_WEIGHTS: "service2=4" }).weights).toEqual({ service2: 4 });
   });
