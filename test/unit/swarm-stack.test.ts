@@ -57,6 +57,9 @@ describe("swarm stack file", () => {
     expect(envoy?.ports).toEqual([
       { target: 8080, published: 18080, protocol: "tcp", mode: "host" },
       { target: 9901, protocol: "tcp", mode: "host" },
+      // Envoy's L4 (tcp_proxy) listeners, one per service, on ports the engine picks.
+      { target: 8081, protocol: "tcp", mode: "host" },
+      { target: 8082, protocol: "tcp", mode: "host" },
     ]);
     expect(envoy?.deploy.placement).toEqual({ constraints: ["node.role == manager"] });
     expect(envoy?.configs).toEqual([{ source: "envoy_config_abcdef012345", target: "/etc/envoy/envoy.yaml", mode: 0o444 }]);

@@ -65,7 +65,8 @@ export function swarmEnvoyConfig(model: StackModel, vipBackends: readonly string
 /** The stack file as an object (`stringify` it for `docker stack deploy -c`). */
 export function swarmStack(model: StackModel, opts: SwarmStackOptions): Record<string, unknown> {
   const onManager = { constraints: ["node.role == manager"] };
-  const [listener = 8080, admin = 9901] = model.envoy.ports;
+  // Then Envoy's L4 (tcp_proxy) listeners, one per service, on ports the engine picks.
+  const [listener = 8080, admin = 9901, ...l4Ports] = model.envoy.ports;
   const [prometheusPort = 9090] = model.prometheus.ports;
   const configName = `envoy_config_${opts.envoyConfigHash.slice(0, 12)}`;
   const services: Record<string, unknown> = {};
@@ -87,7 +88,7 @@ export function swarmStack(model: StackModel, opts: SwarmStackOptions): Record<s
   services[model.envoy.name] = {
     image: model.envoy.image,
     configs: [{ source: configName, target: ENVOY_CONFIG_TARGET, mode: 0o444 }],
-    ports: [hostPort(listener, opts.listenerPort), hostPort(admin, opts.adminPort)],
+    ports: [hostPort(listener, opts.listenerPort), hostPort(admin, opts.adminPort), ...l4Ports.map((p) => hostPort(p, 0))],
     stop_grace_period: "3s",
     deploy: { replicas: 1, endpoint_mode: "dnsrr", placement: onManager, restart_policy: { condition: "any", delay: "1s" } },
   };

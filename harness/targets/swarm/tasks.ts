@@ -5,6 +5,7 @@ import type Dockerode from "dockerode";
 import { z } from "zod";
 import { formatIssues } from "../../config.ts";
 import { DiscoveryError, type ReplicaContainer, type StackEndpoints } from "../../stack/discover.ts";
+import { serviceOfTcpPort } from "../../stack/routes.ts";
 
 /** The part of a swarm task (`GET /tasks`) the harness relies on. */
 const taskSchema = z.object({
@@ -146,5 +147,13 @@ export async function swarmEndpoints(
 ): Promise<StackEndpoints> {
   const tasks = await serviceTasks(docker, stack, envoyService);
   const what = stackService(stack, envoyService);
-  return { listenerUrl: publishedUrl(tasks, 8080, managerHost, what), adminUrl: publishedUrl(tasks, 9901, managerHost, what) };
+  // Envoy's L4 listeners: every other published port that is a service's (routes.ts).
+  const l4Urls: Record<string, string> = {};
+  for (const t of tasks.filter((x) => x.Status.State === "running")) {
+    for (const p of t.Status.PortStatus?.Ports ?? []) {
+      const service = p.PublishMode === "host" && p.PublishedPort ? serviceOfTcpPort(p.TargetPort) : undefined;
+      if (service && p.PublishedPort) l4Urls[service] ??= `http://${managerHost}:${p.PublishedPort}`;
+    }
+  }
+  return { listenerUrl: publishedUrl(tasks, 8080, managerHost, what), adminUrl: publishedUrl(tasks, 9901, managerHost, what), l4Urls };
 }
