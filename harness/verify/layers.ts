@@ -49,6 +49,7 @@ export function layerCheck(o: LayerObservation): LayerVerdict {
     problems.push(`all ${o.l4Connections.length} L4 connections went to one replica: connections are not balanced`);
   }
   const unseen = o.replicas.filter((r) => !(r in l7));
+  const others = Object.keys(l7).filter((h) => !o.replicas.includes(h)).length;
   if (unseen.length > 0) problems.push(`one L7 connection did not reach ${unseen.join(", ")}: not request-level`);
   const perConnection =
     o.l4Connections.length > 0 ? Math.round(o.l4Connections.reduce((a, c) => a + c.length, 0) / o.l4Connections.length) : 0;
@@ -56,7 +57,9 @@ export function layerCheck(o: LayerObservation): LayerVerdict {
     `L4: ${o.l4Connections.length} connections × ~${perConnection} requests, ${
       mixed.length === 0 ? "each on one replica" : `${mixed.length} of them on several replicas`
     } (connections per replica${mixed.length === 0 ? "" : ", by first answer"}: ${show(l4)}); ` +
-    `L7: ${o.l7Connection.length} requests over one connection reached ${Object.keys(l7).length} of ${o.replicas.length} replicas (${show(l7)})`;
+    `L7: ${o.l7Connection.length} requests over one connection reached ${o.replicas.length - unseen.length} of ${o.replicas.length} replicas${
+      others > 0 ? ` and ${others} other hostname${others === 1 ? "" : "s"} (membership judges those)` : ""
+    } (${show(l7)})`;
   return {
     passed: problems.length === 0,
     reason: problems.length === 0 ? summary : `${problems.join("; ")} | ${summary}`,

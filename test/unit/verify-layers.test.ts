@@ -23,6 +23,19 @@ describe("L4 versus L7", () => {
       "L4: 4 connections × ~2 requests, each on one replica (connections per replica: a 2, b 1, c 1); L7: 6 requests over one connection reached 3 of 3 replicas (a 2, b 2, c 2)",
     );
   });
+  it("counts hostnames that are no desired replica apart from the replicas reached (membership judges them)", () => {
+    const v = layerCheck({
+      l4Connections: [["a"], ["b"], ["c"]],
+      l7Connection: ["a", "b", "c", "x", "y"],
+      replicas,
+    });
+    expect(v.reason).toMatch(
+      /L7: 5 requests over one connection reached 3 of 3 replicas and 2 other hostnames \(membership judges those\)/,
+    );
+    const missing = layerCheck({ l4Connections: [["a"], ["b"], ["a"]], l7Connection: ["a", "b", "x"], replicas });
+    expect(missing.passed).toBe(false);
+    expect(missing.reason).toMatch(/reached 2 of 3 replicas and 1 other hostname \(/);
+  });
   it("fails when an L4 connection was answered by several replicas (the listener balances requests)", () => {
     const v = layerCheck({
       l4Connections: [
