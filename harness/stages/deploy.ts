@@ -8,6 +8,7 @@ import { applyTracingSampling } from "../envoy/tracing-sampling.ts";
 import { log, waitingFor } from "../log.ts";
 import type { ReplicaContainer, StackEndpoints } from "../stack/discover.ts";
 import { waitForEnvoy } from "../stack/envoy-wait.ts";
+import { ensureStackImages } from "../stack/stack-images.ts";
 import { swarmModel, swarmUp } from "../targets/swarm/stack.ts";
 import type { StageContext } from "./context.ts";
 
@@ -20,6 +21,8 @@ export interface DeployResult {
 export async function deploy(ctx: StageContext): Promise<DeployResult> {
   const t0 = Date.now();
   if (ctx.swarm) {
+    // `docker stack deploy` ignores `build:`: build what is missing, as `compose up` would.
+    await ensureStackImages(ctx);
     await swarmUp(ctx.swarm, {
       stack: ctx.config.projectName,
       model: swarmModel(ctx.config.composeFile, ctx.config.scale, ctx.composeEnv),
