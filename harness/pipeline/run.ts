@@ -82,7 +82,9 @@ export async function pipeline(config: PipelineConfig): Promise<PipelineSummary>
         if (stopped > 0) log.info(`  stopped ${stopped} child process(es) of the interrupted stage`);
         if (!ctx) break;
         try {
-          const r = pass === 0 ? (await tearDown(), undefined) : await teardownStack(ctx.docker, ctx.config, ctx.swarm);
+          let r: Awaited<ReturnType<typeof teardownStack>> | undefined;
+          if (pass === 0) await tearDown();
+          else r = await teardownStack(ctx.docker, ctx.config, ctx.swarm);
           const empty =
             pass > 0 && r !== undefined && r.containers.length === 0 && r.networks.length === 0 && (r.services ?? []).length === 0;
           emptyPasses = empty ? emptyPasses + 1 : 0;

@@ -548,7 +548,7 @@ function roundRobinBalance(ctx: BalanceContext): BalanceOutcome {
 
 function chiSquareBalance(ctx: BalanceContext): BalanceOutcome {
   const { input, hostnames, counts, n, probs, notes, maxMinRatio, base, shareLine } = ctx;
-  const { policy, envoy } = input;
+  const { policy } = input;
   const exact = RANDOM_POLICIES.has(policy);
   if (!exact) notes.push(`${policy} is not modelled exactly: tested as independent picks with chi-square`);
   const chi = chiSquareTest(counts, probs);

@@ -104,7 +104,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
       variable: String(issue.path[0] ?? "environment"),
       message: issue.message,
     }));
-    const message = "invalid service configuration: " + problems.map((p) => `${p.variable} ${p.message}`).join("; ");
+    const message = `invalid service configuration: ${problems.map((p) => `${p.variable} ${p.message}`).join("; ")}`;
     throw new ConfigError(message, [...new Set(problems.map((p) => p.variable))]);
   }
   const e = parsed.data;

@@ -91,7 +91,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       // A field that cannot be serialised (a cycle) must not lose the line.
       line = JSON.stringify({ time: now().toISOString(), level, msg, log_error: String(err) });
     }
-    write(line + "\n");
+    write(`${line}\n`);
     if (RANK[level] >= RANK.warn) batch?.flush();
   };
   return {

@@ -43,7 +43,7 @@ describe("observability checks on a stack with broken observability", { timeout:
   });
   afterAll(() => stop?.());
 
-  it("the metrics check fails for service2, naming its unscraped replica and the scrape error", async (t) => {
+  it("the metrics check fails for service2, naming its unscraped replica and the scrape error", async () => {
     const before = await takeMetricsSnapshot(prom);
     const sent = [
       await countedLoad(stack.deployed.endpoints.listenerUrl, "service1", 20),
@@ -66,7 +66,7 @@ describe("observability checks on a stack with broken observability", { timeout:
     );
   });
 
-  it("the tracing check fails: Envoy reports no span and starts no trace", async (t) => {
+  it("the tracing check fails: Envoy reports no span and starts no trace", async () => {
     const results = await tracingCheck({
       listenerUrl: stack.deployed.endpoints.listenerUrl,
       zipkin,

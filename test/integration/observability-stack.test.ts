@@ -80,7 +80,7 @@ describe("observability on a real stack", { timeout: 900_000 }, () => {
     assert.equal(published.size, 4);
   });
 
-  it("scrapes Envoy and every replica, including the ones `scale` adds (DNS discovery)", async (t) => {
+  it("scrapes Envoy and every replica, including the ones `scale` adds (DNS discovery)", async () => {
     const scaled = await scale(stack.ctx, { service1: 3, service2: 2 });
     for (const [service, replicas] of Object.entries(scaled.replicas)) {
       replicaIps[service] = replicas.map((r) => r.ip);
@@ -94,7 +94,7 @@ describe("observability on a real stack", { timeout: 900_000 }, () => {
     assert.equal(envoy[0]?.health, "up", envoy[0]?.lastError);
   });
 
-  it("metrics check: Prometheus' counts agree with the load per Envoy cluster and per replica", async (t) => {
+  it("metrics check: Prometheus' counts agree with the load per Envoy cluster and per replica", async () => {
     const before = await takeMetricsSnapshot(prom);
     const sent = await Promise.all([
       countedLoad(stack.deployed.endpoints.listenerUrl, "service1", 90, 6),
@@ -135,7 +135,7 @@ describe("observability on a real stack", { timeout: 900_000 }, () => {
     );
   });
 
-  it("every PromQL of the catalogue returns data from the real Prometheus", async (t) => {
+  it("every PromQL of the catalogue returns data from the real Prometheus", async () => {
     // A second load, now that every replica's series exist: a counter that appears already at its
     // final value (all its requests fell between two scrapes) shows no rate() at all, so windowed
     // queries of the replicas scaled up just before the first load would be flat (see
@@ -162,7 +162,7 @@ describe("observability on a real stack", { timeout: 900_000 }, () => {
     assert.ok((mem[0]?.value ?? 0) > 1e6);
   });
 
-  it("tracing check: each request's trace holds Envoy's span and the service's child span", async (t) => {
+  it("tracing check: each request's trace holds Envoy's span and the service's child span", async () => {
     const results = await tracingCheck({
       listenerUrl: stack.deployed.endpoints.listenerUrl,
       zipkin,
@@ -211,7 +211,7 @@ describe("observability on a real stack", { timeout: 900_000 }, () => {
     }
   });
 
-  it("report panel: latency quantiles and error ratio per service and replica", async (t) => {
+  it("report panel: latency quantiles and error ratio per service and replica", async () => {
     const panel = await observabilityPanel(prom, { window: "2m" });
     console.log(JSON.stringify({ ...panel, services: panel.services.slice(0, 1) }));
     assert.deepEqual(
@@ -227,7 +227,7 @@ describe("observability on a real stack", { timeout: 900_000 }, () => {
     assert.ok(panel.envoy.memoryAllocatedBytes !== null);
   });
 
-  it("verify's reports carry the panel: verify.json, and verify.html with the real replicas' numbers", async (t) => {
+  it("verify's reports carry the panel: verify.json, and verify.html with the real replicas' numbers", async () => {
     const dir = await mkdtemp(join(tmpdir(), "obs-verify-"));
     const { config, docker } = stack.ctx;
     const saved = { reportDir: config.reportDir, scale: config.scale, requests: config.verify.requests };

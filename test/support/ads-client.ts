@@ -53,8 +53,14 @@ export function adsClient(address: string, nodeId = "test-node"): AdsTestClient 
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`no response within ${timeoutMs} ms`)), timeoutMs);
         waiters.push({
-          resolve: (x) => (clearTimeout(timer), resolve(x)),
-          reject: (e) => (clearTimeout(timer), reject(e)),
+          resolve: (x) => {
+            clearTimeout(timer);
+            resolve(x);
+          },
+          reject: (e) => {
+            clearTimeout(timer);
+            reject(e);
+          },
         });
       });
     },
@@ -101,7 +107,11 @@ export class StaticEndpoints implements EndpointSource {
     for (const [cluster, list] of this.map) {
       this.map.set(
         cluster,
-        list.map((e) => (e.hostname && names.includes(e.hostname) ? (found.push(e.hostname), { ...e, health: "DRAINING" as const }) : e)),
+        list.map((e) => {
+          if (!e.hostname || !names.includes(e.hostname)) return e;
+          found.push(e.hostname);
+          return { ...e, health: "DRAINING" as const };
+        }),
       );
     }
     return found;

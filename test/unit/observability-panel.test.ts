@@ -154,7 +154,12 @@ describe("observability panel data", () => {
 
   it("evaluates every query at the scope's time", async () => {
     const times: (Date | undefined)[] = [];
-    const prom = { query: async (q: string, at?: Date) => (times.push(at), answers(q)) } as unknown as PrometheusClient;
+    const prom = {
+      query: async (q: string, at?: Date) => {
+        times.push(at);
+        return answers(q);
+      },
+    } as unknown as PrometheusClient;
     const at = new Date("2026-01-01T00:00:06.123Z");
     const panel = await observabilityPanel(prom, { window: "6122ms", at });
     assert.equal(times.length, 20);

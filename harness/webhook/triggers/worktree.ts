@@ -103,8 +103,7 @@ export class Worktrees {
           ok: false,
           result: {
             outcome: "failed",
-            reason:
-              `commit ${commit} is not in ${this.repository} and git fetch ${this.remote} ${commit} failed: ` + gitError(fetched.stderr),
+            reason: `commit ${commit} is not in ${this.repository} and git fetch ${this.remote} ${commit} failed: ${gitError(fetched.stderr)}`,
           },
         };
       }
