@@ -86,7 +86,7 @@ describe("kill -9 of a swarm pipeline", () => {
     });
     const seconds = (Date.now() - killedAt) / 1000;
     process.stderr.write(
-      `figure: kill -9 of pipeline --target swarm with ${peak.services} services up: 0 services, containers, networks, configs and reapers on the manager ${seconds.toFixed(1)} s after the kill (RYUK_RECONNECTION_TIMEOUT ${RECONNECTION})\n`,
+      `figure: kill -9 of pipeline --target swarm with ${peak.services} services, ${peak.containers} task containers, ${peak.networks} networks, ${peak.configs} configs on the manager: 0 services, containers, networks, configs and reapers on the manager ${seconds.toFixed(1)} s after the kill (RYUK_RECONNECTION_TIMEOUT ${RECONNECTION})\n`,
     );
     // The cluster itself is untouched: its node runs and is still a ready swarm manager.
     const nodeContainers = await host.listContainers({ filters: { label: [`${CLUSTER_LABEL}=${clusterName}`], status: ["running"] } });
