@@ -60,13 +60,13 @@ describe("kill -9 of a swarm pipeline", () => {
       onStderr: (stderr, child) => {
         if (killedAt !== 0 || !/docker stack deploy|swarm tasks of/.test(stderr)) return;
         killedAt = -1;
-        // Once the stack's services exist (swarm is still starting their tasks).
+        // Once the stack's services and their first task containers exist (swarm is still starting the rest).
         void pollUntil(
           `the services of ${project}`,
           180_000,
           async () => {
             peak = await left();
-            return peak.services > 0;
+            return peak.services > 0 && peak.containers > 0;
           },
           200,
         ).then(
@@ -79,7 +79,7 @@ describe("kill -9 of a swarm pipeline", () => {
       },
     });
     assert.equal(run.signal, "SIGKILL", `the pipeline was killed, not finished:\n${run.stderr.slice(-1500)}`);
-    assert.ok(peak.services > 0 && peak.reapers === 1, `the stack and its reaper were up when the harness died: ${JSON.stringify(peak)}`);
+    assert.ok(peak.services > 0 && peak.containers > 0 && peak.reapers === 1, `the stack and its reaper were up when the harness died: ${JSON.stringify(peak)}`);
     await pollUntil(`the stack ${project} gone from the manager`, GOAL_MS, async () => {
       const now = await left();
       return Object.values(now).every((n) => n === 0);

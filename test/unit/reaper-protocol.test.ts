@@ -182,7 +182,9 @@ class SwarmManagerDocker extends DockerApi {
   override async list(path: string): Promise<unknown> {
     // On the manager, a task container restarted just now: swarm's doing, it must not put the prune off.
     if (path === "/containers/json")
-      return [{ Id: "task1", Created: this.manager ? Math.floor(Date.now() / 1000) + 5 : 1, Labels: { "com.docker.swarm.service.id": "svc1" } }];
+      return [
+        { Id: "task1", Created: this.manager ? Math.floor(Date.now() / 1000) + 5 : 1, Labels: { "com.docker.swarm.service.id": "svc1" } },
+      ];
     if (path === "/networks") return [{ Id: "net1", Created: "2020-01-01T00:00:00Z" }];
     if (path === "/volumes") return { Volumes: [] };
     return [];
