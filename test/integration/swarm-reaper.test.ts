@@ -79,7 +79,10 @@ describe("kill -9 of a swarm pipeline", () => {
       },
     });
     assert.equal(run.signal, "SIGKILL", `the pipeline was killed, not finished:\n${run.stderr.slice(-1500)}`);
-    assert.ok(peak.services > 0 && peak.containers > 0 && peak.reapers === 1, `the stack and its reaper were up when the harness died: ${JSON.stringify(peak)}`);
+    assert.ok(
+      peak.services > 0 && peak.containers > 0 && peak.reapers === 1,
+      `the stack and its reaper were up when the harness died: ${JSON.stringify(peak)}`,
+    );
     await pollUntil(`the stack ${project} gone from the manager`, GOAL_MS, async () => {
       const now = await left();
       return Object.values(now).every((n) => n === 0);
