@@ -160,24 +160,18 @@ describe("reaper protocol (moby-ryuk 0.14)", () => {
 });
 
 /** A swarm manager's API: services, configs, task containers and a network of one stack. */
-class SwarmManagerDocker extends DockerApi {
-  removed: string[] = [];
+class SwarmManagerDocker extends RecordingDocker {
   constructor(private readonly manager: boolean) {
-    super(1000, {});
+    super([]);
   }
   override async call(method: string, path: string): Promise<{ status: number; body: unknown }> {
-    if (method === "GET" && path === "/_ping") return { status: 200, body: "OK" };
-    if (method === "DELETE") {
-      this.removed.push(path.split("?")[0] ?? path);
-      return { status: 204, body: null };
-    }
     const old = "2020-01-01T00:00:00Z";
     if (method === "GET" && (path.startsWith("/services?") || path.startsWith("/configs?"))) {
       if (!this.manager) return { status: 503, body: { message: "This node is not a swarm manager." } };
       const kind = path.startsWith("/services?") ? "svc" : "cfg";
       return { status: 200, body: [{ ID: `${kind}1`, CreatedAt: old }] };
     }
-    return { status: 404, body: { message: "no such path" } };
+    return super.call(method, path);
   }
   override async list(path: string): Promise<unknown> {
     // On the manager, a task container restarted just now: swarm's doing, it must not put the prune off.
