@@ -393,6 +393,10 @@ async function prepareRyuk(plan: ImagePlan, p: Paths, log: Log, forceLocal: bool
     const info = await inspectImage(RYUK.official);
     if (info) return { ref: RYUK.official, source: "official", id: info.Id };
   }
+  return buildRyuk(ryuk, plan, p, log, parallel);
+}
+
+async function buildRyuk(ryuk: ReturnType<typeof planRyuk>, plan: ImagePlan, p: Paths, log: Log, parallel: number): Promise<ImageEntry> {
   // Built on the local node image, which may not exist when the official node image is used.
   if (!(await currentLocal(plan.images.node))) await buildLocalImages(["node"], plan, p, log, parallel);
   const contextDir = assembleContext(p.work, ryuk, {
@@ -409,6 +413,18 @@ async function prepareRyuk(plan: ImagePlan, p: Paths, log: Log, forceLocal: bool
   if (!info) throw new Error(`${ryuk.tag} is missing or unlabelled right after its build`);
   log(`built ${ryuk.tag} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   return { ref: ryuk.tag, source: "local", id: info.Id };
+}
+
+/**
+ * Our own reaper image, never the official one (only ours removes swarm services and configs):
+ * the swarm target's reaper (harness/targets/swarm/reaper.ts). Built here when it is missing.
+ */
+export async function localReaperImage(opts: { root?: string; log?: Log } = {}): Promise<string> {
+  const p = paths(opts.root ?? repoRoot);
+  const plan = planImages({ root: p.root });
+  const ryuk = planRyuk(plan, p.root);
+  if (await currentLocal(ryuk)) return ryuk.tag;
+  return (await buildRyuk(ryuk, plan, p, opts.log ?? (() => undefined), 2)).ref;
 }
 
 /** Points RYUK.alias (what Testcontainers is told to run) at the image prepare chose. */

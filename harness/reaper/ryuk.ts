@@ -13,14 +13,23 @@
 //     the kernel closing the socket of a killed process: that is the point) -> prune check after
 //     RYUK_RECONNECTION_TIMEOUT (10s); a reconnection before then cancels it. SIGTERM/SIGINT ->
 //     listener closed; prune check now if no client, else after RYUK_SHUTDOWN_TIMEOUT (10m).
-//   - Prune check: for each filter, list containers (all, skipping reaper containers labelled
-//     org.testcontainers.ryuk=true), networks, volumes, images. Anything created after the check
+//   - Prune check: for each filter, list services and configs (swarm managers only), containers
+//     (all, skipping reaper containers labelled org.testcontainers.ryuk=true), networks, volumes,
+//     images. Anything created after the check
 //     started (+ RYUK_RETRY_OFFSET, -1s) means the client's work is still landing: wait
 //     RYUK_CHANGES_RETRY_INTERVAL (1s) and check again (until the shutdown deadline, if any).
-//   - Prune: containers first (force, with their anonymous volumes), then networks, volumes
-//     (force), images (children pruned, not forced: an image another container uses stays). 404
-//     counts as removed; other failures retry RYUK_REMOVE_RETRIES times a second apart. Then the
-//     process exits (0, or 1 when something was left), and the container goes (AutoRemove).
+//   - Swarm (our addition to Ryuk): on an engine that is a swarm manager, the filters also match
+//     swarm services and configs (a `docker stack deploy` labels all of them, and its task
+//     containers, com.docker.stack.namespace=<stack>). An engine that is not a manager answers
+//     `GET /services` with 503 "This node is not a swarm manager": then services and configs are
+//     skipped silently and the prune is Ryuk's, exactly (the compose target's case).
+//   - Prune: services first (a service would reschedule the task containers removed after it),
+//     then containers (force, with their anonymous volumes), networks, volumes (force), configs
+//     (after the services that mount them), images (children pruned, not forced: an image
+//     another container uses stays). 404 counts as removed; other failures retry
+//     RYUK_REMOVE_RETRIES times a second apart (a stack's network is refused while its tasks are
+//     still stopping). Then the process exits (0, or 1 when something was left), and the
+//     container goes (AutoRemove).
 //   - Logs: slog-style `time=... level=INFO msg=...` lines on stdout; the `Started` line is what
 //     Testcontainers waits for (Wait.forLogMessage(/.*Started.*/)).
 // Docker is reached over its HTTP API on the socket mounted at /var/run/docker.sock (DOCKER_HOST
@@ -160,6 +169,10 @@ export class DockerApi {
   }
 }
 
+const field = (o: unknown, name: string): unknown =>
+  typeof o === "object" && o !== null ? (o as Record<string, unknown>)[name] : undefined;
+const asArray = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+
 function errorText(body: unknown): string {
   if (typeof body === "object" && body !== null && "message" in body) return String((body as { message: unknown }).message);
   return String(body);
@@ -167,17 +180,30 @@ function errorText(body: unknown): string {
 
 const RYUK_LABEL = "org.testcontainers.ryuk";
 
-/** What a prune would remove (ids; volume names). */
+/** What a prune would remove (ids; volume names), in the order it removes them. */
 export interface Resources {
+  services: string[];
   containers: string[];
   networks: string[];
   volumes: string[];
+  configs: string[];
   images: string[];
 }
 
-const field = (o: unknown, name: string): unknown =>
-  typeof o === "object" && o !== null ? (o as Record<string, unknown>)[name] : undefined;
-const asArray = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+/** Nothing: what a prune starts from. */
+export const noResources = (): Resources => ({ services: [], containers: [], networks: [], volumes: [], configs: [], images: [] });
+
+/**
+ * A swarm-only list (services, configs): its items, or null when the engine is not a swarm
+ * manager (503 "This node is not a swarm manager"), which is not an error for a reaper.
+ */
+export async function swarmList(api: DockerApi, path: "/services" | "/configs", filters: DockerFilters): Promise<unknown[] | null> {
+  const r = await api.call("GET", `${path}?filters=${encodeURIComponent(JSON.stringify(filters))}`);
+  if (r.status === 503) return null;
+  if (r.status !== 200) throw new Error(`GET ${path}: ${r.status} ${errorText(r.body)}`);
+  return asArray(r.body);
+}
+
 /** Docker's Created: unix seconds (containers, images) or an RFC 3339 string (networks, volumes). */
 const createdMs = (v: unknown): number => (typeof v === "number" ? v * 1000 : typeof v === "string" ? Date.parse(v) : Number.NaN);
 
@@ -190,18 +216,28 @@ export async function affected(
   filterSets: DockerFilters[],
   sinceMs: number,
 ): Promise<{ resources: Resources; changed: string[] }> {
-  const resources: Resources = { containers: [], networks: [], volumes: [], images: [] };
+  const resources = noResources();
   const changed: string[] = [];
-  const take = (kind: keyof Resources, id: unknown, created: unknown): void => {
+  const take = (kind: keyof Resources, id: unknown, created: unknown, landing = true): void => {
     if (typeof id !== "string" || resources[kind].includes(id)) return;
-    if (createdMs(created) > sinceMs) changed.push(`${kind.slice(0, -1)} ${id.slice(0, 12)}`);
+    if (landing && createdMs(created) > sinceMs) changed.push(`${kind.slice(0, -1)} ${id.slice(0, 12)}`);
     else resources[kind].push(id);
   };
+  const services = new Set<unknown>();
   for (const filters of filterSets) {
+    // Services and configs carry CreatedAt (RFC 3339); null: not a swarm manager, nothing to add.
+    for (const s of (await swarmList(api, "/services", filters)) ?? []) {
+      services.add(field(s, "ID"));
+      take("services", field(s, "ID"), field(s, "CreatedAt"));
+    }
+    for (const c of (await swarmList(api, "/configs", filters)) ?? []) take("configs", field(c, "ID"), field(c, "CreatedAt"));
     for (const c of asArray(await api.list("/containers/json", filters, "&all=true"))) {
       const labels = field(c, "Labels");
       if (field(labels, RYUK_LABEL) === "true") continue;
-      take("containers", field(c, "Id"), field(c, "Created"));
+      // A task container of a matched service is swarm's work, not the client's: a task that
+      // restarts (a failing health check) would otherwise put the prune off for ever.
+      const ofService = services.has(field(labels, "com.docker.swarm.service.id"));
+      take("containers", field(c, "Id"), field(c, "Created"), !ofService);
     }
     for (const n of asArray(await api.list("/networks", filters))) take("networks", field(n, "Id"), field(n, "Created"));
     for (const v of asArray(field(await api.list("/volumes", filters), "Volumes")))
@@ -336,7 +372,7 @@ export async function startReaper(config: ReaperConfig, opts: { api?: DockerApi;
     } catch (err) {
       log("ERROR", "prune check", { error: (err as Error).message });
       closeListener();
-      finish({ removed: { containers: [], networks: [], volumes: [], images: [] }, left: -1 });
+      finish({ removed: noResources(), left: -1 });
     }
   }
 
@@ -361,11 +397,14 @@ export async function startReaper(config: ReaperConfig, opts: { api?: DockerApi;
 
   async function prune(r: Resources): Promise<number> {
     let left = 0;
+    left += await remove("service", r.services, (id) => `/services/${id}`);
     left += await remove("container", r.containers, (id) => `/containers/${id}?force=true&v=true`);
     left += await remove("network", r.networks, (id) => `/networks/${id}`);
     left += await remove("volume", r.volumes, (id) => `/volumes/${encodeURIComponent(id)}?force=true`);
+    left += await remove("config", r.configs, (id) => `/configs/${id}`);
     left += await remove("image", r.images, (id) => `/images/${id}?noprune=false`);
     log(left > 0 ? "WARN" : "INFO", "removed", {
+      ...(r.services.length + r.configs.length > 0 ? { services: r.services.length, configs: r.configs.length } : {}),
       containers: r.containers.length,
       networks: r.networks.length,
       volumes: r.volumes.length,

@@ -8,6 +8,8 @@
 //     stack is meant to outlive the process, so it is not registered. `ls` shows it and
 //     `teardown` / `teardown --stale` remove it.
 // A user's TESTCONTAINERS_RYUK_DISABLED=true (set before start) is honoured: no reaper at all.
+// The swarm target has no Testcontainers: it starts the same reaper image on the swarm's manager
+// under the same rule (harness/targets/swarm/reaper.ts).
 import "./testcontainers-env.ts";
 
 const userDisabled = process.env.TESTCONTAINERS_RYUK_DISABLED === "true";
@@ -15,8 +17,11 @@ const userDisabled = process.env.TESTCONTAINERS_RYUK_DISABLED === "true";
 /** How long a stack is meant to live, recorded on its containers (label envoy-pipeline.lifetime). */
 export type StackLifetime = "process" | "kept" | "stages";
 
+/** Whether a stack of this lifetime gets a reaper (the swarm target starts its own: targets/swarm/reaper.ts). */
+export const reaperWanted = (lifetime: StackLifetime): boolean => !userDisabled && lifetime === "process";
+
 export function useReaper(lifetime: StackLifetime): void {
-  process.env.TESTCONTAINERS_RYUK_DISABLED = userDisabled || lifetime !== "process" ? "true" : "false";
+  process.env.TESTCONTAINERS_RYUK_DISABLED = reaperWanted(lifetime) ? "false" : "true";
   // One reaper per harness process. testcontainers-node otherwise reuses any running reaper of
   // the host (found by the image's org.testcontainers.ryuk label), and a reaper prunes only once
   // its last client is gone: with another pipeline running on the same host (parallel CI

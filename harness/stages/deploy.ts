@@ -9,6 +9,8 @@ import { log, waitingFor } from "../log.ts";
 import type { ReplicaContainer, StackEndpoints } from "../stack/discover.ts";
 import { waitForEnvoy } from "../stack/envoy-wait.ts";
 import { ensureStackImages } from "../stack/stack-images.ts";
+import { reaperWanted } from "../reaper/session.ts";
+import { startSwarmReaper } from "../targets/swarm/reaper.ts";
 import { swarmModel, swarmUp } from "../targets/swarm/stack.ts";
 import type { StageContext } from "./context.ts";
 
@@ -23,6 +25,9 @@ export async function deploy(ctx: StageContext): Promise<DeployResult> {
   if (ctx.swarm) {
     // `docker stack deploy` ignores `build:`: build what is missing, as `compose up` would.
     await ensureStackImages(ctx);
+    // Before the stack exists: a kill at any point of the deploy leaves nothing running.
+    if (reaperWanted(ctx.lifetime))
+      await startSwarmReaper(ctx.swarm, ctx.config.projectName, { timeoutMs: ctx.config.waitTimeoutSeconds * 1000 });
     await swarmUp(ctx.swarm, {
       stack: ctx.config.projectName,
       model: swarmModel(ctx.config.composeFile, ctx.config.scale, ctx.composeEnv),

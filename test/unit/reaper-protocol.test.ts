@@ -27,6 +27,9 @@ class RecordingDocker extends DockerApi {
       this.removed.push(path.split("?")[0] ?? path);
       return { status: 204, body: null };
     }
+    // As an engine that is not a swarm manager answers the swarm-only lists.
+    if (method === "GET" && /^\/(services|configs)\?/.test(path))
+      return { status: 503, body: { message: "This node is not a swarm manager." } };
     return { status: 404, body: { message: "no such path" } };
   }
   override async list(path: string, filters: Record<string, Record<string, true>>): Promise<unknown> {
@@ -153,5 +156,58 @@ describe("reaper protocol (moby-ryuk 0.14)", () => {
     const result = await reaper.done;
     assert.ok(docker.listed.filter((l) => l.startsWith("/containers/json")).length >= 2, "looked again after a change");
     assert.deepEqual(result.removed.containers, ["late"]);
+  });
+});
+
+/** A swarm manager's API: services, configs, task containers and a network of one stack. */
+class SwarmManagerDocker extends RecordingDocker {
+  constructor(private readonly manager: boolean) {
+    super([]);
+  }
+  override async call(method: string, path: string): Promise<{ status: number; body: unknown }> {
+    const old = "2020-01-01T00:00:00Z";
+    if (method === "GET" && (path.startsWith("/services?") || path.startsWith("/configs?"))) {
+      if (!this.manager) return { status: 503, body: { message: "This node is not a swarm manager." } };
+      const kind = path.startsWith("/services?") ? "svc" : "cfg";
+      return { status: 200, body: [{ ID: `${kind}1`, CreatedAt: old }] };
+    }
+    return super.call(method, path);
+  }
+  override async list(path: string): Promise<unknown> {
+    // On the manager, a task container restarted just now: swarm's doing, it must not put the prune off.
+    if (path === "/containers/json")
+      return [
+        { Id: "task1", Created: this.manager ? Math.floor(Date.now() / 1000) + 5 : 1, Labels: { "com.docker.swarm.service.id": "svc1" } },
+      ];
+    if (path === "/networks") return [{ Id: "net1", Created: "2020-01-01T00:00:00Z" }];
+    if (path === "/volumes") return { Volumes: [] };
+    return [];
+  }
+}
+
+describe("reaper on a swarm manager (our addition)", () => {
+  it("removes services first, then task containers and networks, then configs", async () => {
+    const docker = new SwarmManagerDocker(true);
+    const reaper = await startReaper(fast, { api: docker, log: quiet, host: "127.0.0.1" });
+    (await client(reaper.port, "label=com.docker.stack.namespace=s1\n", 1)).socket.destroy();
+    const result = await reaper.done;
+    assert.deepEqual(docker.removed, ["/services/svc1", "/containers/task1", "/networks/net1", "/configs/cfg1"]);
+    assert.deepEqual(result.removed.services, ["svc1"]);
+    assert.deepEqual(result.removed.configs, ["cfg1"]);
+    assert.equal(result.left, 0);
+  });
+
+  it("on an engine that is not a swarm manager (503) skips services and configs silently", async () => {
+    const docker = new SwarmManagerDocker(false);
+    const logged: string[] = [];
+    const reaper = await startReaper(fast, { api: docker, log: (level, msg) => logged.push(`${level} ${msg}`), host: "127.0.0.1" });
+    (await client(reaper.port, "label=x=1\n", 1)).socket.destroy();
+    const result = await reaper.done;
+    assert.deepEqual(docker.removed, ["/containers/task1", "/networks/net1"]);
+    assert.deepEqual([result.removed.services, result.removed.configs], [[], []]);
+    assert.deepEqual(
+      logged.filter((l) => l.startsWith("ERROR")),
+      [],
+    );
   });
 });
