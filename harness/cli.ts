@@ -261,7 +261,8 @@ export function buildProgram(): Command {
       action(async (o: StageOptions) => {
         const ctx = await stageContext(configFrom(o));
         await requireStack(ctx.locator.exists, ctx.config.projectName, "verify", ctx.locator.where);
-        return runVerifyStage(ctx, { json: o.json === true });
+        const scaleGiven = o.scale !== undefined || process.env.ENVOY_PIPELINE_SCALE !== undefined;
+        return runVerifyStage(ctx, { json: o.json === true, scaleGiven });
       }),
     );
 

@@ -4,6 +4,7 @@
 // stages ask only this, so deploy, scale and verify are the same code on both targets.
 import type Dockerode from "dockerode";
 import { publishedUrl } from "../observability/endpoints.ts";
+import { appliedScale, recordAppliedScale } from "./applied-scale.ts";
 import { serviceStates, type ServiceState } from "./desired-state.ts";
 import { stackDirectory, type StackDirectory } from "./directory.ts";
 import { stackExists } from "./stacks.ts";
@@ -24,6 +25,10 @@ export interface StackLocator {
   serviceStates(desired: Record<string, number>): Promise<ServiceState[]>;
   /** Who is behind an address or a hostname, for verdicts that name culprits. */
   directory(): Promise<StackDirectory>;
+  /** What deploy or scale last set the stack's services to (undefined: never recorded). */
+  appliedScale(): Promise<Record<string, number> | undefined>;
+  /** Remembers what deploy or scale set the stack's services to (a no-op where the target keeps it). */
+  recordScale(scale: Record<string, number>): Promise<void>;
 }
 
 /** The compose target: one engine, containers found by the project's labels. */
@@ -36,5 +41,7 @@ export function composeLocator(docker: Dockerode, project: string): StackLocator
     publishedUrl: (service, port) => publishedUrl(docker, project, service, port),
     serviceStates: (desired) => serviceStates(docker, project, desired),
     directory: () => stackDirectory(docker, project),
+    appliedScale: () => appliedScale(docker, project),
+    recordScale: (scale) => recordAppliedScale(docker, project, scale),
   };
 }

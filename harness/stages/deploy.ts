@@ -46,5 +46,7 @@ export async function deploy(ctx: StageContext): Promise<DeployResult> {
   await waitForEnvoy(ctx, endpoints, services);
   const replicas: Record<string, ReplicaContainer[]> = {};
   for (const service of services) replicas[service] = await ctx.locator.replicas(service);
+  // What the stack now runs is its desired state until a scale says otherwise (verify reads it).
+  await ctx.locator.recordScale(Object.fromEntries(services.map((s) => [s, replicas[s]?.length ?? 0])));
   return { seconds: (Date.now() - t0) / 1000, endpoints, replicas };
 }

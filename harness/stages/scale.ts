@@ -48,6 +48,8 @@ export async function scale(ctx: StageContext, target: Record<string, number> = 
 /** After compose scaled: Envoy routes to exactly the new replicas, each reached by traffic. */
 async function settleScale(ctx: StageContext, target: Record<string, number>, t0: number): Promise<ScaleResult> {
   const services = Object.keys(target);
+  // Recorded first: whatever happens next, these are now the stack's desired replicas (verify's).
+  await ctx.locator.recordScale({ ...((await ctx.locator.appliedScale()) ?? {}), ...target });
   const endpoints = await ctx.locator.endpoints();
   const converged = await waitForEnvoy(
     ctx,

@@ -1,7 +1,8 @@
 // verify: the load-balancing proof against the deployed stack, then its observability.
 //
 // How the verdict holds up when the stack is broken:
-// - The desired state comes from the scale map (config, --scale, or what the pipeline applied).
+// - The desired state comes from the scale map: --scale, else what deploy or scale last applied to
+//   the stack (stack/applied-scale.ts; a swarm's own service specs), else the config.
 //   Docker's containers are compared with it: desired replicas that do not serve and extra
 //   containers fail membership, by name, with why (exit code, OOM kill, pause, health, log tail).
 // - No check gates another. The load-balancing checks run first and need nothing but Envoy;
@@ -403,8 +404,19 @@ export async function verifyStack(ctx: StageContext, opts: VerifyStackOptions = 
 }
 
 /** The `verify` command: tables on stdout (or the JSON report); exit 0 only if all passed, else 1. */
-export async function runVerifyStage(ctx: StageContext, opts: { json: boolean }): Promise<number> {
-  const outcome = await verifyStack(ctx);
+/**
+ * The verify command on its own. Without `--scale` (or ENVOY_PIPELINE_SCALE) it checks the stack
+ * against what deploy or scale last applied to it, else the config's scale.
+ */
+export async function runVerifyStage(ctx: StageContext, opts: { json: boolean; scaleGiven: boolean }): Promise<number> {
+  const applied = opts.scaleGiven ? undefined : await ctx.locator.appliedScale();
+  if (applied)
+    log.info(
+      `verify: desired state as last applied to the stack: ${Object.entries(applied)
+        .map(([s, n]) => `${s}=${n}`)
+        .join(", ")} (--scale checks against another)`,
+    );
+  const outcome = await verifyStack(ctx, applied ? { desired: applied } : {});
   if (opts.json) process.stdout.write(`${JSON.stringify(outcome.report, null, 2)}\n`);
   else process.stdout.write(`${outcome.table}\n`);
   log.info(`reports: ${Object.values(outcome.files).join(", ")}`);

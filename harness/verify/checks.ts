@@ -133,7 +133,7 @@ export function membershipCheck(
     }
     if (desired.absent > 0) {
       failures.push(
-        `${plural(desired.absent, "desired replica")} of ${service} ${desired.absent === 1 ? "has" : "have"} no container at all (${replicas.length + desired.notServing.length} of ${desired.desired} exist: removed? verify expects ${service}=${desired.desired}, from --scale or the config)`,
+        `${plural(desired.absent, "desired replica")} of ${service} ${desired.absent === 1 ? "has" : "have"} no container at all (${replicas.length + desired.notServing.length} of ${desired.desired} exist: removed? verify expects ${service}=${desired.desired})`,
       );
       culprits.push(service);
     }

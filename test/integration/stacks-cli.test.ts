@@ -63,9 +63,18 @@ describe("single stages share the checkout's stack", { timeout: 600_000 }, () =>
     assert.equal(scaled.code, 0, tail(scaled));
     assert.match(scaled.stderr, /service1: 2 replicas/);
 
-    const verified = await cli(["verify", "--scale", "service1=2,service2=1", "--requests", "200"]);
+    // No --scale: verify checks the stack against what scale applied to it, not the config's 3+3.
+    const verified = await cli(["verify", "--requests", "200"]);
     assert.equal(verified.code, 0, tail(verified));
+    assert.match(verified.stderr, /desired state as last applied to the stack: service1=2, service2=1/);
     assert.match(verified.stderr, new RegExp(`reports: ${reportDir}/verify.json`));
+    // With --scale, against that: one replica of service1 is missing, and verify says so.
+    const expectingMore = await cli(["verify", "--scale", "service1=3,service2=1", "--requests", "200"]);
+    assert.equal(expectingMore.code, 1, tail(expectingMore));
+    assert.match(
+      expectingMore.stderr,
+      /1 desired replica of service1 has no container at all \(2 of 3 exist: removed\? verify expects service1=3\)/,
+    );
 
     // The stack outlived each stage's process: it belongs to the checkout, not to a pid.
     const listed = await cli(["ls", "--json"]);
@@ -121,7 +130,8 @@ describe("single stages share the checkout's stack", { timeout: 600_000 }, () =>
   it("teardown removes the stack and its unused image tags; then scale says there is no stack, naming it, exit 1", async () => {
     const down = await cli(["teardown"]);
     assert.equal(down.code, 0, tail(down));
-    assert.match(down.stderr, new RegExp(`removed 6 containers, 1 networks, 0 volumes, \\d+ image tags of ${project}`));
+    // The one volume: the marker of the scale last applied (harness/stack/applied-scale.ts).
+    assert.match(down.stderr, new RegExp(`removed 6 containers, 1 networks, 1 volumes, \\d+ image tags of ${project}`));
     assert.equal(built.length, 3);
     for (const ref of built) {
       const inUse = (await docker().listContainers({ all: true, filters: { ancestor: [ref] } })).length > 0;

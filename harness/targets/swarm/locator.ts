@@ -3,7 +3,7 @@
 import type { StackLocator } from "../../stack/locator.ts";
 import type { SwarmConnection } from "./connection.ts";
 import { swarmDirectory, swarmServiceStates } from "./desired-state.ts";
-import { publishedUrl, serviceTasks, stackService, stackServices, swarmEndpoints, swarmReplicas } from "./tasks.ts";
+import { publishedUrl, serviceTasks, stackService, stackServices, swarmAppliedScale, swarmEndpoints, swarmReplicas } from "./tasks.ts";
 
 export function swarmLocator(conn: SwarmConnection, stack: string): StackLocator {
   return {
@@ -15,5 +15,8 @@ export function swarmLocator(conn: SwarmConnection, stack: string): StackLocator
       publishedUrl(await serviceTasks(conn.manager, stack, service), port, conn.managerAddress, stackService(stack, service)),
     serviceStates: (desired) => swarmServiceStates(conn.manager, stack, desired),
     directory: () => swarmDirectory(conn.manager, stack),
+    // Swarm keeps each service's desired replicas itself: nothing to record.
+    appliedScale: () => swarmAppliedScale(conn.manager, stack),
+    recordScale: async () => {},
   };
 }

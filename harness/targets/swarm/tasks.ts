@@ -109,6 +109,23 @@ export async function stackServices(docker: Dockerode, stack: string): Promise<s
   return list.data.map((s) => s.Spec.Name.slice(stack.length + 1)).sort();
 }
 
+/** The replicas each backend service (serviceN) of the stack is set to: swarm's own desired state. */
+export async function swarmAppliedScale(docker: Dockerode, stack: string): Promise<Record<string, number>> {
+  const list = z
+    .array(
+      z.object({ Spec: z.object({ Name: z.string(), Mode: z.object({ Replicated: z.object({ Replicas: z.number() }).optional() }) }) }),
+    )
+    .safeParse(await docker.listServices({ filters: { label: [`${STACK_LABEL}=${stack}`] } }));
+  if (!list.success) throw new DiscoveryError(`swarm service list: unexpected shape: ${formatIssues(list.error)}`);
+  const scale: Record<string, number> = {};
+  for (const s of list.data) {
+    const name = s.Spec.Name.slice(stack.length + 1);
+    const replicas = s.Spec.Mode.Replicated?.Replicas;
+    if (/^service\d+$/.test(name) && replicas !== undefined) scale[name] = replicas;
+  }
+  return scale;
+}
+
 /** Every task of a stack service (history included), wherever it is. */
 export async function allServiceTasks(docker: Dockerode, stack: string, service: string): Promise<SwarmTask[]> {
   return parseTasks(await docker.listTasks({ filters: { service: [stackService(stack, service)] } }));

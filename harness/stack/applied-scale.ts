@@ -1,0 +1,47 @@
+// What a compose stack was last scaled to, kept with the stack in Docker, so that a later process
+// (`verify` from a terminal, a Jenkins step, the webhook) checks the stack against what was applied
+// to it rather than against the config's default: `scale --scale service1=5` then `verify` expects
+// 5. It is the label of a small marker volume carrying the compose project's label, so `teardown`,
+// `docker compose down -v` aside, and the reaper remove it with the stack. (Docker labels cannot
+// change: each record replaces the volume.) A swarm needs no marker: its services hold their
+// desired replicas themselves (harness/targets/swarm/locator.ts).
+import type Dockerode from "dockerode";
+import { z } from "zod";
+import { parseScale } from "../config.ts";
+import { PROJECT_LABEL } from "./discover.ts";
+
+export const APPLIED_SCALE_LABEL = "envoy-pipeline.applied-scale";
+
+const markerName = (project: string): string => `${project}_applied-scale`;
+
+const statusOf = (err: unknown): unknown =>
+  typeof err === "object" && err !== null && "statusCode" in err ? (err as { statusCode: unknown }).statusCode : undefined;
+
+/** Records `scale` as what the compose project's stack is now scaled to. */
+export async function recordAppliedScale(docker: Dockerode, project: string, scale: Record<string, number>): Promise<void> {
+  const name = markerName(project);
+  try {
+    await docker.getVolume(name).remove();
+  } catch (err) {
+    if (statusOf(err) !== 404) throw err;
+  }
+  const value = Object.entries(scale)
+    .map(([s, n]) => `${s}=${n}`)
+    .join(",");
+  await docker.createVolume({ Name: name, Labels: { [PROJECT_LABEL]: project, [APPLIED_SCALE_LABEL]: value } });
+}
+
+const markerSchema = z.object({ Labels: z.record(z.string(), z.string()).nullable().optional() });
+
+/** The scale last recorded for the project's stack; undefined when none was. */
+export async function appliedScale(docker: Dockerode, project: string): Promise<Record<string, number> | undefined> {
+  let inspected: unknown;
+  try {
+    inspected = await docker.getVolume(markerName(project)).inspect();
+  } catch (err) {
+    if (statusOf(err) === 404) return undefined;
+    throw err;
+  }
+  const value = markerSchema.parse(inspected).Labels?.[APPLIED_SCALE_LABEL];
+  return value ? parseScale(value) : undefined;
+}
