@@ -6,7 +6,8 @@ def call(Map config = [:]) {
   // cli, configFile, composeFile, project, waitTimeout: see envoyPipelineSupport.commonDefaults
   Map defaultConfig = envoyPipelineSupport.commonDefaults(shared) + [
     // --scale: the services to verify, with the replicas envoyScale gave them (Map of service name
-    // to Integer 1..50). null: the CLI's default services. Pass the map given to envoyScale.
+    // to Integer 1..50). null: what envoyDeploy/envoyScale last applied to the stack (the CLI reads
+    // it from Docker), else the CLI's default services.
     replicas   : null,
     // --requests: requests per service (null: the CLI's default, which sizes the sample from the statistics).
     requests   : null,
