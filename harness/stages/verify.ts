@@ -308,6 +308,8 @@ async function proveStack(
         zipkin: zipkinClient,
         services: probed.map((s) => ({ service: s.service, path: s.path, id: s.serviceId })),
         timeoutMs,
+        // Zipkin answered just now (zipkinReady): the same bound if it stops answering meanwhile.
+        readyTimeoutMs: config.waitTimeoutSeconds * 1000,
       }),
     );
     if (!sent.ok) return async () => couldNotRun("tracing", `Zipkin: ${sent.error}`);
