@@ -8,7 +8,7 @@ import { parseArgs } from "node:util";
 import { setTimeout as sleep } from "node:timers/promises";
 import { loadConfig } from "../harness/config.ts";
 import { docker } from "../harness/docker/engine.ts";
-import { pipeline } from "../harness/pipeline/run.ts";
+import { pipeline } from "../harness/stages/pipeline.ts";
 import { teardown } from "../harness/stages/teardown.ts";
 import { cpuDelta, cpuSnapshot, type CpuUsage } from "./cpu.ts";
 

@@ -18,7 +18,7 @@ import { formatStacks, ownedStacks, parseAge, requireStack, stackExists, staleRe
 import { build } from "./stages/build.ts";
 import { stageContext } from "./stages/context.ts";
 import { deploy } from "./stages/deploy.ts";
-import { runPipeline } from "./pipeline/run.ts";
+import { runPipeline } from "./stages/pipeline.ts";
 import { prepare } from "./stages/prepare.ts";
 import { scaleMeasured } from "./stages/scale.ts";
 import { teardown, teardownStack } from "./stages/teardown.ts";

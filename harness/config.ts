@@ -6,10 +6,7 @@ import { dirname, isAbsolute, resolve } from "node:path";
 import { z } from "zod";
 import { formatIssues } from "./lib/errors.ts";
 import { repoRoot } from "./lib/paths.ts";
-import { projectNameFromBuildTag } from "./project-name.ts";
-
-// Re-exported for the modules that import them from here.
-export { formatIssues, repoRoot };
+import { projectNameFromBuildTag } from "./lib/project-name.ts";
 
 const port = z.number().int().min(0).max(65535);
 const replicas = z.number().int().min(0).max(50);

@@ -5,7 +5,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
-import { formatIssues } from "../harness/config.ts";
+import { formatIssues } from "../harness/lib/errors.ts";
 
 const root = join(import.meta.dirname, "..");
 const vitestJson = join(root, "build", "test-results", "vitest.json");

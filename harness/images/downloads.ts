@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
-import { formatIssues } from "../config.ts";
+import { formatIssues } from "../lib/errors.ts";
 import { ensureHostCommands } from "../docker/engine.ts";
 import { commandExists, mustRun, runCommand } from "../docker/exec.ts";
 import { fileDigest, parseIntegrity } from "./hash.ts";

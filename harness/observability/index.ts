@@ -1,7 +1,7 @@
 // Observability of the stack: Prometheus metrics and Zipkin traces, the checks that prove them,
 // and the data for the report's panel. See docs/observability.md.
 export { bytesCheck, type VerifierBytes } from "./bytes-check.ts";
-export { observabilityEndpoints, publishedUrl, type ObservabilityEndpoints } from "./endpoints.ts";
+export { observabilityEndpoints, type ObservabilityEndpoints } from "./endpoints.ts";
 export {
   compareMetrics,
   metricsCheck,

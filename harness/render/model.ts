@@ -7,7 +7,8 @@ import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parse } from "yaml";
 import { z } from "zod";
-import { ConfigError, formatIssues } from "../config.ts";
+import { ConfigError } from "../config.ts";
+import { formatIssues } from "../lib/errors.ts";
 import { routeFor, type ServiceRoute } from "../stack/routes.ts";
 
 export const ENVOY_SERVICE = "front-envoy";

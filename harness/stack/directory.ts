@@ -6,8 +6,7 @@
 // carrying the project's label (exited ones have no address left, but still a name and hostname).
 import type Dockerode from "dockerode";
 import { z } from "zod";
-import { formatIssues } from "../config.ts";
-import type { Namer } from "../verify/schema.ts";
+import { formatIssues } from "../lib/errors.ts";
 import { containerName, DiscoveryError, inspectContainer, PROJECT_LABEL, projectContainers, projectIp, SERVICE_LABEL } from "./discover.ts";
 
 export interface StackMember {
@@ -27,6 +26,16 @@ const networkSchema = z.object({
     .optional()
     .transform((c) => c ?? {}),
 });
+
+/** Names addresses and hostnames as a person would look for them (container, hostname, IP). */
+export interface Namer {
+  /** "container x (hostname h, 172.20.0.5:8080)", or that nothing owns the address. */
+  describeIp(ipOrHostPort: string): string;
+  /** "container x (hostname h, 172.20.0.5)", or that no container has the hostname. */
+  describeHostname(hostname: string): string;
+  /** The container name behind a hostname, when one exists. */
+  containerOf(hostname: string): string | undefined;
+}
 
 export class StackDirectory implements Namer {
   constructor(readonly members: readonly StackMember[]) {}

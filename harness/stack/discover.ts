@@ -2,7 +2,7 @@
 // process: `verify` after `deploy`, `teardown` after a crash) sees the same truth.
 import type Dockerode from "dockerode";
 import { z } from "zod";
-import { formatIssues } from "../config.ts";
+import { formatIssues } from "../lib/errors.ts";
 import { serviceOfTcpPort } from "./routes.ts";
 
 export const PROJECT_LABEL = "com.docker.compose.project";
@@ -152,4 +152,14 @@ export async function stackEndpoints(docker: Dockerode, project: string, envoySe
     if (service) l4Urls[service] = hostUrl(Number.parseInt(key, 10));
   }
   return { listenerUrl: hostUrl(8080), adminUrl: hostUrl(9901), l4Urls };
+}
+
+/** The host URL of `containerPort` published by the running container of a compose service. */
+export async function publishedUrl(docker: Dockerode, project: string, service: string, containerPort: number): Promise<string> {
+  const [container] = (await projectContainers(docker, project, service)).filter((c) => c.State.Running);
+  if (!container) throw new DiscoveryError(`no running ${service} container in compose project '${project}' (was it deployed?)`);
+  const binding = container.NetworkSettings.Ports[`${containerPort}/tcp`]?.[0];
+  if (!binding) throw new DiscoveryError(`${service} does not publish port ${containerPort} on the host`);
+  const host = binding.HostIp === "" || binding.HostIp === "0.0.0.0" ? "127.0.0.1" : binding.HostIp;
+  return `http://${host}:${binding.HostPort}`;
 }

@@ -7,7 +7,7 @@ import { EnvoyAdmin, type UpstreamCluster } from "../envoy/admin.ts";
 import { errorMessage } from "../lib/errors.ts";
 import { getJson } from "../lib/http.ts";
 import { pollUntil } from "../lib/poll.ts";
-import { log, waitingFor } from "../log.ts";
+import { log, waitingFor } from "../lib/log.ts";
 import type { ReplicaContainer, StackEndpoints } from "./discover.ts";
 import type { StackLocator } from "./locator.ts";
 import { routeFor } from "./routes.ts";

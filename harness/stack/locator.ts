@@ -1,14 +1,10 @@
 // Where a deployed stack's parts are found: the one seam between the stages and the target they
-// run on. The compose target reads containers by compose's labels (discover.ts, desired-state.ts,
-// directory.ts); the swarm target reads the swarm's tasks (harness/targets/swarm/locator.ts). The
+// run on. The compose target reads containers by compose's labels (harness/targets/compose/locator.ts);
+// the swarm target reads the swarm's tasks (harness/targets/swarm/locator.ts). The
 // stages ask only this, so deploy, scale and verify are the same code on both targets.
-import type Dockerode from "dockerode";
-import { publishedUrl } from "../observability/endpoints.ts";
-import { appliedScale, recordAppliedScale } from "./applied-scale.ts";
-import { serviceStates, type ServiceState } from "./desired-state.ts";
-import { stackDirectory, type StackDirectory } from "./directory.ts";
-import { stackExists } from "./stacks.ts";
-import { runningReplicas, stackEndpoints, type ReplicaContainer, type StackEndpoints } from "./discover.ts";
+import type { ServiceState } from "./desired-state.ts";
+import type { StackDirectory } from "./directory.ts";
+import type { ReplicaContainer, StackEndpoints } from "./discover.ts";
 
 export interface StackLocator {
   /** Where the stack lives, for messages: "this Docker host", "the swarm at tcp://…". */
@@ -29,19 +25,4 @@ export interface StackLocator {
   appliedScale(): Promise<Record<string, number> | undefined>;
   /** Remembers what deploy or scale set the stack's services to (a no-op where the target keeps it). */
   recordScale(scale: Record<string, number>): Promise<void>;
-}
-
-/** The compose target: one engine, containers found by the project's labels. */
-export function composeLocator(docker: Dockerode, project: string): StackLocator {
-  return {
-    where: "this Docker host",
-    exists: () => stackExists(docker, project),
-    replicas: (service) => runningReplicas(docker, project, service),
-    endpoints: () => stackEndpoints(docker, project),
-    publishedUrl: (service, port) => publishedUrl(docker, project, service, port),
-    serviceStates: (desired) => serviceStates(docker, project, desired),
-    directory: () => stackDirectory(docker, project),
-    appliedScale: () => appliedScale(docker, project),
-    recordScale: (scale) => recordAppliedScale(docker, project, scale),
-  };
 }

@@ -6,7 +6,7 @@
 // BUILD_TAG and --project / ENVOY_PIPELINE_PROJECT win over both.
 import { createHash } from "node:crypto";
 import { basename, resolve } from "node:path";
-import { projectNameFromBuildTag } from "../project-name.ts";
+import { projectNameFromBuildTag } from "../lib/project-name.ts";
 
 /** The project name for stages run from `folder` (the compose file's folder). */
 export function checkoutProjectName(folder: string): string {
@@ -22,7 +22,7 @@ export function checkoutProjectName(folder: string): string {
 
 /**
  * The default project of a single stage: from BUILD_TAG when Jenkins set it (the shared sanitiser,
- * harness/project-name.ts), else the checkout's.
+ * harness/lib/project-name.ts), else the checkout's.
  */
 export function stageDefaultProject(composeFolder: string, env: NodeJS.ProcessEnv = process.env): string {
   return projectNameFromBuildTag(env.BUILD_TAG ?? "") ?? checkoutProjectName(composeFolder);

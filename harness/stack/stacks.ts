@@ -5,7 +5,7 @@ import { existsSync } from "node:fs";
 import { hostname } from "node:os";
 import type Dockerode from "dockerode";
 import { z } from "zod";
-import { formatIssues } from "../config.ts";
+import { formatIssues } from "../lib/errors.ts";
 import { PROJECT_LABEL, SERVICE_LABEL } from "./discover.ts";
 import { OWNER_LABELS } from "./owner.ts";
 import { pidAlive } from "../lib/process.ts";

@@ -2,13 +2,15 @@
 // running engine (never installed or started here: that is prepare's job), the base images the
 // compose file builds from, and the content tag of the images it builds.
 import type Dockerode from "dockerode";
-import { ConfigError, formatIssues, type PipelineConfig } from "../config.ts";
+import { ConfigError, type PipelineConfig } from "../config.ts";
+import { formatIssues } from "../lib/errors.ts";
 import { docker, requireDockerEngine } from "../docker/engine.ts";
 import { resolveImages } from "../images/index.ts";
 import type { StackLifetime } from "../reaper/session.ts";
-import { composeEnvironment, runCompose } from "../stack/compose.ts";
+import { composeEnvironment, runCompose } from "../targets/compose/compose.ts";
 import { projectContainers } from "../stack/discover.ts";
-import { composeLocator, type StackLocator } from "../stack/locator.ts";
+import type { StackLocator } from "../stack/locator.ts";
+import { composeLocator } from "../targets/compose/locator.ts";
 import { builtImages, composeModelSchema, contentTag } from "../stack/image-tag.ts";
 import { ownerEnv } from "../stack/owner.ts";
 import { connectSwarm, type SwarmConnection } from "../targets/swarm/connection.ts";

@@ -2,13 +2,13 @@
 // (or, with --target swarm, `docker stack deploy` waiting on the tasks' states), and then on Envoy
 // reporting each service's replicas healthy. No sleeps: only observed state.
 // First: it names the reaper image before "testcontainers" is loaded (harness/reaper/session.ts).
-import { composeEnvironmentFor } from "../stack/compose-environment.ts";
+import { composeEnvironmentFor } from "../targets/compose/environment.ts";
 import { EnvoyAdmin } from "../envoy/admin.ts";
 import { applyTracingSampling } from "../envoy/tracing-sampling.ts";
-import { log, waitingFor } from "../log.ts";
+import { log, waitingFor } from "../lib/log.ts";
 import type { ReplicaContainer, StackEndpoints } from "../stack/discover.ts";
 import { waitForEnvoy } from "../stack/envoy-wait.ts";
-import { ensureStackImages } from "../stack/stack-images.ts";
+import { ensureStackImages } from "../targets/compose/stack-images.ts";
 import { reaperWanted } from "../reaper/session.ts";
 import { startSwarmReaper } from "../targets/swarm/reaper.ts";
 import { swarmModel, swarmUp } from "../targets/swarm/stack.ts";

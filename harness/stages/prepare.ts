@@ -3,7 +3,7 @@
 import { ensureDockerEngine } from "../docker/engine.ts";
 import { pruneBuildCache } from "../images/build-cache.ts";
 import { prepareImages, type ImageSet } from "../images/index.ts";
-import { log, waitingFor } from "../log.ts";
+import { log, waitingFor } from "../lib/log.ts";
 
 export interface PrepareResult {
   seconds: number;

@@ -1,14 +1,14 @@
 // scale: sets each service's replica count (`compose up --scale`, or `docker service scale` with
 // --target swarm), then waits until Envoy routes to exactly the new set of replicas, all passing
 // its health check.
-import { log, waitingFor } from "../log.ts";
+import { log, waitingFor } from "../lib/log.ts";
 import { routeFor } from "../stack/routes.ts";
 import { measureConvergence, type ConvergenceResult } from "../verify/convergence.ts";
 import type { ReplicaContainer, StackEndpoints } from "../stack/discover.ts";
 import { swarmScale } from "../targets/swarm/stack.ts";
 import { drainThenStop } from "../xds/drain.ts";
 import type { StageContext } from "./context.ts";
-import { composeEnvironmentFor } from "../stack/compose-environment.ts";
+import { composeEnvironmentFor } from "../targets/compose/environment.ts";
 import { waitForEnvoy } from "../stack/envoy-wait.ts";
 
 export interface ScaleResult {

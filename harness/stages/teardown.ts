@@ -5,7 +5,7 @@
 import type Dockerode from "dockerode";
 import { z } from "zod";
 import type { PipelineConfig } from "../config.ts";
-import { log } from "../log.ts";
+import { log } from "../lib/log.ts";
 import { PROJECT_LABEL } from "../stack/discover.ts";
 import { connectSwarm, type SwarmConnection } from "../targets/swarm/connection.ts";
 import { swarmDown } from "../targets/swarm/stack.ts";

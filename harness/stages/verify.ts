@@ -11,7 +11,7 @@
 // - Every wait is bounded by what it waits for (Prometheus' scrape and DNS intervals, Zipkin's
 //   flush intervals; see observability/wait-budget.ts) and says so on stderr while it waits.
 // - Reports are written on pass, on fail and on error, after the last run's are removed.
-import { log } from "../log.ts";
+import { log } from "../lib/log.ts";
 import {
   metricsProbeCheck,
   PrometheusClient,
@@ -37,7 +37,7 @@ import { l4ConnectionsFor, layersResult, probeL4 } from "../verify/layers.ts";
 import { runVerify, type VerifyServiceSpec } from "../verify/run.ts";
 import type { CheckResult, VerifyReport } from "../verify/schema.ts";
 import { unavailableCheck, unrunServiceReport } from "../verify/unrun.ts";
-import { xdsProblems } from "../xds/envoy-state.ts";
+import { xdsProblems } from "../verify/xds-envoy-state.ts";
 import { configuredWeights } from "../xds/weights.ts";
 import type { StageContext } from "./context.ts";
 

@@ -3,7 +3,7 @@
 // removed ones out), measured by probing in rounds of requests.
 import { performance } from "node:perf_hooks";
 import { Pool } from "undici";
-import { describeReplica, perRequestSampleSize } from "./checks.ts";
+import { describeReplica, perRequestSampleSize } from "./checks/index.ts";
 import { drive, Tally } from "./load.ts";
 import { parseOrThrow, replicaInfoSchema, type CheckResult, type ReplicaInfo, type VerifyReport } from "./schema.ts";
 

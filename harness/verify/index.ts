@@ -14,7 +14,7 @@ export {
   type ConvergenceResult,
   type ConvergenceRound,
 } from "./convergence.ts";
-export type { WeightExpectation } from "./checks.ts";
+export type { WeightExpectation } from "./checks/index.ts";
 export {
   verifyReportSchema,
   serviceReportSchema,

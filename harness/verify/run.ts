@@ -1,9 +1,9 @@
 // runVerify: for each service, load it through Envoy's listener, compare what answered with the
 // replicas Docker runs and with Envoy's own counters, and return a VerifyReport. The replica list is
 // an input, so the same code verifies the compose stack and the local-process fixtures.
-import { formatIssues } from "../config.ts";
+import { formatIssues } from "../lib/errors.ts";
 import { EnvoyAdmin } from "../envoy/admin.ts";
-import { log as harnessLog } from "../log.ts";
+import { log as harnessLog } from "../lib/log.ts";
 import {
   agreementCheck,
   balanceCheck,
@@ -14,7 +14,7 @@ import {
   reachabilityCheck,
   sequentialBalanceNeeded,
   type WeightExpectation,
-} from "./checks.ts";
+} from "./checks/index.ts";
 import { diffSnapshots, snapshotCluster } from "./envoy-view.ts";
 import { bytesOfLoads, runLoad, Tally } from "./load.ts";
 import { emptyBalance, unavailableCheck } from "./unrun.ts";
@@ -23,7 +23,6 @@ import {
   parseOrThrow,
   replicaInfoSchema,
   type DesiredState,
-  type Namer,
   verifyReportSchema,
   VerifyInputError,
   type ReplicaInfo,
@@ -31,6 +30,7 @@ import {
   type ServiceReport,
   type VerifyReport,
 } from "./schema.ts";
+import type { Namer } from "../stack/directory.ts";
 import { chiSquareSampleSize, latencyHistogram, summarizeLatencies } from "./stats.ts";
 import { z } from "zod";
 

@@ -2,7 +2,7 @@
 // VerifyReport), as zod schemas: the report is parsed before it is written, so verify.json always
 // matches the exported type.
 import { z } from "zod";
-import { formatIssues } from "../config.ts";
+import { formatIssues } from "../lib/errors.ts";
 import { observabilityPanelSchema } from "../observability/report.ts";
 
 /** What a service replica answers: `{"hostname","ip","serviceid","success","time"}`. */
@@ -46,16 +46,6 @@ export const desiredStateSchema = z.object({
   absent: z.number().int().min(0),
 });
 export type DesiredState = z.infer<typeof desiredStateSchema>;
-
-/** Names addresses and hostnames as a person would look for them (container, hostname, IP). */
-export interface Namer {
-  /** "container x (hostname h, 172.20.0.5:8080)", or that nothing owns the address. */
-  describeIp(ipOrHostPort: string): string;
-  /** "container x (hostname h, 172.20.0.5)", or that no container has the hostname. */
-  describeHostname(hostname: string): string;
-  /** The container name behind a hostname, when one exists. */
-  containerOf(hostname: string): string | undefined;
-}
 
 export const CHECK_NAMES = [
   "reachability",

@@ -1,7 +1,7 @@
 // Verdicts for checks that could not run. A check whose data cannot be had (Envoy's admin silent,
 // no running Envoy, Docker failing) still gives its verdict: FAIL, with the reason, so that the
 // other checks run and the reports say what happened instead of showing nothing.
-import { NO_BALANCE_TEST } from "./checks.ts";
+import { NO_BALANCE_TEST } from "./checks/index.ts";
 import type { Tally } from "./load.ts";
 import type { BalanceReport, CheckName, CheckResult, ReplicaInfo, ServiceReport } from "./schema.ts";
 

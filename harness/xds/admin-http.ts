@@ -7,7 +7,7 @@
 //                  (the scale stage calls it before stopping replicas: drain first, then stop)
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { z } from "zod";
-import { formatIssues } from "../config.ts";
+import { formatIssues } from "../lib/errors.ts";
 import type { ControlPlane } from "./control-plane.ts";
 
 export const drainRequestSchema = z.object({

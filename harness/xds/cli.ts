@@ -4,9 +4,10 @@
 import type { Command } from "commander";
 import { once } from "node:events";
 import { z } from "zod";
-import { ConfigError, formatIssues, parseAssignments, projectNameSchema } from "../config.ts";
+import { ConfigError, parseAssignments, projectNameSchema } from "../config.ts";
+import { formatIssues } from "../lib/errors.ts";
 import { docker } from "../docker/engine.ts";
-import { log } from "../log.ts";
+import { log } from "../lib/log.ts";
 import { routeFor } from "../stack/routes.ts";
 import { adminServer } from "./admin-http.ts";
 import { ControlPlane } from "./control-plane.ts";

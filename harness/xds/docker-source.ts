@@ -14,7 +14,7 @@
 import type Dockerode from "dockerode";
 import type { Readable } from "node:stream";
 import { z } from "zod";
-import { formatIssues } from "../config.ts";
+import { formatIssues } from "../lib/errors.ts";
 import { containerName, inspectContainer, PROJECT_LABEL, projectIp, SERVICE_LABEL, type ContainerInspect } from "../stack/discover.ts";
 import type { EndpointSource } from "./control-plane.ts";
 import type { Endpoint, EndpointHealth } from "./resources.ts";

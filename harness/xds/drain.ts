@@ -6,8 +6,8 @@
 import axios from "axios";
 import type Dockerode from "dockerode";
 import { z } from "zod";
-import { formatIssues } from "../config.ts";
-import { log } from "../log.ts";
+import { formatIssues } from "../lib/errors.ts";
+import { log } from "../lib/log.ts";
 import { projectContainers, runningReplicas, type ReplicaContainer } from "../stack/discover.ts";
 import { CONTROL_PLANE_ADMIN_PORT } from "./cli.ts";
 

@@ -14,7 +14,7 @@ import { dirname, join } from "node:path";
 import type { ServiceDefinition } from "@grpc/grpc-js";
 import protobuf from "protobufjs";
 import { z } from "zod";
-import { formatIssues } from "../config.ts";
+import { formatIssues } from "../lib/errors.ts";
 
 export const TYPE = {
   listener: "type.googleapis.com/envoy.config.listener.v3.Listener",

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { z } from "zod";
-import { repoRoot } from "../../harness/config.ts";
+import { repoRoot } from "../../harness/lib/paths.ts";
 import { EnvoyAdmin } from "../../harness/envoy/admin.ts";
 import { observabilityEndpoints } from "../../harness/observability/endpoints.ts";
 import { PrometheusClient } from "../../harness/observability/prometheus.ts";

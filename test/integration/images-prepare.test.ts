@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, it } from "vitest";
-import { repoRoot } from "../../harness/config.ts";
+import { repoRoot } from "../../harness/lib/paths.ts";
 import { ensureDockerEngine } from "../../harness/docker/engine.ts";
 import { runCommand } from "../../harness/docker/exec.ts";
 import { imagesFileSchema } from "../../harness/images/schema.ts";

@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { z } from "zod";
-import { repoRoot } from "../../harness/config.ts";
+import { repoRoot } from "../../harness/lib/paths.ts";
 
 const contract = z
   .object({ defaultCli: z.string().includes("/LIBRARY_REPO").includes("LIBRARY_VERSION") })

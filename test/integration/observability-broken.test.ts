@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { resolve } from "node:path";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { z } from "zod";
-import { repoRoot } from "../../harness/config.ts";
+import { repoRoot } from "../../harness/lib/paths.ts";
 import { observabilityEndpoints } from "../../harness/observability/endpoints.ts";
 import { metricsCheck, takeMetricsSnapshot, type SentTraffic } from "../../harness/observability/metrics-check.ts";
 import { PrometheusClient } from "../../harness/observability/prometheus.ts";

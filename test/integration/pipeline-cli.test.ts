@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, describe, it } from "vitest";
-import { repoRoot } from "../../harness/config.ts";
+import { repoRoot } from "../../harness/lib/paths.ts";
 import { docker } from "../../harness/docker/engine.ts";
 import { projectContainers } from "../../harness/stack/discover.ts";
 import { teardown } from "../../harness/stages/teardown.ts";

@@ -10,7 +10,7 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, it } from "vitest";
-import { repoRoot } from "../../harness/config.ts";
+import { repoRoot } from "../../harness/lib/paths.ts";
 import { docker } from "../../harness/docker/engine.ts";
 import { resolveImages } from "../../harness/images/index.ts";
 import { RYUK } from "../../harness/images/versions.ts";

@@ -9,7 +9,7 @@ import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, it } from "vitest";
-import { repoRoot } from "../../harness/config.ts";
+import { repoRoot } from "../../harness/lib/paths.ts";
 import { docker } from "../../harness/docker/engine.ts";
 import { PROJECT_LABEL } from "../../harness/stack/discover.ts";
 import { checkoutProjectName } from "../../harness/stack/project.ts";
@@ -130,7 +130,7 @@ describe("single stages share the checkout's stack", { timeout: 600_000 }, () =>
   it("teardown removes the stack and its unused image tags; then scale says there is no stack, naming it, exit 1", async () => {
     const down = await cli(["teardown"]);
     assert.equal(down.code, 0, tail(down));
-    // The one volume: the marker of the scale last applied (harness/stack/applied-scale.ts).
+    // The one volume: the marker of the scale last applied (harness/targets/compose/applied-scale.ts).
     assert.match(down.stderr, new RegExp(`removed 6 containers, 1 networks, 1 volumes, \\d+ image tags of ${project}`));
     assert.equal(built.length, 3);
     for (const ref of built) {

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, it } from "vitest";
-import { repoRoot } from "../../harness/config.ts";
+import { repoRoot } from "../../harness/lib/paths.ts";
 import { runningReplicas, stackEndpoints } from "../../harness/stack/discover.ts";
 import { EnvoyAdmin } from "../../harness/envoy/admin.ts";
 import { ConvergenceTimeout, waitForClusters, waitForEnvoy, waitForTraffic } from "../../harness/stack/envoy-wait.ts";

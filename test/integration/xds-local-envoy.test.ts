@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createServer } from "node:net";
 import { ControlPlane } from "../../harness/xds/control-plane.ts";
-import { xdsProblems } from "../../harness/xds/envoy-state.ts";
+import { xdsProblems } from "../../harness/verify/xds-envoy-state.ts";
 import { TYPE, type Resource } from "../../harness/xds/protos.ts";
 import { frontProxyResources, type Endpoint, type FrontProxySpec } from "../../harness/xds/resources.ts";
 import { startBackend, stopChild, type Backend } from "../fixtures/local-envoy.ts";

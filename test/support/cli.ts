@@ -2,7 +2,7 @@
 // with output captured; `onStderr` may act on the live process (send it a signal, kill -9 it).
 import { spawn, type ChildProcess } from "node:child_process";
 import { resolve } from "node:path";
-import { repoRoot } from "../../harness/config.ts";
+import { repoRoot } from "../../harness/lib/paths.ts";
 import { pollUntil as pollDeadline } from "../../harness/lib/poll.ts";
 
 export interface CliRun {

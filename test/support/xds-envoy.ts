@@ -6,7 +6,7 @@ import { once } from "node:events";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { repoRoot } from "../../harness/config.ts";
+import { repoRoot } from "../../harness/lib/paths.ts";
 import { EnvoyAdmin } from "../../harness/envoy/admin.ts";
 import { pollUntil } from "./poll.ts";
 import { ensureEnvoy, stopChild, track } from "../fixtures/local-envoy.ts";

@@ -3,7 +3,7 @@ import { appendFileSync, chmodSync, cpSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, it } from "vitest";
-import { repoRoot } from "../../harness/config.ts";
+import { repoRoot } from "../../harness/lib/paths.ts";
 import { folderDigest, inputHash, localTag, parseIntegrity, stableStringify } from "../../harness/images/hash.ts";
 import { planImages } from "../../harness/images/index.ts";
 import { IMAGE_NAMES, INPUTS_LABEL, LOCAL_REPO_PREFIX } from "../../harness/images/versions.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
-import { formatIssues } from "../../harness/config.ts";
+import { formatIssues } from "../../harness/lib/errors.ts";
 import {
   imageInspectSchema,
   imageSetSchema,

@@ -13,7 +13,8 @@ import { CommanderError } from "commander";
 import { describe, it } from "vitest";
 import { z } from "zod";
 import { buildProgram, cliLayer, type StageOptions } from "../../harness/cli.ts";
-import { configSchema, defaults, projectNameSchema, repoRoot, resolveConfig } from "../../harness/config.ts";
+import { configSchema, defaults, projectNameSchema, resolveConfig } from "../../harness/config.ts";
+import { repoRoot } from "../../harness/lib/paths.ts";
 
 const contractSchema = z.object({
   nodeVersion: z.string().regex(/^\d+\.\d+\.\d+$/),

@@ -2,7 +2,7 @@
 // check (headless Services, probes, limits, non-root pods, references) and the Envoy names.
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { repoRoot } from "../../harness/config.ts";
+import { repoRoot } from "../../harness/lib/paths.ts";
 import { renameEnvoyUpstreams, renamePrometheusTargets } from "../../harness/render/dns-names.ts";
 import { interpolate, readStackModel } from "../../harness/render/model.ts";
 import { consistencyProblems } from "../../harness/targets/k8s/consistency.ts";

@@ -3,7 +3,7 @@
 import { strict as assert } from "node:assert";
 import { describe, it } from "vitest";
 import { defaultProjectName, projectNameSchema } from "../../harness/config.ts";
-import { PROJECT_NAME_MAX_LENGTH, projectNameFromBuildTag } from "../../harness/project-name.ts";
+import { PROJECT_NAME_MAX_LENGTH, projectNameFromBuildTag } from "../../harness/lib/project-name.ts";
 
 /** The multibranch BUILD_TAG of the issue: a Dependabot branch, builds #5 and #6. */
 const dependabot = (build: number): string => `jenkins-team-envoy-pipeline-dependabot%2Fnpm_and_yarn%2Fundici-7.30.2-${build}`;

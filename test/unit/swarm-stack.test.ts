@@ -3,7 +3,7 @@
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { repoRoot } from "../../harness/config.ts";
+import { repoRoot } from "../../harness/lib/paths.ts";
 import { readStackModel } from "../../harness/render/model.ts";
 import { SHUTDOWN_GRACE_MS, swarmEnvoyConfig, swarmStack, type SwarmStackOptions } from "../../harness/targets/swarm/stack-file.ts";
 import { dockerHostAddress } from "../../harness/targets/swarm/connection.ts";

@@ -10,7 +10,7 @@ import {
   perRequestSampleSize,
   reachabilityCheck,
   sequentialBalanceNeeded,
-} from "../../harness/verify/checks.ts";
+} from "../../harness/verify/checks/index.ts";
 import type { ClusterDelta, HostDelta } from "../../harness/verify/envoy-view.ts";
 import { diffSnapshots, replicaForHost, type ClusterSnapshot } from "../../harness/verify/envoy-view.ts";
 import { Tally } from "../../harness/verify/load.ts";

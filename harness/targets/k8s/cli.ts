@@ -1,7 +1,7 @@
 // `envoy-pipeline render k8s --out <dir> [--validate]`: registered by harness/cli.ts.
 import { type Command, InvalidArgumentError } from "commander";
 import { loadConfig, parseScale, projectNameSchema } from "../../config.ts";
-import { log } from "../../log.ts";
+import { log } from "../../lib/log.ts";
 import { renderK8s } from "./render.ts";
 import { KUBERNETES_VERSION, validateManifests } from "./validate.ts";
 

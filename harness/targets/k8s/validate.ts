@@ -3,7 +3,7 @@
 // mode: without --strict an unknown or misspelt field (`replicaz: 3`) passes, because the schemas
 // allow additional properties unless told otherwise.
 import { resolve } from "node:path";
-import { repoRoot } from "../../config.ts";
+import { repoRoot } from "../../lib/paths.ts";
 import { mustRun, runCommand } from "../../docker/exec.ts";
 
 /** The Kubernetes release whose schemas the manifests are checked against. */

@@ -1,7 +1,7 @@
 // `envoy-pipeline cluster up --nodes N` and `cluster down`: registered by harness/cli.ts.
 import { type Command, InvalidArgumentError } from "commander";
 import { docker, ensureDockerEngine } from "../../docker/engine.ts";
-import { log } from "../../log.ts";
+import { log } from "../../lib/log.ts";
 import { clusterDown, clusterNameSchema, clusterUp, DEFAULT_CLUSTER } from "./cluster.ts";
 
 const nodesArg = (value: string): number => {

@@ -11,11 +11,12 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import Dockerode from "dockerode";
 import { z } from "zod";
-import { ConfigError, repoRoot } from "../../config.ts";
+import { ConfigError } from "../../config.ts";
+import { repoRoot } from "../../lib/paths.ts";
 import { dockerBuild } from "../../images/build.ts";
 import { inspectImage, planImages } from "../../images/index.ts";
 import { mustRun } from "../../docker/exec.ts";
-import { log } from "../../log.ts";
+import { log } from "../../lib/log.ts";
 
 export const CLUSTER_LABEL = "envoy-pipeline.cluster";
 export const ROLE_LABEL = "envoy-pipeline.cluster.role";

@@ -20,7 +20,7 @@ import { connect, type Socket } from "node:net";
 import type Dockerode from "dockerode";
 import { z } from "zod";
 import { localReaperImage } from "../../images/index.ts";
-import { log } from "../../log.ts";
+import { log } from "../../lib/log.ts";
 import { loadImages } from "./cluster.ts";
 import type { SwarmConnection } from "./connection.ts";
 import { STACK_LABEL } from "./tasks.ts";

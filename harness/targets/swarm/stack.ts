@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { mustRun } from "../../docker/exec.ts";
 import { pollUntil } from "../../lib/poll.ts";
-import { log, waitingFor } from "../../log.ts";
+import { log, waitingFor } from "../../lib/log.ts";
 import { readStackModel, type StackModel } from "../../render/model.ts";
 import { loadImages } from "./cluster.ts";
 import type { SwarmConnection } from "./connection.ts";

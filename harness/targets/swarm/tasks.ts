@@ -3,7 +3,7 @@
 // verify compares the hostnames it sees with the running tasks exactly as it does with containers.
 import type Dockerode from "dockerode";
 import { z } from "zod";
-import { formatIssues } from "../../config.ts";
+import { formatIssues } from "../../lib/errors.ts";
 import { DiscoveryError, type ReplicaContainer, type StackEndpoints } from "../../stack/discover.ts";
 import { serviceOfTcpPort } from "../../stack/routes.ts";
 

@@ -4,7 +4,7 @@
 import type Dockerode from "dockerode";
 import { Wait, type BoundPorts } from "testcontainers";
 import { z } from "zod";
-import { TimedWait } from "./timed-wait.ts";
+import { TimedWait } from "./timed.ts";
 
 const healthSchema = z.object({
   Name: z.string(),

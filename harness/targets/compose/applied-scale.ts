@@ -7,8 +7,8 @@
 // desired replicas themselves (harness/targets/swarm/locator.ts).
 import type Dockerode from "dockerode";
 import { z } from "zod";
-import { parseScale } from "../config.ts";
-import { PROJECT_LABEL } from "./discover.ts";
+import { parseScale } from "../../config.ts";
+import { PROJECT_LABEL } from "../../stack/discover.ts";
 
 export const APPLIED_SCALE_LABEL = "envoy-pipeline.applied-scale";
 

@@ -1,13 +1,13 @@
 // The stack as a Testcontainers compose environment: the same files, variables and health-check
 // waits for every stage that runs `docker compose up` (deploy, scale).
 // First: it names the reaper image before "testcontainers" is loaded (harness/reaper/session.ts).
-import { type StackLifetime, useReaper } from "../reaper/session.ts";
+import { type StackLifetime, useReaper } from "../../reaper/session.ts";
 import { dirname } from "node:path";
 import { DockerComposeEnvironment } from "testcontainers";
-import type { PipelineConfig } from "../config.ts";
+import type { PipelineConfig } from "../../config.ts";
 import { composeFiles } from "./compose.ts";
-import { ExplainedHealthCheckWait } from "./health-wait.ts";
-import { StartedOnlyWait } from "./started-wait.ts";
+import { ExplainedHealthCheckWait } from "./waits/health.ts";
+import { StartedOnlyWait } from "./waits/started.ts";
 
 /** What a compose environment needs of a stage's context. */
 export interface ComposeStack {

@@ -1,9 +1,9 @@
 // This process's child processes (Linux /proc), so that an interrupted stage can stop the
 // `docker compose` it started before tearing the stack down: otherwise compose, left running
 // after we exit, may create containers after the teardown looked.
-import { listProcesses } from "../lib/proc.ts";
-import { poll } from "../lib/poll.ts";
-import { killGroup } from "../lib/process.ts";
+import { listProcesses } from "./proc.ts";
+import { poll } from "./poll.ts";
+import { killGroup } from "./process.ts";
 
 /** Pids whose parent is `parent` (empty where /proc is missing). */
 export function childPids(parent: number = process.pid): number[] {

@@ -3,8 +3,8 @@
 // build stage runs this; so does a swarm deploy, since `docker stack deploy` ignores `build:`
 // (moby#29940) where `docker compose up` would have built what was missing.
 import type Dockerode from "dockerode";
-import type { PipelineConfig } from "../config.ts";
-import { log, waitingFor } from "../log.ts";
+import type { PipelineConfig } from "../../config.ts";
+import { log, waitingFor } from "../../lib/log.ts";
 import { runCompose } from "./compose.ts";
 
 export interface StackImages {

@@ -1,16 +1,16 @@
 // The pipeline (not a stage: it composes them): every stage in order, then teardown — also when a stage fails and on Ctrl-C / SIGTERM.
 // `--keep` leaves the stack up and says how to reach it and how to tear it down.
 import type { PipelineConfig } from "../config.ts";
-import { log } from "../log.ts";
-import { stopChildren } from "../process/children.ts";
+import { log } from "../lib/log.ts";
+import { stopChildren } from "../lib/children.ts";
 import type { StackEndpoints } from "../stack/discover.ts";
-import { build } from "../stages/build.ts";
-import { stageContext, type StageContext } from "../stages/context.ts";
-import { deploy } from "../stages/deploy.ts";
-import { prepare } from "../stages/prepare.ts";
-import { scaleMeasured } from "../stages/scale.ts";
-import { teardownStack } from "../stages/teardown.ts";
-import { verifyStack, type VerifyOutcome } from "../stages/verify.ts";
+import { build } from "./build.ts";
+import { stageContext, type StageContext } from "./context.ts";
+import { deploy } from "./deploy.ts";
+import { prepare } from "./prepare.ts";
+import { scaleMeasured } from "./scale.ts";
+import { teardownStack } from "./teardown.ts";
+import { verifyStack, type VerifyOutcome } from "./verify.ts";
 
 export interface StageTiming {
   stage: string;

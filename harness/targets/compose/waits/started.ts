@@ -4,7 +4,7 @@
 // verify's tracing check waits for its /health (observability/zipkin.ts untilHealthy).
 import type Dockerode from "dockerode";
 import type { BoundPorts } from "testcontainers";
-import { TimedWait } from "./timed-wait.ts";
+import { TimedWait } from "./timed.ts";
 
 export class StartedOnlyWait extends TimedWait {
   async waitUntilReady(_container: Dockerode.Container, _boundPorts: BoundPorts, _startTime?: Date): Promise<void> {}

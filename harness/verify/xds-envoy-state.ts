@@ -1,6 +1,6 @@
 // What Envoy says about its xDS state (admin /config_dump and stats), for verify in xds mode.
 import { EnvoyAdmin } from "../envoy/admin.ts";
-import { xdsClusterProblems, type XdsEnvoyState } from "../verify/xds-state.ts";
+import { xdsClusterProblems, type XdsEnvoyState } from "./xds-state.ts";
 
 export async function xdsEnvoyState(admin: EnvoyAdmin): Promise<XdsEnvoyState> {
   const [clusters, stats] = await Promise.all([admin.dynamicClusterNames(), admin.stats("^control_plane\\.connected_state$")]);
