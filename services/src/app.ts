@@ -17,8 +17,8 @@ import { detectIdentity, type Identity } from "./identity.js";
 import { Lifecycle } from "./lifecycle.js";
 import { createLogger, type LogFields, type Logger } from "./logging.js";
 import { ServiceMetrics, UNMATCHED_ROUTE, methodLabel } from "./metrics.js";
-import { createReporter, type SpanReporter } from "./reporter.js";
-import { buildSpan, extractTraceContext, nowMicros, remoteEndpoint } from "./tracing.js";
+import { SpanStatusCode } from "@opentelemetry/api";
+import { Tracing, zipkinTraceId } from "./tracing.js";
 
 export interface ServiceOptions {
   config: ServiceConfig;
@@ -26,8 +26,8 @@ export interface ServiceOptions {
   identity?: Identity;
   /** Defaults to JSON lines on stdout at config.logLevel. */
   logger?: Logger;
-  /** Defaults to a Zipkin reporter for config.zipkinEndpoint (none when unset). */
-  reporter?: SpanReporter;
+  /** Defaults to tracing that reports to config.zipkinEndpoint (records nothing when unset). */
+  tracing?: Tracing;
   /** Pass the one main.ts shuts down with, so /healthz turns 503 while draining. */
   lifecycle?: Lifecycle;
   /** Include prom-client's process metrics (default true). */
@@ -107,7 +107,7 @@ export function createServer(options: ServiceOptions): http.Server {
   const { config } = options;
   const identity = options.identity ?? detectIdentity(config.reportedHostname);
   const logger = options.logger ?? createLogger({ level: config.logLevel });
-  const reporter = options.reporter ?? createReporter(config.zipkinEndpoint, logger);
+  const tracing = options.tracing ?? new Tracing({ endpoint: config.zipkinEndpoint, serviceName: config.serviceName, logger });
   const lifecycle = options.lifecycle ?? new Lifecycle();
   const now = options.now ?? (() => new Date());
   const delay = options.sleep ?? sleep;
@@ -182,31 +182,36 @@ export function createServer(options: ServiceOptions): http.Server {
     return undefined;
   }
 
-  /** Picks the route (synchronously, so the metrics label is known even if the handler fails). */
-  function dispatch(method: string, path: string | undefined): { route: string; reply: Reply | Promise<Reply> } {
-    if (path === undefined) return { route: UNMATCHED_ROUTE, reply: json(400, { success: false, error: "malformed request target" }) };
+  /**
+   * Picks the route before anything runs, so the metrics label and the span name are known (and
+   * probes are never traced) even if the handler fails.
+   */
+  function dispatch(method: string, path: string | undefined): { route: string; run: () => Reply | Promise<Reply> } {
+    if (path === undefined) return { route: UNMATCHED_ROUTE, run: () => json(400, { success: false, error: "malformed request target" }) };
     const found = match(path);
     if (!found) {
-      return { route: UNMATCHED_ROUTE, reply: json(404, { success: false, error: `no route for ${method} ${path}` }) };
+      return { route: UNMATCHED_ROUTE, run: () => json(404, { success: false, error: `no route for ${method} ${path}` }) };
     }
     const { route, params } = found;
     if (!route.methods.includes(method)) {
       const allow = route.methods.join(", ");
-      return {
-        route: route.template,
-        reply: json(405, { success: false, error: `method ${method} not allowed on ${route.template}; allowed: ${allow}` }, { allow }),
-      };
+      const error = `method ${method} not allowed on ${route.template}; allowed: ${allow}`;
+      return { route: route.template, run: () => json(405, { success: false, error }, { allow }) };
     }
-    return { route: route.template, reply: route.handle({ params, path, method }) };
+    return { route: route.template, run: () => route.handle({ params, path, method }) };
   }
 
   const server = http.createServer((req, res) => {
-    const startMicros = nowMicros();
+    const started = performance.now();
     const method = (req.method ?? "GET").toUpperCase();
     const path = pathOf(req.url);
-    const trace = extractTraceContext(req.headers);
+    const picked = dispatch(method, path);
+    const { route } = picked;
+    const probe = probeRoutes.has(route);
+    const span = probe ? undefined : tracing.startServerSpan(`${methodLabel(method).toLowerCase()} ${route}`, req.headers);
+    const ids = span?.spanContext();
+    const traceId = ids && zipkinTraceId(ids.traceId);
     const requestId = requestIdOf(req.headers["x-request-id"]);
-    let route = UNMATCHED_ROUTE;
     let requestBytes = 0;
     let responseBytes = 0;
 
@@ -214,13 +219,13 @@ export function createServer(options: ServiceOptions): http.Server {
     req.on("data", (chunk: Buffer) => {
       requestBytes += chunk.length;
     });
-    res.setHeader("x-b3-traceid", trace.traceId);
+    if (traceId !== undefined) res.setHeader("x-b3-traceid", traceId);
     res.setHeader("x-request-id", requestId);
     // The start of a request, at debug level: what "a request in flight" means when it is needed.
     logger.debug("request received", { method, path: path ?? req.url, request_id: requestId });
 
     res.on("close", () => {
-      const endMicros = nowMicros();
+      const durationMs = performance.now() - started;
       const aborted = !res.writableFinished;
       // A client that went away before we answered gets nginx's 499 in logs, metrics and span,
       // not the 200 that res.statusCode still holds by default.
@@ -229,7 +234,7 @@ export function createServer(options: ServiceOptions): http.Server {
         method,
         route,
         statusCode: status,
-        durationSeconds: (endMicros - startMicros) / 1e6,
+        durationSeconds: durationMs / 1000,
         requestBytes,
         responseBytes,
       });
@@ -237,21 +242,21 @@ export function createServer(options: ServiceOptions): http.Server {
         method,
         path: path ?? req.url,
         status,
-        duration_ms: Math.round(endMicros - startMicros) / 1000,
+        duration_ms: Math.round(durationMs * 1000) / 1000,
         request_id: requestId,
-        trace_id: trace.traceId,
-        span_id: trace.spanId,
+        ...(ids && { trace_id: traceId, span_id: ids.spanId }),
         route,
         bytes_in: requestBytes,
         bytes_out: responseBytes,
         ...(aborted && { aborted: true }),
       };
       if (status >= 500) logger.error("request", fields);
-      else if (status < 400 && probeRoutes.has(route)) logger.debug("request", fields);
+      else if (status < 400 && probe) logger.debug("request", fields);
       else logger.info("request", fields);
 
-      if (!trace.sampled || probeRoutes.has(route)) return;
-      const tags: Record<string, string> = {
+      // Unsampled requests get a non-recording span: build nothing for it.
+      if (!span?.isRecording()) return;
+      span.setAttributes({
         replica: identity.hostname,
         "service.id": config.serviceId,
         "http.method": method,
@@ -259,31 +264,19 @@ export function createServer(options: ServiceOptions): http.Server {
         "http.route": route,
         "http.status_code": String(status),
         "guid:x-request-id": requestId,
-      };
-      if (aborted) tags.error = "client closed the connection before the response was sent";
-      else if (status >= 500) tags.error = String(status);
-      reporter.report(
-        buildSpan({
-          context: trace,
-          name: `${methodLabel(method).toLowerCase()} ${route}`,
-          startMicros,
-          endMicros,
-          serviceName: config.serviceName,
-          ipv4: identity.ip,
-          remote: remoteEndpoint(req.socket.remoteAddress, req.socket.remotePort),
-          tags,
-        }),
-      );
+        ...(req.socket.remoteAddress !== undefined && { "network.peer.address": req.socket.remoteAddress }),
+      });
+      if (aborted) span.setStatus({ code: SpanStatusCode.ERROR, message: "client closed the connection before the response was sent" });
+      else if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR, message: String(status) });
+      span.end();
     });
 
     const respond = async (): Promise<void> => {
       let reply: Reply;
       try {
-        const picked = dispatch(method, path);
-        route = picked.route;
-        reply = await picked.reply;
+        reply = await picked.run();
       } catch (err) {
-        logger.error("handler failed", { method, path, request_id: requestId, trace_id: trace.traceId, error: err });
+        logger.error("handler failed", { method, path, request_id: requestId, trace_id: traceId, error: err });
         reply = json(500, { success: false, error: "internal error" });
       }
       if (res.destroyed || res.headersSent) return;

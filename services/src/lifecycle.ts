@@ -4,12 +4,12 @@
 // health check. With a grace period (SHUTDOWN_GRACE_MS) it keeps accepting and serving that long,
 // so requests Envoy still sends meanwhile are answered rather than refused. Then it stops
 // accepting connections, lets requests in flight finish, closes idle keep-alive sockets at once,
-// and flushes queued spans. Without a grace period an idle service is gone in a few milliseconds;
+// and flushes finished spans. Without a grace period an idle service is gone in a few milliseconds;
 // a hard deadline forces the rest.
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Server } from "node:http";
 import type { Logger } from "./logging.js";
-import type { SpanReporter } from "./reporter.js";
+import type { Tracing } from "./tracing.js";
 
 /** Shared between the request handler and the shutdown sequence. */
 export class Lifecycle {
@@ -28,7 +28,7 @@ export class Lifecycle {
 export interface ShutdownOptions {
   server: Server;
   lifecycle: Lifecycle;
-  reporter: SpanReporter;
+  tracing: Pick<Tracing, "close">;
   logger: Logger;
   /** How long requests in flight may take before their connections are cut (default 2500 ms). */
   drainTimeoutMs?: number;
@@ -45,7 +45,7 @@ export interface ShutdownResult {
 }
 
 export async function shutdown(options: ShutdownOptions): Promise<ShutdownResult> {
-  const { server, lifecycle, reporter, logger } = options;
+  const { server, lifecycle, tracing, logger } = options;
   const drainTimeoutMs = options.drainTimeoutMs ?? 2500;
   const started = performance.now();
   lifecycle.beginDrain();
@@ -79,6 +79,6 @@ export async function shutdown(options: ShutdownOptions): Promise<ShutdownResult
     server.closeAllConnections();
   }
 
-  await reporter.close(options.flushTimeoutMs ?? 400);
+  await tracing.close(options.flushTimeoutMs ?? 400);
   return { clean: !cut, durationMs: Math.round((performance.now() - started) * 10) / 10 };
 }

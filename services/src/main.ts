@@ -6,7 +6,7 @@ import { ConfigError, loadConfig, type ServiceConfig } from "./config.js";
 import { detectIdentity } from "./identity.js";
 import { Lifecycle, shutdown } from "./lifecycle.js";
 import { createLogger } from "./logging.js";
-import { createReporter } from "./reporter.js";
+import { Tracing } from "./tracing.js";
 
 /** Whatever happens during shutdown, the process is gone this long after the signal (plus the grace period). */
 const HARD_DEADLINE_MS = 3000;
@@ -25,9 +25,9 @@ function readConfig(): ServiceConfig {
 const config = readConfig();
 const logger = createLogger({ level: config.logLevel });
 const identity = detectIdentity(config.reportedHostname);
-const reporter = createReporter(config.zipkinEndpoint, logger);
+const tracing = new Tracing({ endpoint: config.zipkinEndpoint, serviceName: config.serviceName, logger });
 const lifecycle = new Lifecycle();
-const server = createServer({ config, identity, logger, reporter, lifecycle });
+const server = createServer({ config, identity, logger, tracing, lifecycle });
 
 // Anything that escapes a handler ends the process with a JSON line (compose restarts it), rather
 // than leaving it running in an unknown state.
@@ -73,7 +73,7 @@ function onSignal(signal: NodeJS.Signals): void {
   }, deadlineMs).unref();
   // shutdown() closes the listening socket before its first await, so by the time this line is
   // logged no new connection is accepted.
-  const stopped = shutdown({ server, lifecycle, reporter, logger, graceMs: config.shutdownGraceMs });
+  const stopped = shutdown({ server, lifecycle, tracing, logger, graceMs: config.shutdownGraceMs });
   logger.info("shutting down", { signal, grace_ms: config.shutdownGraceMs });
   stopped
     .then((result) => {

@@ -1,163 +1,190 @@
-// Trace context in (Zipkin B3 as Envoy's zipkin tracer sends it, the single `b3` header, or W3C
-// `traceparent`) and Zipkin v2 spans out. The service's span is a child of the incoming span: same
-// traceId, parentId = the incoming span id, a new 64-bit span id. Without incoming context it
-// starts a new trace (128-bit trace id) as its root.
-import { randomBytes } from "node:crypto";
+// Tracing with the OpenTelemetry SDK, manual spans only (no auto-instrumentation). Trace context in:
+// B3 multi-header (what Envoy's zipkin tracer sends), the single `b3` header, or W3C `traceparent`;
+// B3 wins over traceparent. Spans out: Zipkin v2 JSON to ZIPKIN_ENDPOINT, in batches. The service's
+// span is a SERVER child of the incoming span; without incoming context it is the root of a new trace.
 import type { IncomingHttpHeaders } from "node:http";
+import { type Context, ROOT_CONTEXT, type Span, SpanKind, type TextMapGetter, trace } from "@opentelemetry/api";
+import { CompositePropagator, type ExportResult, ExportResultCode, W3CTraceContextPropagator } from "@opentelemetry/core";
+import { ZipkinExporter } from "@opentelemetry/exporter-zipkin";
+import { B3Propagator } from "@opentelemetry/propagator-b3";
+import { resourceFromAttributes } from "@opentelemetry/resources";
+import {
+  AlwaysOffSampler,
+  BatchSpanProcessor,
+  ParentBasedSampler,
+  type ReadableSpan,
+  type Sampler,
+  SamplingDecision,
+  type SpanExporter,
+  TracerProvider,
+} from "@opentelemetry/sdk-trace";
+import type { Logger } from "./logging.js";
 
-export interface TraceContext {
-  traceId: string;
-  /** The span this request's span is a child of, if any. */
-  parentId: string | undefined;
-  /** This request's own span id. */
-  spanId: string;
-  /** False when the caller decided not to sample (x-b3-sampled: 0, b3 `-0`, traceparent flags 00). */
-  sampled: boolean;
-  /** B3 debug flag (x-b3-flags: 1 or b3 `-d`): sampled and marked debug. */
-  debug: boolean;
-  /** Where the context came from. */
-  source: "b3" | "b3-single" | "traceparent" | "new";
-}
+/** Set on a parentless context when the caller said "do not sample" without trace ids. */
+const UNSAMPLED_ROOT = Symbol("unsampled root");
 
-/** Zipkin API v2 span (https://zipkin.io/zipkin-api/#/default/post_spans). */
-export interface ZipkinSpan {
-  traceId: string;
-  parentId?: string;
-  id: string;
-  kind: "SERVER";
-  name: string;
-  /** Epoch microseconds. */
-  timestamp: number;
-  /** Microseconds, at least 1. */
-  duration: number;
-  localEndpoint: { serviceName: string; ipv4?: string };
-  remoteEndpoint?: { ipv4?: string; ipv6?: string; port?: number };
-  tags: Record<string, string>;
-  debug?: true;
-}
+/** Roots are sampled unless the caller declined (`x-b3-sampled: 0` or `b3: 0` alone). */
+const rootSampler: Sampler = {
+  shouldSample: (ctx) => ({
+    decision: ctx.getValue(UNSAMPLED_ROOT) ? SamplingDecision.NOT_RECORD : SamplingDecision.RECORD_AND_SAMPLED,
+  }),
+  toString: () => "RootUnlessDeclined",
+};
 
-const TRACE_ID = /^(?:[0-9a-f]{16}|[0-9a-f]{32})$/;
-const SPAN_ID = /^[0-9a-f]{16}$/;
-const ZEROS = /^0+$/;
-
-function header(headers: IncomingHttpHeaders, name: string): string | undefined {
+/** Ids are lower hex on the wire (Zipkin rejects a batch holding an upper-case one). */
+function first(headers: IncomingHttpHeaders, name: string): string | undefined {
   const value = headers[name];
-  const first = Array.isArray(value) ? value[0] : value;
-  return first === undefined ? undefined : first.trim().toLowerCase();
-}
-
-const validTraceId = (id: string | undefined): id is string => id !== undefined && TRACE_ID.test(id) && !ZEROS.test(id);
-const validSpanId = (id: string | undefined): id is string => id !== undefined && SPAN_ID.test(id) && !ZEROS.test(id);
-
-// Ids come from a pool of random bytes refilled 4 KiB at a time: one randomBytes call per ~170
-// requests instead of two per request (it showed up at ~5 % of CPU under load).
-let pool = Buffer.alloc(0);
-let poolOffset = 0;
-
-/** A random non-zero id of `bytes` bytes as lower hex (8 bytes for span ids, 16 for new trace ids). */
-export function randomId(bytes: 8 | 16): string {
-  for (;;) {
-    if (poolOffset + bytes > pool.length) {
-      pool = randomBytes(4096);
-      poolOffset = 0;
-    }
-    const id = pool.toString("hex", poolOffset, poolOffset + bytes);
-    poolOffset += bytes;
-    if (!ZEROS.test(id)) return id;
-  }
-}
-
-interface Parent {
-  traceId: string;
-  spanId: string;
-  sampled: boolean;
-  debug: boolean;
-  source: TraceContext["source"];
-}
-
-function fromB3Multi(headers: IncomingHttpHeaders): Parent | undefined {
-  const traceId = header(headers, "x-b3-traceid");
-  const spanId = header(headers, "x-b3-spanid");
-  if (!validTraceId(traceId) || !validSpanId(spanId)) return undefined;
-  const debug = header(headers, "x-b3-flags") === "1";
-  const sampledHeader = header(headers, "x-b3-sampled");
-  // Absent = the caller deferred the decision; we are the only tracer left, so we sample.
-  const sampled = debug || !(sampledHeader === "0" || sampledHeader === "false");
-  return { traceId, spanId, sampled, debug, source: "b3" };
-}
-
-/** `b3: {traceId}-{spanId}[-{sampled}[-{parentSpanId}]]`; a lone `0` means "do not sample". */
-function fromB3Single(headers: IncomingHttpHeaders): Parent | "deny" | undefined {
-  const value = header(headers, "b3");
-  if (value === undefined) return undefined;
-  if (value === "0") return "deny";
-  const [traceId, spanId, flag] = value.split("-");
-  if (!validTraceId(traceId) || !validSpanId(spanId)) return undefined;
-  const debug = flag === "d";
-  return { traceId, spanId, sampled: flag !== "0", debug, source: "b3-single" };
-}
-
-/** `traceparent: 00-{32 hex trace id}-{16 hex parent id}-{2 hex flags}`, bit 0 of flags = sampled. */
-function fromTraceparent(headers: IncomingHttpHeaders): Parent | undefined {
-  const value = header(headers, "traceparent");
-  const m = value === undefined ? null : /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/.exec(value);
-  if (!m) return undefined;
-  const [, version, traceId, spanId, flags, rest] = m;
-  if (version === "ff" || (version === "00" && rest !== undefined)) return undefined;
-  if (!validTraceId(traceId) || !validSpanId(spanId) || flags === undefined) return undefined;
-  return { traceId, spanId, sampled: (parseInt(flags, 16) & 1) === 1, debug: false, source: "traceparent" };
+  return (Array.isArray(value) ? value[0] : value)?.trim().toLowerCase();
 }
 
 /**
- * The context for this request's span. B3 multi-header (what Envoy sends) wins over `b3`, which
- * wins over `traceparent`; malformed headers are ignored as if absent, so a new trace starts.
+ * B3 ids without x-b3-sampled mean the caller deferred the decision; we are the last tracer, so
+ * we sample (OpenTelemetry's B3 propagator would read the absence as "not sampled").
  */
-export function extractTraceContext(headers: IncomingHttpHeaders): TraceContext {
-  const single = fromB3Single(headers);
-  const parent = fromB3Multi(headers) ?? (single === "deny" ? undefined : single) ?? fromTraceparent(headers);
-  if (parent) {
-    return { ...parent, parentId: parent.spanId, spanId: randomId(8) };
+const getter: TextMapGetter<IncomingHttpHeaders> = {
+  keys: (headers) => Object.keys(headers),
+  get: (headers, key) =>
+    key === "x-b3-sampled" && headers[key] === undefined && headers["x-b3-traceid"] !== undefined ? "1" : first(headers, key),
+};
+
+// CompositePropagator extracts in order and the last context found wins: B3 over traceparent.
+const propagator = new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new B3Propagator()] });
+
+/** Zipkin stores a 128-bit id whose high half is zero as the 64-bit id (Envoy's default width). */
+export function zipkinTraceId(id: string): string {
+  return id.startsWith("0000000000000000") ? id.slice(16) : id;
+}
+
+/** Passes batches to the Zipkin exporter and logs failures, at most one warning per `warnEveryMs`. */
+class LoggedExporter implements SpanExporter {
+  /** Counters, for logs and tests. `pending`: spans handed to a POST not yet answered. */
+  readonly stats = { sent: 0, failed: 0, pending: 0 };
+  private lastWarnAt = -Infinity;
+  private suppressed = 0;
+
+  constructor(
+    private readonly inner: SpanExporter,
+    private readonly endpoint: string,
+    private readonly logger: Logger,
+    private readonly warnEveryMs = 10_000,
+  ) {}
+
+  export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
+    this.stats.pending += spans.length;
+    this.inner.export(spans, (result) => {
+      this.stats.pending -= spans.length;
+      if (result.code === ExportResultCode.SUCCESS) this.stats.sent += spans.length;
+      else this.warn(result.error, spans.length);
+      done(result);
+    });
   }
-  const sampled = single !== "deny" && header(headers, "x-b3-sampled") !== "0";
-  return { traceId: randomId(16), parentId: undefined, spanId: randomId(8), sampled, debug: false, source: "new" };
+
+  shutdown = () => this.inner.shutdown();
+  forceFlush = () => this.inner.forceFlush?.() ?? Promise.resolve();
+
+  private warn(error: Error | undefined, spans: number): void {
+    this.stats.failed += spans;
+    const now = Date.now();
+    if (now - this.lastWarnAt < this.warnEveryMs) {
+      this.suppressed++;
+      return;
+    }
+    this.lastWarnAt = now;
+    this.logger.warn("zipkin report failed", {
+      endpoint: this.endpoint,
+      spans,
+      error: error ?? "export failed",
+      ...(this.suppressed > 0 && { similar_failures_suppressed: this.suppressed }),
+      spans_failed_total: this.stats.failed,
+    });
+    this.suppressed = 0;
+  }
 }
 
-/** Epoch time in microseconds (sub-millisecond resolution from the monotonic clock). */
-export function nowMicros(): number {
-  return Math.round((performance.timeOrigin + performance.now()) * 1000);
-}
-
-/** Splits a socket's remote address into the Zipkin endpoint fields (`::ffff:a.b.c.d` is IPv4). */
-export function remoteEndpoint(address: string | undefined, port: number | undefined): ZipkinSpan["remoteEndpoint"] {
-  if (!address) return undefined;
-  const v4 = /^(?:::ffff:)?(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address)?.[1];
-  return { ...(v4 ? { ipv4: v4 } : { ipv6: address }), ...(port !== undefined && { port }) };
-}
-
-export interface SpanInput {
-  context: TraceContext;
-  name: string;
-  startMicros: number;
-  endMicros: number;
+export interface TracingOptions {
+  /** Zipkin v2 collector URL; undefined = spans are neither recorded nor sent (ids still flow). */
+  endpoint: string | undefined;
   serviceName: string;
-  ipv4: string;
-  remote?: ZipkinSpan["remoteEndpoint"];
-  tags: Record<string, string>;
+  logger: Logger;
+  /** BatchSpanProcessor timer: a partial batch leaves this long after it was started (default 500 ms). */
+  flushIntervalMs?: number;
+  /** Stand-in for the Zipkin exporter (tests). */
+  exporter?: SpanExporter;
 }
 
-export function buildSpan(input: SpanInput): ZipkinSpan {
-  const { context } = input;
-  return {
-    traceId: context.traceId,
-    ...(context.parentId !== undefined && { parentId: context.parentId }),
-    id: context.spanId,
-    kind: "SERVER",
-    name: input.name,
-    timestamp: input.startMicros,
-    duration: Math.max(1, input.endMicros - input.startMicros),
-    localEndpoint: { serviceName: input.serviceName, ipv4: input.ipv4 },
-    ...(input.remote !== undefined && { remoteEndpoint: input.remote }),
-    tags: input.tags,
-    ...(context.debug && { debug: true as const }),
-  };
+export class Tracing {
+  private readonly provider: TracerProvider;
+  private readonly tracer;
+  private readonly exporter: LoggedExporter | undefined;
+  private readonly endpoint: string | undefined;
+  private readonly logger: Logger;
+
+  constructor(options: TracingOptions) {
+    const { endpoint, serviceName, logger } = options;
+    this.endpoint = endpoint;
+    this.logger = logger;
+    this.exporter =
+      endpoint === undefined
+        ? undefined
+        : new LoggedExporter(options.exporter ?? new ZipkinExporter({ url: endpoint, serviceName }), endpoint, logger);
+    this.provider = new TracerProvider({
+      // Only service.name: every resource attribute becomes a tag on every Zipkin span.
+      resource: resourceFromAttributes({ "service.name": serviceName }),
+      sampler: this.exporter ? new ParentBasedSampler({ root: rootSampler }) : new AlwaysOffSampler(),
+      spanProcessors: this.exporter
+        ? [
+            new BatchSpanProcessor({
+              exporter: this.exporter,
+              scheduledDelayMillis: options.flushIntervalMs ?? 500,
+              maxExportBatchSize: 512,
+              maxQueueSize: 5000,
+              exportTimeoutMillis: 2000,
+            }),
+          ]
+        : [],
+    });
+    this.tracer = this.provider.getTracer("envoy-pipeline-service");
+  }
+
+  /** Export counters (undefined without an endpoint). */
+  get stats(): Readonly<LoggedExporter["stats"]> | undefined {
+    return this.exporter?.stats;
+  }
+
+  /** The SERVER span of one request, a child of the context in its headers. Non-recording when unsampled. */
+  startServerSpan(name: string, headers: IncomingHttpHeaders): Span {
+    let parent: Context = propagator.extract(ROOT_CONTEXT, headers, getter);
+    if (trace.getSpanContext(parent) === undefined) {
+      const sampled = first(headers, "x-b3-sampled");
+      if (sampled === "0" || sampled === "false" || first(headers, "b3") === "0") parent = parent.setValue(UNSAMPLED_ROOT, true);
+    }
+    return this.tracer.startSpan(name, { kind: SpanKind.SERVER }, parent);
+  }
+
+  /** Sends every finished span and waits for the POSTs. Never rejects: failures are logged by the exporter. */
+  async flush(): Promise<void> {
+    await this.provider.forceFlush().catch(() => {});
+  }
+
+  /** Flushes and stops, giving up after `timeoutMs` (the process is about to exit). Never rejects. */
+  async close(timeoutMs = 500): Promise<void> {
+    let deadline: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<true>((resolve) => {
+      deadline = setTimeout(() => resolve(true), timeoutMs);
+    });
+    // A failed export was logged by the exporter already.
+    const stopped = this.provider.shutdown().then(
+      () => false as const,
+      () => false as const,
+    );
+    const timedOut = await Promise.race([stopped, gaveUp]);
+    clearTimeout(deadline);
+    if (timedOut) {
+      this.logger.warn("zipkin flush on shutdown timed out", {
+        endpoint: this.endpoint,
+        timeout_ms: timeoutMs,
+        spans_in_flight: this.exporter?.stats.pending ?? 0,
+      });
+    }
+  }
 }

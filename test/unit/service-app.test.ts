@@ -12,7 +12,6 @@ import { loadConfig } from "../../services/src/config.ts";
 import { firstExternalIPv4 } from "../../services/src/identity.ts";
 import { Lifecycle } from "../../services/src/lifecycle.ts";
 import { silentLogger } from "../../services/src/logging.ts";
-import { noopReporter } from "../../services/src/reporter.ts";
 
 interface Res {
   status: number;
@@ -32,7 +31,6 @@ async function start(
     config: loadConfig({ SERVICE_ID: "1", ...env }),
     identity: IDENTITY,
     logger: silentLogger,
-    reporter: noopReporter,
     defaultMetrics: true,
     ...extra,
   });

@@ -10,6 +10,7 @@ import net from "node:net";
 import { test } from "vitest";
 import { closeServer } from "../support/servers.ts";
 import { fileURLToPath } from "node:url";
+import { zipkinTraceId } from "../../services/src/tracing.ts";
 
 const MAIN = fileURLToPath(new URL("../../services/src/main.ts", import.meta.url));
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -210,7 +211,7 @@ test("queued spans are flushed on shutdown, before the 500 ms timer", async (t) 
   const exit = await child.exited;
   assert.equal(exit.code, 0);
   assert.deepEqual(
-    zipkin.bodies.flat().map((s) => s.traceId),
+    zipkin.bodies.flat().map((s) => zipkinTraceId(s.traceId)),
     ["5af7183fb1d4cf5f"],
   );
 });
