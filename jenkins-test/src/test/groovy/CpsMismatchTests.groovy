@@ -25,28 +25,47 @@ class CpsMismatchTests extends BaseTest {
   @Test
   void theStepsRunCpsTransformedAsOnAController() {
     // Called without the test helper, a CPS-transformed method does not run: it hands the
-    // interpreter a CpsCallableInvocation. Plain Groovy would return the label.
+    // interpreter a CpsCallableInvocation. Plain Groovy would return '<a>'.
     Script script = loadScript(FIXTURE)
     try {
-      script.getClass().getMethod('label', String).invoke(script, 'a')
-      fail('label ran as plain Groovy: the CPS transform is not applied')
+      script.getClass().getMethod('bracket', String).invoke(script, 'a')
+      fail('bracket ran as plain Groovy: the CPS transform is not applied')
     } catch (java.lang.reflect.InvocationTargetException expected) {
       assertTrue(expected.cause instanceof CpsCallableInvocation)
     }
   }
 
+  /** The fixture's three ways into the mistake: its @NonCPS method, from CPS code, and through another script. */
+  static Map<String, Closure> mistakes(Script script) {
+    return [
+        'bracketed'   : { script.bracketed(['a', 'b']) },
+        'call'        : { script.call() },
+        'bracketedVia': { script.bracketedVia(script, ['a', 'b']) },
+    ]
+  }
+
   @Test
   void plainModeRunsACpsMethodCalledFromNonCpsCode() {
-    assertEquals('<a>,<b>', loadPlain().labels(['a', 'b']))
+    mistakes(loadPlain()).each { String name, Closure mistake ->
+      assertEquals(name, '<a>,<b>', mistake())
+    }
   }
 
   @Test
   void cpsModeRejectsACpsMethodCalledFromNonCpsCode() {
-    try {
-      loadScript(FIXTURE).labels(['a', 'b'])
-      fail('a CPS method called from @NonCPS code passed under CPS')
-    } catch (IllegalStateException expected) {
-      assertTrue(expected.message, expected.message.startsWith('@NonCPS method labels(...) called CPS code'))
+    Map<String, String> callers = [
+        bracketed   : '@NonCPS method bracketed(...)',
+        call        : '@NonCPS method bracketed(...)',
+        bracketedVia: 'non-CPS code at nonCpsCallsCps$_bracketedVia_closure',
+    ]
+    mistakes(loadScript(FIXTURE)).each { String name, Closure mistake ->
+      try {
+        mistake()
+        fail("${name}: a CPS method called from @NonCPS code passed under CPS")
+      } catch (IllegalStateException expected) {
+        assertTrue(expected.message, expected.message.startsWith(callers[name]))
+        assertTrue(expected.message, expected.message.contains(' called CPS code, which on a Jenkins controller does not return into it'))
+      }
     }
   }
 
