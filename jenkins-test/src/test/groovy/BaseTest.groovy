@@ -1,6 +1,7 @@
-import com.lesfurets.jenkins.unit.BasePipelineTest
+import com.lesfurets.jenkins.unit.cps.BasePipelineTestCPS
 import com.lesfurets.jenkins.unit.MethodCall
 import org.junit.Before
+import support.CpsTestHelper
 import support.DeclarativeDsl
 import support.PipelineError
 import support.WorkingCopySource
@@ -15,7 +16,7 @@ import static org.junit.Assert.fail
  * steps the library uses as mocks on JenkinsPipelineUnit's helper, records every `sh`, and adds the
  * Declarative DSL (support.DeclarativeDsl) that JenkinsPipelineUnit 1.1 does not have.
  */
-abstract class BaseTest extends BasePipelineTest {
+abstract class BaseTest extends BasePipelineTestCPS {
   /** The library's checkout: the folder holding vars/, resources/ and the Jenkinsfile. */
   public static final File LIBRARY_ROOT = new File(System.getProperty('envoy.library.root', '..')).canonicalFile
 
@@ -46,8 +47,15 @@ abstract class BaseTest extends BasePipelineTest {
 
   DeclarativeDsl declarative
 
+  BaseTest() {
+    helper = new CpsTestHelper()
+  }
+
   @Before
   void setUp() throws Exception {
+    // A fresh build each time (some tests set up several in one method): under CPS the binding is
+    // part of the program's saved state, and must not hold the vars of an earlier library load.
+    binding = new Binding()
     scriptRoots = [LIBRARY_ROOT.path] as String[]
     baseScriptRoot = LIBRARY_ROOT.path
     super.setUp()
@@ -72,9 +80,9 @@ abstract class BaseTest extends BasePipelineTest {
     helper.registerAllowedMethod('libraryResource', [String], { String path ->
       new File(LIBRARY_ROOT, "resources/${path}").getText('UTF-8')
     })
-    helper.registerAllowedMethod('dir', [String, Closure], { String path, Closure body -> body() })
+    helper.registerAllowedMethod('dir', [String, Closure], { String path, Closure body -> helper.callClosure(body) })
     helper.registerAllowedMethod('deleteDir', [], null)
-    helper.registerAllowedMethod('timeout', [Map, Closure], { Map args, Closure body -> body() })
+    helper.registerAllowedMethod('timeout', [Map, Closure], { Map args, Closure body -> helper.callClosure(body) })
     helper.registerAllowedMethod('properties', [List], null)
     helper.registerAllowedMethod('pipelineTriggers', [List], { List triggers -> [pipelineTriggers: triggers] })
     helper.registerAllowedMethod('legacySCM', [Object], { scm -> [legacySCM: scm] })

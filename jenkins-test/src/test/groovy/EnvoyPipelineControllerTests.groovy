@@ -95,7 +95,7 @@ class EnvoyPipelineControllerTests extends BaseTest {
     List<Map> wrapped = []
     helper.registerAllowedMethod('timeout', [Map, Closure], { Map args, Closure body ->
       int before = shCalls.size()
-      body()
+      helper.callClosure(body)
       wrapped << (args + [scripts: shCalls.drop(before)*.script])
     })
 

@@ -79,7 +79,7 @@ class DeclarativeDsl {
 
   void register(PipelineTestHelper helper) {
     helper.registerAllowedMethod('pipeline', [Closure], { Closure body -> runPipeline(body) })
-    helper.registerAllowedMethod('agent', [Closure], { Closure body -> body() })
+    helper.registerAllowedMethod('agent', [Closure], { Closure body -> run(body) })
     helper.registerAllowedMethod('agent', [Object], { value -> agent = value })
     helper.registerAllowedMethod('label', [Object], { value -> agentLabel = String.valueOf(value) })
     helper.registerAllowedMethod('options', [Closure], { Closure body -> readOptions(body) })
@@ -119,16 +119,36 @@ class DeclarativeDsl {
     }
   }
 
+  /**
+   * Runs a block of the Jenkinsfile the way a step with a body does on a controller: through the
+   * helper (under CPS, an interpreter of its own) and never by calling the closure from this plain
+   * Groovy: a CPS closure called from non-CPS code does not run there; it throws at once (through
+   * any finally { } here) and runs later, in whichever CPS caller catches it.
+   */
+  private Object run(Closure body) {
+    return test.helper.callClosure(body)
+  }
+
+  /** Whether every `when` condition of the stage holds, each evaluated as a body, in order. */
+  private boolean conditionsHold() {
+    for (Closure condition : stageConditions) {
+      if (!(run(condition) as boolean)) {
+        return false
+      }
+    }
+    return true
+  }
+
   void runPipeline(Closure body) {
     if (inPipeline) {
       throw new IllegalStateException('Only one pipeline { ... } block can be executed in a single run.')
     }
     inPipeline = true
-    body()
+    run(body)
     if (stagesBody == null) {
       throw new IllegalStateException('pipeline { } has no stages { }')
     }
-    stagesBody()
+    run(stagesBody)
     runPost()
     if (firstError != null) {
       throw firstError
@@ -137,7 +157,7 @@ class DeclarativeDsl {
 
   void runStage(String name, Closure body) {
     if (!inPipeline) {
-      body() // a scripted stage: just its body
+      run(body) // a scripted stage: just its body
       return
     }
     if (currentStage != null) {
@@ -153,13 +173,15 @@ class DeclarativeDsl {
     stagePost = [:]
     boolean failed = false
     try {
-      body() // reads when { }, options { }, steps { } and post { }
-      if (!stageConditions.every { Closure condition -> condition() as boolean }) {
+      run(body) // reads when { }, options { }, steps { } and post { }
+      if (!conditionsHold()) {
         stagesSkippedByWhen << name
         return
       }
       stagesRun << name
-      stageSteps?.call()
+      if (stageSteps != null) {
+        run(stageSteps)
+      }
     } catch (Throwable error) {
       failed = true
       stagesFailed << name
@@ -187,7 +209,7 @@ class DeclarativeDsl {
       if (block != null && holdsFor(condition, result)) {
         stagePostRun.get(name, []) << condition
         try {
-          block()
+          run(block)
         } catch (Throwable error) {
           if (!stagesFailed.contains(name)) {
             stagesFailed << name
@@ -201,7 +223,7 @@ class DeclarativeDsl {
   void readOptions(Closure body) {
     inOptions = true
     try {
-      body()
+      run(body)
     } finally {
       inOptions = false
     }
@@ -210,7 +232,7 @@ class DeclarativeDsl {
   void readTriggers(Closure body) {
     inTriggers = true
     try {
-      body()
+      run(body)
     } finally {
       inTriggers = false
     }
@@ -240,7 +262,7 @@ class DeclarativeDsl {
     }
     inParameters = true
     try {
-      body()
+      run(body)
     } finally {
       inParameters = false
     }
@@ -250,7 +272,7 @@ class DeclarativeDsl {
     if (currentStage == null) {
       throw new UnsupportedOperationException('when { } belongs in a stage')
     }
-    body()
+    run(body)
   }
 
   void addCondition(Closure condition) {
@@ -262,7 +284,7 @@ class DeclarativeDsl {
 
   void readSteps(Closure body) {
     if (currentStage == null) {
-      body() // not in a Declarative stage: nothing to defer
+      run(body) // not in a Declarative stage: nothing to defer
       return
     }
     stageSteps = body
@@ -271,7 +293,7 @@ class DeclarativeDsl {
   void readPost(Closure body) {
     postTarget = currentStage != null ? stagePost : post
     try {
-      body()
+      run(body)
     } finally {
       postTarget = null
     }
@@ -283,7 +305,7 @@ class DeclarativeDsl {
       if (block != null && holds(condition)) {
         postRun << condition
         try {
-          block()
+          run(block)
         } catch (Throwable error) {
           fail(error)
         }
