@@ -3,7 +3,7 @@
 import { KNOWN_UPWARD, LAYERS, layerViolations } from "./layers.ts";
 
 console.log("layers, low to high (a module imports only its own layer and lower ones):");
-LAYERS.forEach((layer, i) => console.log(`  ${i + 1}. ${layer.join(", ")}`));
+for (const [i, layer] of LAYERS.entries()) console.log(`  ${i + 1}. ${layer.join(", ")}`);
 for (const known of KNOWN_UPWARD) console.log(`  known, to be removed: ${known}`);
 const violations = layerViolations("harness");
 for (const v of violations) console.error(`upward import: ${v.from} (${v.fromLayer}) -> ${v.to} (${v.toLayer})`);
