@@ -14,8 +14,8 @@ import { loadConfig, type PipelineConfig } from "../harness/config.ts";
 import { build } from "../harness/stages/build.ts";
 import { stageContext, type StageContext } from "../harness/stages/context.ts";
 import { deploy } from "../harness/stages/deploy.ts";
-import { composeScale, scale } from "../harness/stages/scale.ts";
-import { teardown } from "../harness/stages/teardown.ts";
+import { applyScale, scale } from "../harness/stages/scale.ts";
+import { teardown } from "../harness/stack/teardown.ts";
 import { demuxLogs } from "../harness/stack/desired-state.ts";
 import { PROJECT_LABEL, runningReplicas, SERVICE_LABEL } from "../harness/stack/discover.ts";
 import { parseEventLines } from "../harness/xds/docker-source.ts";
@@ -149,7 +149,7 @@ async function benchMode(mode: Mode): Promise<DiscoveryFigures> {
     const load = traffic(url);
     let convergence: DiscoveryFigures["convergence"];
     try {
-      await composeScale(ctx, { service1: 3, service2: 1 });
+      await applyScale(ctx, { service1: 3, service2: 1 });
       const added = (await runningReplicas(ctx.docker, config.projectName, "service1")).filter((r) => !before.has(r.name));
       await until(`Docker's healthy and traffic for ${added.map((r) => r.name).join(", ")}`, 60_000, () =>
         added.every((r) => load.firstSeen.has(r.hostname) && health.healthyAt.has(r.name)),

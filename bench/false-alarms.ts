@@ -28,7 +28,7 @@ import { stageContext, type StageContext } from "../harness/stages/context.ts";
 import { deploy } from "../harness/stages/deploy.ts";
 import { prepare } from "../harness/stages/prepare.ts";
 import { scale } from "../harness/stages/scale.ts";
-import { teardown } from "../harness/stages/teardown.ts";
+import { teardown } from "../harness/stack/teardown.ts";
 import { verifyStack } from "../harness/stages/verify.ts";
 import { percentileSorted } from "../harness/verify/stats.ts";
 

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { loadConfig } from "../harness/config.ts";
 import { docker } from "../harness/docker/engine.ts";
 import { pipeline } from "../harness/stages/pipeline.ts";
-import { teardown } from "../harness/stages/teardown.ts";
+import { teardown } from "../harness/stack/teardown.ts";
 import { cpuDelta, cpuSnapshot, type CpuUsage } from "./cpu.ts";
 
 const { values } = parseArgs({

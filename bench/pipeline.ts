@@ -17,7 +17,7 @@ import { ensureDockerEngine } from "../harness/docker/engine.ts";
 import { runCompose } from "../harness/targets/compose/compose.ts";
 import { stageContext } from "../harness/stages/context.ts";
 import { prepare } from "../harness/stages/prepare.ts";
-import { teardown } from "../harness/stages/teardown.ts";
+import { teardown } from "../harness/stack/teardown.ts";
 import { discoveryBench } from "./discovery.ts";
 
 const { values } = parseArgs({

@@ -20,7 +20,7 @@ import { stageContext } from "../harness/stages/context.ts";
 import { deploy } from "../harness/stages/deploy.ts";
 import { prepare } from "../harness/stages/prepare.ts";
 import { scale } from "../harness/stages/scale.ts";
-import { teardown } from "../harness/stages/teardown.ts";
+import { teardown } from "../harness/stack/teardown.ts";
 import { coresOf, cpuDelta, cpuSnapshot, formatUsage } from "./cpu.ts";
 
 const { values } = parseArgs({

@@ -16,7 +16,7 @@ import { routeFor } from "../harness/stack/routes.ts";
 import { build } from "../harness/stages/build.ts";
 import { stageContext } from "../harness/stages/context.ts";
 import { deploy } from "../harness/stages/deploy.ts";
-import { teardown } from "../harness/stages/teardown.ts";
+import { teardown } from "../harness/stack/teardown.ts";
 
 const { values } = parseArgs({
   options: {

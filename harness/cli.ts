@@ -14,16 +14,15 @@ import { collect } from "./lib/cli-options.ts";
 import { repoRoot } from "./lib/paths.ts";
 import { log } from "./lib/log.ts";
 import { stageDefaultProject } from "./stack/project.ts";
-import { formatStacks, ownedStacks, parseAge, requireStack, stackExists, staleReason } from "./stack/stacks.ts";
+import { formatStacks, ownedStacks, parseAge, requireStack, staleReason } from "./stack/stacks.ts";
 import { build } from "./stages/build.ts";
 import { stageContext } from "./stages/context.ts";
 import { deploy } from "./stages/deploy.ts";
 import { runPipeline } from "./stages/pipeline.ts";
 import { prepare } from "./stages/prepare.ts";
 import { scaleMeasured } from "./stages/scale.ts";
-import { teardown, teardownStack } from "./stages/teardown.ts";
-import { connectSwarm } from "./targets/swarm/connection.ts";
-import { stackServices } from "./targets/swarm/tasks.ts";
+import { teardown } from "./stack/teardown.ts";
+import { selectTarget } from "./targets/select.ts";
 import { runVerifyStage } from "./stages/verify.ts";
 import { registerRenderCommands } from "./targets/k8s/cli.ts";
 import { registerClusterCommands } from "./targets/swarm/cli.ts";
@@ -198,6 +197,25 @@ async function teardownStale(o: StageOptions): Promise<number> {
   return 0;
 }
 
+/** `teardown`: the stack on its target, and what was built for it on this host. */
+async function teardownCommand(config: PipelineConfig): Promise<number> {
+  await requireDockerEngine();
+  const target = await selectTarget(config, dockerClient());
+  if (!(await target.locator.exists())) {
+    // Like `docker compose down`: nothing to remove is not a failure (Jenkins' post steps run it whatever happened).
+    log.info(`teardown: no stack '${config.projectName}' on ${target.locator.where}: nothing to remove`);
+    await target.downAbsent();
+    return 0;
+  }
+  const r = await target.down();
+  const services = r.services ? `${r.services.length} services on ${target.locator.where}, ` : "";
+  log.info(
+    `removed ${services}${r.containers.length} containers, ${r.networks.length} networks, ${r.volumes.length} volumes, ${r.images.length} image tags of ${config.projectName} in ${r.seconds.toFixed(1)}s` +
+      (r.imagesInUse.length > 0 ? ` (kept ${r.imagesInUse.join(", ")}: in use by another stack)` : ""),
+  );
+  return 0;
+}
+
 export function buildProgram(): Command {
   const program = new Command("envoy-pipeline")
     .description("Build, deploy, scale and verify HTTP services behind an Envoy front proxy with Docker Compose.")
@@ -276,28 +294,7 @@ export function buildProgram(): Command {
         if (o.stale === true) return teardownStale(o);
         if (o.olderThan !== undefined || o.match !== undefined)
           throw new ConfigError(`${o.olderThan !== undefined ? "--older-than" : "--match"}: only with --stale`);
-        const config = configFrom(o);
-        await requireDockerEngine();
-        const docker = dockerClient();
-        const swarm = config.target === "swarm" ? await connectSwarm(docker) : undefined;
-        const exists = swarm
-          ? (await stackServices(swarm.manager, config.projectName)).length > 0
-          : await stackExists(docker, config.projectName);
-        if (!exists) {
-          // Like `docker compose down`: nothing to remove is not a failure (Jenkins' post steps run it whatever happened).
-          log.info(
-            `teardown: no stack '${config.projectName}' on ${swarm ? `the swarm at ${swarm.dockerHost}` : "this Docker host"}: nothing to remove`,
-          );
-          // The images built on this host for a swarm stack go all the same.
-          if (swarm) await teardown(docker, config.projectName);
-          return 0;
-        }
-        const r = await teardownStack(docker, config, swarm);
-        const services = r.services ? `${r.services.length} swarm services, ` : "";
-        log.info(
-          `removed ${services}${r.containers.length} containers, ${r.networks.length} networks, ${r.volumes.length} volumes, ${r.images.length} image tags of ${config.projectName} in ${r.seconds.toFixed(1)}s` +
-            (r.imagesInUse.length > 0 ? ` (kept ${r.imagesInUse.join(", ")}: in use by another stack)` : ""),
-        );
+        return teardownCommand(configFrom(o));
       }),
     );
 

@@ -1,7 +1,7 @@
 // After the test suite: fails when a test of this run (ENVOY_PIPELINE_TEST_RUN) left a compose project
 // (containers, networks, volumes) behind, and removes it so the machine stays clean for the next run.
 import { docker } from "../harness/docker/engine.ts";
-import { teardown } from "../harness/stages/teardown.ts";
+import { teardown } from "../harness/stack/teardown.ts";
 import { PROJECT_LABEL } from "../harness/stack/discover.ts";
 import { thisRunPrefix } from "../test/support/names.ts";
 

@@ -3,28 +3,16 @@
 // compose file builds from, and the content tag of the images it builds.
 import type Dockerode from "dockerode";
 import { ConfigError, type PipelineConfig } from "../config.ts";
-import { formatIssues } from "../lib/errors.ts";
 import { docker, requireDockerEngine } from "../docker/engine.ts";
 import { resolveImages } from "../images/index.ts";
+import { formatIssues } from "../lib/errors.ts";
 import type { StackLifetime } from "../reaper/session.ts";
-import { composeEnvironment, runCompose } from "../targets/compose/compose.ts";
-import { projectContainers } from "../stack/discover.ts";
-import type { StackLocator } from "../stack/locator.ts";
-import { composeLocator } from "../targets/compose/locator.ts";
 import { builtImages, composeModelSchema, contentTag } from "../stack/image-tag.ts";
+import type { StackLocator } from "../stack/locator.ts";
 import { ownerEnv } from "../stack/owner.ts";
-import { connectSwarm, type SwarmConnection } from "../targets/swarm/connection.ts";
-import { swarmLocator } from "../targets/swarm/locator.ts";
-
-/**
- * A stack deployed with `--discovery xds` runs a control plane: the stages that come later in
- * their own processes (scale, verify, a Jenkins step) follow it without being told.
- */
-async function followDeployedDiscovery(config: PipelineConfig): Promise<PipelineConfig> {
-  if (config.discovery === "xds" || config.target === "swarm") return config;
-  const running = (await projectContainers(docker(), config.projectName, "control-plane")).some((c) => c.State.Running);
-  return running ? { ...config, discovery: "xds" } : config;
-}
+import { composeEnvironment, runCompose } from "../targets/compose/compose.ts";
+import { effectiveConfig, selectTarget } from "../targets/select.ts";
+import type { Target } from "../targets/target.ts";
 
 export interface StageContext {
   config: PipelineConfig;
@@ -37,10 +25,10 @@ export interface StageContext {
   lifetime: StackLifetime;
   /** The images the compose file builds, tagged with the content tag (`envoy-pipeline/service:<tag>`). */
   images: string[];
-  /** Where the stack's replicas, URLs and containers are found: compose labels or swarm tasks. */
+  /** Where the stack runs (compose or a swarm, picked once by harness/targets/select.ts). */
+  target: Target;
+  /** Where the stack's replicas, URLs and containers are found: `target.locator`. */
   locator: StackLocator;
-  /** With `--target swarm`: the swarm the stack runs on. */
-  swarm?: SwarmConnection;
 }
 
 /**
@@ -54,15 +42,8 @@ export async function stageContext(
   opts: { lifetime?: StackLifetime } = {},
 ): Promise<StageContext> {
   await requireDockerEngine();
-  const config = await followDeployedDiscovery(given);
-  if (config.target === "swarm" && config.discovery === "xds") {
-    throw new ConfigError(
-      "discovery xds: only with target compose (the control plane reads one engine's events; a swarm uses DNS on tasks.<service>)",
-    );
-  }
-  if (config.discovery === "dns" && Object.keys(config.weights).length > 0) {
-    throw new ConfigError("weights: only with discovery xds (Envoy's DNS clusters give every replica the same weight)");
-  }
+  const host = docker();
+  const config = await effectiveConfig(given, host);
   const lifetime = opts.lifetime ?? "stages";
   const images = await resolveImages();
   const baseEnv = { ...composeEnvironment(config, images.env), ...ownerEnv(config, lifetime), ...extraEnv };
@@ -87,8 +68,6 @@ export async function stageContext(
   const tag = extraEnv.IMAGE_TAG ?? contentTag(parsed.data, baseIds);
   const composeEnv = { ...baseEnv, IMAGE_TAG: tag };
   const built = builtImages(parsed.data).map((ref) => ref.replace(/:content-tag$/, `:${tag}`));
-  const host = docker();
-  const swarm = config.target === "swarm" ? await connectSwarm(host) : undefined;
-  const locator = swarm ? swarmLocator(swarm, config.projectName) : composeLocator(host, config.projectName);
-  return { config, docker: host, composeEnv, imageSource: images.source, lifetime, images: built, locator, ...(swarm ? { swarm } : {}) };
+  const target = await selectTarget(config, host);
+  return { config, docker: host, composeEnv, imageSource: images.source, lifetime, images: built, target, locator: target.locator };
 }

@@ -9,7 +9,7 @@ import { stageContext, type StageContext } from "./context.ts";
 import { deploy } from "./deploy.ts";
 import { prepare } from "./prepare.ts";
 import { scaleMeasured } from "./scale.ts";
-import { teardownStack } from "./teardown.ts";
+import type { TeardownResult } from "../stack/teardown.ts";
 import { verifyStack, type VerifyOutcome } from "./verify.ts";
 
 export interface StageTiming {
@@ -60,7 +60,7 @@ export async function pipeline(config: PipelineConfig): Promise<PipelineSummary>
   const tearDown = (): Promise<void> => {
     if (!ctx) return Promise.resolve();
     const c = ctx;
-    tornDown ??= timed(timings, "teardown", () => teardownStack(c.docker, c.config, c.swarm)).then(() => undefined);
+    tornDown ??= timed(timings, "teardown", () => c.target.down()).then(() => undefined);
     return tornDown;
   };
 
@@ -82,9 +82,9 @@ export async function pipeline(config: PipelineConfig): Promise<PipelineSummary>
         if (stopped > 0) log.info(`  stopped ${stopped} child process(es) of the interrupted stage`);
         if (!ctx) break;
         try {
-          let r: Awaited<ReturnType<typeof teardownStack>> | undefined;
+          let r: TeardownResult | undefined;
           if (pass === 0) await tearDown();
-          else r = await teardownStack(ctx.docker, ctx.config, ctx.swarm);
+          else r = await ctx.target.down();
           const empty =
             pass > 0 && r !== undefined && r.containers.length === 0 && r.networks.length === 0 && (r.services ?? []).length === 0;
           emptyPasses = empty ? emptyPasses + 1 : 0;

@@ -10,6 +10,9 @@ import { z } from "zod";
 import { formatIssues } from "../lib/errors.ts";
 import type { ControlPlane } from "./control-plane.ts";
 
+/** The admin port inside the stack (docker-compose.xds.yml publishes it; drain.ts finds it there). */
+export const CONTROL_PLANE_ADMIN_PORT = 18001;
+
 export const drainRequestSchema = z.object({
   replicas: z.array(z.string().min(1)).min(1),
   timeoutMs: z.number().int().positive().max(60_000).optional(),

@@ -9,14 +9,13 @@ import { formatIssues } from "../lib/errors.ts";
 import { docker } from "../docker/engine.ts";
 import { log } from "../lib/log.ts";
 import { routeFor } from "../stack/routes.ts";
-import { adminServer } from "./admin-http.ts";
+import { adminServer, CONTROL_PLANE_ADMIN_PORT } from "./admin-http.ts";
 import { ControlPlane } from "./control-plane.ts";
 import { DockerEndpoints } from "./docker-source.ts";
 import type { FrontProxySpec } from "./resources.ts";
 
 /** Ports inside the stack (docker-compose.xds.yml and envoy/envoy-xds.yaml use the same). */
 export const CONTROL_PLANE_GRPC_PORT = 18000;
-export const CONTROL_PLANE_ADMIN_PORT = 18001;
 
 const port = z.coerce.number().int().min(0).max(65535);
 

@@ -9,7 +9,7 @@ import { z } from "zod";
 import { formatIssues } from "../lib/errors.ts";
 import { log } from "../lib/log.ts";
 import { projectContainers, runningReplicas, type ReplicaContainer } from "../stack/discover.ts";
-import { CONTROL_PLANE_ADMIN_PORT } from "./cli.ts";
+import { CONTROL_PLANE_ADMIN_PORT } from "./admin-http.ts";
 
 const drainResultSchema = z.object({
   drained: z.array(z.string()),

@@ -9,7 +9,7 @@ import { afterAll, describe, it } from "vitest";
 import { repoRoot } from "../../harness/lib/paths.ts";
 import { docker } from "../../harness/docker/engine.ts";
 import { projectContainers } from "../../harness/stack/discover.ts";
-import { teardown } from "../../harness/stages/teardown.ts";
+import { teardown } from "../../harness/stack/teardown.ts";
 import { testProjectName } from "../support/names.ts";
 
 const reportDir = mkdtempSync(join(tmpdir(), "ept-pipeline-reports-"));

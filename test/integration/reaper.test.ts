@@ -16,7 +16,7 @@ import { resolveImages } from "../../harness/images/index.ts";
 import { RYUK } from "../../harness/images/versions.ts";
 import { reaperConfig, startReaper } from "../../harness/reaper/ryuk.ts";
 import { PROJECT_LABEL } from "../../harness/stack/discover.ts";
-import { teardown } from "../../harness/stages/teardown.ts";
+import { teardown } from "../../harness/stack/teardown.ts";
 import { pollUntil, runCli } from "../support/cli.ts";
 import { testProjectName } from "../support/names.ts";
 

@@ -6,7 +6,7 @@ import { z } from "zod";
 import { EnvoyAdmin } from "../../harness/envoy/admin.ts";
 import { projectContainers, runningReplicas, stackEndpoints } from "../../harness/stack/discover.ts";
 import { scale } from "../../harness/stages/scale.ts";
-import { teardown } from "../../harness/stages/teardown.ts";
+import { teardown } from "../../harness/stack/teardown.ts";
 import { runInEnvoyImage } from "../support/envoy-image.ts";
 import { startTestStack, type TestStack } from "../support/stack.ts";
 

@@ -13,7 +13,7 @@ import { repoRoot } from "../../harness/lib/paths.ts";
 import { docker } from "../../harness/docker/engine.ts";
 import { PROJECT_LABEL } from "../../harness/stack/discover.ts";
 import { checkoutProjectName } from "../../harness/stack/project.ts";
-import { teardown } from "../../harness/stages/teardown.ts";
+import { teardown } from "../../harness/stack/teardown.ts";
 import { runCli, type CliRun } from "../support/cli.ts";
 import { testRunId } from "../support/names.ts";
 

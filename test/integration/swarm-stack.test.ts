@@ -21,9 +21,9 @@ import { build } from "../../harness/stages/build.ts";
 import { type StageContext, stageContext } from "../../harness/stages/context.ts";
 import { deploy } from "../../harness/stages/deploy.ts";
 import { scaleMeasured } from "../../harness/stages/scale.ts";
-import { teardownStack } from "../../harness/stages/teardown.ts";
 import { verifyStack } from "../../harness/stages/verify.ts";
 import { type Cluster, clusterDown, clusterUp } from "../../harness/targets/swarm/cluster.ts";
+import { connectSwarm } from "../../harness/targets/swarm/connection.ts";
 import { swarmModel, swarmUp, waitForTasks } from "../../harness/targets/swarm/stack.ts";
 import { serviceTasks, stackService, swarmNodes } from "../../harness/targets/swarm/tasks.ts";
 import { runLoad, Tally } from "../../harness/verify/load.ts";
@@ -66,7 +66,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   try {
-    if (ctx) await teardownStack(ctx.docker, ctx.config, ctx.swarm);
+    if (ctx) await ctx.target.down();
   } finally {
     await clusterDown(host, clusterName);
     if (previousCluster === undefined) delete process.env.ENVOY_PIPELINE_CLUSTER;
@@ -174,7 +174,7 @@ describe("the stages on a three-node swarm", () => {
       { timeoutMs: 120_000, intervalMs: 250, what: `${victim.name} declared down` },
     );
     const down = (Date.now() - t0) / 1000;
-    await waitForTasks(c().swarm!, project, c().config.scale, 300_000);
+    await waitForTasks(await connectSwarm(c().docker), project, c().config.scale, 300_000);
     const rescheduled = (Date.now() - t0) / 1000;
     await waitForEnvoy(c(), await c().locator.endpoints(), ["service1", "service2"]);
     const outcome = await verifyStack(c());
@@ -190,8 +190,7 @@ describe("the stages on a three-node swarm", () => {
   });
 
   it("a backend on swarm's default virtual IP fails the per-request check", async () => {
-    const swarm = c().swarm;
-    if (!swarm) throw new Error("not a swarm context");
+    const swarm = await connectSwarm(c().docker);
     await swarmUp(swarm, {
       stack: project,
       model: swarmModel(c().config.composeFile, c().config.scale, c().composeEnv),

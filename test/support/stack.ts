@@ -9,7 +9,7 @@ import { docker } from "../../harness/docker/engine.ts";
 import { build } from "../../harness/stages/build.ts";
 import { stageContext, type StageContext } from "../../harness/stages/context.ts";
 import { deploy, type DeployResult } from "../../harness/stages/deploy.ts";
-import { teardown } from "../../harness/stages/teardown.ts";
+import { teardown } from "../../harness/stack/teardown.ts";
 import { testProjectName } from "./names.ts";
 
 export interface TestStack {

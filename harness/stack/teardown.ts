@@ -1,18 +1,16 @@
-// teardown: removes this compose project's containers, networks and volumes, found by compose's
-// project label, and the tags of the images compose built for them when nothing else uses them.
-// Other people's containers on the same host are never touched: nothing is listed without the
-// project filter, and an image is only considered when this project's containers ran it or built it.
+// Removes a compose project's containers, networks and volumes, found by compose's project label,
+// and the tags of the images compose built for them when nothing else uses them (every target: a
+// swarm stack's images are built on this host by compose). Other people's containers are never
+// touched: nothing is listed without the project filter, and an image is only considered when this
+// project's containers ran it or built it.
 import type Dockerode from "dockerode";
 import { z } from "zod";
-import type { PipelineConfig } from "../config.ts";
 import { log } from "../lib/log.ts";
-import { PROJECT_LABEL } from "../stack/discover.ts";
-import { connectSwarm, type SwarmConnection } from "../targets/swarm/connection.ts";
-import { swarmDown } from "../targets/swarm/stack.ts";
+import { PROJECT_LABEL } from "./discover.ts";
 
 export interface TeardownResult {
   seconds: number;
-  /** Swarm services removed (`docker stack rm`), with --target swarm. */
+  /** Services the target removed besides (a swarm's, `docker stack rm`). */
   services?: string[];
   containers: string[];
   networks: string[];
@@ -150,19 +148,4 @@ export async function teardown(docker: Dockerode, project: string, _opts: { remo
   }
   result.seconds = (Date.now() - t0) / 1000;
   return result;
-}
-
-/**
- * The stage on either target. On a swarm: `docker stack rm` of the project's stack, waiting until
- * its services, network and containers are gone; then, on this host, what compose built for it
- * (the image tags), exactly as for the compose target. `swarm`: the connection the stages already
- * have (else DOCKER_HOST's swarm or the throwaway cluster is looked up).
- */
-export async function teardownStack(docker: Dockerode, config: PipelineConfig, swarm?: SwarmConnection): Promise<TeardownResult> {
-  if (config.target !== "swarm") return teardown(docker, config.projectName);
-  const t0 = Date.now();
-  const conn = swarm ?? (await connectSwarm(docker));
-  const down = await swarmDown(conn, config.projectName, config.waitTimeoutSeconds * 1000);
-  const host = await teardown(docker, config.projectName);
-  return { ...host, services: down.services, seconds: (Date.now() - t0) / 1000 };
 }
