@@ -10,6 +10,7 @@ import { envoyConfigObject, IDENTITY_HEADER, renderEnvoyConfig } from "../../har
 import { repoRoot } from "../../harness/lib/paths.ts";
 import { demoStack, loadStackFile } from "../../harness/stackfile/index.ts";
 
+// biome-ignore lint/suspicious/noExplicitAny: the test walks parsed YAML by known paths
 type Json = Record<string, any>;
 const vhostOf = (config: Json): Json =>
   config.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0];
