@@ -25,6 +25,7 @@ import { teardown, teardownStack } from "./stages/teardown.ts";
 import { connectSwarm } from "./targets/swarm/connection.ts";
 import { stackServices } from "./targets/swarm/tasks.ts";
 import { runVerifyStage } from "./stages/verify.ts";
+import { registerInitCommand } from "./stackfile/cli.ts";
 import { registerRenderCommands } from "./targets/k8s/cli.ts";
 import { registerClusterCommands } from "./targets/swarm/cli.ts";
 import { VerifyInputError } from "./verify/schema.ts";
@@ -323,6 +324,7 @@ export function buildProgram(): Command {
   registerControlPlaneCommand(program);
   registerRenderCommands(program, action);
   registerClusterCommands(program, action);
+  registerInitCommand(program, action);
   return program;
 }
 
