@@ -14,13 +14,16 @@ export interface OverrideImages {
   zipkin: string;
 }
 
+/** `${NAME:-}`: a variable compose fills in (empty when unset). */
+const composeVar = (name: string): string => `$\{${name}:-}`;
+
 /** The same owner labels as docker-compose.yml's x-owner-labels (harness/stack/owner.ts sets the variables). */
 const OWNER_LABELS = {
-  "envoy-pipeline.checkout": "${ENVOY_PIPELINE_CHECKOUT:-}",
-  "envoy-pipeline.build-tag": "${ENVOY_PIPELINE_BUILD_TAG:-}",
-  "envoy-pipeline.pid": "${ENVOY_PIPELINE_OWNER_PID:-}",
-  "envoy-pipeline.host": "${ENVOY_PIPELINE_OWNER_HOST:-}",
-  "envoy-pipeline.lifetime": "${ENVOY_PIPELINE_LIFETIME:-}",
+  "envoy-pipeline.checkout": composeVar("ENVOY_PIPELINE_CHECKOUT"),
+  "envoy-pipeline.build-tag": composeVar("ENVOY_PIPELINE_BUILD_TAG"),
+  "envoy-pipeline.pid": composeVar("ENVOY_PIPELINE_OWNER_PID"),
+  "envoy-pipeline.host": composeVar("ENVOY_PIPELINE_OWNER_HOST"),
+  "envoy-pipeline.lifetime": composeVar("ENVOY_PIPELINE_LIFETIME"),
 };
 
 const probe = (cmd: string[], interval: string, start: string) => ({
@@ -53,8 +56,8 @@ const literal = (text: string): string => text.replaceAll("$", "$$");
 
 export function renderComposeOverride(stack: Stack, images: OverrideImages, envoyYaml: string): string {
   const ports = [
-    "127.0.0.1:${ENVOY_LISTENER_PORT:-}:8080",
-    "127.0.0.1:${ENVOY_ADMIN_PORT:-}:9901",
+    `127.0.0.1:${composeVar("ENVOY_LISTENER_PORT")}:8080`,
+    `127.0.0.1:${composeVar("ENVOY_ADMIN_PORT")}:9901`,
     ...stack.services.map((s) => `127.0.0.1::${s.tcpPort}`),
   ];
   const override = {
@@ -79,7 +82,7 @@ export function renderComposeOverride(stack: Stack, images: OverrideImages, envo
         image: images.prometheus,
         labels: OWNER_LABELS,
         configs: [{ source: "envoy-pipeline-prometheus", target: "/etc/prometheus/prometheus.yml" }],
-        ports: ["127.0.0.1:${PROMETHEUS_PORT:-}:9090"],
+        ports: [`127.0.0.1:${composeVar("PROMETHEUS_PORT")}:9090`],
         healthcheck: probe(["wget", "-q", "-O", "/dev/null", "http://127.0.0.1:9090/-/ready"], "2s", "10s"),
         stop_grace_period: "3s",
       },
@@ -91,7 +94,7 @@ export function renderComposeOverride(stack: Stack, images: OverrideImages, envo
           JAVA_OPTS: "-Xms384m -Xmx384m -XX:+ExitOnOutOfMemoryError -XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
           MEM_MAX_SPANS: "40000",
         },
-        ports: ["127.0.0.1:${ZIPKIN_PORT:-}:9411"],
+        ports: [`127.0.0.1:${composeVar("ZIPKIN_PORT")}:9411`],
         healthcheck: { ...probe(["wget", "-q", "-O", "/dev/null", "http://127.0.0.1:9411/health"], "2s", "90s"), timeout: "5s" },
         stop_signal: "SIGKILL",
       },
