@@ -24,6 +24,7 @@ import { scaleMeasured } from "./stages/scale.ts";
 import { teardown } from "./stack/teardown.ts";
 import { selectTarget } from "./targets/select.ts";
 import { runVerifyStage } from "./stages/verify.ts";
+import { registerInitCommand } from "./stackfile/cli.ts";
 import { registerRenderCommands } from "./targets/k8s/cli.ts";
 import { registerClusterCommands } from "./targets/swarm/cli.ts";
 import { VerifyInputError } from "./verify/schema.ts";
@@ -320,6 +321,7 @@ export function buildProgram(): Command {
   registerControlPlaneCommand(program);
   registerRenderCommands(program, action);
   registerClusterCommands(program, action);
+  registerInitCommand(program, action);
   return program;
 }
 

@@ -1,0 +1,136 @@
+// The front proxy's configuration (dns discovery) generated from the Stack: one route per service
+// prefix, longest first; one STRICT_DNS cluster per service with its policy, health check path and
+// upstream protocol; one L4 listener per service; and Envoy naming the upstream it chose on every
+// response it proxied (IDENTITY_HEADER). For the demo stack it equals envoy/envoy.yaml but for
+// that header (test/unit/envoy-config.test.ts).
+import { stringify } from "yaml";
+import { routeOrder, type Stack, type StackService, StackFileError } from "../stackfile/index.ts";
+import {
+  ACCESS_LOG,
+  BOOTSTRAP,
+  HEALTH_CHECK_TIMING,
+  LOCAL_REPLY_CONFIG,
+  RETRY_POLICY,
+  ROUTER_FILTER,
+  TRACING,
+  ZIPKIN_CLUSTER,
+} from "./envoy-static.ts";
+
+/** Set by Envoy on every proxied response: the replica's address (ip:port) it sent the request to. */
+export const IDENTITY_HEADER = "x-envoy-upstream-address";
+
+const LB_POLICY = { round_robin: "ROUND_ROBIN", least_request: "LEAST_REQUEST", random: "RANDOM", ring_hash: "RING_HASH" } as const;
+
+function route(s: StackService): Record<string, unknown> {
+  return {
+    match: { [s.match]: s.route },
+    route: {
+      cluster: s.name,
+      timeout: "5s",
+      ...(s.rewrite !== undefined ? { prefix_rewrite: s.rewrite } : {}),
+      ...(s.policy.kind === "ring_hash" ? { hash_policy: [{ header: { header_name: s.policy.hashHeader } }] } : {}),
+    },
+  };
+}
+
+function cluster(s: StackService): Record<string, unknown> {
+  const http2 = s.protocol === "http2";
+  return {
+    name: s.name,
+    type: "STRICT_DNS",
+    lb_policy: LB_POLICY[s.policy.kind],
+    connect_timeout: "0.5s",
+    dns_lookup_family: "V4_ONLY",
+    respect_dns_ttl: false,
+    dns_refresh_rate: "1s",
+    typed_extension_protocol_options: {
+      "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+        "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+        common_http_protocol_options: { idle_timeout: "30s" },
+        explicit_http_config: http2 ? { http2_protocol_options: {} } : { http_protocol_options: {} },
+      },
+    },
+    health_checks: [{ ...HEALTH_CHECK_TIMING, http_health_check: { path: s.health, ...(http2 ? { codec_client_type: "HTTP2" } : {}) } }],
+    load_assignment: {
+      cluster_name: s.name,
+      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: s.name, port_value: s.port } } } }] }],
+    },
+  };
+}
+
+function tcpListener(s: StackService): Record<string, unknown> {
+  return {
+    name: `tcp_${s.name}`,
+    address: { socket_address: { address: "0.0.0.0", port_value: s.tcpPort } },
+    filter_chains: [
+      {
+        filters: [
+          {
+            name: "envoy.filters.network.tcp_proxy",
+            typed_config: {
+              "@type": "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy",
+              stat_prefix: `tcp_${s.name}`,
+              cluster: s.name,
+            },
+          },
+        ],
+      },
+    ],
+  };
+}
+
+function httpListener(stack: Stack): Record<string, unknown> {
+  const manager = {
+    "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+    stat_prefix: "ingress_http",
+    codec_type: "AUTO",
+    generate_request_id: true,
+    tracing: TRACING,
+    access_log: ACCESS_LOG,
+    local_reply_config: LOCAL_REPLY_CONFIG,
+    route_config: {
+      name: "front_routes",
+      virtual_hosts: [
+        {
+          name: "services",
+          domains: ["*"],
+          retry_policy: RETRY_POLICY,
+          // Envoy's own word on which replica answered; empty (so not added) on its local replies.
+          response_headers_to_add: [
+            { header: { key: IDENTITY_HEADER, value: "%UPSTREAM_REMOTE_ADDRESS%" }, append_action: "OVERWRITE_IF_EXISTS_OR_ADD" },
+          ],
+          routes: routeOrder(stack.services).map(route),
+        },
+      ],
+    },
+    http_filters: [ROUTER_FILTER],
+  };
+  return {
+    name: "front",
+    address: { socket_address: { address: "0.0.0.0", port_value: 8080 } },
+    filter_chains: [{ filters: [{ name: "envoy.filters.network.http_connection_manager", typed_config: manager }] }],
+  };
+}
+
+/** The configuration as an object (what envoy.yaml parses to). */
+export function envoyConfigObject(stack: Stack): Record<string, unknown> {
+  for (const s of stack.services) {
+    if (Object.keys(s.weights).length > 0) {
+      throw new StackFileError(
+        `${stack.source}: services.${s.name}.weights: needs discovery xds (with STRICT_DNS every replica of a name weighs the same)`,
+      );
+    }
+  }
+  return {
+    ...BOOTSTRAP,
+    static_resources: {
+      listeners: [httpListener(stack), ...stack.services.map(tcpListener)],
+      clusters: [...stack.services.map(cluster), ZIPKIN_CLUSTER],
+    },
+  };
+}
+
+/** The configuration as the YAML file front-envoy runs. */
+export function renderEnvoyConfig(stack: Stack): string {
+  return `# Generated by envoy-pipeline from ${stack.source}: edit that file, not this one.\n${stringify(envoyConfigObject(stack), { lineWidth: 0 })}`;
+}
