@@ -1,7 +1,15 @@
 // `envoy-pipeline webhook` and `envoy-pipeline runs`, registered on the main commander program.
 import { type Command, Option } from "commander";
 import { startWebhook, type WebhookApp } from "./app.ts";
-import { DEFAULT_MAX_BODY_BYTES, jenkinsFromEnv, localCommandFromEnv, parseWebhookFlags, secretsFromEnv } from "./config.ts";
+import {
+  DEFAULT_HTTP_LIMITS,
+  DEFAULT_MAX_BODY_BYTES,
+  GITHUB_MAX_BODY_BYTES,
+  jenkinsFromEnv,
+  localCommandFromEnv,
+  parseWebhookFlags,
+  secretsFromEnv,
+} from "./config.ts";
 import { collect } from "../lib/cli-options.ts";
 import { errorMessage } from "../lib/errors.ts";
 import { log as harnessLog, type Logger } from "../lib/log.ts";
@@ -93,6 +101,8 @@ interface WebhookCommandOptions {
   dryRun?: boolean;
   stateDir: string;
   maxBodyBytes: string;
+  maxConnections: string;
+  maxInFlightBytes: string;
 }
 
 interface RunsCommandOptions {
@@ -130,7 +140,13 @@ export function registerWebhookCommands(program: Command, overrides: Partial<Web
     )
     .option("--dry-run", "record what would be triggered without triggering it")
     .option("--state-dir <dir>", "where deliveries, runs and run logs are kept", DEFAULT_STATE_DIR)
-    .option("--max-body-bytes <n>", "largest body accepted (413 beyond)", String(DEFAULT_MAX_BODY_BYTES))
+    .option(
+      "--max-body-bytes <n>",
+      `largest body accepted (413 beyond); up to ${GITHUB_MAX_BODY_BYTES}, GitHub's own cap, for repositories with huge pushes`,
+      String(DEFAULT_MAX_BODY_BYTES),
+    )
+    .option("--max-connections <n>", "open connections at once; more are closed on accept", String(DEFAULT_HTTP_LIMITS.maxConnections))
+    .option("--max-in-flight-bytes <n>", "bytes of all bodies being read at once (503 beyond)", String(DEFAULT_HTTP_LIMITS.inFlightBytes))
     .action(async (opts: WebhookCommandOptions) => {
       try {
         const flags = parseWebhookFlags({
@@ -154,6 +170,7 @@ export function registerWebhookCommands(program: Command, overrides: Partial<Web
           filters: { branches: flags.branches, repositories: flags.repositories },
           dryRun: flags.dryRun,
           maxBodyBytes: flags.maxBodyBytes,
+          limits: { maxConnections: flags.maxConnections, inFlightBytes: flags.maxInFlightBytes },
           log: deps.log,
           onListening: (url) => deps.stderr(`listening on ${url}\n`),
           trigger: (store): Trigger =>

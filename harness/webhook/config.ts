@@ -5,8 +5,22 @@ import { formatIssues } from "../lib/errors.ts";
 import { WebhookConfigError } from "./errors.ts";
 import { remoteProblem } from "./git.ts";
 
-/** GitHub caps webhook payloads at 25 MB; we accept up to 25 MiB by default. */
-export const DEFAULT_MAX_BODY_BYTES = 25 * 1024 * 1024;
+/** Default body limit: pushes are far smaller than GitHub's cap (docs/webhook.md). */
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+
+/** GitHub caps webhook payloads at 25 MB: the largest `--max-body-bytes` accepted. */
+export const GITHUB_MAX_BODY_BYTES = 25 * 1024 * 1024;
+
+/** Bounds of the HTTP side besides the body limit (docs/webhook.md says why these). */
+export const DEFAULT_HTTP_LIMITS = {
+  /** Bytes of all bodies held at once while being read. */
+  inFlightBytes: 32 * 1024 * 1024,
+  /** Open connections at once. */
+  maxConnections: 256,
+  /** GitHub gives up on a delivery after 10 s; these bound what a slow client can hold. */
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+} as const;
 
 /** Where GitHub should POST: the path Jenkins' GitHub plugin listens on too. */
 export const WEBHOOK_PATH = "/github-webhook/";
@@ -133,7 +147,15 @@ export const webhookFlagsSchema = z
       .number()
       .int("must be a whole number")
       .min(1024)
-      .max(1024 * 1024 * 1024),
+      .max(GITHUB_MAX_BODY_BYTES, `must be at most ${GITHUB_MAX_BODY_BYTES} (GitHub's payload cap)`)
+      .default(DEFAULT_MAX_BODY_BYTES),
+    maxConnections: z.coerce.number().int("must be a whole number").min(1).max(65_536).default(DEFAULT_HTTP_LIMITS.maxConnections),
+    maxInFlightBytes: z.coerce
+      .number()
+      .int("must be a whole number")
+      .min(1024)
+      .max(4 * 1024 * 1024 * 1024)
+      .default(DEFAULT_HTTP_LIMITS.inFlightBytes),
   })
   .transform((flags, ctx) => {
     const branches: string[] = [];
@@ -152,6 +174,9 @@ export const webhookFlagsSchema = z
     if (flags.gitRemote !== undefined) {
       const problem = remoteProblem(flags.gitRemote);
       if (problem) ctx.addIssue({ code: "custom", path: ["gitRemote"], message: `'${flags.gitRemote}' ${problem}` });
+    }
+    if (flags.maxInFlightBytes < flags.maxBodyBytes) {
+      ctx.addIssue({ code: "custom", path: ["maxInFlightBytes"], message: "must be at least --max-body-bytes" });
     }
     if (flags.trigger !== "local") {
       for (const key of ["gitRepository", "gitRemote"] as const) {
@@ -175,6 +200,8 @@ const flagNames: Record<string, string> = {
   gitRepository: "--git-repository",
   gitRemote: "--git-remote",
   maxBodyBytes: "--max-body-bytes",
+  maxConnections: "--max-connections",
+  maxInFlightBytes: "--max-in-flight-bytes",
 };
 
 export function parseWebhookFlags(raw: unknown): WebhookFlags {

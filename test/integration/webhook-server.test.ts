@@ -164,7 +164,7 @@ describe("webhook receiver over HTTP", () => {
     const big = { ...pushPayload(), padding: "x".repeat(8192) };
     const declared = await deliver(app.url, { payload: big });
     assert.equal(declared.status, 413);
-    assert.deepEqual(declared.json, { error: "the body is larger than the limit of 4096 bytes" });
+    assert.deepEqual(declared.json, { error: "the body is larger than the limit of 4096 bytes (--max-body-bytes)" });
     assert.equal(declared.headers.connection, "close");
     const streamed = await deliver(app.url, { payload: big, chunked: true });
     assert.equal(streamed.status, 413);
