@@ -80,8 +80,14 @@ function readBody(req: IncomingMessage, limit: number, budget: Budget, signature
       resolve(result);
     };
     const onData = (chunk: Buffer): void => {
-      if (size + chunk.length > limit) return settle({ ok: false, status: 413 });
-      if (!budget.take(chunk.length)) return settle({ ok: false, status: 503 });
+      if (size + chunk.length > limit) {
+        settle({ ok: false, status: 413 });
+        return;
+      }
+      if (!budget.take(chunk.length)) {
+        settle({ ok: false, status: 503 });
+        return;
+      }
       size += chunk.length;
       signature.update(chunk);
       chunks.push(chunk);
