@@ -15,7 +15,7 @@ import { errorMessage } from "../lib/errors.ts";
 import { log as harnessLog, type Logger } from "../lib/log.ts";
 import { repoRoot } from "../lib/paths.ts";
 import { ListenError, StateError, WebhookConfigError } from "./errors.ts";
-import { checkGitSource } from "./git.ts";
+import { checkGitSource, localRepository } from "./git.ts";
 import { DEFAULT_STATE_DIR } from "./paths.ts";
 import { formatRunsTable, runsJsonSchema } from "./runs.ts";
 import { readDeliveries } from "./store.ts";
@@ -123,7 +123,12 @@ export function registerWebhookCommands(program: Command, overrides: Partial<Web
     .requiredOption("--port <n>", "port to listen on (0 picks a free one)")
     .option("--host <address>", "address to listen on", "127.0.0.1")
     .option("--branch <name>", "branch whose pushes run the pipeline, repeatable (default: the repository's default branch)", collect)
-    .option("--repository <owner/name>", "accept pushes of this repository only, repeatable (default: any)", collect)
+    .option(
+      "--repository <owner/name>",
+      "accept pushes of this repository only; --trigger local: exactly one (default: the owner/name of --git-remote's URL); " +
+        "--trigger jenkins: repeatable (default: any)",
+      collect,
+    )
     .addOption(new Option("--trigger <kind>", "what runs the pipeline").choices(["local", "jenkins"]).default("local"))
     .option(
       "--jenkins-job <name>",
@@ -162,12 +167,13 @@ export function registerWebhookCommands(program: Command, overrides: Partial<Web
         const jenkins = flags.trigger === "jenkins" ? jenkinsFromEnv(deps.env, flags.jenkinsJob) : undefined;
         const localCommand = localCommandFromEnv(deps.env);
         const git = jenkins ? undefined : await checkGitSource(flags.gitRepository ?? repoRoot, flags.gitRemote, deps.env);
+        const repositories = git ? [await localRepository(flags.repositories, git, deps.env)] : flags.repositories;
         const app = await startWebhook({
           host: flags.host,
           port: flags.port,
           stateDir: flags.stateDir,
           secrets,
-          filters: { branches: flags.branches, repositories: flags.repositories },
+          filters: { branches: flags.branches, repositories },
           dryRun: flags.dryRun,
           maxBodyBytes: flags.maxBodyBytes,
           limits: { maxConnections: flags.maxConnections, inFlightBytes: flags.maxInFlightBytes },
@@ -192,7 +198,7 @@ export function registerWebhookCommands(program: Command, overrides: Partial<Web
           `triggering ${flags.dryRun ? "(dry run) " : ""}${
             jenkins
               ? `Jenkins job ${jenkins.job} at ${jenkins.url.href}`
-              : `the local pipeline (worktrees of ${git?.repository}, fetching from ${git?.remote})`
+              : `the local pipeline for ${repositories[0]} (worktrees of ${git?.repository}, fetching from ${git?.remote})`
           } ` +
             `on pushes to ${flags.branches.length > 0 ? flags.branches.join(", ") : "the default branch"}; ` +
             `${secrets.length} secret${secrets.length === 1 ? "" : "s"}; state in ${app.store.paths.dir}`,

@@ -119,3 +119,38 @@ export async function checkGitSource(repository: string, remote: string | undefi
   }
   return { repository: path, remote: name, warnings };
 }
+
+/**
+ * `owner/name` of a GitHub remote URL (`https://github.com/o/n(.git)`, `git@github.com:o/n.git`,
+ * `ssh://git@github.com/o/n.git`, GitHub Enterprise hosts alike); undefined for anything else.
+ */
+export function repositoryOfRemoteUrl(url: string): string | undefined {
+  const m =
+    /^(?:https?|ssh|git):\/\/(?:[^@/]+@)?[^/]+\/([A-Za-z0-9_.-]+)\/([A-Za-z0-9_.-]+?)(?:\.git)?\/?$/.exec(url) ??
+    /^(?:[^@/]+@)?[^:/]+:([A-Za-z0-9_.-]+)\/([A-Za-z0-9_.-]+?)(?:\.git)?\/?$/.exec(url);
+  return m ? `${m[1]}/${m[2]}` : undefined;
+}
+
+/**
+ * The one repository the local trigger builds: `given` when one --repository was given, else the
+ * owner/name of the remote's URL. Anything else is a configuration error.
+ */
+export async function localRepository(given: readonly string[], source: GitSource, env?: NodeJS.ProcessEnv): Promise<string> {
+  if (given.length > 1) {
+    throw new WebhookConfigError(`--trigger local builds one repository; --repository was given ${given.length} times`);
+  }
+  if (given[0] !== undefined) return given[0];
+  const url = /[/:]/.test(source.remote)
+    ? source.remote
+    : (
+        await git(["-C", source.repository, "remote", "get-url", source.remote], { ...(env ? { env } : {}), timeoutMs: 30_000 })
+      ).stdout.trim();
+  const name = url === "" ? undefined : repositoryOfRemoteUrl(url);
+  if (name === undefined) {
+    throw new WebhookConfigError(
+      `--trigger local: give --repository owner/name (remote '${source.remote}' of ${source.repository} ` +
+        `${url === "" ? "does not exist" : `is ${url}, which names no owner/name`})`,
+    );
+  }
+  return name;
+}

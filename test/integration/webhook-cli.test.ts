@@ -96,6 +96,9 @@ function pidOf(r: { pid: number } | undefined): number {
   return r.pid;
 }
 
+/** The repository of the push fixture, the one the local trigger builds. */
+const REPOSITORY = "Codertocat/Hello-World";
+
 /** `webhook` on a free port with this test's state dir and (for the local trigger) repository. */
 const webhookArgs = (...extra: string[]) => [
   "webhook",
@@ -103,7 +106,7 @@ const webhookArgs = (...extra: string[]) => [
   "0",
   "--state-dir",
   dir.path,
-  ...(extra.includes("jenkins") ? [] : ["--git-repository", repo]),
+  ...(extra.includes("jenkins") ? [] : ["--git-repository", repo, ...(extra.includes("--repository") ? [] : ["--repository", REPOSITORY])]),
   ...extra,
 ];
 
@@ -192,7 +195,7 @@ describe("envoy-pipeline webhook (process)", () => {
     // Both start-up lines, which may arrive in separate chunks.
     await waitFor(
       "the warning and the trigger line",
-      () => /has no remote 'origin'/.test(run.stderr()) && /the local pipeline \(worktrees of/.test(run.stderr()),
+      () => /has no remote 'origin'/.test(run.stderr()) && /the local pipeline for .* \(worktrees of/.test(run.stderr()),
     );
     assert.match(
       run.stderr(),
@@ -201,9 +204,29 @@ describe("envoy-pipeline webhook (process)", () => {
           "a pushed commit that is not already in the repository cannot be fetched",
       ),
     );
-    assert.match(run.stderr(), new RegExp(`the local pipeline \\(worktrees of ${repo}, fetching from origin\\)`));
+    assert.match(run.stderr(), new RegExp(`the local pipeline for ${REPOSITORY} \\(worktrees of ${repo}, fetching from origin\\)`));
     run.child.kill("SIGTERM");
     assert.equal((await run.exit).code, 0);
+  });
+
+  it("--trigger local builds exactly one repository: given once, or derived from the remote's URL; else exit 2", async () => {
+    const base = ["webhook", "--port", "0", "--state-dir", dir.path, "--git-repository", repo];
+    const neither = cli(base);
+    assert.equal((await neither.exit).code, 2);
+    assert.match(neither.stderr(), /error: --trigger local: give --repository owner\/name \(remote 'origin' of .* does not exist\)\n$/);
+    const two = cli([...base, "--repository", "a/b", "--repository", "c/d"]);
+    assert.equal((await two.exit).code, 2);
+    assert.match(two.stderr(), /error: --trigger local builds one repository; --repository was given 2 times/);
+    git(repo, "remote", "add", "origin", "git@github.com:Octo-Org/octo-repo.git");
+    const derived = cli(base);
+    await derived.url;
+    await waitFor("the trigger line", () => /the local pipeline for /.test(derived.stderr()));
+    assert.match(derived.stderr(), /the local pipeline for Octo-Org\/octo-repo \(/);
+    const other = await deliver(await derived.url, { payload: pushPayload() });
+    assert.equal(other.status, 200);
+    assert.match(String(other.json.reason), /repository Codertocat\/Hello-World is not one of Octo-Org\/octo-repo/);
+    derived.child.kill("SIGTERM");
+    assert.equal((await derived.exit).code, 0);
   });
 
   it("--git-remote: a commit missing from the repository is fetched from that remote", async () => {
