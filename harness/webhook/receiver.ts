@@ -71,13 +71,13 @@ export class Receiver {
 
     const answer = this.#chain.then(async (): Promise<Answer> => {
       const { store, scheduler } = this.#options;
-      const original = store.state.get(id);
+      const original = store.state.outcomeOf(id);
       if (original) {
         await store.append({ type: "duplicate", id });
-        this.#log.info(`delivery ${id} (${event}) is a redelivery; it was ${original.outcome}, not running it again`);
+        this.#log.info(`delivery ${id} (${event}) is a redelivery; it was ${original}, not running it again`);
         return {
           status: 200,
-          body: { outcome: "duplicate", delivery: id, reason: `delivery ${id} was already received; it is ${original.outcome}` },
+          body: { outcome: "duplicate", delivery: id, reason: `delivery ${id} was already received; it is ${original}` },
         };
       }
       const facts = { repository: decided.repository, ref: decided.ref, branch: decided.branch, commit: decided.commit };

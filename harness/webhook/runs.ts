@@ -1,7 +1,7 @@
 // `envoy-pipeline runs`: the recorded deliveries and their runs, as a table for people or as JSON
 // (an array of `deliveryViewSchema`) for scripts.
 import { z } from "zod";
-import { type DeliveryView, deliveryViewSchema } from "./store.ts";
+import { type DeliveryView, deliveryViewSchema } from "./state.ts";
 
 /** What `runs --json` prints on stdout. */
 export const runsJsonSchema = z.array(deliveryViewSchema);

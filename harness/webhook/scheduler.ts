@@ -5,7 +5,8 @@
 import { errorMessage } from "../lib/errors.ts";
 import { type Logger, silentLogger } from "../lib/log.ts";
 import { printable } from "../lib/printable.ts";
-import type { DeliveryStore, DeliveryView } from "./store.ts";
+import type { DeliveryView } from "./state.ts";
+import type { DeliveryStore } from "./store.ts";
 import { type RunRequest, type Trigger, buildTag } from "./triggers/types.ts";
 
 export interface PushToRun {

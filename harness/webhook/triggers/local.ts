@@ -150,7 +150,7 @@ export class LocalTrigger implements Trigger {
     const worktree = this.worktrees.pathFor(request);
     let fd: number;
     try {
-      fd = openSync(logFile, "a");
+      fd = openSync(logFile, "a", 0o600);
       writeSync(
         fd,
         `# envoy-pipeline webhook run #${request.run}: delivery ${request.deliveryId}, ` +
