@@ -99,6 +99,7 @@ interface WebhookCommandOptions {
   gitRepository?: string;
   gitRemote?: string;
   dryRun?: boolean;
+  allowInsecureJenkins?: boolean;
   stateDir: string;
   maxBodyBytes: string;
   maxConnections: string;
@@ -133,7 +134,7 @@ export function registerWebhookCommands(program: Command, overrides: Partial<Web
     .option(
       "--jenkins-job <name>",
       "job for --trigger jenkins (folders as a/b; a {branch} segment: the pushed branch's job of a multibranch project); " +
-        "needs JENKINS_URL, JENKINS_USER, JENKINS_API_TOKEN",
+        "needs JENKINS_URL, JENKINS_USER (or JENKINS_USER_ID), JENKINS_API_TOKEN",
     )
     .option(
       "--git-repository <dir>",
@@ -142,6 +143,10 @@ export function registerWebhookCommands(program: Command, overrides: Partial<Web
     .option(
       "--git-remote <name|url>",
       "--trigger local: where a pushed commit missing from the repository is fetched from (default: origin)",
+    )
+    .option(
+      "--allow-insecure-jenkins",
+      "--trigger jenkins: allow a plain http:// JENKINS_URL that is not loopback (the token goes in clear text)",
     )
     .option("--dry-run", "record what would be triggered without triggering it")
     .option("--state-dir <dir>", "where deliveries, runs and run logs are kept", DEFAULT_STATE_DIR)
@@ -159,12 +164,13 @@ export function registerWebhookCommands(program: Command, overrides: Partial<Web
           branch: opts.branch ?? [],
           repository: opts.repository ?? [],
           dryRun: opts.dryRun === true,
+          allowInsecureJenkins: opts.allowInsecureJenkins === true,
         });
         const secrets = secretsFromEnv(deps.env);
         if (flags.trigger === "local" && flags.jenkinsJob !== undefined) {
           throw new WebhookConfigError("--jenkins-job is only for --trigger jenkins");
         }
-        const jenkins = flags.trigger === "jenkins" ? jenkinsFromEnv(deps.env, flags.jenkinsJob) : undefined;
+        const jenkins = flags.trigger === "jenkins" ? jenkinsFromEnv(deps.env, flags.jenkinsJob, flags.allowInsecureJenkins) : undefined;
         const localCommand = localCommandFromEnv(deps.env);
         const git = jenkins ? undefined : await checkGitSource(flags.gitRepository ?? repoRoot, flags.gitRemote, deps.env);
         const repositories = git ? [await localRepository(flags.repositories, git, deps.env)] : flags.repositories;

@@ -70,16 +70,41 @@ const jobSchema = z
   .min(1, "is empty")
   .refine((job) => job.split("/").every((part) => part.trim() !== ""), "has an empty folder segment (use a/b)")
   .refine(
+    (job) => job.split("/").every((part) => part !== "." && part !== ".."),
+    "has a '.' or '..' segment, which would address another job",
+  )
+  .refine(
     (job) => job.split("/").every((part) => part === "{branch}" || !/[{}]/.test(part)),
     "has a brace outside a whole {branch} segment (use folder/multibranch/{branch})",
   );
 
+/** Hosts to which the API token may go over plain http (it never leaves the machine). */
+function loopback(hostname: string): boolean {
+  return hostname === "localhost" || hostname === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+}
+
+/** The user: JENKINS_USER, or JENKINS_USER_ID (the name Jenkins' own CLI reads); both set must agree. */
+function jenkinsUser(env: NodeJS.ProcessEnv): string | undefined {
+  const user = (env.JENKINS_USER ?? "").trim();
+  const userId = (env.JENKINS_USER_ID ?? "").trim();
+  if (user !== "" && userId !== "" && user !== userId) {
+    throw new WebhookConfigError(`JENKINS_USER (${user}) and JENKINS_USER_ID (${userId}) name different users; set one`);
+  }
+  return (user || userId) === "" ? undefined : env.JENKINS_USER || env.JENKINS_USER_ID;
+}
+
 /**
- * Reads `JENKINS_URL`, `JENKINS_USER`, `JENKINS_API_TOKEN` and the job flag; names every missing
- * variable at once.
+ * Reads `JENKINS_URL`, `JENKINS_USER` (or `JENKINS_USER_ID`), `JENKINS_API_TOKEN` and the job flag;
+ * names every missing variable at once. A plain-http URL is refused unless it is loopback or
+ * `allowInsecure` (the token would cross the network in clear text).
  */
-export function jenkinsFromEnv(env: NodeJS.ProcessEnv, job: string | undefined): JenkinsSettings {
-  const missing = (["JENKINS_URL", "JENKINS_USER", "JENKINS_API_TOKEN"] as const).filter((name) => (env[name] ?? "").trim() === "");
+export function jenkinsFromEnv(env: NodeJS.ProcessEnv, job: string | undefined, allowInsecure = false): JenkinsSettings {
+  const user = jenkinsUser(env);
+  const missing = [
+    ...((env.JENKINS_URL ?? "").trim() === "" ? ["JENKINS_URL"] : []),
+    ...(user === undefined ? ["JENKINS_USER (or JENKINS_USER_ID)"] : []),
+    ...((env.JENKINS_API_TOKEN ?? "").trim() === "" ? ["JENKINS_API_TOKEN"] : []),
+  ];
   const problems: string[] = [];
   if (missing.length > 0) problems.push(`missing environment variable${missing.length > 1 ? "s" : ""} ${missing.join(", ")}`);
   if (job === undefined) problems.push("missing --jenkins-job <name>");
@@ -95,13 +120,19 @@ export function jenkinsFromEnv(env: NodeJS.ProcessEnv, job: string | undefined):
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     throw new WebhookConfigError(`JENKINS_URL: '${env.JENKINS_URL}' must be http:// or https://`);
   }
+  if (url.protocol === "http:" && !loopback(url.hostname) && !allowInsecure) {
+    throw new WebhookConfigError(
+      `JENKINS_URL: '${url.origin}' is plain http, which would send JENKINS_API_TOKEN in clear text; ` +
+        "use https:// (or --allow-insecure-jenkins on a network you trust)",
+    );
+  }
   if (url.username !== "" || url.password !== "") {
     throw new WebhookConfigError("JENKINS_URL: must not carry credentials; use JENKINS_USER and JENKINS_API_TOKEN");
   }
   url.search = "";
   url.hash = "";
   if (!url.pathname.endsWith("/")) url.pathname += "/";
-  return { url, user: env.JENKINS_USER as string, apiToken: env.JENKINS_API_TOKEN as string, job: jobParsed.data };
+  return { url, user: user as string, apiToken: env.JENKINS_API_TOKEN as string, job: jobParsed.data };
 }
 
 const localCommandSchema = z.array(z.string().min(1, "is empty")).min(1, "must name a program");
@@ -139,6 +170,7 @@ export const webhookFlagsSchema = z
     repository: z.array(z.string()).default([]),
     trigger: z.enum(["local", "jenkins"]),
     dryRun: z.boolean().default(false),
+    allowInsecureJenkins: z.boolean().default(false),
     stateDir: z.string().min(1),
     jenkinsJob: z.string().optional(),
     gitRepository: z.string().min(1, "is empty").optional(),

@@ -1,40 +1,17 @@
 // Short git commands of the local trigger (is the commit here, remove a worktree, prune, checks at
-// start-up), and the environment every git child gets.
+// start-up), and the environment every git child gets (child-env.ts: an allow-list, so none of the
+// GIT_DIR-like variables a receiver started from a hook may carry reach git).
 import { resolve } from "node:path";
+import { gitBaseEnv } from "./child-env.ts";
 import { WebhookConfigError } from "./errors.ts";
 import { runProcess } from "../lib/process.ts";
 
 /**
- * Variables that point git at another repository, index or object store (what
- * `git rev-parse --local-env-vars` lists, minus configuration). A receiver started from a git hook
- * or an IDE may carry them; they would make `git -C <repository>` act elsewhere.
+ * The environment of git children: only what git needs (child-env.ts; never the webhook secret or
+ * the Jenkins token), never prompts (there is nobody to answer), English messages.
  */
-const REPOSITORY_ENV = [
-  "GIT_DIR",
-  "GIT_WORK_TREE",
-  "GIT_COMMON_DIR",
-  "GIT_INDEX_FILE",
-  "GIT_OBJECT_DIRECTORY",
-  "GIT_ALTERNATE_OBJECT_DIRECTORIES",
-  "GIT_IMPLICIT_WORK_TREE",
-  "GIT_PREFIX",
-  "GIT_SHALLOW_FILE",
-  "GIT_GRAFT_FILE",
-  "GIT_NO_REPLACE_OBJECTS",
-  "GIT_REPLACE_REF_BASE",
-  "GIT_INTERNAL_SUPER_PREFIX",
-];
-
-/** `base` without the repository-selecting GIT_* variables. */
-export function withoutRepositoryEnv(base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const env = { ...base };
-  for (const name of REPOSITORY_ENV) delete env[name];
-  return env;
-}
-
-/** The environment of git children: never prompts (there is nobody to answer), English messages. */
 export function gitEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-  return { ...withoutRepositoryEnv(base), GIT_TERMINAL_PROMPT: "0", LC_ALL: "C" };
+  return { ...gitBaseEnv(base), GIT_TERMINAL_PROMPT: "0", LC_ALL: "C" };
 }
 
 export interface GitResult {

@@ -11,6 +11,7 @@ import { registerWebhookCommands } from "../../harness/webhook/cli.ts";
 import { statePaths } from "../../harness/webhook/paths.ts";
 import { runsJsonSchema } from "../../harness/webhook/runs.ts";
 import {
+  FAKE_PIPELINE_ENV,
   SECRET,
   cliEntry,
   deliver,
@@ -54,6 +55,7 @@ function cli(args: string[], env: NodeJS.ProcessEnv = {}, entry = cliEntry): Cli
       HOME: process.env.HOME,
       GITHUB_WEBHOOK_SECRET: SECRET,
       ENVOY_PIPELINE_LOCAL_COMMAND: JSON.stringify([process.execPath, fakePipeline]),
+      ENVOY_PIPELINE_PASS_ENV: FAKE_PIPELINE_ENV,
       FAKE_PIPELINE_RECORD: record,
       FAKE_PIPELINE_SLEEP_MS: "0",
       ...env,
