@@ -84,7 +84,7 @@ function push(n: number): { headers: Record<string, string>; body: Buffer } {
   const body = Buffer.from(
     JSON.stringify({
       ref: "refs/heads/main",
-      before: "0".repeat(39) + "1",
+      before: `${"0".repeat(39)}1`,
       after: sha,
       repository: { full_name: "bench/repo", default_branch: "main" },
     }),
