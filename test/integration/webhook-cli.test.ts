@@ -161,7 +161,7 @@ describe("envoy-pipeline webhook (process)", () => {
   it("--trigger jenkins without its configuration fails at start-up naming what is missing", async () => {
     const run = cli(webhookArgs("--trigger", "jenkins", "--jenkins-job", "a/b"), { JENKINS_URL: "http://127.0.0.1:9/" });
     assert.equal((await run.exit).code, 2);
-    assert.match(run.stderr(), /--trigger jenkins: missing environment variables JENKINS_USER, JENKINS_API_TOKEN/);
+    assert.match(run.stderr(), /--trigger jenkins: missing environment variables JENKINS_USER \(or JENKINS_USER_ID\), JENKINS_API_TOKEN/);
     const noJob = cli(webhookArgs("--trigger", "jenkins"), {
       JENKINS_URL: "http://127.0.0.1:9/",
       JENKINS_USER: "u",
