@@ -1,11 +1,11 @@
 // The receiver put together: store (state dir, lock, replay) → scheduler (resumes queued work) →
 // receiver → HTTP endpoint. `startWebhook` is what the CLI and the tests call.
-import { DEFAULT_MAX_BODY_BYTES } from "./config.ts";
+import { DEFAULT_HTTP_LIMITS, DEFAULT_MAX_BODY_BYTES } from "./config.ts";
 import type { DeliveryFilters } from "./events.ts";
 import { type Logger, silentLogger } from "../lib/log.ts";
 import { Receiver } from "./receiver.ts";
 import { Scheduler } from "./scheduler.ts";
-import { type HttpEndpoint, listen } from "./server.ts";
+import { type HttpEndpoint, type HttpLimits, listen } from "./server.ts";
 import { SignatureVerifier } from "./signature.ts";
 import { DeliveryStore } from "./store.ts";
 import { DryRunTrigger } from "./triggers/dry-run.ts";
@@ -24,6 +24,8 @@ export interface WebhookOptions {
   readonly trigger: Trigger | ((store: DeliveryStore) => Trigger);
   readonly dryRun?: boolean;
   readonly maxBodyBytes?: number;
+  /** Bounds of the HTTP side beyond the body limit (connections, bytes in flight, timeouts). */
+  readonly limits?: Partial<Omit<HttpLimits, "maxBodyBytes">>;
   readonly log?: Logger;
   /** Called as soon as the port is open, before any other output (the CLI prints the URL). */
   readonly onListening?: (url: string) => void;
@@ -81,6 +83,8 @@ export async function startWebhook(options: WebhookOptions): Promise<WebhookApp>
     http = await listen({
       host: options.host ?? "127.0.0.1",
       port: options.port,
+      ...DEFAULT_HTTP_LIMITS,
+      ...options.limits,
       maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
       receiver,
     });

@@ -1,13 +1,21 @@
 // `envoy-pipeline webhook` and `envoy-pipeline runs`, registered on the main commander program.
 import { type Command, Option } from "commander";
 import { startWebhook, type WebhookApp } from "./app.ts";
-import { DEFAULT_MAX_BODY_BYTES, jenkinsFromEnv, localCommandFromEnv, parseWebhookFlags, secretsFromEnv } from "./config.ts";
+import {
+  DEFAULT_HTTP_LIMITS,
+  DEFAULT_MAX_BODY_BYTES,
+  GITHUB_MAX_BODY_BYTES,
+  jenkinsFromEnv,
+  localCommandFromEnv,
+  parseWebhookFlags,
+  secretsFromEnv,
+} from "./config.ts";
 import { collect } from "../lib/cli-options.ts";
 import { errorMessage } from "../lib/errors.ts";
 import { log as harnessLog, type Logger } from "../lib/log.ts";
 import { repoRoot } from "../lib/paths.ts";
 import { ListenError, StateError, WebhookConfigError } from "./errors.ts";
-import { checkGitSource } from "./git.ts";
+import { checkGitSource, localRepository } from "./git.ts";
 import { DEFAULT_STATE_DIR } from "./paths.ts";
 import { formatRunsTable, runsJsonSchema } from "./runs.ts";
 import { readDeliveries } from "./store.ts";
@@ -91,8 +99,11 @@ interface WebhookCommandOptions {
   gitRepository?: string;
   gitRemote?: string;
   dryRun?: boolean;
+  allowInsecureJenkins?: boolean;
   stateDir: string;
   maxBodyBytes: string;
+  maxConnections: string;
+  maxInFlightBytes: string;
 }
 
 interface RunsCommandOptions {
@@ -113,12 +124,17 @@ export function registerWebhookCommands(program: Command, overrides: Partial<Web
     .requiredOption("--port <n>", "port to listen on (0 picks a free one)")
     .option("--host <address>", "address to listen on", "127.0.0.1")
     .option("--branch <name>", "branch whose pushes run the pipeline, repeatable (default: the repository's default branch)", collect)
-    .option("--repository <owner/name>", "accept pushes of this repository only, repeatable (default: any)", collect)
+    .option(
+      "--repository <owner/name>",
+      "accept pushes of this repository only; --trigger local: exactly one (default: the owner/name of --git-remote's URL); " +
+        "--trigger jenkins: repeatable (default: any)",
+      collect,
+    )
     .addOption(new Option("--trigger <kind>", "what runs the pipeline").choices(["local", "jenkins"]).default("local"))
     .option(
       "--jenkins-job <name>",
       "job for --trigger jenkins (folders as a/b; a {branch} segment: the pushed branch's job of a multibranch project); " +
-        "needs JENKINS_URL, JENKINS_USER, JENKINS_API_TOKEN",
+        "needs JENKINS_URL, JENKINS_USER (or JENKINS_USER_ID), JENKINS_API_TOKEN",
     )
     .option(
       "--git-repository <dir>",
@@ -128,9 +144,19 @@ export function registerWebhookCommands(program: Command, overrides: Partial<Web
       "--git-remote <name|url>",
       "--trigger local: where a pushed commit missing from the repository is fetched from (default: origin)",
     )
+    .option(
+      "--allow-insecure-jenkins",
+      "--trigger jenkins: allow a plain http:// JENKINS_URL that is not loopback (the token goes in clear text)",
+    )
     .option("--dry-run", "record what would be triggered without triggering it")
     .option("--state-dir <dir>", "where deliveries, runs and run logs are kept", DEFAULT_STATE_DIR)
-    .option("--max-body-bytes <n>", "largest body accepted (413 beyond)", String(DEFAULT_MAX_BODY_BYTES))
+    .option(
+      "--max-body-bytes <n>",
+      `largest body accepted (413 beyond); up to ${GITHUB_MAX_BODY_BYTES}, GitHub's own cap, for repositories with huge pushes`,
+      String(DEFAULT_MAX_BODY_BYTES),
+    )
+    .option("--max-connections <n>", "open connections at once; more are closed on accept", String(DEFAULT_HTTP_LIMITS.maxConnections))
+    .option("--max-in-flight-bytes <n>", "bytes of all bodies being read at once (503 beyond)", String(DEFAULT_HTTP_LIMITS.inFlightBytes))
     .action(async (opts: WebhookCommandOptions) => {
       try {
         const flags = parseWebhookFlags({
@@ -138,22 +164,25 @@ export function registerWebhookCommands(program: Command, overrides: Partial<Web
           branch: opts.branch ?? [],
           repository: opts.repository ?? [],
           dryRun: opts.dryRun === true,
+          allowInsecureJenkins: opts.allowInsecureJenkins === true,
         });
         const secrets = secretsFromEnv(deps.env);
         if (flags.trigger === "local" && flags.jenkinsJob !== undefined) {
           throw new WebhookConfigError("--jenkins-job is only for --trigger jenkins");
         }
-        const jenkins = flags.trigger === "jenkins" ? jenkinsFromEnv(deps.env, flags.jenkinsJob) : undefined;
+        const jenkins = flags.trigger === "jenkins" ? jenkinsFromEnv(deps.env, flags.jenkinsJob, flags.allowInsecureJenkins) : undefined;
         const localCommand = localCommandFromEnv(deps.env);
         const git = jenkins ? undefined : await checkGitSource(flags.gitRepository ?? repoRoot, flags.gitRemote, deps.env);
+        const repositories = git ? [await localRepository(flags.repositories, git, deps.env)] : flags.repositories;
         const app = await startWebhook({
           host: flags.host,
           port: flags.port,
           stateDir: flags.stateDir,
           secrets,
-          filters: { branches: flags.branches, repositories: flags.repositories },
+          filters: { branches: flags.branches, repositories },
           dryRun: flags.dryRun,
           maxBodyBytes: flags.maxBodyBytes,
+          limits: { maxConnections: flags.maxConnections, inFlightBytes: flags.maxInFlightBytes },
           log: deps.log,
           onListening: (url) => deps.stderr(`listening on ${url}\n`),
           trigger: (store): Trigger =>
@@ -175,7 +204,7 @@ export function registerWebhookCommands(program: Command, overrides: Partial<Web
           `triggering ${flags.dryRun ? "(dry run) " : ""}${
             jenkins
               ? `Jenkins job ${jenkins.job} at ${jenkins.url.href}`
-              : `the local pipeline (worktrees of ${git?.repository}, fetching from ${git?.remote})`
+              : `the local pipeline for ${repositories[0]} (worktrees of ${git?.repository}, fetching from ${git?.remote})`
           } ` +
             `on pushes to ${flags.branches.length > 0 ? flags.branches.join(", ") : "the default branch"}; ` +
             `${secrets.length} secret${secrets.length === 1 ? "" : "s"}; state in ${app.store.paths.dir}`,

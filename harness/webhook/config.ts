@@ -5,8 +5,22 @@ import { formatIssues } from "../lib/errors.ts";
 import { WebhookConfigError } from "./errors.ts";
 import { remoteProblem } from "./git.ts";
 
-/** GitHub caps webhook payloads at 25 MB; we accept up to 25 MiB by default. */
-export const DEFAULT_MAX_BODY_BYTES = 25 * 1024 * 1024;
+/** Default body limit: pushes are far smaller than GitHub's cap (docs/webhook.md). */
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+
+/** GitHub caps webhook payloads at 25 MB: the largest `--max-body-bytes` accepted. */
+export const GITHUB_MAX_BODY_BYTES = 25 * 1024 * 1024;
+
+/** Bounds of the HTTP side besides the body limit (docs/webhook.md says why these). */
+export const DEFAULT_HTTP_LIMITS = {
+  /** Bytes of all bodies held at once while being read. */
+  inFlightBytes: 32 * 1024 * 1024,
+  /** Open connections at once. */
+  maxConnections: 256,
+  /** GitHub gives up on a delivery after 10 s; these bound what a slow client can hold. */
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+} as const;
 
 /** Where GitHub should POST: the path Jenkins' GitHub plugin listens on too. */
 export const WEBHOOK_PATH = "/github-webhook/";
@@ -56,16 +70,41 @@ const jobSchema = z
   .min(1, "is empty")
   .refine((job) => job.split("/").every((part) => part.trim() !== ""), "has an empty folder segment (use a/b)")
   .refine(
+    (job) => job.split("/").every((part) => part !== "." && part !== ".."),
+    "has a '.' or '..' segment, which would address another job",
+  )
+  .refine(
     (job) => job.split("/").every((part) => part === "{branch}" || !/[{}]/.test(part)),
     "has a brace outside a whole {branch} segment (use folder/multibranch/{branch})",
   );
 
+/** Hosts to which the API token may go over plain http (it never leaves the machine). */
+function loopback(hostname: string): boolean {
+  return hostname === "localhost" || hostname === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+}
+
+/** The user: JENKINS_USER, or JENKINS_USER_ID (the name Jenkins' own CLI reads); both set must agree. */
+function jenkinsUser(env: NodeJS.ProcessEnv): string | undefined {
+  const user = (env.JENKINS_USER ?? "").trim();
+  const userId = (env.JENKINS_USER_ID ?? "").trim();
+  if (user !== "" && userId !== "" && user !== userId) {
+    throw new WebhookConfigError(`JENKINS_USER (${user}) and JENKINS_USER_ID (${userId}) name different users; set one`);
+  }
+  return (user || userId) === "" ? undefined : env.JENKINS_USER || env.JENKINS_USER_ID;
+}
+
 /**
- * Reads `JENKINS_URL`, `JENKINS_USER`, `JENKINS_API_TOKEN` and the job flag; names every missing
- * variable at once.
+ * Reads `JENKINS_URL`, `JENKINS_USER` (or `JENKINS_USER_ID`), `JENKINS_API_TOKEN` and the job flag;
+ * names every missing variable at once. A plain-http URL is refused unless it is loopback or
+ * `allowInsecure` (the token would cross the network in clear text).
  */
-export function jenkinsFromEnv(env: NodeJS.ProcessEnv, job: string | undefined): JenkinsSettings {
-  const missing = (["JENKINS_URL", "JENKINS_USER", "JENKINS_API_TOKEN"] as const).filter((name) => (env[name] ?? "").trim() === "");
+export function jenkinsFromEnv(env: NodeJS.ProcessEnv, job: string | undefined, allowInsecure = false): JenkinsSettings {
+  const user = jenkinsUser(env);
+  const missing = [
+    ...((env.JENKINS_URL ?? "").trim() === "" ? ["JENKINS_URL"] : []),
+    ...(user === undefined ? ["JENKINS_USER (or JENKINS_USER_ID)"] : []),
+    ...((env.JENKINS_API_TOKEN ?? "").trim() === "" ? ["JENKINS_API_TOKEN"] : []),
+  ];
   const problems: string[] = [];
   if (missing.length > 0) problems.push(`missing environment variable${missing.length > 1 ? "s" : ""} ${missing.join(", ")}`);
   if (job === undefined) problems.push("missing --jenkins-job <name>");
@@ -81,13 +120,19 @@ export function jenkinsFromEnv(env: NodeJS.ProcessEnv, job: string | undefined):
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     throw new WebhookConfigError(`JENKINS_URL: '${env.JENKINS_URL}' must be http:// or https://`);
   }
+  if (url.protocol === "http:" && !loopback(url.hostname) && !allowInsecure) {
+    throw new WebhookConfigError(
+      `JENKINS_URL: '${url.origin}' is plain http, which would send JENKINS_API_TOKEN in clear text; ` +
+        "use https:// (or --allow-insecure-jenkins on a network you trust)",
+    );
+  }
   if (url.username !== "" || url.password !== "") {
     throw new WebhookConfigError("JENKINS_URL: must not carry credentials; use JENKINS_USER and JENKINS_API_TOKEN");
   }
   url.search = "";
   url.hash = "";
   if (!url.pathname.endsWith("/")) url.pathname += "/";
-  return { url, user: env.JENKINS_USER as string, apiToken: env.JENKINS_API_TOKEN as string, job: jobParsed.data };
+  return { url, user: user as string, apiToken: env.JENKINS_API_TOKEN as string, job: jobParsed.data };
 }
 
 const localCommandSchema = z.array(z.string().min(1, "is empty")).min(1, "must name a program");
@@ -125,6 +170,7 @@ export const webhookFlagsSchema = z
     repository: z.array(z.string()).default([]),
     trigger: z.enum(["local", "jenkins"]),
     dryRun: z.boolean().default(false),
+    allowInsecureJenkins: z.boolean().default(false),
     stateDir: z.string().min(1),
     jenkinsJob: z.string().optional(),
     gitRepository: z.string().min(1, "is empty").optional(),
@@ -133,7 +179,15 @@ export const webhookFlagsSchema = z
       .number()
       .int("must be a whole number")
       .min(1024)
-      .max(1024 * 1024 * 1024),
+      .max(GITHUB_MAX_BODY_BYTES, `must be at most ${GITHUB_MAX_BODY_BYTES} (GitHub's payload cap)`)
+      .default(DEFAULT_MAX_BODY_BYTES),
+    maxConnections: z.coerce.number().int("must be a whole number").min(1).max(65_536).default(DEFAULT_HTTP_LIMITS.maxConnections),
+    maxInFlightBytes: z.coerce
+      .number()
+      .int("must be a whole number")
+      .min(1024)
+      .max(4 * 1024 * 1024 * 1024)
+      .default(DEFAULT_HTTP_LIMITS.inFlightBytes),
   })
   .transform((flags, ctx) => {
     const branches: string[] = [];
@@ -152,6 +206,9 @@ export const webhookFlagsSchema = z
     if (flags.gitRemote !== undefined) {
       const problem = remoteProblem(flags.gitRemote);
       if (problem) ctx.addIssue({ code: "custom", path: ["gitRemote"], message: `'${flags.gitRemote}' ${problem}` });
+    }
+    if (flags.maxInFlightBytes < flags.maxBodyBytes) {
+      ctx.addIssue({ code: "custom", path: ["maxInFlightBytes"], message: "must be at least --max-body-bytes" });
     }
     if (flags.trigger !== "local") {
       for (const key of ["gitRepository", "gitRemote"] as const) {
@@ -175,6 +232,8 @@ const flagNames: Record<string, string> = {
   gitRepository: "--git-repository",
   gitRemote: "--git-remote",
   maxBodyBytes: "--max-body-bytes",
+  maxConnections: "--max-connections",
+  maxInFlightBytes: "--max-in-flight-bytes",
 };
 
 export function parseWebhookFlags(raw: unknown): WebhookFlags {

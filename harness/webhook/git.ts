@@ -1,40 +1,17 @@
 // Short git commands of the local trigger (is the commit here, remove a worktree, prune, checks at
-// start-up), and the environment every git child gets.
+// start-up), and the environment every git child gets (child-env.ts: an allow-list, so none of the
+// GIT_DIR-like variables a receiver started from a hook may carry reach git).
 import { resolve } from "node:path";
+import { gitBaseEnv } from "./child-env.ts";
 import { WebhookConfigError } from "./errors.ts";
 import { runProcess } from "../lib/process.ts";
 
 /**
- * Variables that point git at another repository, index or object store (what
- * `git rev-parse --local-env-vars` lists, minus configuration). A receiver started from a git hook
- * or an IDE may carry them; they would make `git -C <repository>` act elsewhere.
+ * The environment of git children: only what git needs (child-env.ts; never the webhook secret or
+ * the Jenkins token), never prompts (there is nobody to answer), English messages.
  */
-const REPOSITORY_ENV = [
-  "GIT_DIR",
-  "GIT_WORK_TREE",
-  "GIT_COMMON_DIR",
-  "GIT_INDEX_FILE",
-  "GIT_OBJECT_DIRECTORY",
-  "GIT_ALTERNATE_OBJECT_DIRECTORIES",
-  "GIT_IMPLICIT_WORK_TREE",
-  "GIT_PREFIX",
-  "GIT_SHALLOW_FILE",
-  "GIT_GRAFT_FILE",
-  "GIT_NO_REPLACE_OBJECTS",
-  "GIT_REPLACE_REF_BASE",
-  "GIT_INTERNAL_SUPER_PREFIX",
-];
-
-/** `base` without the repository-selecting GIT_* variables. */
-export function withoutRepositoryEnv(base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const env = { ...base };
-  for (const name of REPOSITORY_ENV) delete env[name];
-  return env;
-}
-
-/** The environment of git children: never prompts (there is nobody to answer), English messages. */
 export function gitEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-  return { ...withoutRepositoryEnv(base), GIT_TERMINAL_PROMPT: "0", LC_ALL: "C" };
+  return { ...gitBaseEnv(base), GIT_TERMINAL_PROMPT: "0", LC_ALL: "C" };
 }
 
 export interface GitResult {
@@ -118,4 +95,39 @@ export async function checkGitSource(repository: string, remote: string | undefi
     );
   }
   return { repository: path, remote: name, warnings };
+}
+
+/**
+ * `owner/name` of a GitHub remote URL (`https://github.com/o/n(.git)`, `git@github.com:o/n.git`,
+ * `ssh://git@github.com/o/n.git`, GitHub Enterprise hosts alike); undefined for anything else.
+ */
+export function repositoryOfRemoteUrl(url: string): string | undefined {
+  const m =
+    /^(?:https?|ssh|git):\/\/(?:[^@/]+@)?[^/]+\/([A-Za-z0-9_.-]+)\/([A-Za-z0-9_.-]+?)(?:\.git)?\/?$/.exec(url) ??
+    /^(?:[^@/]+@)?[^:/]+:([A-Za-z0-9_.-]+)\/([A-Za-z0-9_.-]+?)(?:\.git)?\/?$/.exec(url);
+  return m ? `${m[1]}/${m[2]}` : undefined;
+}
+
+/**
+ * The one repository the local trigger builds: `given` when one --repository was given, else the
+ * owner/name of the remote's URL. Anything else is a configuration error.
+ */
+export async function localRepository(given: readonly string[], source: GitSource, env?: NodeJS.ProcessEnv): Promise<string> {
+  if (given.length > 1) {
+    throw new WebhookConfigError(`--trigger local builds one repository; --repository was given ${given.length} times`);
+  }
+  if (given[0] !== undefined) return given[0];
+  const url = /[/:]/.test(source.remote)
+    ? source.remote
+    : (
+        await git(["-C", source.repository, "remote", "get-url", source.remote], { ...(env ? { env } : {}), timeoutMs: 30_000 })
+      ).stdout.trim();
+  const name = url === "" ? undefined : repositoryOfRemoteUrl(url);
+  if (name === undefined) {
+    throw new WebhookConfigError(
+      `--trigger local: give --repository owner/name (remote '${source.remote}' of ${source.repository} ` +
+        `${url === "" ? "does not exist" : `is ${url}, which names no owner/name`})`,
+    );
+  }
+  return name;
 }

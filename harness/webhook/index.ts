@@ -28,7 +28,8 @@ export { buildTag, type RunRequest, type RunResult, type Trigger } from "./trigg
 // The record of deliveries and runs (`runs --json` prints deliveryViewSchema's shape).
 export { DEFAULT_STATE_DIR, statePaths, type StatePaths } from "./paths.ts";
 export { formatRunsTable, runsJsonSchema, type RunsJson } from "./runs.ts";
-export { DeliveryStore, deliveryViewSchema, readDeliveries, runViewSchema, type DeliveryView, type RunView } from "./store.ts";
+export { deliveryViewSchema, runViewSchema, type DeliveryView, type RunView } from "./state.ts";
+export { DeliveryStore, readDeliveries } from "./store.ts";
 
 // GitHub's X-Hub-Signature-256.
 export { SIGNATURE_HEADER, SignatureVerifier, signBody } from "./signature.ts";

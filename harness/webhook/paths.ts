@@ -10,6 +10,10 @@ export interface StatePaths {
   readonly dir: string;
   /** The append-only delivery log (JSON Lines, fsynced per record). */
   readonly log: string;
+  /** Settled deliveries moved out of the log by compaction (final views, redeliveries). */
+  readonly history: string;
+  /** `<id> <outcome>` of each delivery in `history`: what start-up reads of it. */
+  readonly historyIndex: string;
   /** Held by the one receiver that owns the state directory. */
   readonly lock: string;
   /** Per-run output of the local trigger. */
@@ -27,6 +31,8 @@ export function statePaths(stateDir: string): StatePaths {
   return {
     dir,
     log: join(dir, "deliveries.jsonl"),
+    history: join(dir, "history.jsonl"),
+    historyIndex: join(dir, "history.index"),
     lock: join(dir, "receiver.lock"),
     runLogs: join(dir, "logs"),
     runPid: join(dir, "run.pid"),

@@ -1,4 +1,5 @@
-// One delivery, from raw request to answer: signature (401), headers and body (400/415), meaning
+// One delivery, from raw request to answer: the signature header's form before the body is read
+// (`admit`, 401 unread), then the streamed signature (401), headers and body (400/415), meaning
 // (ping, push to run, or ignored with a reason), duplicate check and durable record, in that order.
 // Deliveries are handled one after another (a promise chain) so that the duplicate check and the
 // record of a delivery can never interleave with another delivery's.
@@ -6,8 +7,10 @@ import type { IncomingHttpHeaders } from "node:http";
 import { errorMessage } from "../lib/errors.ts";
 import { type DeliveryFilters, classify, decodePayload, parseDeliveryHeaders } from "./events.ts";
 import { type Logger, silentLogger } from "../lib/log.ts";
+import { printable } from "../lib/printable.ts";
+import { RefusalLog } from "./refusals.ts";
 import type { Scheduler } from "./scheduler.ts";
-import { SIGNATURE_HEADER, type SignatureVerifier } from "./signature.ts";
+import { SIGNATURE_HEADER, type SignatureVerifier, type StreamingSignature } from "./signature.ts";
 import type { DeliveryStore } from "./store.ts";
 
 export interface Answer {
@@ -15,30 +18,48 @@ export interface Answer {
   readonly body: Record<string, unknown>;
 }
 
+/** Whether to read the body: refused (answer now, unread), or the signature to feed the body to. */
+export type Admission = { readonly refused: Answer } | { readonly refused?: undefined; readonly signature: StreamingSignature };
+
 export interface ReceiverOptions {
   readonly verifier: SignatureVerifier;
   readonly store: DeliveryStore;
   readonly scheduler: Scheduler;
   readonly filters: DeliveryFilters;
   readonly log?: Logger;
+  /** How refusals (401, 503) are logged; default one line per minute at most, with counts. */
+  readonly refusals?: RefusalLog;
 }
 
 export class Receiver {
   readonly #options: ReceiverOptions;
   readonly #log: Logger;
+  readonly refusals: RefusalLog;
   #chain: Promise<unknown> = Promise.resolve();
 
   constructor(options: ReceiverOptions) {
     this.#options = options;
     this.#log = options.log ?? silentLogger;
+    this.refusals = options.refusals ?? new RefusalLog(this.#log);
   }
 
-  async handle(headers: IncomingHttpHeaders, body: Buffer): Promise<Answer> {
-    const signature = await this.#options.verifier.verify(body, headers[SIGNATURE_HEADER], headers["x-hub-signature"]);
-    if (!signature.ok) {
-      this.#log.warn(`rejected a delivery (401): ${signature.reason}`);
-      return { status: 401, body: { error: signature.reason } };
-    }
+  /** Before the body: a missing or malformed signature header is refused (401) unread. */
+  admit(headers: IncomingHttpHeaders): Admission {
+    const started = this.#options.verifier.begin(headers[SIGNATURE_HEADER], headers["x-hub-signature"]);
+    if (started.ok) return { signature: started.body };
+    return { refused: this.refuse(401, started.reason) };
+  }
+
+  /** An answer refusing the delivery, logged at a limited rate. */
+  refuse(status: number, reason: string): Answer {
+    this.refusals.note(status, reason);
+    return { status, body: { error: reason } };
+  }
+
+  /** The delivery, once its whole body has been read and fed to `signature`. */
+  async handle(headers: IncomingHttpHeaders, body: Buffer, signature: StreamingSignature): Promise<Answer> {
+    const verified = signature.finish();
+    if (!verified.ok) return this.refuse(401, verified.reason);
     const head = parseDeliveryHeaders(headers);
     if (!head.ok) return { status: head.status, body: { error: head.reason } };
     const { event, id } = head.value;
@@ -50,13 +71,13 @@ export class Receiver {
 
     const answer = this.#chain.then(async (): Promise<Answer> => {
       const { store, scheduler } = this.#options;
-      const original = store.state.get(id);
+      const original = store.state.outcomeOf(id);
       if (original) {
         await store.append({ type: "duplicate", id });
-        this.#log.info(`delivery ${id} (${event}) is a redelivery; it was ${original.outcome}, not running it again`);
+        this.#log.info(`delivery ${id} (${event}) is a redelivery; it was ${original}, not running it again`);
         return {
           status: 200,
-          body: { outcome: "duplicate", delivery: id, reason: `delivery ${id} was already received; it is ${original.outcome}` },
+          body: { outcome: "duplicate", delivery: id, reason: `delivery ${id} was already received; it is ${original}` },
         };
       }
       const facts = { repository: decided.repository, ref: decided.ref, branch: decided.branch, commit: decided.commit };
@@ -69,7 +90,9 @@ export class Receiver {
           branch: decided.branch,
           commit: decided.commit,
         });
-        this.#log.info(`delivery ${id}: push to ${decided.branch} @ ${decided.commit.slice(0, 7)} queued`);
+        this.#log.info(
+          `delivery ${id}: push to ${printable(decided.repository)} ${printable(decided.branch)} @ ${decided.commit.slice(0, 7)} queued`,
+        );
         return {
           status: 202,
           body: { outcome: "queued", delivery: id, branch: decided.branch, commit: decided.commit, supersedes: superseded },
@@ -78,7 +101,7 @@ export class Receiver {
       const outcome = decided.kind === "ping" ? "ping" : "ignored";
       const reason = decided.kind === "ignored" ? decided.reason : null;
       await store.append({ type: "delivery", id, event, ...facts, outcome, reason, supersedes: [] });
-      this.#log.info(`delivery ${id} (${event}): ${outcome}${reason ? ` (${reason})` : ""}`);
+      this.#log.info(`delivery ${id} (${event}): ${outcome}${reason ? ` (${printable(reason)})` : ""}`);
       return { status: 200, body: reason === null ? { outcome, delivery: id } : { outcome, delivery: id, reason } };
     });
     this.#chain = answer.catch(() => undefined);

@@ -1,7 +1,8 @@
 // `envoy-pipeline runs`: the recorded deliveries and their runs, as a table for people or as JSON
 // (an array of `deliveryViewSchema`) for scripts.
 import { z } from "zod";
-import { type DeliveryView, deliveryViewSchema } from "./store.ts";
+import { printable } from "../lib/printable.ts";
+import { type DeliveryView, deliveryViewSchema } from "./state.ts";
 
 /** What `runs --json` prints on stdout. */
 export const runsJsonSchema = z.array(deliveryViewSchema);
@@ -26,16 +27,17 @@ export function formatRunsTable(deliveries: readonly DeliveryView[]): string {
   const header = ["RECEIVED", "DELIVERY", "EVENT", "REPOSITORY", "BRANCH", "COMMIT", "OUTCOME", "RUN", "DETAIL"];
   const rows = deliveries.map((d) => {
     const run = d.runs.at(-1);
+    // Branch names, refs and reasons come from payloads: escaped, so that none can forge a row.
     return [
       time(d.receivedAt),
       d.id,
       d.event,
-      d.repository ?? "-",
-      d.branch ?? d.ref ?? "-",
+      printable(d.repository ?? "-"),
+      printable(d.branch ?? d.ref ?? "-"),
       d.commit ? d.commit.slice(0, 7) : "-",
       run?.dryRun && d.outcome === "dry-run" ? "dry-run" : d.outcome,
       d.runs.length === 0 ? "-" : d.runs.map((r) => `#${r.run}`).join(","),
-      detail(d),
+      printable(detail(d)),
     ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));

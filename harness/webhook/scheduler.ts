@@ -1,10 +1,12 @@
 // One pipeline at a time. Pushes that arrive while one runs wait in a queue with at most one entry
-// per branch: a newer push to a branch replaces (supersedes) the waiting one, so the newest commit
-// wins. The queue *is* the store (deliveries whose outcome is `queued`); this class keeps an
+// per repository and branch: a newer push to that branch of that repository replaces (supersedes)
+// the waiting one, so the newest commit wins. The queue *is* the store (deliveries whose outcome is `queued`); this class keeps an
 // in-memory copy in the same order and runs the head.
 import { errorMessage } from "../lib/errors.ts";
 import { type Logger, silentLogger } from "../lib/log.ts";
-import type { DeliveryStore, DeliveryView } from "./store.ts";
+import { printable } from "../lib/printable.ts";
+import type { DeliveryView } from "./state.ts";
+import type { DeliveryStore } from "./store.ts";
 import { type RunRequest, type Trigger, buildTag } from "./triggers/types.ts";
 
 export interface PushToRun {
@@ -33,6 +35,14 @@ export interface SchedulerOptions {
   readonly maxAttempts?: number;
   /** Wait before retrying when the store cannot record a run start. */
   readonly retryDelayMs?: number;
+}
+
+/** Whether two pushes land in the same queue slot: same repository (GitHub names ignore case) and branch. */
+export function sameSlot(
+  a: { repository: string | null; branch: string | null },
+  b: { repository: string | null; branch: string | null },
+): boolean {
+  return a.branch === b.branch && (a.repository ?? "").toLowerCase() === (b.repository ?? "").toLowerCase();
 }
 
 function entryOf(view: DeliveryView): QueueEntry {
@@ -114,8 +124,8 @@ export class Scheduler {
     const view = state.get(id);
     const last = view?.runs.at(-1);
     if (!view || !last || view.outcome !== "interrupted") return;
-    if (state.pending().some((p) => p.branch === view.branch)) {
-      log.info(`run #${last.run} (delivery ${id}) was interrupted; a newer push of ${view.branch} is queued`);
+    if (state.pending().some((p) => sameSlot(p, view))) {
+      log.info(`run #${last.run} (delivery ${id}) was interrupted; a newer push of ${printable(view.branch ?? "")} is queued`);
     } else if (view.runs.length >= this.#maxAttempts) {
       log.warn(`run #${last.run} (delivery ${id}) was interrupted ${view.runs.length} times; not retrying it`);
     } else {
@@ -143,15 +153,15 @@ export class Scheduler {
   }
 
   /**
-   * Records a push as queued, replacing the queued push of the same branch if there is one, and
+   * Records a push as queued, replacing the queued push of the same repository and branch if there is one, and
    * returns the ids it superseded. Resolves once the record is on disk.
    */
   async submit(push: PushToRun): Promise<string[]> {
     if (this.#stopping) throw new Error("the scheduler is stopping");
     if (!this.#loaded) throw new Error("the scheduler has not loaded its queue yet");
-    // Take the waiting entry of this branch out of the queue *before* awaiting the store, so that
+    // Take the waiting entry of this slot out of the queue *before* awaiting the store, so that
     // the runner cannot start it meanwhile.
-    const index = this.#queue.findIndex((e) => e.branch === push.branch);
+    const index = this.#queue.findIndex((e) => sameSlot(e, push));
     const replaced = index >= 0 ? this.#queue.splice(index, 1) : [];
     try {
       await this.#store.append({
@@ -172,7 +182,7 @@ export class Scheduler {
     }
     for (const old of replaced) {
       this.#log.info(
-        `delivery ${old.id} (${old.branch} @ ${old.commit.slice(0, 7)}) superseded by ${push.id} (@ ${push.commit.slice(0, 7)})`,
+        `delivery ${old.id} (${printable(old.branch)} @ ${old.commit.slice(0, 7)}) superseded by ${push.id} (@ ${push.commit.slice(0, 7)})`,
       );
     }
     this.#queue.push({ id: push.id, repository: push.repository, branch: push.branch, commit: push.commit });
@@ -228,13 +238,13 @@ export class Scheduler {
     }
     this.#log.info(
       `run #${run}: ${this.#dryRun ? "dry run of " : ""}${this.#trigger.kind} pipeline ` +
-        `for ${entry.branch} @ ${entry.commit.slice(0, 7)} (delivery ${entry.id})`,
+        `for ${printable(entry.repository)} ${printable(entry.branch)} @ ${entry.commit.slice(0, 7)} (delivery ${entry.id})`,
     );
     const result = await this.#trigger.run(request, signal).catch((err: unknown) => ({
       outcome: "failed" as const,
       reason: `the ${this.#trigger.kind} trigger threw: ${errorMessage(err)}`,
     }));
-    this.#log.info(`run #${run}: ${result.outcome}${result.reason ? ` (${result.reason})` : ""}`);
+    this.#log.info(`run #${run}: ${result.outcome}${result.reason ? ` (${printable(result.reason)})` : ""}`);
     try {
       await this.#store.append({
         type: "run-finished",

@@ -1,15 +1,32 @@
-// The HTTP side: only POST /github-webhook/ (404 elsewhere, 405 for other methods), bodies up to
-// a limit (413 beyond, checked on Content-Length and while reading), then the Receiver decides.
+// The HTTP side: only POST /github-webhook/ (404 elsewhere, 405 for other methods). Before a byte
+// of the body is read, a request without a well-formed signature header is refused (401) and its
+// connection closed. The body is then fed to the signature as it arrives and held only within two
+// bounds: its own limit (413) and the budget of all bodies being read at once (503), both checked on
+// Content-Length and while reading. Connections beyond `maxConnections` are dropped on accept.
+// docs/webhook.md gives the timeouts and why.
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { WEBHOOK_PATH } from "./config.ts";
 import { ListenError } from "./errors.ts";
 import type { Answer, Receiver } from "./receiver.ts";
+import type { StreamingSignature } from "./signature.ts";
 
-export interface HttpOptions {
+export interface HttpLimits {
+  /** Largest body accepted (413 beyond). */
+  readonly maxBodyBytes: number;
+  /** Bytes of all bodies held at once while being read (503 beyond). */
+  readonly inFlightBytes: number;
+  /** Open connections at once; more are closed on accept. */
+  readonly maxConnections: number;
+  /** Time for the request headers. */
+  readonly headersTimeoutMs: number;
+  /** Time for the whole request, body included. */
+  readonly requestTimeoutMs: number;
+}
+
+export interface HttpOptions extends HttpLimits {
   readonly host: string;
   readonly port: number;
-  readonly maxBodyBytes: number;
   readonly receiver: Receiver;
 }
 
@@ -18,6 +35,8 @@ export interface HttpEndpoint {
   /** `http://<host>:<port>/github-webhook/` */
   readonly url: string;
   readonly port: number;
+  /** Bytes of bodies being read right now (held until their request is answered). */
+  readonly bodyBytesInFlight: number;
   /** Stops accepting: new connections are refused, requests on open ones get 503. */
   close(): Promise<void>;
 }
@@ -32,9 +51,23 @@ function sendAnswer(res: ServerResponse, answer: Answer, extraHeaders: Record<st
   res.end(text);
 }
 
-type Body = { ok: true; body: Buffer } | { ok: false; tooLarge: boolean };
+type Body = { ok: true; body: Buffer } | { ok: false; status?: 413 | 503 };
 
-function readBody(req: IncomingMessage, limit: number): Promise<Body> {
+/** The bytes held by bodies being read, across all requests. */
+class Budget {
+  used = 0;
+  constructor(readonly limit: number) {}
+  take(n: number): boolean {
+    if (this.used + n > this.limit) return false;
+    this.used += n;
+    return true;
+  }
+  give(n: number): void {
+    this.used -= n;
+  }
+}
+
+function readBody(req: IncomingMessage, limit: number, budget: Budget, signature: StreamingSignature): Promise<Body> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -43,78 +76,92 @@ function readBody(req: IncomingMessage, limit: number): Promise<Body> {
       if (settled) return;
       settled = true;
       req.off("data", onData);
+      budget.give(size);
       resolve(result);
     };
     const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > limit) {
-        req.pause();
-        settle({ ok: false, tooLarge: true });
+      if (size + chunk.length > limit) {
+        settle({ ok: false, status: 413 });
         return;
       }
+      if (!budget.take(chunk.length)) {
+        settle({ ok: false, status: 503 });
+        return;
+      }
+      size += chunk.length;
+      signature.update(chunk);
       chunks.push(chunk);
     };
     req.on("data", onData);
     req.once("end", () => settle({ ok: true, body: Buffer.concat(chunks, size) }));
-    req.once("error", () => settle({ ok: false, tooLarge: false }));
-    req.once("aborted", () => settle({ ok: false, tooLarge: false }));
+    req.once("error", () => settle({ ok: false }));
+    req.once("close", () => settle({ ok: false }));
   });
 }
 
 export function listen(options: HttpOptions): Promise<HttpEndpoint> {
   let closing = false;
+  const budget = new Budget(options.inFlightBytes);
+  const { receiver } = options;
   // While shutting down, every answer closes its connection so that server.close() can finish.
   const send = (res: ServerResponse, answer: Answer, extraHeaders: Record<string, string> = {}): void =>
     sendAnswer(res, answer, closing ? { ...extraHeaders, connection: "close" } : extraHeaders);
-  const tooLarge = (res: ServerResponse): void =>
-    send(
-      res,
-      { status: 413, body: { error: `the body is larger than the limit of ${options.maxBodyBytes} bytes` } },
-      { connection: "close" },
-    );
+  // An answer before the body was read closes the connection: the rest of the body is not read.
+  const refuse = (res: ServerResponse, answer: Answer): void => send(res, answer, { connection: "close" });
+  const tooLarge = (): Answer =>
+    receiver.refuse(413, `the body is larger than the limit of ${options.maxBodyBytes} bytes (--max-body-bytes)`);
+  const busy = (): Answer => receiver.refuse(503, "the receiver is reading too many bodies at once; redeliver later");
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     let pathname: string;
     try {
       pathname = new URL(req.url ?? "/", "http://receiver").pathname;
     } catch {
-      send(res, { status: 400, body: { error: "the request URL cannot be parsed" } });
-      return;
+      return refuse(res, { status: 400, body: { error: "the request URL cannot be parsed" } });
     }
     if (pathname !== WEBHOOK_PATH && pathname !== WEBHOOK_PATH.slice(0, -1)) {
-      send(res, { status: 404, body: { error: `not found: GitHub webhooks are received at POST ${WEBHOOK_PATH}` } });
-      return;
+      return refuse(res, { status: 404, body: { error: `not found: GitHub webhooks are received at POST ${WEBHOOK_PATH}` } });
     }
     if (req.method !== "POST") {
-      send(res, { status: 405, body: { error: `method ${req.method} not allowed: use POST` } }, { allow: "POST" });
-      return;
+      return send(
+        res,
+        { status: 405, body: { error: `method ${req.method} not allowed: use POST` } },
+        { allow: "POST", connection: "close" },
+      );
     }
-    if (closing) {
-      send(res, { status: 503, body: { error: "the receiver is shutting down; redeliver later" } }, { connection: "close" });
-      return;
-    }
-    const declared = req.headers["content-length"];
-    if (declared !== undefined && Number(declared) > options.maxBodyBytes) {
-      tooLarge(res);
-      return;
-    }
-    const body = await readBody(req, options.maxBodyBytes);
+    if (closing) return refuse(res, { status: 503, body: { error: "the receiver is shutting down; redeliver later" } });
+    const admission = receiver.admit(req.headers);
+    if (admission.refused) return refuse(res, admission.refused);
+    const declared = Number(req.headers["content-length"] ?? 0);
+    if (declared > options.maxBodyBytes) return refuse(res, tooLarge());
+    if (declared > options.inFlightBytes - budget.used) return refuse(res, busy());
+    const body = await readBody(req, options.maxBodyBytes, budget, admission.signature);
     if (!body.ok) {
-      if (body.tooLarge) tooLarge(res);
+      if (body.status === 413) refuse(res, tooLarge());
+      else if (body.status === 503) refuse(res, busy());
       else req.destroy();
       return;
     }
-    send(res, await options.receiver.handle(req.headers, body.body));
+    send(res, await receiver.handle(req.headers, body.body, admission.signature));
   };
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      if (!res.headersSent) send(res, { status: 500, body: { error: `internal error: ${(err as Error).message}` } });
-      else res.destroy();
-    });
-  });
-  server.requestTimeout = 60_000;
-  server.headersTimeout = 30_000;
+  // connectionsCheckingInterval: how often Node checks headersTimeout and requestTimeout (default
+  // 30 s, which would let a slow request live up to 30 s past its bound).
+  const server = createServer(
+    {
+      headersTimeout: options.headersTimeoutMs,
+      requestTimeout: options.requestTimeoutMs,
+      connectionsCheckingInterval: Math.min(1_000, options.headersTimeoutMs),
+    },
+    (req, res) => {
+      handle(req, res).catch((err: unknown) => {
+        if (!res.headersSent) send(res, { status: 500, body: { error: `internal error: ${(err as Error).message}` } });
+        else res.destroy();
+      });
+    },
+  );
+  server.maxConnections = options.maxConnections;
+  server.on("drop", () => receiver.refusals.note(503, `more than ${options.maxConnections} connections at once; connection closed`));
 
   return new Promise((resolve, reject) => {
     server.once("error", (err: NodeJS.ErrnoException) =>
@@ -127,10 +174,14 @@ export function listen(options: HttpOptions): Promise<HttpEndpoint> {
       resolve({
         server,
         port,
+        get bodyBytesInFlight() {
+          return budget.used;
+        },
         url: `http://${host}:${port}${WEBHOOK_PATH}`,
         close: () =>
           new Promise<void>((done) => {
             closing = true;
+            receiver.refusals.flush();
             const force = setTimeout(() => server.closeAllConnections(), 10_000);
             force.unref();
             server.close(() => {

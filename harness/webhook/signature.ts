@@ -1,11 +1,12 @@
-// X-Hub-Signature-256 verification with @octokit/webhooks, one `Webhooks` instance per secret so
-// that several secrets can be accepted while one is being rotated.
+// X-Hub-Signature-256 verification, streamed: the header's form is checked before any byte of the
+// body is read (a request without a well-formed signature is refused unread), then one HMAC per
+// accepted secret is updated with each chunk as it arrives, and the digests are compared in
+// constant time at the end. Several secrets are accepted while one is being rotated.
 //
-// Why not `verifyAndReceive` (which takes `additionalSecrets`)? It reports a bad signature and a
-// body that is not JSON the same way (an AggregateError with status 400), and we must answer 401 to
-// the first and 400 to the second. `Webhooks#verify` answers exactly the question we ask.
-import { createHmac, timingSafeEqual } from "node:crypto";
-import { Webhooks } from "@octokit/webhooks";
+// Why not @octokit/webhooks' `verify`: it takes the whole body as one string, so the body would be
+// held and re-encoded before trust. The HMAC is GitHub's documented algorithm (HMAC-SHA256 of the
+// raw bytes); @octokit/webhooks still names the events (events.ts).
+import { type Hmac, createHmac, timingSafeEqual } from "node:crypto";
 
 export const SIGNATURE_HEADER = "x-hub-signature-256";
 
@@ -18,64 +19,82 @@ export function signBody(secret: string, body: string | Uint8Array): string {
   return `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
 }
 
-/** Decodes UTF-8 strictly and keeps a leading BOM, so that the string re-encodes to the same bytes. */
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+/** The header's form alone: missing, repeated, SHA-1 only, or not `sha256=<64 hex>`. */
+export function checkSignatureHeader(header: string | string[] | undefined, legacySha1?: string | string[]): SignatureCheck {
+  if (header === undefined) {
+    return {
+      ok: false,
+      reason:
+        legacySha1 !== undefined
+          ? "only X-Hub-Signature (SHA-1) was sent; X-Hub-Signature-256 is required"
+          : "missing X-Hub-Signature-256 header",
+    };
+  }
+  if (Array.isArray(header)) return { ok: false, reason: "several X-Hub-Signature-256 headers" };
+  if (!signatureFormat.test(header)) {
+    return { ok: false, reason: "X-Hub-Signature-256 is not of the form sha256=<64 lower-case hex digits>" };
+  }
+  return { ok: true };
+}
+
+/** The HMACs of one body, fed chunk by chunk. */
+export class StreamingSignature {
+  readonly #header: string;
+  readonly #hmacs: Hmac[];
+  readonly #plural: boolean;
+
+  constructor(secrets: readonly string[], header: string) {
+    this.#header = header;
+    this.#hmacs = secrets.map((secret) => createHmac("sha256", secret));
+    this.#plural = secrets.length > 1;
+  }
+
+  update(chunk: Uint8Array): void {
+    for (const hmac of this.#hmacs) hmac.update(chunk);
+  }
+
+  /** Compares every secret's digest with the header (each in constant time). Call once. */
+  finish(): SignatureCheck {
+    const given = Buffer.from(this.#header.slice("sha256=".length), "hex");
+    let match = false;
+    for (const hmac of this.#hmacs) {
+      const expected = hmac.digest();
+      if (expected.length === given.length && timingSafeEqual(expected, given)) match = true;
+    }
+    if (match) return { ok: true };
+    return { ok: false, reason: `X-Hub-Signature-256 does not match the body for the configured secret${this.#plural ? "s" : ""}` };
+  }
+}
 
 export class SignatureVerifier {
   readonly #secrets: readonly string[];
-  readonly #webhooks: readonly Webhooks[];
 
   constructor(secrets: readonly string[]) {
     if (secrets.length === 0 || secrets.some((s) => s === "")) {
       throw new Error("SignatureVerifier: at least one non-empty secret is required");
     }
     this.#secrets = [...secrets];
-    this.#webhooks = secrets.map((secret) => new Webhooks({ secret }));
   }
 
   get secretCount(): number {
     return this.#secrets.length;
   }
 
-  /** Checks `header` (the X-Hub-Signature-256 value) against the raw request body. */
+  /** Checks the header's form and, when it is well formed, starts the HMACs of the body to come. */
+  begin(
+    header: string | string[] | undefined,
+    legacySha1?: string | string[],
+  ): { ok: true; body: StreamingSignature } | { ok: false; reason: string } {
+    const form = checkSignatureHeader(header, legacySha1);
+    if (!form.ok) return form;
+    return { ok: true, body: new StreamingSignature(this.#secrets, header as string) };
+  }
+
+  /** Checks `header` (the X-Hub-Signature-256 value) against a whole body. */
   async verify(body: Buffer, header: string | string[] | undefined, legacySha1?: string | string[]): Promise<SignatureCheck> {
-    if (header === undefined) {
-      return {
-        ok: false,
-        reason:
-          legacySha1 !== undefined
-            ? "only X-Hub-Signature (SHA-1) was sent; X-Hub-Signature-256 is required"
-            : "missing X-Hub-Signature-256 header",
-      };
-    }
-    if (Array.isArray(header)) return { ok: false, reason: "several X-Hub-Signature-256 headers" };
-    if (!signatureFormat.test(header)) {
-      return { ok: false, reason: "X-Hub-Signature-256 is not of the form sha256=<64 lower-case hex digits>" };
-    }
-    // Octokit verifies a string (it re-encodes it as UTF-8). That is lossless for a non-empty,
-    // valid UTF-8 body; for anything else we compute the HMAC over the raw bytes ourselves.
-    let text: string | undefined;
-    if (body.length > 0) {
-      try {
-        text = strictUtf8.decode(body);
-      } catch {
-        text = undefined;
-      }
-    }
-    for (let i = 0; i < this.#secrets.length; i++) {
-      let match: boolean;
-      if (text !== undefined) {
-        match = await (this.#webhooks[i] as Webhooks).verify(text, header).catch(() => false);
-      } else {
-        const expected = Buffer.from(signBody(this.#secrets[i] as string, body));
-        const given = Buffer.from(header);
-        match = expected.length === given.length && timingSafeEqual(expected, given);
-      }
-      if (match) return { ok: true };
-    }
-    return {
-      ok: false,
-      reason: `X-Hub-Signature-256 does not match the body for the configured secret${this.#secrets.length > 1 ? "s" : ""}`,
-    };
+    const started = this.begin(header, legacySha1);
+    if (!started.ok) return started;
+    started.body.update(body);
+    return started.body.finish();
   }
 }

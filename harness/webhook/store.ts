@@ -1,6 +1,7 @@
 // The delivery store: an append-only JSON Lines log, one record per line, each append written with
 // a single write() and fdatasync()ed before the caller goes on (the receiver answers GitHub only
-// after that). The current state of every delivery is the replay of the log.
+// after that). The current state of every delivery is the replay of the log; settled deliveries
+// are moved out to a history now and then (history.ts), so the replay stays short.
 //
 // Why a log rather than a JSON file rewritten with write-temp + rename + fsync:
 // - an append costs one small write and one fdatasync whatever the history length; a rewrite costs
@@ -11,325 +12,91 @@
 //   that tail off at start-up; every complete line is then parsed with zod, and a line that does
 //   not parse is an error naming the file, the line and the field.
 import { constants as fsConstants } from "node:fs";
-import { mkdir, open, readFile, rm, truncate, writeFile, type FileHandle } from "node:fs/promises";
+import { chmod, mkdir, open, readFile, rm, truncate, writeFile, type FileHandle } from "node:fs/promises";
 import { hostname } from "node:os";
 import { dirname } from "node:path";
 import { z } from "zod";
 import { errorMessage, formatIssues } from "../lib/errors.ts";
 import { type Logger, silentLogger } from "../lib/log.ts";
 import { StateError } from "./errors.ts";
+import { COMPACT_AFTER, EMPTY_HEADER, type LogHeader, compact, headerSchema, readArchive, readHistory } from "./history.ts";
 import { type StatePaths, statePaths } from "./paths.ts";
-
-const isoTime = z.iso.datetime({ offset: true });
-const idSchema = z.string().min(1);
-
-export const runOutcomeSchema = z.enum(["succeeded", "failed", "triggered", "dry-run", "interrupted"]);
-export type RunOutcome = z.infer<typeof runOutcomeSchema>;
-
-export const triggerKindSchema = z.enum(["local", "jenkins"]);
-
-const recordBase = { v: z.literal(1), at: isoTime, id: idSchema };
-
-/** One line of the log. */
-export const storeRecordSchema = z.discriminatedUnion("type", [
-  z.strictObject({
-    ...recordBase,
-    type: z.literal("delivery"),
-    event: z.string().min(1),
-    repository: z.string().nullable(),
-    ref: z.string().nullable(),
-    branch: z.string().nullable(),
-    commit: z.string().nullable(),
-    outcome: z.enum(["ping", "ignored", "queued"]),
-    reason: z.string().nullable(),
-    /** Queued deliveries of the same branch that this one replaced (coalescing). */
-    supersedes: z.array(idSchema),
-  }),
-  z.strictObject({ ...recordBase, type: z.literal("duplicate") }),
-  z.strictObject({
-    ...recordBase,
-    type: z.literal("run-started"),
-    run: z.number().int().min(1),
-    trigger: triggerKindSchema,
-    dryRun: z.boolean(),
-    buildTag: z.string().min(1),
-  }),
-  z.strictObject({
-    ...recordBase,
-    type: z.literal("run-finished"),
-    run: z.number().int().min(1),
-    outcome: runOutcomeSchema,
-    reason: z.string().nullable(),
-    exitCode: z.number().int().nullable().optional(),
-    signal: z.string().nullable().optional(),
-    queueLocation: z.string().optional(),
-    logFile: z.string().optional(),
-    plan: z.record(z.string(), z.unknown()).optional(),
-  }),
-  z.strictObject({ ...recordBase, type: z.literal("requeued"), reason: z.string() }),
-]);
-
-export type StoreRecord = z.infer<typeof storeRecordSchema>;
-/** A record as callers write it: the store stamps `v` and (unless given) `at`. */
-export type NewRecord = StoreRecord extends infer R ? (R extends StoreRecord ? Omit<R, "v" | "at"> & { at?: string } : never) : never;
-
-export const deliveryOutcomeSchema = z.enum([
-  "ping",
-  "ignored",
-  "queued",
-  "running",
-  "superseded",
-  "succeeded",
-  "failed",
-  "triggered",
-  "dry-run",
-  "interrupted",
-]);
-export type DeliveryOutcome = z.infer<typeof deliveryOutcomeSchema>;
-
-export const runViewSchema = z.object({
-  run: z.number().int(),
-  trigger: triggerKindSchema,
-  dryRun: z.boolean(),
-  buildTag: z.string(),
-  startedAt: isoTime,
-  finishedAt: isoTime.nullable(),
-  outcome: runOutcomeSchema.nullable(),
-  reason: z.string().nullable(),
-  exitCode: z.number().int().nullable(),
-  signal: z.string().nullable(),
-  queueLocation: z.string().nullable(),
-  logFile: z.string().nullable(),
-  plan: z.record(z.string(), z.unknown()).nullable(),
-});
-export type RunView = z.infer<typeof runViewSchema>;
-
-/** A delivery as `runs --json` prints it: what GitHub sent, what became of it, and its runs. */
-export const deliveryViewSchema = z.object({
-  id: z.string(),
-  event: z.string(),
-  repository: z.string().nullable(),
-  ref: z.string().nullable(),
-  branch: z.string().nullable(),
-  commit: z.string().nullable(),
-  receivedAt: isoTime,
-  outcome: deliveryOutcomeSchema,
-  reason: z.string().nullable(),
-  supersedes: z.array(z.string()),
-  supersededBy: z.string().nullable(),
-  redeliveries: z.number().int().min(0),
-  lastRedeliveryAt: isoTime.nullable(),
-  runs: z.array(runViewSchema),
-});
-export type DeliveryView = z.infer<typeof deliveryViewSchema>;
-
-/** The state the log replays to. Checks each record against it before anything changes. */
-export class DeliveryState {
-  readonly #views = new Map<string, DeliveryView>();
-  /** Queue position of each queued delivery (the position of its delivery record). */
-  readonly #queuedAt = new Map<string, number>();
-  /** Position of each delivery's own record: a requeued delivery gets its place back. */
-  readonly #receivedAt = new Map<string, number>();
-  #seq = 0;
-  #lastRun = 0;
-
-  get lastRun(): number {
-    return this.#lastRun;
-  }
-
-  has(id: string): boolean {
-    return this.#views.has(id);
-  }
-
-  get(id: string): DeliveryView | undefined {
-    return this.#views.get(id);
-  }
-
-  /** Every delivery in the order received. */
-  list(): DeliveryView[] {
-    return [...this.#views.values()];
-  }
-
-  /** Queued deliveries, in the order they are to run. */
-  pending(): DeliveryView[] {
-    return [...this.#queuedAt.entries()].sort((a, b) => a[1] - b[1]).map(([id]) => this.#views.get(id) as DeliveryView);
-  }
-
-  /** Deliveries whose last run started and never finished (the receiver stopped meanwhile). */
-  unfinished(): DeliveryView[] {
-    return this.list().filter((d) => d.outcome === "running");
-  }
-
-  /** Throws (without changing anything) when `record` does not fit the state. */
-  check(record: StoreRecord): void {
-    const view = this.#views.get(record.id);
-    switch (record.type) {
-      case "delivery":
-        if (view) throw new Error(`delivery ${record.id} is recorded twice`);
-        for (const old of record.supersedes) {
-          const target = this.#views.get(old);
-          if (!target) throw new Error(`supersedes unknown delivery ${old}`);
-          if (target.outcome !== "queued") throw new Error(`supersedes delivery ${old}, which is ${target.outcome}, not queued`);
-        }
-        return;
-      case "duplicate":
-        if (!view) throw new Error(`duplicate of unknown delivery ${record.id}`);
-        return;
-      case "run-started":
-        if (!view) throw new Error(`run of unknown delivery ${record.id}`);
-        if (view.outcome !== "queued") throw new Error(`run of delivery ${record.id}, which is ${view.outcome}, not queued`);
-        if (record.run <= this.#lastRun) throw new Error(`run #${record.run} is not after run #${this.#lastRun}`);
-        return;
-      case "run-finished": {
-        if (!view) throw new Error(`run end of unknown delivery ${record.id}`);
-        const last = view.runs.at(-1);
-        if (!last || last.run !== record.run || last.finishedAt !== null) {
-          throw new Error(`end of run #${record.run} of delivery ${record.id}, which is not running`);
-        }
-        return;
-      }
-      case "requeued":
-        if (!view) throw new Error(`requeue of unknown delivery ${record.id}`);
-        if (view.outcome !== "interrupted") throw new Error(`requeue of delivery ${record.id}, which is ${view.outcome}`);
-        return;
-    }
-  }
-
-  apply(record: StoreRecord): void {
-    this.check(record);
-    this.#seq += 1;
-    switch (record.type) {
-      case "delivery": {
-        this.#views.set(record.id, {
-          id: record.id,
-          event: record.event,
-          repository: record.repository,
-          ref: record.ref,
-          branch: record.branch,
-          commit: record.commit,
-          receivedAt: record.at,
-          outcome: record.outcome,
-          reason: record.reason,
-          supersedes: [...record.supersedes],
-          supersededBy: null,
-          redeliveries: 0,
-          lastRedeliveryAt: null,
-          runs: [],
-        });
-        for (const old of record.supersedes) {
-          const target = this.#views.get(old) as DeliveryView;
-          target.outcome = "superseded";
-          target.supersededBy = record.id;
-          target.reason = `superseded by delivery ${record.id} (commit ${record.commit ?? "?"})`;
-          this.#queuedAt.delete(old);
-        }
-        this.#receivedAt.set(record.id, this.#seq);
-        if (record.outcome === "queued") this.#queuedAt.set(record.id, this.#seq);
-        return;
-      }
-      case "duplicate": {
-        const view = this.#views.get(record.id) as DeliveryView;
-        view.redeliveries += 1;
-        view.lastRedeliveryAt = record.at;
-        return;
-      }
-      case "run-started": {
-        const view = this.#views.get(record.id) as DeliveryView;
-        view.outcome = "running";
-        view.reason = null;
-        view.runs.push({
-          run: record.run,
-          trigger: record.trigger,
-          dryRun: record.dryRun,
-          buildTag: record.buildTag,
-          startedAt: record.at,
-          finishedAt: null,
-          outcome: null,
-          reason: null,
-          exitCode: null,
-          signal: null,
-          queueLocation: null,
-          logFile: null,
-          plan: null,
-        });
-        this.#queuedAt.delete(record.id);
-        this.#lastRun = record.run;
-        return;
-      }
-      case "run-finished": {
-        const view = this.#views.get(record.id) as DeliveryView;
-        const run = view.runs.at(-1) as RunView;
-        run.finishedAt = record.at;
-        run.outcome = record.outcome;
-        run.reason = record.reason;
-        run.exitCode = record.exitCode ?? null;
-        run.signal = record.signal ?? null;
-        run.queueLocation = record.queueLocation ?? null;
-        run.logFile = record.logFile ?? null;
-        run.plan = record.plan ?? null;
-        view.outcome = record.outcome;
-        view.reason = record.reason;
-        return;
-      }
-      case "requeued": {
-        const view = this.#views.get(record.id) as DeliveryView;
-        view.outcome = "queued";
-        view.reason = record.reason;
-        this.#queuedAt.set(record.id, this.#receivedAt.get(record.id) ?? this.#seq);
-        return;
-      }
-    }
-  }
-}
+import { DeliveryState, type DeliveryView, type NewRecord, type StoreRecord, storeRecordSchema } from "./state.ts";
 
 interface LogContents {
+  header: LogHeader;
   state: DeliveryState;
+  /** The records of the live log, in order (compaction rewrites the log from them). */
+  records: StoreRecord[];
   /** Bytes after the last newline: a record torn by a crash (or being written right now). */
   tornBytes: number;
   /** Length of the complete lines. */
   completeLength: number;
 }
 
-/** Reads and replays the log; a missing file is an empty state. */
-async function readLog(file: string): Promise<LogContents> {
+function parseLine(line: string, where: string): unknown {
+  if (line.trim() === "") throw new StateError(`${where}: empty line`);
+  try {
+    return JSON.parse(line);
+  } catch (err) {
+    throw new StateError(`${where}: not valid JSON (${errorMessage(err)})`);
+  }
+}
+
+/**
+ * Reads the live log (its header, the archive's ids) and replays it; a missing file is an empty
+ * state. `repair`: cut the history files back to the header (only the receiver owning the state).
+ */
+async function readLog(paths: StatePaths, repair: boolean): Promise<LogContents> {
+  const file = paths.log;
   let data: Buffer;
   try {
     data = await readFile(file);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return { state: new DeliveryState(), tornBytes: 0, completeLength: 0 };
-    throw new StateError(`cannot read ${file}: ${errorMessage(err)}`);
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw new StateError(`cannot read ${file}: ${errorMessage(err)}`);
+    data = Buffer.alloc(0);
   }
   const completeLength = data.lastIndexOf(0x0a) + 1;
-  const state = new DeliveryState();
   const lines = data.subarray(0, completeLength).toString("utf8").split("\n");
   lines.pop(); // after the last newline
-  lines.forEach((line, index) => {
+  let header = EMPTY_HEADER;
+  let first = 0;
+  if (lines[0]?.includes('"type":"compacted"')) {
+    const parsed = headerSchema.safeParse(parseLine(lines[0], `${file}:1`));
+    if (!parsed.success) throw new StateError(`${file}:1: ${formatIssues(parsed.error)}`);
+    header = parsed.data;
+    first = 1;
+  }
+  const state = new DeliveryState(await readArchive(paths, header, repair), header.lastRun);
+  const records: StoreRecord[] = [];
+  for (let index = first; index < lines.length; index++) {
     const where = `${file}:${index + 1}`;
-    if (line.trim() === "") throw new StateError(`${where}: empty line`);
-    let json: unknown;
-    try {
-      json = JSON.parse(line);
-    } catch (err) {
-      throw new StateError(`${where}: not valid JSON (${errorMessage(err)})`);
-    }
-    const parsed = storeRecordSchema.safeParse(json);
+    const parsed = storeRecordSchema.safeParse(parseLine(lines[index] as string, where));
     if (!parsed.success) throw new StateError(`${where}: ${formatIssues(parsed.error)}`);
     try {
       state.apply(parsed.data);
     } catch (err) {
       throw new StateError(`${where}: ${errorMessage(err)}`);
     }
-  });
-  return { state, tornBytes: data.length - completeLength, completeLength };
+    records.push(parsed.data);
+  }
+  return { header, state, records, tornBytes: data.length - completeLength, completeLength };
 }
 
-/** Read-only view of a state directory (for `runs`): never repairs, never locks. */
+/** Read-only view of a state directory (for `runs`): the history, then the live log; never repairs, never locks. */
 export async function readDeliveries(stateDir: string): Promise<{ file: string; deliveries: DeliveryView[] }> {
   const paths = statePaths(stateDir);
-  const { state } = await readLog(paths.log);
-  return { file: paths.log, deliveries: state.list() };
+  const { header, state } = await readLog(paths, false);
+  const archived = await readHistory(paths, header);
+  for (const d of state.archivedDuplicates) {
+    const view = archived.get(d.id);
+    if (view) {
+      view.redeliveries += 1;
+      view.lastRedeliveryAt = d.at;
+    }
+  }
+  return { file: paths.log, deliveries: [...archived.values(), ...state.list()] };
 }
-
 const lockSchema = z.object({ pid: z.number().int().positive(), host: z.string(), startedAt: z.string() });
 
 function processAlive(pid: number): boolean {
@@ -357,7 +124,7 @@ async function acquireLock(file: string, log: Logger): Promise<void> {
   const mine = JSON.stringify({ pid: process.pid, host: hostname(), startedAt: new Date().toISOString() });
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      await writeFile(file, `${mine}\n`, { flag: "wx" });
+      await writeFile(file, `${mine}\n`, { flag: "wx", mode: 0o600 });
       return;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw new StateError(`cannot create ${file}: ${errorMessage(err)}`);
@@ -384,33 +151,52 @@ async function acquireLock(file: string, log: Logger): Promise<void> {
 }
 
 /** The receiver's store: owns the state directory (lock file) and appends durably. */
+/** State files are private to the receiver's user (they name repositories, commits, run logs). */
+const FILE_MODE = 0o600;
+const DIR_MODE = 0o700;
+
+async function openLog(file: string): Promise<FileHandle> {
+  const fh = await open(file, "a", FILE_MODE);
+  await fh.chmod(FILE_MODE);
+  return fh;
+}
+
+/** The receiver's store: owns the state directory (lock file) and appends durably. */
 export class DeliveryStore {
   readonly paths: StatePaths;
-  readonly #state: DeliveryState;
-  readonly #fh: FileHandle;
+  #state: DeliveryState;
+  #records: StoreRecord[];
+  #fh: FileHandle;
   #chain: Promise<unknown> = Promise.resolve();
   #closed = false;
+  readonly #compactAfter: number;
 
-  private constructor(paths: StatePaths, state: DeliveryState, fh: FileHandle) {
+  private constructor(paths: StatePaths, contents: LogContents, fh: FileHandle, compactAfter: number) {
     this.paths = paths;
-    this.#state = state;
+    this.#compactAfter = compactAfter;
+    this.#state = contents.state;
+    this.#records = contents.records;
     this.#fh = fh;
   }
 
   /**
-   * Takes the state directory: creates it, locks it against a second receiver, cuts a torn last
-   * line left by a crash, and replays the log (any bad complete line is a StateError).
+   * Takes the state directory: creates it (0700), locks it against a second receiver, cuts a torn
+   * last line left by a crash, replays the log (any bad complete line is a StateError), and
+   * compacts it when it holds many settled deliveries.
    */
-  static async open(stateDir: string, log: Logger = silentLogger): Promise<DeliveryStore> {
+  static async open(stateDir: string, log: Logger = silentLogger, options: { compactAfter?: number } = {}): Promise<DeliveryStore> {
     const paths = statePaths(stateDir);
+    const compactAfter = options.compactAfter ?? COMPACT_AFTER;
     try {
-      await mkdir(paths.runLogs, { recursive: true });
+      await mkdir(paths.runLogs, { recursive: true, mode: DIR_MODE });
+      await chmod(paths.dir, DIR_MODE);
+      await chmod(paths.runLogs, DIR_MODE);
     } catch (err) {
       throw new StateError(`cannot create ${paths.runLogs}: ${errorMessage(err)}`);
     }
     await acquireLock(paths.lock, log);
     try {
-      const contents = await readLog(paths.log);
+      let contents = await readLog(paths, true);
       if (contents.tornBytes > 0) {
         log.warn(
           `${paths.log}: dropping a partial last record (${contents.tornBytes} bytes) left by a crash; ` +
@@ -418,10 +204,14 @@ export class DeliveryStore {
         );
         await truncate(paths.log, contents.completeLength);
       }
-      const fh = await open(paths.log, "a");
+      if (contents.state.settled().length >= compactAfter) {
+        await compact(paths, contents.state, contents.records);
+        contents = await readLog(paths, false);
+      }
+      const fh = await openLog(paths.log);
       await fh.sync();
       await fsyncDir(paths.dir);
-      return new DeliveryStore(paths, contents.state, fh);
+      return new DeliveryStore(paths, contents, fh, compactAfter);
     } catch (err) {
       await rm(paths.lock, { force: true });
       throw err;
@@ -454,7 +244,20 @@ export class DeliveryStore {
     }
     await this.#fh.datasync();
     this.#state.apply(record);
+    this.#records.push(record);
+    if (this.#state.settled().length >= this.#compactAfter) await this.#compact();
     return record;
+  }
+
+  /** Moves settled deliveries to the history; the record just written is already on disk, whatever happens here. */
+  async #compact(): Promise<void> {
+    await compact(this.paths, this.#state, this.#records);
+    await fsyncDir(this.paths.dir);
+    const contents = await readLog(this.paths, false);
+    await this.#fh.close();
+    this.#fh = await openLog(this.paths.log);
+    this.#state = contents.state;
+    this.#records = contents.records;
   }
 
   /** Waits for pending appends, closes the log and releases the lock. */

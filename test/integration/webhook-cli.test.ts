@@ -11,6 +11,7 @@ import { registerWebhookCommands } from "../../harness/webhook/cli.ts";
 import { statePaths } from "../../harness/webhook/paths.ts";
 import { runsJsonSchema } from "../../harness/webhook/runs.ts";
 import {
+  FAKE_PIPELINE_ENV,
   SECRET,
   cliEntry,
   deliver,
@@ -54,6 +55,7 @@ function cli(args: string[], env: NodeJS.ProcessEnv = {}, entry = cliEntry): Cli
       HOME: process.env.HOME,
       GITHUB_WEBHOOK_SECRET: SECRET,
       ENVOY_PIPELINE_LOCAL_COMMAND: JSON.stringify([process.execPath, fakePipeline]),
+      ENVOY_PIPELINE_PASS_ENV: FAKE_PIPELINE_ENV,
       FAKE_PIPELINE_RECORD: record,
       FAKE_PIPELINE_SLEEP_MS: "0",
       ...env,
@@ -96,6 +98,9 @@ function pidOf(r: { pid: number } | undefined): number {
   return r.pid;
 }
 
+/** The repository of the push fixture, the one the local trigger builds. */
+const REPOSITORY = "Codertocat/Hello-World";
+
 /** `webhook` on a free port with this test's state dir and (for the local trigger) repository. */
 const webhookArgs = (...extra: string[]) => [
   "webhook",
@@ -103,7 +108,7 @@ const webhookArgs = (...extra: string[]) => [
   "0",
   "--state-dir",
   dir.path,
-  ...(extra.includes("jenkins") ? [] : ["--git-repository", repo]),
+  ...(extra.includes("jenkins") ? [] : ["--git-repository", repo, ...(extra.includes("--repository") ? [] : ["--repository", REPOSITORY])]),
   ...extra,
 ];
 
@@ -156,7 +161,7 @@ describe("envoy-pipeline webhook (process)", () => {
   it("--trigger jenkins without its configuration fails at start-up naming what is missing", async () => {
     const run = cli(webhookArgs("--trigger", "jenkins", "--jenkins-job", "a/b"), { JENKINS_URL: "http://127.0.0.1:9/" });
     assert.equal((await run.exit).code, 2);
-    assert.match(run.stderr(), /--trigger jenkins: missing environment variables JENKINS_USER, JENKINS_API_TOKEN/);
+    assert.match(run.stderr(), /--trigger jenkins: missing environment variables JENKINS_USER \(or JENKINS_USER_ID\), JENKINS_API_TOKEN/);
     const noJob = cli(webhookArgs("--trigger", "jenkins"), {
       JENKINS_URL: "http://127.0.0.1:9/",
       JENKINS_USER: "u",
@@ -192,7 +197,7 @@ describe("envoy-pipeline webhook (process)", () => {
     // Both start-up lines, which may arrive in separate chunks.
     await waitFor(
       "the warning and the trigger line",
-      () => /has no remote 'origin'/.test(run.stderr()) && /the local pipeline \(worktrees of/.test(run.stderr()),
+      () => /has no remote 'origin'/.test(run.stderr()) && /the local pipeline for .* \(worktrees of/.test(run.stderr()),
     );
     assert.match(
       run.stderr(),
@@ -201,9 +206,29 @@ describe("envoy-pipeline webhook (process)", () => {
           "a pushed commit that is not already in the repository cannot be fetched",
       ),
     );
-    assert.match(run.stderr(), new RegExp(`the local pipeline \\(worktrees of ${repo}, fetching from origin\\)`));
+    assert.match(run.stderr(), new RegExp(`the local pipeline for ${REPOSITORY} \\(worktrees of ${repo}, fetching from origin\\)`));
     run.child.kill("SIGTERM");
     assert.equal((await run.exit).code, 0);
+  });
+
+  it("--trigger local builds exactly one repository: given once, or derived from the remote's URL; else exit 2", async () => {
+    const base = ["webhook", "--port", "0", "--state-dir", dir.path, "--git-repository", repo];
+    const neither = cli(base);
+    assert.equal((await neither.exit).code, 2);
+    assert.match(neither.stderr(), /error: --trigger local: give --repository owner\/name \(remote 'origin' of .* does not exist\)\n$/);
+    const two = cli([...base, "--repository", "a/b", "--repository", "c/d"]);
+    assert.equal((await two.exit).code, 2);
+    assert.match(two.stderr(), /error: --trigger local builds one repository; --repository was given 2 times/);
+    git(repo, "remote", "add", "origin", "git@github.com:Octo-Org/octo-repo.git");
+    const derived = cli(base);
+    await derived.url;
+    await waitFor("the trigger line", () => /the local pipeline for /.test(derived.stderr()));
+    assert.match(derived.stderr(), /the local pipeline for Octo-Org\/octo-repo \(/);
+    const other = await deliver(await derived.url, { payload: pushPayload() });
+    assert.equal(other.status, 200);
+    assert.match(String(other.json.reason), /repository Codertocat\/Hello-World is not one of Octo-Org\/octo-repo/);
+    derived.child.kill("SIGTERM");
+    assert.equal((await derived.exit).code, 0);
   });
 
   it("--git-remote: a commit missing from the repository is fetched from that remote", async () => {

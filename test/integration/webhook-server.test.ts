@@ -139,14 +139,14 @@ describe("webhook receiver over HTTP", () => {
     assert.equal((await deliver(app.url, { event: "ping", payload: fixture("ping"), secret: "older" })).status, 401);
   });
 
-  it("400 to malformed JSON, unknown or missing event, missing delivery id, and a push of the wrong shape", async () => {
+  it("400 to malformed JSON, a malformed or missing event, missing delivery id, and a push of the wrong shape", async () => {
     const app = await start();
     const malformed = await deliver(app.url, { body: '{"ref": "refs/heads/master", ' });
     assert.equal(malformed.status, 400);
     assert.match(String(malformed.json.error), /^malformed JSON: /);
-    const unknown = await deliver(app.url, { event: "pushy", payload: pushPayload() });
+    const unknown = await deliver(app.url, { event: "Push-Y", payload: pushPayload() });
     assert.equal(unknown.status, 400);
-    assert.match(String(unknown.json.error), /X-GitHub-Event 'pushy' is not a GitHub webhook event/);
+    assert.match(String(unknown.json.error), /X-GitHub-Event is not an event name/);
     const noEvent = await deliver(app.url, { event: undefined, payload: pushPayload() });
     assert.deepEqual([noEvent.status, noEvent.json.error], [400, "missing X-GitHub-Event header"]);
     const noId = await deliver(app.url, { id: undefined, payload: pushPayload() });
@@ -164,7 +164,7 @@ describe("webhook receiver over HTTP", () => {
     const big = { ...pushPayload(), padding: "x".repeat(8192) };
     const declared = await deliver(app.url, { payload: big });
     assert.equal(declared.status, 413);
-    assert.deepEqual(declared.json, { error: "the body is larger than the limit of 4096 bytes" });
+    assert.deepEqual(declared.json, { error: "the body is larger than the limit of 4096 bytes (--max-body-bytes)" });
     assert.equal(declared.headers.connection, "close");
     const streamed = await deliver(app.url, { payload: big, chunked: true });
     assert.equal(streamed.status, 413);
@@ -186,6 +186,19 @@ describe("webhook receiver over HTTP", () => {
     assert.equal(noSlash.status, 200, "the path without the trailing slash works too");
     const text = await deliver(app.url, { contentType: "text/plain", payload: pushPayload() });
     assert.equal(text.status, 415);
+  });
+
+  it("a correctly signed event the pinned @octokit/webhooks does not know is 200, ignored with that reason, not 400", async () => {
+    const app = await start();
+    const id = randomUUID();
+    const res = await deliver(app.url, { event: "code_quality_report", id, payload: { repository: { full_name: "o/r" } } });
+    assert.equal(res.status, 200);
+    assert.equal(res.json.outcome, "ignored");
+    assert.match(
+      String(res.json.reason),
+      /event 'code_quality_report' does not trigger a build .* not known to the pinned @octokit\/webhooks/,
+    );
+    assert.equal(app.store.state.get(id)?.outcome, "ignored");
   });
 
   it("2xx with a reason for other events, other branches, deletions and tags; recorded as ignored; nothing runs", async () => {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import { jenkinsFromEnv, localCommandFromEnv, parseWebhookFlags, secretsFromEnv } from "../../harness/webhook/config.ts";
 import { WebhookConfigError } from "../../harness/webhook/errors.ts";
-import { gitError } from "../../harness/webhook/git.ts";
+import { gitError, repositoryOfRemoteUrl } from "../../harness/webhook/git.ts";
 import { cookieHeader, jobPath } from "../../harness/webhook/triggers/jenkins.ts";
 
 const flags = (over: Record<string, unknown> = {}) => ({
@@ -137,5 +137,22 @@ describe("gitError", () => {
     assert.equal(gitError("warning: something\nnot quite\n"), "warning: something; not quite");
     assert.equal(gitError(""), "(git printed nothing)");
     assert.equal(gitError(`fatal: ${"x".repeat(1000)}`).length, 600);
+  });
+});
+
+describe("repositoryOfRemoteUrl (the local trigger's one repository)", () => {
+  it("reads owner/name from GitHub's https, scp-like and ssh URLs; nothing from other remotes", () => {
+    for (const url of [
+      "https://github.com/octo-org/octo-repo.git",
+      "https://github.com/octo-org/octo-repo",
+      "git@github.com:octo-org/octo-repo.git",
+      "ssh://git@github.com/octo-org/octo-repo.git",
+      "https://ghe.example.com/octo-org/octo-repo/",
+    ]) {
+      assert.equal(repositoryOfRemoteUrl(url), "octo-org/octo-repo", url);
+    }
+    for (const url of ["/srv/git/repo.git", "../upstream", "https://example.com/a/b/c.git", "file:///srv/repo"]) {
+      assert.equal(repositoryOfRemoteUrl(url), undefined, url);
+    }
   });
 });

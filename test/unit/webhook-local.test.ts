@@ -11,6 +11,7 @@ import type { RunRequest } from "../../harness/webhook/triggers/types.ts";
 import {
   commitFiles,
   entriesOf,
+  FAKE_PIPELINE_ENV,
   fakeEnv,
   fakePipeline,
   git,
@@ -245,7 +246,9 @@ describe("LocalTrigger", () => {
     assert.ok(log.indexOf(`bootstrap in ${worktree}: marker marker 3`) >= 0, log);
     assert.ok(log.indexOf("bootstrap in") < log.indexOf("fake pipeline: building"), "bootstrap first");
 
-    const failed = await make({ env: { FAKE_BOOTSTRAP_EXIT: "3" } }).run(req(commit, 2), new AbortController().signal);
+    const failed = await make({
+      env: { FAKE_BOOTSTRAP_EXIT: "3", ENVOY_PIPELINE_PASS_ENV: `${FAKE_PIPELINE_ENV},FAKE_BOOTSTRAP_EXIT` },
+    }).run(req(commit, 2), new AbortController().signal);
     assert.equal(failed.outcome, "failed");
     assert.match(failed.reason ?? "", /^scripts\/bootstrap\.sh \(npm dependencies\) exited with code 3; see .*run-2-/);
     assert.equal(readFakeRecords(record).filter((r) => r.phase === "start").length, 1, "the pipeline did not run after a failed bootstrap");
@@ -273,7 +276,10 @@ describe("LocalTrigger", () => {
 
   it("what the pipeline leaves running in its process group is stopped before the worktree is removed", async () => {
     const strayPidFile = join(dir.path, "stray.pid");
-    const trigger = make({ command: ["sh", "-c", 'sleep 300 & echo $! > "$STRAY_PID_FILE"'], env: { STRAY_PID_FILE: strayPidFile } });
+    const trigger = make({
+      command: ["sh", "-c", 'sleep 300 & echo $! > "$STRAY_PID_FILE"'],
+      env: { STRAY_PID_FILE: strayPidFile, ENVOY_PIPELINE_PASS_ENV: `${FAKE_PIPELINE_ENV},STRAY_PID_FILE` },
+    });
     const result = await trigger.run(req(commits[0] as string), new AbortController().signal);
     assert.equal(result.outcome, "succeeded", result.reason ?? "");
     const stray = Number(readFileSync(strayPidFile, "utf8"));

@@ -38,10 +38,10 @@ class ManualTrigger implements Trigger {
   }
 }
 
-const push = (id: string, n: number, branch = "main") => ({
+const push = (id: string, n: number, branch = "main", repository = "o/r") => ({
   id,
   event: "push",
-  repository: "o/r",
+  repository,
   ref: `refs/heads/${branch}`,
   branch,
   commit: sha(n),
@@ -53,6 +53,22 @@ describe("Scheduler", () => {
     dir = tempDir();
   });
   afterEach(() => dir.cleanup());
+
+  it("coalesces per repository and branch: a push of another repository never replaces ours", async () => {
+    const store = await DeliveryStore.open(dir.path);
+    const trigger = new ManualTrigger();
+    const scheduler = new Scheduler({ store, trigger });
+    await scheduler.start();
+    await scheduler.submit(push("running", 1));
+    await waitFor("the first run", () => trigger.started.length === 1);
+    assert.deepEqual(await scheduler.submit(push("ours", 2, "main", "o/r")), []);
+    assert.deepEqual(await scheduler.submit(push("theirs", 3, "main", "evil/r")), [], "another repository's main is its own slot");
+    assert.deepEqual(await scheduler.submit(push("ours-again", 4, "main", "O/R")), ["ours"], "GitHub names ignore case");
+    assert.deepEqual(scheduler.queued, ["theirs", "ours-again"]);
+    assert.equal(store.state.get("ours")?.supersededBy, "ours-again");
+    await scheduler.stop({ kill: true });
+    await store.close();
+  });
 
   it("runs one at a time and coalesces waiting pushes per branch: the newest commit wins", async () => {
     const store = await DeliveryStore.open(dir.path);

@@ -7,6 +7,7 @@ import type { JenkinsSettings } from "../config.ts";
 import { errorMessage, formatIssues } from "../../lib/errors.ts";
 import { request } from "../../lib/http.ts";
 import { type Logger, silentLogger } from "../../lib/log.ts";
+import { printable } from "../../lib/printable.ts";
 import type { RunRequest, RunResult, Trigger } from "./types.ts";
 
 class JenkinsFailure extends Error {}
@@ -23,7 +24,8 @@ const UNSUPPORTED_IN_BRANCH = /[?#\\:*|"<>]/;
  * holding other characters Jenkins encodes, so that no push can queue some other job.
  */
 export function multibranchJobName(branch: string): string | undefined {
-  if (branch === "" || UNSUPPORTED_IN_BRANCH.test(branch)) return undefined;
+  // "." and ".." would resolve to this folder or its parent in the job URL.
+  if (branch === "" || branch === "." || branch === ".." || UNSUPPORTED_IN_BRANCH.test(branch)) return undefined;
   return branch.replace(/%/g, "%25").replace(/\//g, "%2F");
 }
 
@@ -43,7 +45,7 @@ export function jobName(job: string, branch?: string): string[] {
     if (part !== BRANCH_SEGMENT) return part;
     const name = branch === undefined ? undefined : multibranchJobName(branch);
     if (name === undefined)
-      throw new JenkinsFailure(`branch '${branch ?? ""}' has no multibranch job name that --jenkins-job ${job} can address`);
+      throw new JenkinsFailure(`branch '${printable(branch ?? "")}' has no multibranch job name that --jenkins-job ${job} can address`);
     return name;
   });
 }
@@ -151,7 +153,7 @@ export class JenkinsTrigger implements Trigger {
       const queueLocation = new URL(location.data, url).href;
       this.#log.info(
         `run #${req.run}: Jenkins queued ${jobName(this.#settings.job, req.branch).join("/")} ` +
-          `for ${req.branch} @ ${req.commit.slice(0, 7)}: ${queueLocation}`,
+          `for ${printable(req.branch)} @ ${req.commit.slice(0, 7)}: ${queueLocation}`,
       );
       return { outcome: "triggered", reason: null, queueLocation };
     } catch (err) {

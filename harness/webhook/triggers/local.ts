@@ -17,7 +17,7 @@ import { type Logger, silentLogger } from "../../lib/log.ts";
 import { repoRoot } from "../../lib/paths.ts";
 import { poll } from "../../lib/poll.ts";
 import { groupAlive } from "../../lib/process.ts";
-import { withoutRepositoryEnv } from "../git.ts";
+import { pipelineEnv } from "../child-env.ts";
 import { type GroupResult, runInGroup } from "./process-group.ts";
 import type { RunRequest, RunResult, Trigger } from "./types.ts";
 import { type StepRunner, Worktrees } from "./worktree.ts";
@@ -26,16 +26,6 @@ import { type StepRunner, Worktrees } from "./worktree.ts";
 export function defaultLocalCommand(checkout: string = repoRoot): string[] {
   return [process.execPath, "--import", "tsx", join(checkout, "harness", "cli.ts"), "pipeline"];
 }
-
-/** Variables the pipeline must not inherit from the receiver: secrets, and names that would
- * override the compose project the pipeline derives from BUILD_TAG. */
-const WITHHELD_ENV = [
-  "GITHUB_WEBHOOK_SECRET",
-  "GITHUB_WEBHOOK_SECRETS",
-  "JENKINS_API_TOKEN",
-  "ENVOY_PIPELINE_PROJECT",
-  "COMPOSE_PROJECT_NAME",
-];
 
 export interface LocalTriggerOptions {
   /**
@@ -106,10 +96,9 @@ export class LocalTrigger implements Trigger {
     return join(this.#options.reportDir, `run-${request.run}-${request.commit.slice(0, 7)}`);
   }
 
-  /** The environment of a run: the receiver's, minus secrets, plus the commit to build. */
+  /** The environment of a run: the allow-listed part of the receiver's (child-env.ts), plus the commit to build. */
   environment(request: RunRequest): NodeJS.ProcessEnv {
-    const env: NodeJS.ProcessEnv = withoutRepositoryEnv(this.#options.env ?? process.env);
-    for (const name of WITHHELD_ENV) delete env[name];
+    const env: NodeJS.ProcessEnv = pipelineEnv(this.#options.env ?? process.env);
     env.ENVOY_PIPELINE_COMMIT = request.commit;
     env.ENVOY_PIPELINE_BRANCH = request.branch;
     env.ENVOY_PIPELINE_REPOSITORY = request.repository;
@@ -150,7 +139,7 @@ export class LocalTrigger implements Trigger {
     const worktree = this.worktrees.pathFor(request);
     let fd: number;
     try {
-      fd = openSync(logFile, "a");
+      fd = openSync(logFile, "a", 0o600);
       writeSync(
         fd,
         `# envoy-pipeline webhook run #${request.run}: delivery ${request.deliveryId}, ` +

@@ -1,5 +1,5 @@
 // What the scheduler hands a trigger and what it gets back.
-import type { RunOutcome } from "../store.ts";
+import type { RunOutcome } from "../state.ts";
 
 export interface RunRequest {
   readonly deliveryId: string;
