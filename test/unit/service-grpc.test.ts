@@ -42,7 +42,7 @@ async function start(t: After, env: Record<string, string> = {}) {
     config,
     identity: IDENTITY,
     logger: silentLogger,
-    reporter,
+    tracing,
     host: "127.0.0.1",
     now: () => new Date(0),
   });

@@ -10,7 +10,7 @@ import type { ReplicaInfo } from "../../harness/verify/schema.ts";
 import { loadConfig } from "../../services/src/config.ts";
 import { startGrpcService } from "../../services/src/grpc.ts";
 import { silentLogger } from "../../services/src/logging.ts";
-import { noopReporter } from "../../services/src/reporter.ts";
+import { Tracing } from "../../services/src/tracing.ts";
 
 const replicas: ReplicaInfo[] = [
   { name: "stack-service1-1", hostname: "aaa111", ip: "172.20.0.5" },
@@ -97,7 +97,7 @@ describe("gRPC load runner", () => {
       config: loadConfig({ SERVICE_ID: "1", GRPC_PORT: "0" }),
       identity: { hostname: "aaa111", ip: "172.20.0.5" },
       logger: silentLogger,
-      reporter: noopReporter,
+      tracing: new Tracing({ endpoint: undefined, serviceName: "service1", logger: silentLogger }),
       host: "127.0.0.1",
     });
     t.onTestFinished(() => svc.close(100));
