@@ -257,6 +257,8 @@ async function addRpc(
         serviceId: route.id,
         authority: route.grpcAuthority,
         cluster: route.grpcCluster,
+        // As many streams on the one channel as the HTTP load has requests in flight.
+        streams: ctx.config.verify.concurrency,
         replicas: spec.replicas,
         ...(spec.expect ? { expect: spec.expect } : {}),
         ...(spec.desired ? { desired: spec.desired } : {}),
