@@ -3,7 +3,7 @@
 import type Dockerode from "dockerode";
 import { z } from "zod";
 import { formatIssues } from "../lib/errors.ts";
-import { serviceOfTcpPort } from "./routes.ts";
+import { serviceOfGrpcTcpPort, serviceOfTcpPort } from "./routes.ts";
 
 export const PROJECT_LABEL = "com.docker.compose.project";
 export const SERVICE_LABEL = "com.docker.compose.service";
@@ -134,6 +134,8 @@ export interface StackEndpoints {
   adminUrl: string;
   /** Envoy's L4 (tcp_proxy) listeners on the host, by service (those front-envoy publishes). */
   l4Urls?: Record<string, string>;
+  /** Envoy's gRPC L4 listeners on the host, by service (the connection-level trap for gRPC). */
+  grpcL4Urls?: Record<string, string>;
 }
 
 /** Host URLs of Envoy's listener and admin, read from the front-envoy container's port bindings. */
@@ -147,11 +149,16 @@ export async function stackEndpoints(docker: Dockerode, project: string, envoySe
     return `http://${host}:${binding.HostPort}`;
   };
   const l4Urls: Record<string, string> = {};
+  const grpcL4Urls: Record<string, string> = {};
   for (const [key, bindings] of Object.entries(envoy.NetworkSettings.Ports)) {
-    const service = /^\d+\/tcp$/.test(key) && bindings?.[0] ? serviceOfTcpPort(Number.parseInt(key, 10)) : undefined;
-    if (service) l4Urls[service] = hostUrl(Number.parseInt(key, 10));
+    if (!/^\d+\/tcp$/.test(key) || !bindings?.[0]) continue;
+    const port = Number.parseInt(key, 10);
+    const service = serviceOfTcpPort(port);
+    if (service) l4Urls[service] = hostUrl(port);
+    const grpcService = serviceOfGrpcTcpPort(port);
+    if (grpcService) grpcL4Urls[grpcService] = hostUrl(port);
   }
-  return { listenerUrl: hostUrl(8080), adminUrl: hostUrl(9901), l4Urls };
+  return { listenerUrl: hostUrl(8080), adminUrl: hostUrl(9901), l4Urls, grpcL4Urls };
 }
 
 /** The host URL of `containerPort` published by the running container of a compose service. */

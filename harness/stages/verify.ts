@@ -34,6 +34,7 @@ import { routeFor } from "../stack/routes.ts";
 import { withConvergence, type ConvergenceResult } from "../verify/convergence.ts";
 import { clearReports, formatReport, writeReports, type WrittenReports } from "../verify/report.ts";
 import { l4ConnectionsFor, layersResult, probeL4 } from "../verify/layers.ts";
+import { probeRpc } from "../verify/rpc.ts";
 import { runVerify, type VerifyServiceSpec } from "../verify/run.ts";
 import type { CheckResult, VerifyReport } from "../verify/schema.ts";
 import { unavailableCheck, unrunServiceReport } from "../verify/unrun.ts";
@@ -230,6 +231,46 @@ async function addLayers(report: VerifyReport, endpoints: StackEndpoints, states
   );
 }
 
+/**
+ * gRPC per call (the rpc check): one channel through Envoy's HTTP listener, and one through the
+ * service's gRPC L4 listener beside it in the layers view. After the panel's windows, as layers.
+ */
+async function addRpc(
+  ctx: StageContext,
+  report: VerifyReport,
+  endpoints: StackEndpoints,
+  states: readonly ServiceState[],
+  directory: StackDirectory,
+): Promise<void> {
+  await Promise.all(
+    states.map(async (state) => {
+      const service = report.services.find((s) => s.service === state.service);
+      if (!service) return;
+      const spec = specOf(state, ctx.config.weights);
+      const route = routeFor(state.service);
+      const l4 = endpoints.grpcL4Urls?.[state.service];
+      const rpc = await probeRpc({
+        adminUrl: endpoints.adminUrl,
+        target: new URL(endpoints.listenerUrl).host,
+        ...(l4 ? { l4Target: new URL(l4).host } : {}),
+        service: state.service,
+        serviceId: route.id,
+        authority: route.grpcAuthority,
+        cluster: route.grpcCluster,
+        // As many streams on the one channel as the HTTP load has requests in flight.
+        streams: ctx.config.verify.concurrency,
+        replicas: spec.replicas,
+        ...(spec.expect ? { expect: spec.expect } : {}),
+        ...(spec.desired ? { desired: spec.desired } : {}),
+        namer: directory,
+      });
+      if (service.layers && rpc.layers) service.layers.grpc = rpc.layers;
+      addCheck(report, state.service, rpc.check);
+      log.info(`  ${rpc.check.passed ? "PASS" : "FAIL"} ${state.service} rpc: ${rpc.check.reason}`);
+    }),
+  );
+}
+
 /** Every check against the stack; throws only for internal errors and bad input. */
 async function proveStack(
   ctx: StageContext,
@@ -371,6 +412,7 @@ async function proveStack(
     tracingEarly ?? sendTracing().then((follow) => follow()),
     endpoints && !listenerSilent ? addLayers(report, endpoints, states) : Promise.resolve(),
   ]);
+  if (endpoints && !listenerSilent) await addRpc(ctx, report, endpoints, states, directory);
   for (const r of [...metrics, ...bytes, ...tracing]) {
     if (r.service) addCheck(report, r.service, asCheck(r, directory));
     log.info(`  ${r.passed ? "PASS" : "FAIL"} ${r.service ?? ""} ${r.name}: ${directory.nameIn(r.detail)}`);

@@ -23,7 +23,7 @@ function layerRows(s: ServiceReport, l: LayersReport): string[][] {
     ...new Set([...s.replicas.map((r) => r.hostname), ...Object.keys(l.l4.connectionsPerReplica), ...Object.keys(l.l7.requestsPerReplica)]),
   ];
   const name = (h: string): string => s.replicas.find((r) => r.hostname === h)?.container ?? h;
-  return [
+  const rows = [
     [
       "layers: replica",
       `L4 tcp_proxy: connections (of ${l.l4.connections}, ${l.l4.mixedConnections} on >1 replica)`,
@@ -31,6 +31,12 @@ function layerRows(s: ServiceReport, l: LayersReport): string[][] {
     ],
     ...hosts.map((h) => [name(h), String(l.l4.connectionsPerReplica[h] ?? 0), String(l.l7.requestsPerReplica[h] ?? 0)]),
   ];
+  const g = l.grpc;
+  if (!g) return rows;
+  // gRPC: the calls of one channel (one HTTP/2 connection) through each layer.
+  rows[0]?.push(`gRPC L4: calls of one channel (of ${g.l4?.calls ?? 0})`, `gRPC L7: calls of one channel (of ${g.l7.calls})`);
+  for (const [i, h] of hosts.entries()) rows[i + 1]?.push(String(g.l4?.callsPerReplica[h] ?? 0), String(g.l7.callsPerReplica[h] ?? 0));
+  return rows;
 }
 
 /** The terminal rendering: a table per service and one PASS/FAIL line per check. */
@@ -55,7 +61,7 @@ export function formatReport(report: VerifyReport): string {
     }
     for (const line of table(rows, new Set([3, 4, 5, 6, 7, 8, 9]))) lines.push(`  ${line}`);
     for (const f of s.failures) lines.push(`  ! ${f.count} × ${f.kind}${f.status !== null ? ` ${f.status}` : ""}: ${f.detail}`);
-    if (s.layers) for (const line of table(layerRows(s, s.layers), new Set([1, 2]))) lines.push(`  ${line}`);
+    if (s.layers) for (const line of table(layerRows(s, s.layers), new Set([1, 2, 3, 4]))) lines.push(`  ${line}`);
     for (const c of s.checks) lines.push(`  ${c.passed ? "PASS" : "FAIL"} ${s.service} ${c.name}: ${c.reason}`);
     lines.push("");
   }

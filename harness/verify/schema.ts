@@ -54,6 +54,7 @@ export const CHECK_NAMES = [
   "per-request",
   "agreement",
   "layers",
+  "rpc",
   "convergence",
   "metrics",
   "tracing",
@@ -169,6 +170,13 @@ export const layersReportSchema = z.object({
     /** Replica hostname → requests of the one connection it answered. */
     requestsPerReplica: z.record(z.string(), z.number().int()),
   }),
+  /** The same two layers for gRPC (the rpc check): the calls of one client channel per replica. */
+  grpc: z
+    .object({
+      l4: z.object({ url: z.string(), calls: z.number().int(), callsPerReplica: z.record(z.string(), z.number().int()) }).nullable(),
+      l7: z.object({ calls: z.number().int(), streams: z.number().int(), callsPerReplica: z.record(z.string(), z.number().int()) }),
+    })
+    .optional(),
 });
 export type LayersReport = z.infer<typeof layersReportSchema>;
 

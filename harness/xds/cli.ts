@@ -8,7 +8,7 @@ import { ConfigError, parseAssignments, projectNameSchema } from "../config.ts";
 import { formatIssues } from "../lib/errors.ts";
 import { docker } from "../docker/engine.ts";
 import { log } from "../lib/log.ts";
-import { routeFor } from "../stack/routes.ts";
+import { GRPC_SERVICE_PORT, routeFor } from "../stack/routes.ts";
 import { adminServer, CONTROL_PLANE_ADMIN_PORT } from "./admin-http.ts";
 import { ControlPlane } from "./control-plane.ts";
 import { DockerEndpoints } from "./docker-source.ts";
@@ -86,6 +86,7 @@ export function frontProxySpec(o: ControlPlaneCliOptions): FrontProxySpec {
       cluster: routeFor(s).cluster,
       path: routeFor(s).path,
       tcpPort: o.tcpPorts[s] ?? routeFor(s).tcpPort,
+      grpc: { port: GRPC_SERVICE_PORT, tcpPort: routeFor(s).grpcTcpPort },
     })),
     ...(zipkin ? { zipkin } : {}),
   };

@@ -57,6 +57,7 @@ const FILES = [
   "envoy/config/endpoint/v3/endpoint.proto",
   "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto",
   "envoy/extensions/filters/http/router/v3/router.proto",
+  "envoy/extensions/filters/http/grpc_stats/v3/config.proto",
   "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto",
   "envoy/config/trace/v3/zipkin.proto",
   "envoy/extensions/access_loggers/stream/v3/stream.proto",

@@ -4,6 +4,7 @@
 // the control plane, never from DNS.
 import { TYPE, type Resource } from "./protos.ts";
 import type { Resources } from "./cache.ts";
+import { GRPC_STATS_FILTER, grpcCluster, grpcClusterOf, grpcTcpListener, grpcVirtualHost } from "./grpc-resources.ts";
 
 export type EndpointHealth = "HEALTHY" | "UNHEALTHY" | "DRAINING";
 
@@ -24,6 +25,8 @@ export interface ServiceSpec {
   path: string;
   /** Port of a tcp_proxy (L4) listener to the same cluster, when there is one. */
   tcpPort?: number;
+  /** The replicas' gRPC port and the L4 listener to it, when the service speaks gRPC (grpc-resources.ts). */
+  grpc?: { port: number; tcpPort?: number };
 }
 
 export interface FrontProxySpec {
@@ -89,6 +92,7 @@ function httpListener(spec: FrontProxySpec): Resource {
     access_log: accessLog(),
     rds: { route_config_name: ROUTE_CONFIG_NAME, config_source: { ads: {}, resource_api_version: "V3" } },
     http_filters: [
+      GRPC_STATS_FILTER,
       {
         name: "envoy.filters.http.router",
         typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" },
@@ -147,6 +151,7 @@ function routeConfiguration(spec: FrontProxySpec): Resource {
     "@type": TYPE.route,
     name: ROUTE_CONFIG_NAME,
     virtual_hosts: [
+      ...grpcServices(spec).map(grpcVirtualHost),
       {
         name: "services",
         domains: ["*"],
@@ -230,13 +235,35 @@ export function loadAssignment(cluster: string, endpoints: readonly Endpoint[]):
   };
 }
 
+const grpcServices = (spec: FrontProxySpec) =>
+  spec.services.flatMap((s) => (s.grpc ? [{ cluster: s.cluster, port: s.grpc.port, tcpPort: s.grpc.tcpPort }] : []));
+
 /** The whole snapshot: listeners, the route configuration, clusters and their endpoints. */
 export function frontProxyResources(spec: FrontProxySpec, endpoints: ReadonlyMap<string, readonly Endpoint[]>): Resources {
   const tcp = spec.services.filter((s): s is ServiceSpec & { tcpPort: number } => s.tcpPort !== undefined);
+  const grpc = grpcServices(spec);
+  const grpcTcp = grpc.filter((s): s is (typeof grpc)[number] & { tcpPort: number } => s.tcpPort !== undefined);
   return {
-    [TYPE.listener]: [httpListener(spec), ...tcp.map((s) => tcpListener(spec, s))],
+    [TYPE.listener]: [
+      httpListener(spec),
+      ...tcp.map((s) => tcpListener(spec, s)),
+      ...grpcTcp.map((s) => grpcTcpListener(spec.bindAddress, s)),
+    ],
     [TYPE.route]: [routeConfiguration(spec)],
-    [TYPE.cluster]: [...spec.services.map((s) => edsCluster(spec, s.cluster)), ...(spec.zipkin ? [zipkinCluster(spec.zipkin)] : [])],
-    [TYPE.endpoint]: spec.services.map((s) => loadAssignment(s.cluster, endpoints.get(s.cluster) ?? [])),
+    [TYPE.cluster]: [
+      ...spec.services.map((s) => edsCluster(spec, s.cluster)),
+      ...grpc.map((s) => grpcCluster(s, spec.lbPolicy)),
+      ...(spec.zipkin ? [zipkinCluster(spec.zipkin)] : []),
+    ],
+    [TYPE.endpoint]: [
+      ...spec.services.map((s) => loadAssignment(s.cluster, endpoints.get(s.cluster) ?? [])),
+      // The same replicas on their gRPC port.
+      ...grpc.map((s) =>
+        loadAssignment(
+          grpcClusterOf(s.cluster),
+          (endpoints.get(s.cluster) ?? []).map((e) => ({ ...e, port: s.port })),
+        ),
+      ),
+    ],
   };
 }

@@ -9,6 +9,8 @@ export interface ServiceConfig {
   serviceId: string;
   /** PORT: TCP port to listen on (default 8080; 0 picks a free port, for tests). */
   port: number;
+  /** GRPC_PORT: the gRPC (h2c) port, Whoami + Health + reflection (default 50051; 0 picks a free port, for tests). */
+  grpcPort: number;
   /** ZIPKIN_ENDPOINT: Zipkin v2 JSON collector URL (e.g. http://zipkin:9411/api/v2/spans); unset = no reporting. */
   zipkinEndpoint: string | undefined;
   /** SERVICE_NAME: the Zipkin service name and the `service` metrics label (default `service${SERVICE_ID}`). */
@@ -73,6 +75,7 @@ const EnvSchema = z.object({
     .string({ error: required("the id this instance serves, e.g. SERVICE_ID=1") })
     .regex(NAME, 'must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit'),
   PORT: integer(0, 65535).optional(),
+  GRPC_PORT: integer(0, 65535).optional(),
   ZIPKIN_ENDPOINT: z.url({ protocol: /^https?$/, error: "must be an http(s) URL such as http://zipkin:9411/api/v2/spans" }).optional(),
   SERVICE_NAME: z.string().regex(NAME, 'must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit').optional(),
   REPORTED_HOSTNAME: z
@@ -111,6 +114,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
   return {
     serviceId: e.SERVICE_ID,
     port: e.PORT ?? 8080,
+    grpcPort: e.GRPC_PORT ?? 50051,
     zipkinEndpoint: e.ZIPKIN_ENDPOINT,
     serviceName: e.SERVICE_NAME ?? `service${e.SERVICE_ID}`,
     reportedHostname: e.REPORTED_HOSTNAME,

@@ -6,6 +6,7 @@ import { ConfigError, loadConfig, type ServiceConfig } from "./config.js";
 import { detectIdentity } from "./identity.js";
 import { Lifecycle, shutdown } from "./lifecycle.js";
 import { createLogger } from "./logging.js";
+import { startGrpcService } from "./grpc.js";
 import { Tracing } from "./tracing.js";
 
 /** Whatever happens during shutdown, the process is gone this long after the signal (plus the grace period). */
@@ -59,6 +60,15 @@ server.listen(config.port, () => {
   });
 });
 
+const grpcService = startGrpcService({ config, identity, logger, tracing });
+grpcService.then(
+  (g) => logger.info("grpc listening", { port: g.port }),
+  (err: unknown) => {
+    logger.error("grpc server error", { error: err, port: config.grpcPort });
+    process.exit(1);
+  },
+);
+
 let stopping = false;
 function onSignal(signal: NodeJS.Signals): void {
   if (stopping) {
@@ -71,12 +81,15 @@ function onSignal(signal: NodeJS.Signals): void {
     logger.error("shutdown hard deadline reached; exiting", { deadline_ms: deadlineMs });
     process.exit(1);
   }, deadlineMs).unref();
+  // gRPC health turns NOT_SERVING with /healthz; the gRPC port closes when the HTTP one has drained.
+  void grpcService.then((g) => g.drain());
   // shutdown() closes the listening socket before its first await, so by the time this line is
   // logged no new connection is accepted.
   const stopped = shutdown({ server, lifecycle, tracing, logger, graceMs: config.shutdownGraceMs });
   logger.info("shutting down", { signal, grace_ms: config.shutdownGraceMs });
   stopped
-    .then((result) => {
+    .then(async (result) => {
+      await (await grpcService).close();
       logger.info("stopped", { signal, clean: result.clean, shutdown_ms: result.durationMs });
       process.exit(result.clean ? 0 : 1);
     })

@@ -29,7 +29,7 @@ describe("the stack model", () => {
     ]);
     expect(model.envoy.baseImage).toBe("envoyproxy/envoy:v1.40.0");
     // The HTTP listener, the admin, and the L4 (tcp_proxy) listeners of service1 and service2.
-    expect(model.envoy.ports).toEqual([8080, 9901, 8081, 8082]);
+    expect(model.envoy.ports).toEqual([8080, 9901, 8081, 8082, 50051, 50052]);
     expect(model.envoy.config).toContain("type: STRICT_DNS");
     expect(model.zipkin.environment.MEM_MAX_SPANS).toBe("40000");
   });

@@ -17,6 +17,7 @@ test("defaults: PORT 8080, SERVICE_NAME service<ID>, no Zipkin, info logs, no de
   assert.deepEqual(loadConfig({ SERVICE_ID: "1" }), {
     serviceId: "1",
     port: 8080,
+    grpcPort: 50051,
     zipkinEndpoint: undefined,
     serviceName: "service1",
     reportedHostname: undefined,
@@ -31,6 +32,7 @@ test("every variable is read", () => {
   const config = loadConfig({
     SERVICE_ID: "2",
     PORT: "9090",
+    GRPC_PORT: "9091",
     ZIPKIN_ENDPOINT: "http://zipkin:9411/api/v2/spans",
     SERVICE_NAME: "backend-two",
     REPORTED_HOSTNAME: "liar",
@@ -42,6 +44,7 @@ test("every variable is read", () => {
   assert.deepEqual(config, {
     serviceId: "2",
     port: 9090,
+    grpcPort: 9091,
     zipkinEndpoint: "http://zipkin:9411/api/v2/spans",
     serviceName: "backend-two",
     reportedHostname: "liar",

@@ -35,7 +35,7 @@ function launch(t: { onTestFinished(fn: () => unknown): void }, env: Record<stri
   }
   const proc = spawn(process.execPath, ["--import", "tsx", MAIN], {
     cwd: ROOT,
-    env: { ...cleanEnv, PORT: "0", ...env },
+    env: { ...cleanEnv, PORT: "0", GRPC_PORT: "0", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const lines: LogLine[] = [];

@@ -60,6 +60,9 @@ describe("swarm stack file", () => {
       // Envoy's L4 (tcp_proxy) listeners, one per service, on ports the engine picks.
       { target: 8081, protocol: "tcp", mode: "host" },
       { target: 8082, protocol: "tcp", mode: "host" },
+      // The L4 listeners to the gRPC clusters (docs/grpc.md).
+      { target: 50051, protocol: "tcp", mode: "host" },
+      { target: 50052, protocol: "tcp", mode: "host" },
     ]);
     expect(envoy?.deploy.placement).toEqual({ constraints: ["node.role == manager"] });
     expect(envoy?.configs).toEqual([{ source: "envoy_config_abcdef012345", target: "/etc/envoy/envoy.yaml", mode: 0o444 }]);

@@ -82,8 +82,18 @@ describe("envoy-pipeline control-plane options", () => {
       {},
     );
     expect(o.weights).toEqual({ service1: 3, "demo-service2-1": 2 });
-    expect(frontProxySpec(o).services[0]).toEqual({ cluster: "service1", path: "/service/1", tcpPort: 9001 });
-    expect(frontProxySpec(o).services[1]).toEqual({ cluster: "service2", path: "/service/2", tcpPort: 8082 });
+    expect(frontProxySpec(o).services[0]).toEqual({
+      cluster: "service1",
+      path: "/service/1",
+      tcpPort: 9001,
+      grpc: { port: 50051, tcpPort: 50051 },
+    });
+    expect(frontProxySpec(o).services[1]).toEqual({
+      cluster: "service2",
+      path: "/service/2",
+      tcpPort: 8082,
+      grpc: { port: 50051, tcpPort: 50052 },
+    });
     expect(frontProxySpec(o).zipkin).toBeUndefined();
     expect(parseControlPlaneOptions({}, { COMPOSE_PROJECT_NAME: "demo", XDS_WEIGHTS: "service2=4" }).weights).toEqual({ service2: 4 });
   });

@@ -8,3 +8,4 @@ export { describeReplica } from "./format.ts";
 export { membershipCheck } from "./membership.ts";
 export { perRequestCheck, perRequestSampleSize } from "./per-request.ts";
 export { reachabilityCheck } from "./reachability.ts";
+export { pinnedReplica, rpcCheck, type RpcInput } from "./rpc.ts";

@@ -1,0 +1,86 @@
+// rpc: gRPC balanced per call. Over ONE client channel (one HTTP/2 connection) with many concurrent
+// streams, the calls must reach every replica within the policy's bound. The verdict is the
+// HTTP checks' own, read from the gRPC load's tally and Envoy's gRPC cluster: reachability (by
+// grpc-status), membership, balance (one connection opened) and agreement with Envoy's per-host
+// rq_total. A channel whose calls all reached one replica of several is named as pinned: something
+// in the path balances per connection.
+import type { Namer } from "../../stack/directory.ts";
+import type { ClusterDelta } from "../envoy-view.ts";
+import type { Tally } from "../load.ts";
+import type { CheckResult, DesiredState, ReplicaInfo } from "../schema.ts";
+import { agreementCheck } from "./agreement.ts";
+import { balanceCheck } from "./balance.ts";
+import type { WeightExpectation } from "./expected-shares.ts";
+import { describeReplica, plural } from "./format.ts";
+import { membershipCheck } from "./membership.ts";
+import { reachabilityCheck } from "./reachability.ts";
+
+export interface RpcInput {
+  service: string;
+  serviceId: string;
+  tally: Tally;
+  /** The replicas, as Envoy's gRPC cluster lists them (same addresses, gRPC port). */
+  replicas: readonly ReplicaInfo[];
+  policy: string;
+  expect: WeightExpectation;
+  /** Envoy's gRPC cluster over the load. */
+  envoy: ClusterDelta;
+  envoyWorkers: number;
+  alpha: number;
+  power: number;
+  /** Calls in flight over the one channel. */
+  streams: number;
+  desired?: DesiredState;
+  namer?: Namer;
+}
+
+/** The one replica every answered call of the channel went to, when there are several to go to. */
+export function pinnedReplica(tally: Tally, replicas: readonly ReplicaInfo[]): string | undefined {
+  const answered = [...tally.replicas.values()].filter((r) => r.count > 0);
+  return replicas.length > 1 && answered.length === 1 && (answered[0]?.count ?? 0) >= replicas.length ? answered[0]?.hostname : undefined;
+}
+
+export function rpcCheck(i: RpcInput): CheckResult {
+  const parts = [
+    reachabilityCheck(i.tally, i.serviceId, i.replicas, i.envoy, i.namer),
+    membershipCheck(i.tally, i.replicas, i.service, i.envoy, {
+      ...(i.desired ? { desired: i.desired } : {}),
+      ...(i.namer ? { namer: i.namer } : {}),
+    }),
+    balanceCheck({
+      tally: i.tally,
+      replicas: i.replicas,
+      policy: i.policy,
+      expect: i.expect,
+      envoy: i.envoy,
+      envoyWorkers: i.envoyWorkers,
+      connectionsOpened: 1,
+      alpha: i.alpha,
+      power: i.power,
+    }).check,
+    agreementCheck(i.tally, i.replicas, i.envoy, i.namer),
+  ];
+  const head = `${plural(i.tally.sent, "call")} over 1 channel (${i.streams} streams)`;
+  const pinned = pinnedReplica(i.tally, i.replicas);
+  const failed = parts.filter((p) => !p.passed);
+  const problems = failed.map((p) => `${p.name}: ${p.reason}`);
+  if (pinned !== undefined) {
+    const r = i.replicas.find((x) => x.hostname === pinned);
+    const name = r ? describeReplica(r) : (i.namer?.describeHostname(pinned) ?? pinned);
+    problems.unshift(
+      `all ${i.tally.ok} answered calls of the one channel went to ${name} of ${i.replicas.length} replicas: pinned to one connection's replica (connection-level balancing in the path)`,
+    );
+  }
+  const culprits = [...new Set([...(pinned !== undefined ? [pinned] : []), ...failed.flatMap((p) => p.culprits)])];
+  const seen = [...i.tally.replicas.values()].map((r) => `${r.hostname} ${r.count}`).join(", ");
+  return {
+    name: "rpc",
+    passed: problems.length === 0,
+    reason:
+      problems.length === 0
+        ? `${head} reached ${i.tally.replicas.size} of ${i.replicas.length} replicas (${seen}); ${parts[2]?.reason ?? ""}`
+        : `${head}: ${problems.join(" | ")}`,
+    culprits,
+    details: failed.flatMap((p) => p.details),
+  };
+}
