@@ -10,7 +10,7 @@
 // which decides), with its output in a per-run log file. Exit code 0 of the pipeline is success.
 import { closeSync, existsSync, openSync, writeSync } from "node:fs";
 import { readFile, rm } from "node:fs/promises";
-import { join } from "node:path";
+import { delimiter, dirname, join } from "node:path";
 import { z } from "zod";
 import { errorMessage, formatIssues } from "../../lib/errors.ts";
 import { type Logger, silentLogger } from "../../lib/log.ts";
@@ -110,6 +110,8 @@ export class LocalTrigger implements Trigger {
   environment(request: RunRequest): NodeJS.ProcessEnv {
     const env: NodeJS.ProcessEnv = withoutRepositoryEnv(this.#options.env ?? process.env);
     for (const name of WITHHELD_ENV) delete env[name];
+    // The worktree's bootstrap and npm scripts find the Node.js this receiver runs on first.
+    env.PATH = [dirname(process.execPath), env.PATH].filter(Boolean).join(delimiter);
     env.ENVOY_PIPELINE_COMMIT = request.commit;
     env.ENVOY_PIPELINE_BRANCH = request.branch;
     env.ENVOY_PIPELINE_REPOSITORY = request.repository;
