@@ -1,8 +1,6 @@
 // `envoy-pipeline <stage>`: the same stages the Jenkinsfile runs, from a terminal or CI.
 // Importing this module has no effect (tests import buildProgram): it parses process.argv only
 // when started as the CLI (see startedAsCli at the end).
-// First: Testcontainers reads its reaper image name when it loads (harness/reaper/testcontainers-env.ts).
-import "./reaper/testcontainers-env.ts";
 import { readFileSync, realpathSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
