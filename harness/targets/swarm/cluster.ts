@@ -37,8 +37,6 @@ export interface Cluster {
   nodes: ClusterNode[];
 }
 
-export { clusterNameSchema, DEFAULT_CLUSTER } from "./cluster-name.ts";
-
 /** Linux capability names by number (capability.h), for the bounding set in /proc/self/status. */
 const CAPABILITIES = [
   "CHOWN",
