@@ -1,34 +1,21 @@
 // `envoy-pipeline <stage>`: the same stages the Jenkinsfile runs, from a terminal or CI.
 // Importing this module has no effect (tests import buildProgram): it parses process.argv only
 // when started as the CLI (see startedAsCli at the end).
-// First: Testcontainers reads its reaper image name when it loads (harness/reaper/testcontainers-env.ts).
-import "./reaper/testcontainers-env.ts";
 import { readFileSync, realpathSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { z } from "zod";
 import { ConfigError, loadConfig, parseAssignments, parseScale, type ConfigLayer, type PipelineConfig } from "./config.ts";
-import { docker as dockerClient, requireDockerEngine } from "./docker/engine.ts";
 import { collect } from "./lib/cli-options.ts";
 import { repoRoot } from "./lib/paths.ts";
 import { log } from "./lib/log.ts";
 import { stageDefaultProject } from "./stack/project.ts";
-import { formatStacks, ownedStacks, parseAge, requireStack, staleReason } from "./stack/stacks.ts";
-import { build } from "./stages/build.ts";
-import { stageContext } from "./stages/context.ts";
-import { deploy } from "./stages/deploy.ts";
-import { runPipeline } from "./stages/pipeline.ts";
-import { prepare } from "./stages/prepare.ts";
-import { scaleMeasured } from "./stages/scale.ts";
-import { teardown } from "./stack/teardown.ts";
-import { selectTarget } from "./targets/select.ts";
-import { runVerifyStage } from "./stages/verify.ts";
 import { registerInitCommand } from "./stackfile/cli.ts";
 import { registerRenderCommands } from "./targets/k8s/cli.ts";
 import { registerClusterCommands } from "./targets/swarm/cli.ts";
 import { VerifyInputError } from "./verify/schema.ts";
-import { registerWebhookCommands } from "./webhook/index.ts";
+import { registerWebhookCommands } from "./webhook/cli.ts";
 import { registerControlPlaneCommand } from "./xds/cli.ts";
 
 const integer =
@@ -180,6 +167,11 @@ function action<A extends unknown[]>(fn: (...args: A) => Promise<number | void>)
 
 /** `teardown --stale [--older-than <age>]`: for a cron line or a periodic Jenkins job. */
 async function teardownStale(o: StageOptions): Promise<number> {
+  const [{ docker: dockerClient, requireDockerEngine }, { ownedStacks, parseAge, staleReason }, { teardown }] = await Promise.all([
+    import("./docker/engine.ts"),
+    import("./stack/stacks.ts"),
+    import("./stack/teardown.ts"),
+  ]);
   const olderThan = o.olderThan === undefined ? null : parseAge(o.olderThan);
   if (olderThan !== null && Number.isNaN(olderThan))
     throw new ConfigError(`--older-than: '${o.olderThan}' is not an age like 2h, 30m, 90s, 1d`);
@@ -200,6 +192,10 @@ async function teardownStale(o: StageOptions): Promise<number> {
 
 /** `teardown`: the stack on its target, and what was built for it on this host. */
 async function teardownCommand(config: PipelineConfig): Promise<number> {
+  const [{ docker: dockerClient, requireDockerEngine }, { selectTarget }] = await Promise.all([
+    import("./docker/engine.ts"),
+    import("./targets/select.ts"),
+  ]);
   await requireDockerEngine();
   const target = await selectTarget(config, dockerClient());
   if (!(await target.locator.exists())) {
@@ -234,13 +230,16 @@ export function buildProgram(): Command {
       action(async (o: StageOptions) => {
         configFrom(o);
         if (o.provision === true) process.env.ENVOY_PIPELINE_PROVISION = "1";
+        const { prepare } = await import("./stages/prepare.ts");
         await prepare({ forceLocal: o.forceLocal === true });
       }),
     );
 
   stageCommand(program, "build", "build the stack's images (docker compose build)").action(
     action(async (o: StageOptions) => {
-      const r = await build(await stageContext(configFrom(o)));
+      const config = configFrom(o);
+      const [{ build }, { stageContext }] = await Promise.all([import("./stages/build.ts"), import("./stages/context.ts")]);
+      const r = await build(await stageContext(config));
       log.info(`built in ${r.seconds.toFixed(1)}s`);
     }),
   );
@@ -248,6 +247,7 @@ export function buildProgram(): Command {
   portOptions(stageCommand(program, "deploy", "start the stack and wait until Envoy routes to every replica")).action(
     action(async (o: StageOptions) => {
       const config = configFrom(o);
+      const [{ deploy }, { stageContext }] = await Promise.all([import("./stages/deploy.ts"), import("./stages/context.ts")]);
       const r = await deploy(await stageContext(config));
       log.info(
         `deployed ${config.projectName} in ${r.seconds.toFixed(1)}s: listener ${r.endpoints.listenerUrl}, admin ${r.endpoints.adminUrl}`,
@@ -260,6 +260,11 @@ export function buildProgram(): Command {
     .action(
       action(async (o: StageOptions) => {
         const config = configFrom(o);
+        const [{ scaleMeasured }, { stageContext }, { requireStack }] = await Promise.all([
+          import("./stages/scale.ts"),
+          import("./stages/context.ts"),
+          import("./stack/stacks.ts"),
+        ]);
         const ctx = await stageContext(config);
         await requireStack(ctx.locator.exists, config.projectName, "scale", ctx.locator.where);
         const r = await scaleMeasured(ctx);
@@ -278,7 +283,13 @@ export function buildProgram(): Command {
     .option("--json", "print the JSON report on stdout")
     .action(
       action(async (o: StageOptions) => {
-        const ctx = await stageContext(configFrom(o));
+        const config = configFrom(o);
+        const [{ runVerifyStage }, { stageContext }, { requireStack }] = await Promise.all([
+          import("./stages/verify.ts"),
+          import("./stages/context.ts"),
+          import("./stack/stacks.ts"),
+        ]);
+        const ctx = await stageContext(config);
         await requireStack(ctx.locator.exists, ctx.config.projectName, "verify", ctx.locator.where);
         const scaleGiven = o.scale !== undefined || process.env.ENVOY_PIPELINE_SCALE !== undefined;
         return runVerifyStage(ctx, { json: o.json === true, scaleGiven });
@@ -305,6 +316,10 @@ export function buildProgram(): Command {
     .option("--json", "print them as JSON")
     .action(
       action(async (o: { json?: boolean }) => {
+        const [{ docker: dockerClient, requireDockerEngine }, { formatStacks, ownedStacks }] = await Promise.all([
+          import("./docker/engine.ts"),
+          import("./stack/stacks.ts"),
+        ]);
         await requireDockerEngine();
         const stacks = await ownedStacks(dockerClient());
         process.stdout.write(o.json === true ? `${JSON.stringify(stacks, null, 2)}\n` : formatStacks(stacks));
@@ -315,7 +330,13 @@ export function buildProgram(): Command {
     .addOption(scaleOption())
     .option("--keep", "leave the stack running afterwards")
     .option("--remove-images", "teardown also removes the images built for this run")
-    .action(action(async (o: StageOptions) => runPipeline(configFrom(o, true))));
+    .action(
+      action(async (o: StageOptions) => {
+        const config = configFrom(o, true);
+        const { runPipeline } = await import("./stages/pipeline.ts");
+        return runPipeline(config);
+      }),
+    );
 
   registerWebhookCommands(program);
   registerControlPlaneCommand(program);
@@ -340,7 +361,7 @@ function startedAsCli(): boolean {
     return false;
   }
   const here = fileURLToPath(import.meta.url);
-  return started === here || started === resolve(dirname(here), "..", "bin", "envoy-pipeline.js");
+  return started === here || started === join(repoRoot, "bin", "envoy-pipeline.js");
 }
 
 if (startedAsCli()) await buildProgram().parseAsync(process.argv);

@@ -3,6 +3,10 @@
 # integration tests included, against a real Docker engine, Envoy, Prometheus and Zipkin.
 set -eu
 cd "$(dirname "$0")/.."
+# The Node.js that runs the harness (host's if new enough, else the pinned one) first on PATH.
+. scripts/node-env.sh
+envoy_pipeline_node_env "$PWD"
+echo "== Node.js $(node --version) ($(command -v node))"
 
 # Docker engine, compose v2 and the base images: a no-op in seconds when already there.
 node --import tsx harness/cli.ts prepare

@@ -78,7 +78,7 @@ export const PINS = {
 
 /**
  * The Testcontainers reaper. Not a base image of the stack: Testcontainers starts it (see
- * harness/reaper/testcontainers-env.ts). The official tag is the one testcontainers-node 11.9
+ * useReaper in harness/reaper/session.ts). The official tag is the one testcontainers-node 12
  * asks for; the local equivalent (images/ryuk, harness/reaper/ryuk.ts) speaks the same protocol.
  */
 export const RYUK = {
@@ -86,9 +86,9 @@ export const RYUK = {
   /** The Ryuk release whose protocol and RYUK_* variables the local reaper follows. */
   version: "0.14.0",
   /**
-   * What Testcontainers is told to run (RYUK_CONTAINER_IMAGE). Testcontainers reads the name once,
-   * when it is loaded, before the prepare stage of the same process has chosen between the
-   * official image and the local build; so the name is fixed and prepare points it at its choice.
+   * What Testcontainers is told to run (RYUK_CONTAINER_IMAGE): a fixed name that prepare points at
+   * its choice (the official image or the local build), so that stages run in later processes
+   * find the same reaper.
    */
   alias: "envoy-pipeline/ryuk:current",
   /** The reaper's one source file, relative to the repository root. */

@@ -1,7 +1,7 @@
 // The reaper: our equivalent of testcontainers/ryuk (moby-ryuk 0.14), for hosts where that image
 // cannot be pulled. It runs in a container (images/ryuk: the Node.js base image plus this one file,
 // run by Node's built-in type stripping, so it imports nothing but node:*) and is started by
-// Testcontainers itself: RYUK_CONTAINER_IMAGE names it (harness/reaper/testcontainers-env.ts).
+// Testcontainers itself: RYUK_CONTAINER_IMAGE names it (useReaper, harness/reaper/session.ts).
 //
 // Design (the protocol and timing are moby-ryuk's, so any Testcontainers client can use it):
 //   - TCP on RYUK_PORT (8080). A client sends filter lines, `\n`-terminated (`\r\n` accepted), each

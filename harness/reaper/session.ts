@@ -10,7 +10,7 @@
 // A user's TESTCONTAINERS_RYUK_DISABLED=true (set before start) is honoured: no reaper at all.
 // The swarm target has no Testcontainers: it starts the same reaper image on the swarm's manager
 // under the same rule (harness/targets/swarm/reaper.ts).
-import "./testcontainers-env.ts";
+import { RYUK } from "../images/versions.ts";
 
 const userDisabled = process.env.TESTCONTAINERS_RYUK_DISABLED === "true";
 
@@ -22,6 +22,9 @@ export const reaperWanted = (lifetime: StackLifetime): boolean => !userDisabled 
 
 export function useReaper(lifetime: StackLifetime): void {
   process.env.TESTCONTAINERS_RYUK_DISABLED = reaperWanted(lifetime) ? "false" : "true";
+  // The reaper image prepare chose (RYUK.alias); testcontainers-node >= 12 reads it when it starts
+  // the reaper. A user's RYUK_CONTAINER_IMAGE, or Testcontainers for Java's name for it, wins.
+  process.env.RYUK_CONTAINER_IMAGE ??= process.env.TESTCONTAINERS_RYUK_CONTAINER_IMAGE ?? RYUK.alias;
   // One reaper per harness process. testcontainers-node otherwise reuses any running reaper of
   // the host (found by the image's org.testcontainers.ryuk label), and a reaper prunes only once
   // its last client is gone: with another pipeline running on the same host (parallel CI

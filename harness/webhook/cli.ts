@@ -1,6 +1,6 @@
 // `envoy-pipeline webhook` and `envoy-pipeline runs`, registered on the main commander program.
 import { type Command, Option } from "commander";
-import { startWebhook, type WebhookApp } from "./app.ts";
+import type { WebhookApp } from "./app.ts";
 import {
   DEFAULT_HTTP_LIMITS,
   DEFAULT_MAX_BODY_BYTES,
@@ -15,12 +15,7 @@ import { errorMessage } from "../lib/errors.ts";
 import { log as harnessLog, type Logger } from "../lib/log.ts";
 import { repoRoot } from "../lib/paths.ts";
 import { ListenError, StateError, WebhookConfigError } from "./errors.ts";
-import { checkGitSource, localRepository } from "./git.ts";
 import { DEFAULT_STATE_DIR } from "./paths.ts";
-import { formatRunsTable, runsJsonSchema } from "./runs.ts";
-import { readDeliveries } from "./store.ts";
-import { JenkinsTrigger } from "./triggers/jenkins.ts";
-import { LocalTrigger } from "./triggers/local.ts";
 import type { Trigger } from "./triggers/types.ts";
 
 /** What the commands touch outside themselves; tests replace parts of it. */
@@ -172,6 +167,13 @@ export function registerWebhookCommands(program: Command, overrides: Partial<Web
         }
         const jenkins = flags.trigger === "jenkins" ? jenkinsFromEnv(deps.env, flags.jenkinsJob, flags.allowInsecureJenkins) : undefined;
         const localCommand = localCommandFromEnv(deps.env);
+        // Loaded when the command runs, not when the CLI starts (`--version` loads none of them).
+        const [{ checkGitSource, localRepository }, { startWebhook }, { JenkinsTrigger }, { LocalTrigger }] = await Promise.all([
+          import("./git.ts"),
+          import("./app.ts"),
+          import("./triggers/jenkins.ts"),
+          import("./triggers/local.ts"),
+        ]);
         const git = jenkins ? undefined : await checkGitSource(flags.gitRepository ?? repoRoot, flags.gitRemote, deps.env);
         const repositories = git ? [await localRepository(flags.repositories, git, deps.env)] : flags.repositories;
         const app = await startWebhook({
@@ -230,6 +232,7 @@ export function registerWebhookCommands(program: Command, overrides: Partial<Web
           if (!Number.isInteger(limit) || limit < 1)
             throw new WebhookConfigError(`--limit: '${opts.limit}' is not a positive whole number`);
         }
+        const [{ readDeliveries }, { formatRunsTable, runsJsonSchema }] = await Promise.all([import("./store.ts"), import("./runs.ts")]);
         const { file, deliveries } = await readDeliveries(opts.stateDir);
         const shown = limit !== undefined ? deliveries.slice(-limit) : deliveries;
         if (opts.json) {

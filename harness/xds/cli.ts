@@ -6,12 +6,9 @@ import { once } from "node:events";
 import { z } from "zod";
 import { ConfigError, parseAssignments, projectNameSchema } from "../config.ts";
 import { formatIssues } from "../lib/errors.ts";
-import { docker } from "../docker/engine.ts";
 import { log } from "../lib/log.ts";
 import { GRPC_SERVICE_PORT, routeFor } from "../stack/routes.ts";
-import { adminServer, CONTROL_PLANE_ADMIN_PORT } from "./admin-http.ts";
-import { ControlPlane } from "./control-plane.ts";
-import { DockerEndpoints } from "./docker-source.ts";
+import { CONTROL_PLANE_ADMIN_PORT } from "./admin-http.ts";
 import type { FrontProxySpec } from "./resources.ts";
 
 /** Ports inside the stack (docker-compose.xds.yml and envoy/envoy-xds.yaml use the same). */
@@ -125,6 +122,12 @@ export function registerControlPlaneCommand(program: Command): void {
 }
 
 async function runControlPlane(o: ControlPlaneCliOptions): Promise<void> {
+  const [{ docker }, { adminServer }, { ControlPlane }, { DockerEndpoints }] = await Promise.all([
+    import("../docker/engine.ts"),
+    import("./admin-http.ts"),
+    import("./control-plane.ts"),
+    import("./docker-source.ts"),
+  ]);
   const source = new DockerEndpoints(docker(), {
     project: o.project,
     services: o.services,

@@ -344,6 +344,7 @@ describe("LocalTrigger", () => {
         "harness/cli.ts": cli,
         "package-lock.json": readFileSync(join(repoRoot, "package-lock.json")),
         "scripts/bootstrap.sh": readFileSync(join(repoRoot, "scripts", "bootstrap.sh")),
+        "scripts/node-env.sh": readFileSync(join(repoRoot, "scripts", "node-env.sh")),
         "marker.txt": "marker with a cli\n",
       },
       "a checkout shaped like this repository",

@@ -2,8 +2,7 @@
 import { type Command, InvalidArgumentError } from "commander";
 import { loadConfig, parseScale, projectNameSchema } from "../../config.ts";
 import { log } from "../../lib/log.ts";
-import { renderK8s } from "./render.ts";
-import { KUBERNETES_VERSION, validateManifests } from "./validate.ts";
+import { KUBERNETES_VERSION } from "./validate.ts";
 
 interface RenderOptions {
   out: string;
@@ -57,6 +56,7 @@ export function registerRenderCommands(program: Command, action: Action): void {
             projectName: projectNameSchema.parse("envoy-pipeline"),
           },
         });
+        const [{ renderK8s }, { validateManifests }] = await Promise.all([import("./render.ts"), import("./validate.ts")]);
         const files = await renderK8s(config, o.out, {
           namespace: o.namespace,
           imageTag: o.imageTag,

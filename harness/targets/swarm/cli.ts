@@ -1,8 +1,7 @@
 // `envoy-pipeline cluster up --nodes N` and `cluster down`: registered by harness/cli.ts.
 import { type Command, InvalidArgumentError } from "commander";
-import { docker, ensureDockerEngine } from "../../docker/engine.ts";
 import { log } from "../../lib/log.ts";
-import { clusterDown, clusterNameSchema, clusterUp, DEFAULT_CLUSTER } from "./cluster.ts";
+import { clusterNameSchema, DEFAULT_CLUSTER } from "./cluster-name.ts";
 
 const nodesArg = (value: string): number => {
   if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 9)
@@ -30,6 +29,10 @@ export function registerClusterCommands(program: Command, action: Action): void 
     .option("--wait-timeout <seconds>", "longest a single wait may take", (v: string) => Number(v), 180)
     .action(
       action(async (o: { nodes: number; name?: string; waitTimeout: number }) => {
+        const [{ docker, ensureDockerEngine }, { clusterUp }] = await Promise.all([
+          import("../../docker/engine.ts"),
+          import("./cluster.ts"),
+        ]);
         await ensureDockerEngine();
         const name = o.name ?? process.env.ENVOY_PIPELINE_CLUSTER ?? DEFAULT_CLUSTER;
         const r = await clusterUp(docker(), { name, nodes: o.nodes, timeoutMs: o.waitTimeout * 1000 });
@@ -45,6 +48,10 @@ export function registerClusterCommands(program: Command, action: Action): void 
     .option("--name <name>", "cluster name (also ENVOY_PIPELINE_CLUSTER)", nameArg)
     .action(
       action(async (o: { name?: string }) => {
+        const [{ docker, ensureDockerEngine }, { clusterDown }] = await Promise.all([
+          import("../../docker/engine.ts"),
+          import("./cluster.ts"),
+        ]);
         await ensureDockerEngine();
         const name = o.name ?? process.env.ENVOY_PIPELINE_CLUSTER ?? DEFAULT_CLUSTER;
         const r = await clusterDown(docker(), name);

@@ -20,7 +20,6 @@ import { log } from "../../lib/log.ts";
 
 export const CLUSTER_LABEL = "envoy-pipeline.cluster";
 export const ROLE_LABEL = "envoy-pipeline.cluster.role";
-export const DEFAULT_CLUSTER = "envoy-pipeline-swarm";
 /** The nodes' engine API, on the cluster's private network only. */
 export const NODE_API_PORT = 2375;
 
@@ -37,8 +36,6 @@ export interface Cluster {
   manager: ClusterNode;
   nodes: ClusterNode[];
 }
-
-export const clusterNameSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,40}$/, "must be lower-case letters, digits and '-' (at most 41)");
 
 /** Linux capability names by number (capability.h), for the bounding set in /proc/self/status. */
 const CAPABILITIES = [

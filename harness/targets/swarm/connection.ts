@@ -4,7 +4,8 @@
 import type Dockerode from "dockerode";
 import { z } from "zod";
 import { ConfigError } from "../../config.ts";
-import { type Cluster, DEFAULT_CLUSTER, findCluster, NODE_API_PORT } from "./cluster.ts";
+import { type Cluster, findCluster, NODE_API_PORT } from "./cluster.ts";
+import { DEFAULT_CLUSTER } from "./cluster-name.ts";
 
 export interface SwarmConnection {
   /** The manager's engine API. */

@@ -10,7 +10,7 @@
 // which decides), with its output in a per-run log file. Exit code 0 of the pipeline is success.
 import { closeSync, existsSync, openSync, writeSync } from "node:fs";
 import { readFile, rm } from "node:fs/promises";
-import { join } from "node:path";
+import { delimiter, dirname, join } from "node:path";
 import { z } from "zod";
 import { errorMessage, formatIssues } from "../../lib/errors.ts";
 import { type Logger, silentLogger } from "../../lib/log.ts";
@@ -99,6 +99,8 @@ export class LocalTrigger implements Trigger {
   /** The environment of a run: the allow-listed part of the receiver's (child-env.ts), plus the commit to build. */
   environment(request: RunRequest): NodeJS.ProcessEnv {
     const env: NodeJS.ProcessEnv = pipelineEnv(this.#options.env ?? process.env);
+    // The worktree's bootstrap and npm scripts find the Node.js this receiver runs on first.
+    env.PATH = [dirname(process.execPath), env.PATH].filter(Boolean).join(delimiter);
     env.ENVOY_PIPELINE_COMMIT = request.commit;
     env.ENVOY_PIPELINE_BRANCH = request.branch;
     env.ENVOY_PIPELINE_REPOSITORY = request.repository;

@@ -215,7 +215,7 @@ class EnvoyPipelineControllerTests extends BaseTest {
 
     assertEquals(1, preflightCalls().size())
     String preflight = preflightCalls()[0].script
-    assertTrue(preflight.startsWith("ENVOY_PIPELINE_PREFLIGHT_CLI='npx --yes --package='\"'\"'git+https://git.example.com/ci/envoy-pipeline.git#v1.4.0'\"'\"' envoy-pipeline'\nENVOY_PIPELINE_NODE_MIN='20.18.1'\n"))
+    assertTrue(preflight.startsWith("ENVOY_PIPELINE_PREFLIGHT_CLI='npx --yes --package='\"'\"'git+https://git.example.com/ci/envoy-pipeline.git#v1.4.0'\"'\"' envoy-pipeline'\nENVOY_PIPELINE_NODE_MIN='22.22.0'\n"))
     assertTrue(preflight.contains('envoy-pipeline preflight: ok'))
     assertTrue(shCalls.indexOf(preflightCalls()[0]) < shCalls.findIndexOf { it.script.contains("'prepare'") })
   }

@@ -23,7 +23,7 @@ class PreflightScriptTests extends BaseTest {
   void fakeAgent() {
     binDir = tmp.newFolder('binDir')
     containerMarker = new File(tmp.root, 'dockerenv')
-    fakeTool('node', 'echo v20.18.1')
+    fakeTool('node', 'echo v22.22.0')
     fakeTool('npx', 'exit 0')
     fakeTool('git', 'exit 0')
     agentEnv = [PATH: binDir.path, ENVOY_PIPELINE_CONTAINER_MARKERS: containerMarker.path]
@@ -61,13 +61,13 @@ class PreflightScriptTests extends BaseTest {
   void aGoodAgentPasses() {
     List r = run()
     assertEquals(r.toString(), 0, r[0])
-    assertEquals('envoy-pipeline preflight: ok (node v20.18.1)\n', r[1])
+    assertEquals('envoy-pipeline preflight: ok (node v22.22.0)\n', r[1])
     assertEquals('', r[2])
   }
 
   @Test
   void newerNodeVersionsPass() {
-    for (String version : ['v20.19.0', 'v21.0.0', 'v22.11.0', 'v20.18.10']) {
+    for (String version : ['v22.23.0', 'v23.0.0', 'v24.21.0', 'v22.22.10']) {
       fakeTool('node', 'echo ' + version)
       assertEquals(version, 0, run()[0])
     }
@@ -75,11 +75,11 @@ class PreflightScriptTests extends BaseTest {
 
   @Test
   void anOldNodeIsOneLineNamingTheVersionNeeded() {
-    for (String version : ['v20.18.0', 'v18.20.4', 'v20.9.0', 'garbage', '']) {
+    for (String version : ['v22.21.0', 'v20.20.2', 'v22.9.0', 'garbage', '']) {
       fakeTool('node', "echo '" + version + "'")
       List r = run()
       assertEquals(version, 1, r[0])
-      assertEquals(version, "envoy-pipeline preflight: node on this agent is '${version}', the CLI needs Node.js >= 20.18.1: install a newer Node.js or put it first on PATH\n".toString(), r[2])
+      assertEquals(version, "envoy-pipeline preflight: node on this agent is '${version}', the CLI needs Node.js >= 22.22.0: install a newer Node.js or put it first on PATH\n".toString(), r[2])
     }
   }
 
@@ -94,7 +94,7 @@ class PreflightScriptTests extends BaseTest {
     assertEquals(1, r[0])
     List<String> lines = (r[2] as String).readLines()
     assertEquals(3, lines.size())
-    assertTrue(lines[0], lines[0].startsWith("envoy-pipeline preflight: node is not on this agent's PATH: install Node.js >= 20.18.1"))
+    assertTrue(lines[0], lines[0].startsWith("envoy-pipeline preflight: node is not on this agent's PATH: install Node.js >= 22.22.0"))
     assertTrue(lines[1], lines[1].startsWith("envoy-pipeline preflight: npx is not on this agent's PATH"))
     assertTrue(lines[2], lines[2].startsWith("envoy-pipeline preflight: git is not on this agent's PATH"))
   }
@@ -106,7 +106,7 @@ class PreflightScriptTests extends BaseTest {
     List r = run()
 
     assertEquals(1, r[0])
-    assertEquals("envoy-pipeline preflight: node on this agent is '', the CLI needs Node.js >= 20.18.1: install a newer Node.js or put it first on PATH\n", r[2])
+    assertEquals("envoy-pipeline preflight: node on this agent is '', the CLI needs Node.js >= 22.22.0: install a newer Node.js or put it first on PATH\n", r[2])
   }
 
   @Test

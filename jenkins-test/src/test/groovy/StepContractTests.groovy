@@ -58,7 +58,7 @@ class StepContractTests extends BaseTest {
   void theSharedDefaultsAreTheDocumentedOnes() {
     Map defaults = loadScript('vars/envoyPipelineSupport.groovy').defaults()
 
-    assertEquals([agentLabel: 'docker', keepBuilds: 30, nodeVersion: '20.18.1', replicas: [service1: 3, service2: 3],
+    assertEquals([agentLabel: 'docker', keepBuilds: 30, nodeVersion: '22.22.0', replicas: [service1: 3, service2: 3],
                   reportDir : 'reports', teardownTimeoutMinutes: 10, timeoutMinutes: 30], defaults)
     assertEquals(LinkedHashMap, defaults.getClass())
     assertEquals(LinkedHashMap, defaults.replicas.getClass())
