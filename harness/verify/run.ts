@@ -1,6 +1,7 @@
 // runVerify: for each service, load it through Envoy's listener, compare what answered with the
 // replicas Docker runs and with Envoy's own counters, and return a VerifyReport. The replica list is
 // an input, so the same code verifies the compose stack and the local-process fixtures.
+import { attempt, type Attempt } from "../lib/attempt.ts";
 import { formatIssues } from "../lib/errors.ts";
 import { EnvoyAdmin } from "../envoy/admin.ts";
 import { log as harnessLog } from "../lib/log.ts";
@@ -128,17 +129,6 @@ function latencyOf(values: ArrayLike<number>): ReplicaReport["latencyMs"] {
   return { p50: nullable(s.p50), p90: nullable(s.p90), p99: nullable(s.p99), max: nullable(s.max), mean: nullable(s.mean) };
 }
 
-/** A value, or why it could not be had: Envoy's admin failing must not stop the other checks. */
-type Attempt<T> = { ok: true; value: T } | { ok: false; error: string };
-
-async function attempt<T>(what: string, work: () => Promise<T>): Promise<Attempt<T>> {
-  try {
-    return { ok: true, value: await work() };
-  } catch (err) {
-    return { ok: false, error: `${what}: ${(err as Error).message.split("\n")[0]}` };
-  }
-}
-
 interface RunSettings {
   listenerUrl: string;
   admin: EnvoyAdmin;
@@ -167,7 +157,7 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
   const connections = options.connections ?? concurrency;
   const admin = new EnvoyAdmin(options.adminUrl);
   const started = new Date();
-  const info = await attempt("Envoy's admin /server_info", () => admin.serverInfo());
+  const info = await attempt(() => admin.serverInfo(), "Envoy's admin /server_info");
   const settings: RunSettings = {
     listenerUrl: options.listenerUrl,
     admin,
@@ -214,8 +204,8 @@ async function verifyService(spec: VerifyServiceSpec, run: RunSettings): Promise
   if (serviceId === undefined) throw new VerifyInputError(`${spec.service}: no serviceId given and none in path ${spec.path}`);
   const expect = spec.expect ?? "envoy";
 
-  const policy = await attempt(`Envoy's admin /config_dump for cluster ${spec.cluster}`, () => admin.lbPolicy(spec.cluster));
-  const before = await attempt(`Envoy's admin /clusters for ${spec.cluster}`, () => snapshotCluster(admin, spec.cluster));
+  const policy = await attempt(() => admin.lbPolicy(spec.cluster), `Envoy's admin /config_dump for cluster ${spec.cluster}`);
+  const before = await attempt(() => snapshotCluster(admin, spec.cluster), `Envoy's admin /clusters for ${spec.cluster}`);
   const policyName = policy.ok ? policy.value.policy : "UNKNOWN";
   const plan = expectedShares(replicas, policyName, expect, before.ok ? diffSnapshots(before.value, before.value, replicas).hosts : []);
   const planShares = plan.probs.length > 0 ? plan.probs : [1];
@@ -235,7 +225,7 @@ async function verifyService(spec: VerifyServiceSpec, run: RunSettings): Promise
   };
   const load = await runLoad({ ...loadOptions, requests: planned.n, concurrency: inFlight, connections: run.connections });
   const after = before.ok
-    ? await attempt(`Envoy's admin /clusters for ${spec.cluster}`, () => snapshotCluster(admin, spec.cluster))
+    ? await attempt(() => snapshotCluster(admin, spec.cluster), `Envoy's admin /clusters for ${spec.cluster}`)
     : before;
   const delta = before.ok && after.ok ? diffSnapshots(before.value, after.value, replicas) : undefined;
   const envoyProblem = [policy, before, after, run.workers].find((a): a is { ok: false; error: string } => !a.ok)?.error;
