@@ -30,7 +30,7 @@ import { prepare } from "../harness/stages/prepare.ts";
 import { scale } from "../harness/stages/scale.ts";
 import { teardown } from "../harness/stack/teardown.ts";
 import { verifyStack } from "../harness/verify/orchestrator.ts";
-import { percentileSorted } from "../harness/verify/stats.ts";
+import { percentileSorted } from "../harness/verify/stats/index.ts";
 
 const SCALE = { service1: 3, service2: 3 };
 
