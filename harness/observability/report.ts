@@ -1,13 +1,5 @@
-// Data for the verify report's observability panel: per service (and per replica) latency
-// quantiles, request rate, error ratio, status classes and bytes in/out from Prometheus, plus
-// Envoy's own numbers (bytes on its listener and to each cluster included) — a small JSON
-// structure the HTML report renders as a table.
-//
-// Counts are the growth of each counter between its sample at the window's start and its newest
-// one, not increase()/rate(): those extrapolate to the window's edges, by up to a scrape interval
-// on each side, which over a verify run of a few scrapes (a window of 6 s with 2 s scrapes) made
-// Prometheus "count" 2-3 times the requests the replicas answered. Requests/s, the error ratio and
-// the latency quantiles follow from the same growth, so the panel's numbers agree with each other.
+// Data for the verify report's observability panel, from Prometheus: per service and replica, and
+// Envoy's own numbers (why counts are counter growth, not increase(): docs/observability.md).
 import { z } from "zod";
 import { errorMessage } from "../lib/errors.ts";
 import type { PrometheusClient, Sample } from "./prometheus.ts";
