@@ -13,6 +13,7 @@ import { layersPhase } from "./phases/layers.ts";
 import { loadPhase } from "./phases/load.ts";
 import { metricsPhase } from "./phases/metrics.ts";
 import { loadPanel } from "./phases/panel.ts";
+import { rpcPhase } from "./phases/rpc.ts";
 import { sendTracing } from "./phases/tracing.ts";
 import { addVerdicts } from "./phases/verdicts.ts";
 import { startWatches } from "./phases/watch.ts";
@@ -52,7 +53,7 @@ type Proof = Pick<VerifyOutcome, "report" | "endpoints" | "observability">;
 /**
  * The phases in order: discover, watch (started, awaited later), load, tracing (sent early when
  * Zipkin already answers), metrics probe with bytes, then panel, tracing's verdict and layers side
- * by side. Throws only for internal errors and bad input.
+ * by side, then rpc. Throws only for internal errors and bad input.
  */
 async function proveStack(ctx: VerifyContext, desired: Record<string, number>, startedAt: Date): Promise<Proof> {
   const { config } = ctx;
@@ -77,8 +78,11 @@ async function proveStack(ctx: VerifyContext, desired: Record<string, number>, s
     tracedEarly ?? sendTracing(tracingInput).then((follow) => follow()),
     load.listener.ok ? layersPhase(load.report, load.listener.value, found.states) : [],
   ]);
+  const rpc = load.listener.ok
+    ? await rpcPhase({ config, report: load.report, endpoints: load.listener.value, states: found.states, directory: found.directory })
+    : [];
   const observability = [...metrics.metrics, ...metrics.bytes, ...tracing];
-  const report = addVerdicts(load.report, { layers, observability, panel, loadEndedAt: load.endedAt }, found.directory);
+  const report = addVerdicts(load.report, { layers, rpc, observability, panel, loadEndedAt: load.endedAt }, found.directory);
   return { report, endpoints: found.envoy.ok ? found.envoy.value : undefined, observability: observabilityUrls(found) };
 }
 

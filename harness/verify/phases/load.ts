@@ -21,7 +21,7 @@ export interface LoadOutcome {
   listener: Attempt<StackEndpoints>;
 }
 
-function specOf(state: ServiceState, weights: Readonly<Record<string, number>>): VerifyServiceSpec {
+export function specOf(state: ServiceState, weights: Readonly<Record<string, number>>): VerifyServiceSpec {
   return {
     ...routedService(state.service),
     // Identical replicas each get an equal share; only configured (xds) weights may skew it.

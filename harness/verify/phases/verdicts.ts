@@ -35,8 +35,16 @@ export interface LayersVerdict {
   layers?: ServiceReport["layers"];
 }
 
+/** One service's rpc verdict (and its gRPC row of the layers view, when the probe ran). */
+export interface RpcVerdict {
+  service: string;
+  check: CheckResult;
+  grpc?: NonNullable<ServiceReport["layers"]>["grpc"];
+}
+
 export interface Verdicts {
   layers: readonly LayersVerdict[];
+  rpc: readonly RpcVerdict[];
   observability: readonly ObservabilityCheckResult[];
   panel: ObservabilityPanel | null;
   loadEndedAt: Date;
@@ -48,6 +56,11 @@ export function addVerdicts(report: VerifyReport, v: Verdicts, directory: StackD
     const service = report.services.find((s) => s.service === l.service);
     if (service && l.layers) service.layers = l.layers;
     addCheck(report, l.service, l.check);
+  }
+  for (const r of v.rpc) {
+    const service = report.services.find((s) => s.service === r.service);
+    if (service?.layers && r.grpc) service.layers.grpc = r.grpc;
+    addCheck(report, r.service, r.check);
   }
   for (const r of v.observability) {
     if (r.service) addCheck(report, r.service, asCheck(r, directory));
