@@ -29,8 +29,8 @@ import { deploy } from "../harness/stages/deploy.ts";
 import { prepare } from "../harness/stages/prepare.ts";
 import { scale } from "../harness/stages/scale.ts";
 import { teardown } from "../harness/stack/teardown.ts";
-import { verifyStack } from "../harness/stages/verify.ts";
-import { percentileSorted } from "../harness/verify/stats.ts";
+import { verifyStack } from "../harness/verify/orchestrator.ts";
+import { percentileSorted } from "../harness/verify/stats/index.ts";
 
 const SCALE = { service1: 3, service2: 3 };
 

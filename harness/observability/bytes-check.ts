@@ -1,18 +1,5 @@
-// The bytes check: Prometheus' byte counters over the verify run agree with what the verifier
-// itself sent and received. Pure: it compares the report panel's numbers (harness/observability/
-// report.ts, the growth of each counter from the pre-load scrape to a scrape after the load) with
-// the verifier's own counts, and returns one result per service like the metrics check.
-//
-//   Envoy's front listener (envoy_http_downstream_cx_rx/tx_bytes_total, headers included) must have
-//     received exactly the bytes the verifier's sockets wrote, and sent exactly those they read,
-//     summed over every service (one listener carries them all: nothing else talks to it during
-//     the run).
-//   Each replica's http_response_size_bytes (bodies) must equal the body bytes the verifier got in
-//     the answers naming it, and its http_request_size_bytes the body bytes sent (GETs: none).
-//   Envoy's cluster (envoy_cluster_upstream_cx_rx_bytes_total) received at least those bodies: its
-//     counts add the headers, and Envoy's health checks may share the counter.
-//
-// Bandwidth is bytes over the panel's window; the verifier's own is bytes over its load's time.
+// The bytes check: Prometheus' byte counters over the verify run agree with what the verifier itself
+// sent and received, per service (docs/observability.md, "Module notes").
 import type { ObservabilityPanel } from "./report.ts";
 import type { ObservabilityCheckResult } from "./types.ts";
 

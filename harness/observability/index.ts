@@ -16,7 +16,14 @@ export { PrometheusClient, type Sample, type ScrapeTarget } from "./prometheus.t
 export * as queries from "./queries.ts";
 export { observabilityPanel, observabilityPanelSchema, type ObservabilityPanel } from "./report.ts";
 export { waitForReplicaTargets } from "./targets.ts";
-export { metricsProbeCheck, probeRequests, replicaTargetsProblem, type ProbedService } from "./metrics-probe.ts";
+export {
+  metricsProbeCheck,
+  probeRequests,
+  replicaTargetsProblem,
+  type ProbedService,
+  type ProbeTraffic,
+  type SendProbe,
+} from "./metrics-probe.ts";
 export { prometheusBudget, prometheusIntervals, tracingBudgetMs, type WaitBudget } from "./wait-budget.ts";
 export { isProbeSpan, PROBE_PATHS, traceNoise, type TraceNoise } from "./trace-noise.ts";
 export {

@@ -135,6 +135,120 @@ function targetDiagnosis(
   return mine.map(describe).join("; ");
 }
 
+/** What one service's comparison found so far: each part adds to it. */
+interface Findings {
+  problems: string[];
+  culprits: string[];
+  metrics: Record<string, number>;
+}
+
+function blame(f: Findings, culprit: string, problem: string): void {
+  f.problems.push(problem);
+  f.culprits.push(culprit);
+}
+
+/** Envoy's counters for the service's cluster; returns the summary of what agreed. */
+function compareCluster(before: MetricsSnapshot, after: MetricsSnapshot, s: SentTraffic, tol: number, f: Findings): string {
+  const cluster = s.cluster ?? s.service;
+  const culprit = `envoy cluster ${cluster}`;
+  const c0 = before.clusters[cluster] ?? { requests: 0, retries: 0 };
+  const c1 = after.clusters[cluster];
+  if (!c1) {
+    const envoyTargets = after.targets.filter((t) => t.job === "envoy");
+    const why =
+      envoyTargets.length === 0
+        ? "Envoy is not a scrape target"
+        : envoyTargets.map((t) => `target ${t.instance} ${t.health}${t.lastError ? `: ${t.lastError}` : ""}`).join("; ");
+    blame(f, culprit, `Envoy cluster ${cluster}: no envoy_cluster_upstream_rq_total series in Prometheus (${why})`);
+    return "";
+  }
+  const retries = c1.retries - c0.retries;
+  const upstream = c1.requests - c0.requests;
+  const counted = upstream - retries;
+  f.metrics.envoy_cluster_requests = upstream;
+  f.metrics.envoy_cluster_retries = retries;
+  const minusRetries = retries > 0 ? ` (${upstream} minus ${retries} retries)` : "";
+  if (upstream < 0) {
+    const went = `upstream_rq_total went down (${c0.requests} → ${c1.requests})`;
+    blame(f, culprit, `Envoy cluster ${cluster}: ${went}: Envoy restarted during the load?`);
+  } else if (Math.abs(counted - s.total) > tol) {
+    blame(
+      f,
+      culprit,
+      `Envoy cluster ${cluster}: Prometheus counts ${counted} upstream requests${minusRetries}, the harness sent ${s.total}`,
+    );
+  }
+  return `Envoy cluster ${cluster} +${counted}${retries > 0 ? ` (+${retries} retries)` : ""}`;
+}
+
+/** Each replica by its own counter; returns the replicas that agreed, as `host=count`. */
+function compareReplicas(
+  before: MetricsSnapshot,
+  after: MetricsSnapshot,
+  s: SentTraffic,
+  tol: number,
+  f: Findings,
+  mentioned: Set<string>,
+): string[] {
+  const b = before.replicas[s.service] ?? {};
+  const a = after.replicas[s.service] ?? {};
+  const names = [...new Set([...Object.keys(s.perReplica), ...Object.keys(a)])].sort();
+  let promTotal = 0;
+  const agreed: string[] = [];
+  for (const host of names) {
+    const want = s.perReplica[host] ?? 0;
+    const now = a[host];
+    const was = b[host]?.count ?? 0;
+    f.metrics[`replica:${host}:sent`] = want;
+    if (!now) {
+      if (want > 0) {
+        // targetDiagnosis marks the targets it names, so compareTargets does not name them again.
+        const why = targetDiagnosis(
+          s.replicas?.find((r) => r.hostname === host),
+          s.service,
+          after.targets,
+          mentioned,
+        );
+        blame(f, host, `replica ${host}: the harness got ${want} answers from it, Prometheus has no series for it — ${why}`);
+      }
+      continue;
+    }
+    const delta = now.count - was;
+    f.metrics[`replica:${host}:prometheus`] = delta;
+    promTotal += Math.max(0, delta);
+    if (delta < 0) {
+      blame(f, host, `replica ${host}: its counter went down (${was} → ${now.count}): the replica restarted during the load?`);
+    } else if (Math.abs(delta - want) > tol) {
+      const hint = want > delta ? "fewer than the harness got from it" : "more than the harness got from it";
+      blame(f, host, `replica ${host} (${now.instance}): Prometheus counts ${delta}, ${hint} (${want})`);
+    } else if (want > 0) {
+      agreed.push(`${host}=${delta}`);
+    }
+  }
+  f.metrics.prometheus_replica_total = promTotal;
+  return agreed;
+}
+
+/** Down targets of the service not named yet, and listed replicas that are no target at all. */
+function compareTargets(after: MetricsSnapshot, s: SentTraffic, f: Findings, mentioned: Set<string>): void {
+  for (const t of after.targets) {
+    if (t.job !== "services" || t.labels.compose_service !== s.service || t.health === "up" || mentioned.has(t.instance)) continue;
+    const host = s.replicas?.find((r) => r.ip === t.host)?.hostname;
+    blame(
+      f,
+      host ?? t.instance,
+      `scrape target ${t.instance}${host ? ` (replica ${host})` : ""} is ${t.health}: ${t.lastError || "never scraped"}`,
+    );
+  }
+  // Every running replica the caller listed must be a healthy target (scaling followed).
+  for (const r of s.replicas ?? []) {
+    if (!r.ip || f.culprits.includes(r.hostname)) continue;
+    const mine = after.targets.filter((t) => t.job === "services" && t.host === r.ip);
+    if (mine.length === 0)
+      blame(f, r.hostname, `replica ${r.hostname} (${r.ip}): not a Prometheus scrape target (DNS discovery has not found it)`);
+  }
+}
+
 /**
  * Compares the counters' increase between two snapshots with what the harness sent, per service.
  * `tolerance` (default 0) allows that many requests of difference per comparison.
@@ -147,102 +261,15 @@ export function compareMetrics(
 ): ServiceVerdict[] {
   const tol = opts.tolerance ?? 0;
   return sent.map((s) => {
-    const problems: string[] = [];
-    const culprits: string[] = [];
-    const metrics: Record<string, number> = { sent_total: s.total };
-    const cluster = s.cluster ?? s.service;
-
-    // Envoy, per cluster.
-    const c0 = before.clusters[cluster] ?? { requests: 0, retries: 0 };
-    const c1 = after.clusters[cluster];
-    let envoySummary = "";
-    if (!c1) {
-      const envoyTargets = after.targets.filter((t) => t.job === "envoy");
-      const why =
-        envoyTargets.length === 0
-          ? "Envoy is not a scrape target"
-          : envoyTargets.map((t) => `target ${t.instance} ${t.health}${t.lastError ? `: ${t.lastError}` : ""}`).join("; ");
-      problems.push(`Envoy cluster ${cluster}: no envoy_cluster_upstream_rq_total series in Prometheus (${why})`);
-      culprits.push(`envoy cluster ${cluster}`);
-    } else {
-      const retries = c1.retries - c0.retries;
-      const upstream = c1.requests - c0.requests;
-      const counted = upstream - retries;
-      metrics.envoy_cluster_requests = upstream;
-      metrics.envoy_cluster_retries = retries;
-      if (upstream < 0) {
-        problems.push(
-          `Envoy cluster ${cluster}: upstream_rq_total went down (${c0.requests} → ${c1.requests}): Envoy restarted during the load?`,
-        );
-        culprits.push(`envoy cluster ${cluster}`);
-      } else if (Math.abs(counted - s.total) > tol) {
-        problems.push(
-          `Envoy cluster ${cluster}: Prometheus counts ${counted} upstream requests${retries > 0 ? ` (${upstream} minus ${retries} retries)` : ""}, the harness sent ${s.total}`,
-        );
-        culprits.push(`envoy cluster ${cluster}`);
-      }
-      envoySummary = `Envoy cluster ${cluster} +${counted}${retries > 0 ? ` (+${retries} retries)` : ""}`;
-    }
-
-    // The replicas, each by its own counter.
-    const b = before.replicas[s.service] ?? {};
-    const a = after.replicas[s.service] ?? {};
-    const names = [...new Set([...Object.keys(s.perReplica), ...Object.keys(a)])].sort();
+    const f: Findings = { problems: [], culprits: [], metrics: { sent_total: s.total } };
     const mentioned = new Set<string>();
-    let promTotal = 0;
-    const agreed: string[] = [];
-    for (const host of names) {
-      const want = s.perReplica[host] ?? 0;
-      const now = a[host];
-      const was = b[host]?.count ?? 0;
-      const ref = s.replicas?.find((r) => r.hostname === host);
-      metrics[`replica:${host}:sent`] = want;
-      if (!now) {
-        if (want > 0) {
-          problems.push(
-            `replica ${host}: the harness got ${want} answers from it, Prometheus has no series for it — ${targetDiagnosis(ref, s.service, after.targets, mentioned)}`,
-          );
-          culprits.push(host);
-        }
-        continue;
-      }
-      const delta = now.count - was;
-      metrics[`replica:${host}:prometheus`] = delta;
-      promTotal += Math.max(0, delta);
-      if (delta < 0) {
-        problems.push(`replica ${host}: its counter went down (${was} → ${now.count}): the replica restarted during the load?`);
-        culprits.push(host);
-      } else if (Math.abs(delta - want) > tol) {
-        const hint = want > delta ? "fewer than the harness got from it" : "more than the harness got from it";
-        problems.push(`replica ${host} (${now.instance}): Prometheus counts ${delta}, ${hint} (${want})`);
-        culprits.push(host);
-      } else if (want > 0) {
-        agreed.push(`${host}=${delta}`);
-      }
-    }
-    metrics.prometheus_replica_total = promTotal;
-
-    // Replicas the harness named that Prometheus cannot see at all are covered above; targets of
-    // this service that are down but were sent nothing are worth naming too.
-    for (const t of after.targets) {
-      if (t.job !== "services" || t.labels.compose_service !== s.service || t.health === "up" || mentioned.has(t.instance)) continue;
-      const host = s.replicas?.find((r) => r.ip === t.host)?.hostname;
-      problems.push(`scrape target ${t.instance}${host ? ` (replica ${host})` : ""} is ${t.health}: ${t.lastError || "never scraped"}`);
-      culprits.push(host ?? t.instance);
-    }
-    // Every running replica the caller listed must be a healthy target (scaling followed).
-    for (const r of s.replicas ?? []) {
-      if (!r.ip || culprits.includes(r.hostname)) continue;
-      const mine = after.targets.filter((t) => t.job === "services" && t.host === r.ip);
-      if (mine.length === 0) {
-        problems.push(`replica ${r.hostname} (${r.ip}): not a Prometheus scrape target (DNS discovery has not found it)`);
-        culprits.push(r.hostname);
-      }
-    }
-
-    const passed = problems.length === 0;
-    const summary = `${envoySummary}${envoySummary && agreed.length ? "; " : ""}${agreed.length ? `replicas ${agreed.join(" ")}` : ""}`;
-    return { service: s.service, passed, problems, culprits: [...new Set(culprits)], metrics, summary };
+    const envoySummary = compareCluster(before, after, s, tol, f);
+    const agreed = compareReplicas(before, after, s, tol, f, mentioned);
+    compareTargets(after, s, f, mentioned);
+    const replicas = agreed.length ? `replicas ${agreed.join(" ")}` : "";
+    const summary = [envoySummary, replicas].filter((x) => x !== "").join("; ");
+    const { problems, culprits, metrics } = f;
+    return { service: s.service, passed: problems.length === 0, problems, culprits: [...new Set(culprits)], metrics, summary };
   });
 }
 

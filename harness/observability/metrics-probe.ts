@@ -1,9 +1,5 @@
-// The metrics check's own traffic: a counted batch of requests per service, sent after the
-// load-balancing checks, so that those checks never wait on Prometheus. The same batch, counted in
-// bytes by its sockets, is what the bytes check compares with Prometheus' byte counters. Prometheus' counters are
-// read after a scrape that follows everything before the batch, and again after a scrape that
-// follows the batch; the increase must equal what the batch got, per Envoy cluster and per replica.
-import { bytesOfLoads, runLoad } from "../verify/load.ts";
+// The metrics check around its own counted batch of requests: Prometheus' counters before and after
+// it must differ by what the batch got (docs/observability.md, "The metrics probe").
 import type { VerifierBytes } from "./bytes-check.ts";
 import { metricsCheck, type MetricsSnapshot, type SentTraffic, takeMetricsSnapshot } from "./metrics-check.ts";
 import type { PrometheusClient } from "./prometheus.ts";
@@ -44,6 +40,19 @@ export async function replicaTargetsProblem(
   }
 }
 
+/** What one service's probe batch got, counted by the sender (verify's load generator). */
+export interface ProbeTraffic {
+  /** Requests sent. */
+  sent: number;
+  /** Answers per replica hostname. */
+  perReplica: Record<string, number>;
+  /** Bytes on the probe's sockets and in its bodies, for the bytes check. */
+  bytes: Omit<VerifierBytes, "service" | "cluster">;
+}
+
+/** Sends `requests` probe requests to one service through Envoy's listener. */
+export type SendProbe = (service: ProbedService, requests: number) => Promise<ProbeTraffic>;
+
 export interface ProbeOutcome {
   /** The metrics verdict per service. */
   results: ObservabilityCheckResult[];
@@ -53,50 +62,29 @@ export interface ProbeOutcome {
   bytes: VerifierBytes[];
 }
 
-/** The metrics verdict per service, from a probe batch through Envoy's listener. */
+/** The metrics verdict per service, from a probe batch that `send` puts through Envoy's listener. */
 export async function metricsProbeCheck(
   prom: PrometheusClient,
-  listenerUrl: string,
+  send: SendProbe,
   services: readonly ProbedService[],
   budget: WaitBudget,
   say: (line: string) => void,
 ): Promise<ProbeOutcome> {
-  say(`metrics: waiting for a scrape of every target before the probe (up to ${(budget.scrapeMs / 1000).toFixed(0)} s)`);
+  const upTo = `up to ${(budget.scrapeMs / 1000).toFixed(0)} s`;
+  say(`metrics: waiting for a scrape of every target before the probe (${upTo})`);
   const before = await takeMetricsSnapshot(prom, { timeoutMs: budget.scrapeMs, services: services.map((s) => s.service) });
-  const probes = await Promise.all(
-    services.map(async (s) => ({
-      s,
-      load: await runLoad({
-        listenerUrl,
-        path: s.path,
-        requests: probeRequests(s.replicas.length),
-        concurrency: 4,
-        connections: 4,
-        expectedServiceId: s.serviceId,
-      }),
-    })),
-  );
-  const sent: SentTraffic[] = probes.map(({ s, load }) => ({
+  const probes = await Promise.all(services.map(async (s) => ({ s, traffic: await send(s, probeRequests(s.replicas.length)) })));
+  const sent: SentTraffic[] = probes.map(({ s, traffic }) => ({
     service: s.service,
     cluster: s.cluster,
-    total: load.tally.sent,
-    perReplica: Object.fromEntries(load.tally.counts()),
+    total: traffic.sent,
+    perReplica: traffic.perReplica,
     replicas: s.replicas,
   }));
-  const bytes: VerifierBytes[] = probes.map(({ s, load }) => {
-    const b = bytesOfLoads(load);
-    return {
-      service: s.service,
-      cluster: s.cluster,
-      wire: { sent: b.wireSent, received: b.wireReceived },
-      bodySent: b.bodySent,
-      bodyReceivedPerReplica: b.bodyReceivedPerReplica,
-    };
-  });
+  const bytes: VerifierBytes[] = probes.map(({ s, traffic }) => ({ service: s.service, cluster: s.cluster, ...traffic.bytes }));
   const loadEndedAt = new Date();
-  say(
-    `metrics: waiting for Prometheus to count the probe's ${sent.reduce((n, s) => n + s.total, 0)} requests (up to ${(budget.scrapeMs / 1000).toFixed(0)} s)`,
-  );
+  const requests = sent.reduce((n, s) => n + s.total, 0);
+  say(`metrics: waiting for Prometheus to count the probe's ${requests} requests (${upTo})`);
   const results = await metricsCheck(prom, { before, sent, loadEndedAt, timeoutMs: budget.scrapeMs });
   return { results, before, bytes };
 }

@@ -2,7 +2,7 @@
 // error rates and status classes per service and replica, Envoy's CPU, memory and connections,
 // bytes and bandwidth. It illustrates the run from the panel data (observability/report.ts) and
 // decides nothing.
-import { escapeHtml, fmtMs, table } from "../verify/format.ts";
+import { escapeHtml, fmtMs, table } from "../lib/format.ts";
 import type { ObservabilityPanel, PanelBytes } from "./report.ts";
 
 /** Bytes as B, KiB or MiB; "–" without data. */

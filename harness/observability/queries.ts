@@ -1,15 +1,4 @@
-// Every PromQL the harness asks Prometheus, in one place. Two sources:
-//
-//   job="services": each replica's own /metrics (prom-client in services/), labelled by the replica
-//     itself with service (SERVICE_NAME) and replica (hostname = container id), and by Prometheus
-//     with compose_service (the DNS name that found the target) and instance (ip:port).
-//   job="envoy": Envoy's admin /stats/prometheus, cluster-level (envoy_cluster_name) and listener-
-//     level (envoy_http_conn_manager_prefix="ingress_http") counters; per-host counters are not in
-//     Envoy's Prometheus output.
-//
-// Service queries count only the service route ("/service/:id"): Envoy's and Docker's health checks
-// (/healthz) and Prometheus' own scrapes (/metrics) would otherwise dominate a quiet replica.
-// Rates use a window (default 1m) that must hold at least two scrapes (scrape_interval is 2 s).
+// Every PromQL the harness asks Prometheus, in one place (sources and windows: docs/observability.md).
 
 export const SERVICE_ROUTE = "/service/:id";
 /** The HTTP connection manager's stat_prefix in envoy/envoy.yaml. */

@@ -1,13 +1,5 @@
-// Data for the verify report's observability panel: per service (and per replica) latency
-// quantiles, request rate, error ratio, status classes and bytes in/out from Prometheus, plus
-// Envoy's own numbers (bytes on its listener and to each cluster included) — a small JSON
-// structure the HTML report renders as a table.
-//
-// Counts are the growth of each counter between its sample at the window's start and its newest
-// one, not increase()/rate(): those extrapolate to the window's edges, by up to a scrape interval
-// on each side, which over a verify run of a few scrapes (a window of 6 s with 2 s scrapes) made
-// Prometheus "count" 2-3 times the requests the replicas answered. Requests/s, the error ratio and
-// the latency quantiles follow from the same growth, so the panel's numbers agree with each other.
+// Data for the verify report's observability panel, from Prometheus: per service and replica, and
+// Envoy's own numbers (why counts are counter growth, not increase(): docs/observability.md).
 import { z } from "zod";
 import { errorMessage } from "../lib/errors.ts";
 import type { PrometheusClient, Sample } from "./prometheus.ts";
@@ -137,6 +129,55 @@ export interface PanelScope extends QueryScope {
   at?: Date;
 }
 
+type PanelQuery = { query: (q: string) => Promise<Sample[]> };
+
+/** Requests per status class, summed per key of the grouping. */
+function countByClass(classes: readonly Sample[], g: Grouping): Map<string, { total: number; classes: Record<string, number> }> {
+  const byClass = new Map<string, { total: number; classes: Record<string, number> }>();
+  for (const c of classes) {
+    const k = keyOf(c.labels, g);
+    const rec = byClass.get(k) ?? { total: 0, classes: {} };
+    if (Number.isFinite(c.value)) {
+      rec.total += c.value;
+      const n = Math.round(c.value);
+      if (n > 0) rec.classes[c.labels.status_class ?? "?"] = (rec.classes[c.labels.status_class ?? "?"] ?? 0) + n;
+    }
+    byClass.set(k, rec);
+  }
+  return byClass;
+}
+
+/** The panel's rows per service or per replica. */
+async function groupingRows(prom: PanelQuery, s: QueryScope & { window: string }, g: Grouping, seconds: number) {
+  const q = panelQueries(s, g);
+  const [classes, p50, p90, p99, bytesIn, bytesOut] = await Promise.all([
+    prom.query(q.classes),
+    prom.query(q.quantile(0.5)),
+    prom.query(q.quantile(0.9)),
+    prom.query(q.quantile(0.99)),
+    prom.query(q.bytesIn),
+    prom.query(q.bytesOut),
+  ]);
+  const idx = { p50: index(p50, g), p90: index(p90, g), p99: index(p99, g), in: index(bytesIn, g), out: index(bytesOut, g) };
+  const byClass = countByClass(classes, g);
+  const keys = [...new Set([...byClass.keys(), ...idx.p50.keys()])].sort();
+  return keys.map((k) => {
+    const counted = byClass.get(k);
+    const requests = counted === undefined ? null : Math.round(counted.total);
+    return {
+      key: k,
+      row: {
+        requests,
+        requestsPerSecond: requests === null ? null : requests / seconds,
+        errorRatio: requests === null || requests === 0 ? null : (counted?.classes["5xx"] ?? 0) / requests,
+        latency: { p50: finite(idx.p50.get(k)), p90: finite(idx.p90.get(k)), p99: finite(idx.p99.get(k)) },
+        statusClasses: counted?.classes ?? {},
+        bytes: bytesOf(finite(idx.in.get(k)), finite(idx.out.get(k)), seconds),
+      },
+    };
+  });
+}
+
 /** Reads the panel's numbers from Prometheus for the given window (default 1m). */
 export async function observabilityPanel(promClient: PrometheusClient, scope: PanelScope = {}): Promise<ObservabilityPanel> {
   const window = scope.window ?? "1m";
@@ -145,45 +186,7 @@ export async function observabilityPanel(promClient: PrometheusClient, scope: Pa
   const s = { ...rest, window };
   const prom = { query: (q: string) => promClient.query(q, at) };
   const scalar = async (q: string): Promise<number | null> => finite((await prom.query(q))[0]?.value);
-  const perGrouping = async (g: Grouping) => {
-    const q = panelQueries(s, g);
-    const [classes, p50, p90, p99, bytesIn, bytesOut] = await Promise.all([
-      prom.query(q.classes),
-      prom.query(q.quantile(0.5)),
-      prom.query(q.quantile(0.9)),
-      prom.query(q.quantile(0.99)),
-      prom.query(q.bytesIn),
-      prom.query(q.bytesOut),
-    ]);
-    const idx = { p50: index(p50, g), p90: index(p90, g), p99: index(p99, g), in: index(bytesIn, g), out: index(bytesOut, g) };
-    const byClass = new Map<string, { total: number; classes: Record<string, number> }>();
-    for (const c of classes) {
-      const k = keyOf(c.labels, g);
-      const rec = byClass.get(k) ?? { total: 0, classes: {} };
-      if (Number.isFinite(c.value)) {
-        rec.total += c.value;
-        const n = Math.round(c.value);
-        if (n > 0) rec.classes[c.labels.status_class ?? "?"] = (rec.classes[c.labels.status_class ?? "?"] ?? 0) + n;
-      }
-      byClass.set(k, rec);
-    }
-    const keys = [...new Set([...byClass.keys(), ...idx.p50.keys()])].sort();
-    return keys.map((k) => {
-      const counted = byClass.get(k);
-      const requests = counted === undefined ? null : Math.round(counted.total);
-      return {
-        key: k,
-        row: {
-          requests,
-          requestsPerSecond: requests === null ? null : requests / seconds,
-          errorRatio: requests === null || requests === 0 ? null : (counted?.classes["5xx"] ?? 0) / requests,
-          latency: { p50: finite(idx.p50.get(k)), p90: finite(idx.p90.get(k)), p99: finite(idx.p99.get(k)) },
-          statusClasses: counted?.classes ?? {},
-          bytes: bytesOf(finite(idx.in.get(k)), finite(idx.out.get(k)), seconds),
-        },
-      };
-    });
-  };
+  const perGrouping = (g: Grouping) => groupingRows(prom, s, g, seconds);
   const ingress = `{job="envoy",envoy_http_conn_manager_prefix=${quote(INGRESS_PREFIX)}}`;
   const envoyRequests = `sum(${growth(`envoy_http_downstream_rq_total${ingress}`, window)})`;
   const cluster = (metric: string): string => `sum by (envoy_cluster_name) (${growth(`${metric}${clusterSelector(s)}`, window)})`;

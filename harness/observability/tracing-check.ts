@@ -1,17 +1,5 @@
-// The `tracing` check: requests through Envoy with and without a trace context, then Zipkin must
-// hold, for the trace id the client saw, Envoy's span and the service's span, correctly parented.
-//
-// "Correctly parented" follows Envoy's Zipkin tracer with shared_span_context (its default, set
-// explicitly in envoy/envoy.yaml) and B3 propagation:
-//   - Envoy's span is the SERVER span of the client's request. With no incoming context it is the
-//     root (no parentId) of a new trace. With an incoming B3 context Envoy does not make a child:
-//     it shares the caller's span (id = the caller's x-b3-spanid, parentId = the caller's
-//     x-b3-parentspanid), as Zipkin's B3 model has client and server halves of one RPC share an id.
-//   - Envoy sends its own span id upstream as x-b3-spanid, so the service's SERVER span has
-//     parentId = Envoy's span id and an id of its own.
-//   - All spans carry the trace id the client saw in the response (x-b3-traceid): the one it sent,
-//     or the one Envoy started.
-//   - Both spans carry the same x-request-id (tag guid:x-request-id), which the client saw too.
+// The `tracing` check: requests through Envoy with and without a trace context; Zipkin must hold
+// Envoy's and the service's spans of the trace the client saw, correctly parented (docs/observability.md).
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { z } from "zod";

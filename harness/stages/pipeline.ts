@@ -10,7 +10,7 @@ import { deploy } from "./deploy.ts";
 import { prepare } from "./prepare.ts";
 import { scaleMeasured } from "./scale.ts";
 import type { TeardownResult } from "../stack/teardown.ts";
-import { verifyStack, type VerifyOutcome } from "./verify.ts";
+import { verifyStack, type VerifyOutcome } from "../verify/orchestrator.ts";
 
 export interface StageTiming {
   stage: string;

@@ -56,6 +56,44 @@ export interface ConvergenceResult {
   check: CheckResult;
 }
 
+interface Verdict {
+  expected: readonly ReplicaInfo[];
+  rounds: readonly ConvergenceRound[];
+  /** When the final matching streak began; null when traffic never settled. */
+  streakStart: number | null;
+  scaleSeconds: number;
+  resolution: number;
+  elapsed: number;
+}
+
+function convergenceCheck(v: Verdict): CheckResult {
+  const { expected, streakStart } = v;
+  if (streakStart !== null) {
+    const replicas = expected.length === 1 ? "expected replica" : `${expected.length} expected replicas`;
+    const afterReturn = Math.max(0, streakStart - v.scaleSeconds).toFixed(2);
+    const when = `${streakStart.toFixed(2)} s after the scale started (${afterReturn} s after it returned; resolution ${v.resolution.toFixed(2)} s)`;
+    return { name: "convergence", passed: true, reason: `traffic reached exactly the ${replicas} ${when}`, culprits: [], details: [] };
+  }
+  const want = new Set(expected.map((r) => r.hostname));
+  const last = v.rounds[v.rounds.length - 1];
+  const missing = expected.filter((r) => !(last && (last.seen[r.hostname] ?? 0) > 0));
+  const extra = last ? Object.keys(last.seen).filter((h) => !want.has(h)) : [];
+  const parts = [
+    missing.length > 0 ? `missed ${missing.map(describeReplica).join(", ")}` : "",
+    extra.length > 0 ? `reached ${extra.join(", ")}, which ${extra.length === 1 ? "is" : "are"} not in the new set` : "",
+  ];
+  const what = parts.filter((s) => s !== "").join(" and ") || "did not settle";
+  return {
+    name: "convergence",
+    passed: false,
+    reason: `after ${v.elapsed.toFixed(1)} s traffic still ${what}`,
+    culprits: [...missing.map((r) => r.hostname), ...extra],
+    details: [],
+  };
+}
+
+const POOL = (connections: number) => ({ connections, pipelining: 1, headersTimeout: 10_000, bodyTimeout: 10_000 });
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export async function measureConvergence(opts: ConvergenceOptions): Promise<ConvergenceResult> {
@@ -78,22 +116,16 @@ export async function measureConvergence(opts: ConvergenceOptions): Promise<Conv
       scaleError = err;
       scaleDone = since();
     });
-  let expected: readonly ReplicaInfo[];
-  if (typeof opts.expected === "function") {
+  const scaled = async (): Promise<void> => {
     await scaling;
     if (scaleError !== undefined) throw scaleError;
-    expected = await opts.expected();
-  } else expected = opts.expected;
-  expected = expected.map((r, i) => parseOrThrow(replicaInfoSchema, r, `expected[${i}]`));
+  };
+  const given = typeof opts.expected === "function" ? await scaled().then(opts.expected) : opts.expected;
+  const expected = given.map((r, i) => parseOrThrow(replicaInfoSchema, r, `expected[${i}]`));
   const want = new Set(expected.map((r) => r.hostname));
   const roundRequests = opts.roundRequests ?? perRequestSampleSize(expected.map(() => 1 / Math.max(1, expected.length)));
 
-  const pool = new Pool(new URL(opts.listenerUrl).origin, {
-    connections: concurrency,
-    pipelining: 1,
-    headersTimeout: 10_000,
-    bodyTimeout: 10_000,
-  });
+  const pool = new Pool(new URL(opts.listenerUrl).origin, POOL(concurrency));
   const rounds: ConvergenceRound[] = [];
   let streakStart: number | null = null;
   let streak = 0;
@@ -123,35 +155,17 @@ export async function measureConvergence(opts: ConvergenceOptions): Promise<Conv
   } finally {
     await pool.close().catch(() => undefined);
   }
-  await scaling;
-  if (scaleError !== undefined) throw scaleError;
+  await scaled();
   const scaleSeconds = scaleDone ?? since();
   const converged = streak >= stable && streakStart !== null;
-  const last = rounds[rounds.length - 1];
-  const missing = expected.filter((r) => !(last && (last.seen[r.hostname] ?? 0) > 0));
-  const extra = last ? Object.keys(last.seen).filter((h) => !want.has(h)) : [];
-  const check: CheckResult = converged
-    ? {
-        name: "convergence",
-        passed: true,
-        reason: `traffic reached exactly the ${expected.length === 1 ? "expected replica" : `${expected.length} expected replicas`} ${streakStart!.toFixed(2)} s after the scale started (${Math.max(0, streakStart! - scaleSeconds).toFixed(2)} s after it returned; resolution ${resolution.toFixed(2)} s)`,
-        culprits: [],
-        details: [],
-      }
-    : {
-        name: "convergence",
-        passed: false,
-        reason: `after ${since().toFixed(1)} s traffic still ${
-          [
-            missing.length > 0 ? `missed ${missing.map(describeReplica).join(", ")}` : "",
-            extra.length > 0 ? `reached ${extra.join(", ")}, which ${extra.length === 1 ? "is" : "are"} not in the new set` : "",
-          ]
-            .filter((s) => s !== "")
-            .join(" and ") || "did not settle"
-        }`,
-        culprits: [...missing.map((r) => r.hostname), ...extra],
-        details: [],
-      };
+  const check = convergenceCheck({
+    expected,
+    rounds,
+    streakStart: converged ? streakStart : null,
+    scaleSeconds,
+    resolution,
+    elapsed: since(),
+  });
   return {
     converged,
     seconds: converged ? streakStart : null,

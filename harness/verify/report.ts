@@ -5,7 +5,7 @@
 import { mkdir, writeFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { bytesLines, observabilityHtml } from "../observability/panel-view.ts";
-import { escapeHtml, fmtMs, fmtPct, table } from "./format.ts";
+import { escapeHtml, fmtMs, fmtPct, table } from "../lib/format.ts";
 import { verifyReportSchema, type LayersReport, type ServiceReport, type VerifyReport } from "./schema.ts";
 import { REPORT_CSS, REPORT_STYLESHEET, withPresentationAttributes } from "./report-style.ts";
 

@@ -1,6 +1,7 @@
 // runVerify: for each service, load it through Envoy's listener, compare what answered with the
 // replicas Docker runs and with Envoy's own counters, and return a VerifyReport. The replica list is
 // an input, so the same code verifies the compose stack and the local-process fixtures.
+import { attempt, type Attempt } from "../lib/attempt.ts";
 import { formatIssues } from "../lib/errors.ts";
 import { EnvoyAdmin } from "../envoy/admin.ts";
 import { log as harnessLog } from "../lib/log.ts";
@@ -31,7 +32,7 @@ import {
   type VerifyReport,
 } from "./schema.ts";
 import type { Namer } from "../stack/directory.ts";
-import { chiSquareSampleSize, latencyHistogram, summarizeLatencies } from "./stats.ts";
+import { chiSquareSampleSize, latencyHistogram, summarizeLatencies } from "./stats/index.ts";
 import { z } from "zod";
 
 export interface VerifyServiceSpec {
@@ -128,17 +129,6 @@ function latencyOf(values: ArrayLike<number>): ReplicaReport["latencyMs"] {
   return { p50: nullable(s.p50), p90: nullable(s.p90), p99: nullable(s.p99), max: nullable(s.max), mean: nullable(s.mean) };
 }
 
-/** A value, or why it could not be had: Envoy's admin failing must not stop the other checks. */
-type Attempt<T> = { ok: true; value: T } | { ok: false; error: string };
-
-async function attempt<T>(what: string, work: () => Promise<T>): Promise<Attempt<T>> {
-  try {
-    return { ok: true, value: await work() };
-  } catch (err) {
-    return { ok: false, error: `${what}: ${(err as Error).message.split("\n")[0]}` };
-  }
-}
-
 interface RunSettings {
   listenerUrl: string;
   admin: EnvoyAdmin;
@@ -167,7 +157,7 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
   const connections = options.connections ?? concurrency;
   const admin = new EnvoyAdmin(options.adminUrl);
   const started = new Date();
-  const info = await attempt("Envoy's admin /server_info", () => admin.serverInfo());
+  const info = await attempt(() => admin.serverInfo(), "Envoy's admin /server_info");
   const settings: RunSettings = {
     listenerUrl: options.listenerUrl,
     admin,
@@ -205,27 +195,41 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
   return parseOrThrow(verifyReportSchema, report, "VerifyReport (internal)");
 }
 
-async function verifyService(spec: VerifyServiceSpec, run: RunSettings): Promise<ServiceReport> {
-  const { admin, say } = run;
+function parseSpec(spec: VerifyServiceSpec): { replicas: ReplicaInfo[]; serviceId: string } {
   const replicas = spec.replicas.map((r, i) => parseOrThrow(replicaInfoSchema, r, `${spec.service}.replicas[${i}]`));
   const dup = replicas.find((r, i) => replicas.findIndex((x) => x.hostname === r.hostname) !== i);
   if (dup) throw new VerifyInputError(`${spec.service}: two replicas share the hostname ${dup.hostname}`);
   const serviceId = spec.serviceId ?? serviceIdFromPath(spec.path);
   if (serviceId === undefined) throw new VerifyInputError(`${spec.service}: no serviceId given and none in path ${spec.path}`);
-  const expect = spec.expect ?? "envoy";
+  return { replicas, serviceId };
+}
 
-  const policy = await attempt(`Envoy's admin /config_dump for cluster ${spec.cluster}`, () => admin.lbPolicy(spec.cluster));
-  const before = await attempt(`Envoy's admin /clusters for ${spec.cluster}`, () => snapshotCluster(admin, spec.cluster));
+/** Envoy's policy and counters before the load, and the requests to send. */
+async function planService(spec: VerifyServiceSpec, run: RunSettings, replicas: readonly ReplicaInfo[], expect: WeightExpectation) {
+  const { admin } = run;
+  const policy = await attempt(() => admin.lbPolicy(spec.cluster), `Envoy's admin /config_dump for cluster ${spec.cluster}`);
+  const before = await attempt(() => snapshotCluster(admin, spec.cluster), `Envoy's admin /clusters for ${spec.cluster}`);
   const policyName = policy.ok ? policy.value.policy : "UNKNOWN";
   const plan = expectedShares(replicas, policyName, expect, before.ok ? diffSnapshots(before.value, before.value, replicas).hosts : []);
-  const planShares = plan.probs.length > 0 ? plan.probs : [1];
+  const shares = plan.probs.length > 0 ? plan.probs : [1];
   const sequential = sequentialBalanceNeeded(policyName);
   const inFlight = sequential ? 1 : run.concurrency;
-  const planned = run.requests !== undefined ? { n: run.requests, by: "given" } : plannedRequests(planShares, run.alpha, run.power);
-  say(
-    `verify ${spec.service}: ${planned.n} requests to ${spec.path} (${policyName}, ${replicas.length} replicas, ${inFlight} in flight over ${run.connections} connections)`,
-  );
+  const planned = run.requests !== undefined ? { n: run.requests, by: "given" } : plannedRequests(shares, run.alpha, run.power);
+  const how = `${policyName}, ${replicas.length} replicas, ${inFlight} in flight over ${run.connections} connections`;
+  run.say(`verify ${spec.service}: ${planned.n} requests to ${spec.path} (${how})`);
+  return { policy, before, policyName, shares, sequential, inFlight, planned };
+}
 
+type ServicePlan = Awaited<ReturnType<typeof planService>>;
+
+/** The load, Envoy's counters after it, and the one-connection load. */
+async function loadService(
+  spec: VerifyServiceSpec,
+  run: RunSettings,
+  replicas: readonly ReplicaInfo[],
+  serviceId: string,
+  plan: ServicePlan,
+) {
   const loadOptions = {
     listenerUrl: run.listenerUrl,
     path: spec.path,
@@ -233,40 +237,53 @@ async function verifyService(spec: VerifyServiceSpec, run: RunSettings): Promise
     ...(run.timeoutMs !== undefined ? { timeoutMs: run.timeoutMs } : {}),
     ...(run.signal ? { signal: run.signal } : {}),
   };
-  const load = await runLoad({ ...loadOptions, requests: planned.n, concurrency: inFlight, connections: run.connections });
+  const load = await runLoad({ ...loadOptions, requests: plan.planned.n, concurrency: plan.inFlight, connections: run.connections });
+  const { before } = plan;
   const after = before.ok
-    ? await attempt(`Envoy's admin /clusters for ${spec.cluster}`, () => snapshotCluster(admin, spec.cluster))
+    ? await attempt(() => snapshotCluster(run.admin, spec.cluster), `Envoy's admin /clusters for ${spec.cluster}`)
     : before;
   const delta = before.ok && after.ok ? diffSnapshots(before.value, after.value, replicas) : undefined;
-  const envoyProblem = [policy, before, after, run.workers].find((a): a is { ok: false; error: string } => !a.ok)?.error;
-
-  const oneConnRequests = run.perRequestRequests ?? perRequestSampleSize(planShares);
+  const envoyProblem = [plan.policy, before, after, run.workers].find((a): a is { ok: false; error: string } => !a.ok)?.error;
+  const oneConnRequests = run.perRequestRequests ?? perRequestSampleSize(plan.shares);
   // A listener that answered nothing and made the load give up would make the one-connection load
   // wait out a timeout per request, one after the other: its verdict is already known.
   const listenerSilent = load.tally.ok === 0 && load.tally.abandoned > 0;
   const single = listenerSilent
     ? { tally: new Tally(serviceId), connectionsOpened: 0, durationMs: 0, bytes: { sent: 0, received: 0 } }
     : await runLoad({ ...loadOptions, requests: oneConnRequests, concurrency: 1, connections: 1 });
+  return { load, delta, envoyProblem, listenerSilent, single };
+}
 
+type ServiceLoads = Awaited<ReturnType<typeof loadService>>;
+
+function judgeService(
+  spec: VerifyServiceSpec,
+  run: RunSettings,
+  replicas: readonly ReplicaInfo[],
+  serviceId: string,
+  plan: ServicePlan,
+  loads: ServiceLoads,
+  expect: WeightExpectation,
+) {
+  const { load, delta, envoyProblem, listenerSilent, single } = loads;
   const tally = load.tally;
+  const missing = envoyProblem ?? "Envoy's view is missing";
   const balance =
-    delta && policy.ok && run.workers.ok
+    delta && plan.policy.ok && run.workers.ok
       ? balanceCheck({
           tally,
           replicas,
-          policy: policyName,
+          policy: plan.policyName,
           expect,
           envoy: delta,
           envoyWorkers: run.workers.value,
           connectionsOpened: load.connectionsOpened,
           alpha: run.alpha,
           power: run.power,
-          sequential,
+          sequential: plan.sequential,
         })
-      : {
-          check: unavailableCheck("balance", envoyProblem ?? "Envoy's view is missing"),
-          report: emptyBalance(replicas, tally, envoyProblem ?? ""),
-        };
+      : { check: unavailableCheck("balance", missing), report: emptyBalance(replicas, tally, envoyProblem ?? "") };
+  const silent = `Envoy's listener did not answer the load (${tally.consecutiveNoAnswer} requests in a row)`;
   const checks = [
     reachabilityCheck(tally, serviceId, replicas, delta, run.namer),
     membershipCheck(tally, replicas, spec.service, delta, {
@@ -274,25 +291,34 @@ async function verifyService(spec: VerifyServiceSpec, run: RunSettings): Promise
       ...(run.namer ? { namer: run.namer } : {}),
     }),
     balance.check,
-    listenerSilent
-      ? unavailableCheck("per-request", `Envoy's listener did not answer the load (${tally.consecutiveNoAnswer} requests in a row)`)
-      : perRequestCheck(single.tally, single.connectionsOpened, replicas, tally),
-    delta ? agreementCheck(tally, replicas, delta, run.namer) : unavailableCheck("agreement", envoyProblem ?? "Envoy's view is missing"),
+    listenerSilent ? unavailableCheck("per-request", silent) : perRequestCheck(single.tally, single.connectionsOpened, replicas, tally),
+    delta ? agreementCheck(tally, replicas, delta, run.namer) : unavailableCheck("agreement", missing),
   ];
-  for (const c of checks) say(`  ${c.passed ? "PASS" : "FAIL"} ${spec.service} ${c.name}: ${c.reason}`);
+  for (const c of checks) run.say(`  ${c.passed ? "PASS" : "FAIL"} ${spec.service} ${c.name}: ${c.reason}`);
+  return { balance, checks };
+}
+
+async function verifyService(spec: VerifyServiceSpec, run: RunSettings): Promise<ServiceReport> {
+  const { replicas, serviceId } = parseSpec(spec);
+  const expect = spec.expect ?? "envoy";
+  const plan = await planService(spec, run, replicas, expect);
+  const loads = await loadService(spec, run, replicas, serviceId, plan);
+  const { balance, checks } = judgeService(spec, run, replicas, serviceId, plan, loads, expect);
+  const { load, single, delta } = loads;
+  const tally = load.tally;
   return {
     service: spec.service,
     path: spec.path,
     cluster: spec.cluster,
     serviceId,
-    lbPolicy: policyName,
-    lbPolicySource: policy.ok ? policy.value.source : policy.error,
+    lbPolicy: plan.policyName,
+    lbPolicySource: plan.policy.ok ? plan.policy.value.source : plan.policy.error,
     requests: {
-      planned: planned.n,
-      plannedBy: planned.by,
+      planned: plan.planned.n,
+      plannedBy: plan.planned.by,
       sent: tally.sent,
       ok: tally.ok,
-      concurrency: inFlight,
+      concurrency: plan.inFlight,
       connections: run.connections,
       connectionsOpened: load.connectionsOpened,
       durationSeconds: load.durationMs / 1000,

@@ -22,7 +22,7 @@ import { ZipkinClient } from "../../harness/observability/zipkin.ts";
 import { runningReplicas } from "../../harness/stack/discover.ts";
 import { routeFor } from "../../harness/stack/routes.ts";
 import { scale } from "../../harness/stages/scale.ts";
-import { verifyStack } from "../../harness/stages/verify.ts";
+import { verifyStack } from "../../harness/verify/orchestrator.ts";
 import { verifyReportSchema } from "../../harness/verify/schema.ts";
 import { startTestStack, type TestStack } from "../support/stack.ts";
 

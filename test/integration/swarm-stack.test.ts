@@ -21,7 +21,7 @@ import { build } from "../../harness/stages/build.ts";
 import { type StageContext, stageContext } from "../../harness/stages/context.ts";
 import { deploy } from "../../harness/stages/deploy.ts";
 import { scaleMeasured } from "../../harness/stages/scale.ts";
-import { verifyStack } from "../../harness/stages/verify.ts";
+import { verifyStack } from "../../harness/verify/orchestrator.ts";
 import { type Cluster, clusterDown, clusterUp } from "../../harness/targets/swarm/cluster.ts";
 import { connectSwarm } from "../../harness/targets/swarm/connection.ts";
 import { swarmModel, swarmUp, waitForTasks } from "../../harness/targets/swarm/stack.ts";

@@ -10,7 +10,7 @@ import type Dockerode from "dockerode";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { waitForEnvoy } from "../../harness/stack/envoy-wait.ts";
 import { scale } from "../../harness/stages/scale.ts";
-import { verifyStack, type VerifyOutcome } from "../../harness/stages/verify.ts";
+import { verifyStack, type VerifyOutcome } from "../../harness/verify/orchestrator.ts";
 import { projectContainers, runningReplicas, type ReplicaContainer } from "../../harness/stack/discover.ts";
 import { waitForTraffic } from "../../harness/stack/envoy-wait.ts";
 import type { CheckResult, VerifyReport } from "../../harness/verify/schema.ts";

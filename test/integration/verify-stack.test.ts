@@ -10,7 +10,7 @@ import { runningReplicas, stackEndpoints } from "../../harness/stack/discover.ts
 import { EnvoyAdmin } from "../../harness/envoy/admin.ts";
 import { ConvergenceTimeout, waitForClusters, waitForEnvoy, waitForTraffic } from "../../harness/stack/envoy-wait.ts";
 import { scale } from "../../harness/stages/scale.ts";
-import { verifyStack, type VerifyOutcome } from "../../harness/stages/verify.ts";
+import { verifyStack, type VerifyOutcome } from "../../harness/verify/orchestrator.ts";
 import { startTestStack, type TestStack } from "../support/stack.ts";
 
 function failedChecks(outcome: VerifyOutcome, service: string): { name: string; reason: string; culprits: string[] }[] {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import axios from "axios";
 import { z } from "zod";
 import { scale } from "../../harness/stages/scale.ts";
-import { verifyStack } from "../../harness/stages/verify.ts";
+import { verifyStack } from "../../harness/verify/orchestrator.ts";
 import { runningReplicas } from "../../harness/stack/discover.ts";
 import { controlPlaneAdminUrl } from "../../harness/xds/drain.ts";
 import { EnvoyAdmin } from "../../harness/envoy/admin.ts";

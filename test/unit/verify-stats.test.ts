@@ -28,7 +28,7 @@ import {
   roundRobinSlackPerWorker,
   summarizeLatencies,
   toProbabilities,
-} from "../../harness/verify/stats.ts";
+} from "../../harness/verify/stats/index.ts";
 
 /** Relative closeness, with an absolute floor for values near zero. */
 function close(actual: number, expected: number, rel = 1e-9, abs = 1e-300): void {

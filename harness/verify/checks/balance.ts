@@ -8,7 +8,7 @@ import {
   hardestAlternative,
   roundRobinBound,
   roundRobinDetects,
-} from "../stats.ts";
+} from "../stats/index.ts";
 import { plural, pct } from "./format.ts";
 import { type BalanceInput, expectedShares, extraOf, MIN_POWER, RANDOM_POLICIES, ROUND_ROBIN_POLICIES } from "./expected-shares.ts";
 

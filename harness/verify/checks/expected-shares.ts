@@ -2,7 +2,7 @@
 import type { ClusterDelta, HostDelta } from "../envoy-view.ts";
 import type { Tally } from "../load.ts";
 import type { ReplicaInfo } from "../schema.ts";
-import { toProbabilities } from "../stats.ts";
+import { toProbabilities } from "../stats/index.ts";
 
 export type WeightExpectation = "envoy" | "uniform" | Record<string, number>;
 
