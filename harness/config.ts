@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { z } from "zod";
-import { formatIssues } from "./lib/errors.ts";
+import { formatIssues, InputError } from "./lib/errors.ts";
 import { repoRoot } from "./lib/paths.ts";
 import { projectNameFromBuildTag } from "./lib/project-name.ts";
 
@@ -89,7 +89,7 @@ export type ConfigLayer = {
   [K in keyof PipelineConfig]?: PipelineConfig[K] extends Record<string, unknown> ? Partial<PipelineConfig[K]> : PipelineConfig[K];
 };
 
-export class ConfigError extends Error {
+export class ConfigError extends InputError {
   override name = "ConfigError";
 }
 

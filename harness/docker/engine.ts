@@ -7,9 +7,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Docker from "dockerode";
 import { z } from "zod";
-import { formatIssues } from "../lib/errors.ts";
+import { formatIssues, PipelineError } from "../lib/errors.ts";
 import { log, waitingFor } from "../lib/log.ts";
 import { pollUntil } from "../lib/poll.ts";
+import { type ProcessSettings, settings } from "../settings.ts";
 import { pidAlive } from "../lib/process.ts";
 import { commandExists, lastLines, mustRun, runCommand } from "./exec.ts";
 
@@ -349,8 +350,8 @@ let ready: Promise<void> | undefined;
  * trixie's compose v2 + buildx) and starts dockerd in the background. Elsewhere it throws an
  * Error that lists what to install or start.
  */
-export function ensureDockerEngine(): Promise<void> {
-  ready ??= ensure().catch((err: unknown) => {
+export function ensureDockerEngine(opts: { provision?: boolean } = {}): Promise<void> {
+  ready ??= ensure(opts.provision === true).catch((err: unknown) => {
     ready = undefined;
     throw err;
   });
@@ -358,7 +359,7 @@ export function ensureDockerEngine(): Promise<void> {
 }
 
 /** Known failure of a stage that needs an engine: the CLI prints it as one line, exit 1. */
-export class EngineUnavailableError extends Error {
+export class EngineUnavailableError extends PipelineError {
   override name = "EngineUnavailableError";
 }
 
@@ -367,10 +368,8 @@ export class EngineUnavailableError extends Error {
  * (JENKINS_URL set) only when asked: ENVOY_PIPELINE_PROVISION=1 (or `prepare --provision`),
  * since an agent's engine belongs to whoever runs the agent.
  */
-export function provisioningAllowed(env: NodeJS.ProcessEnv = process.env): boolean {
-  if (/^(1|true|yes)$/i.test(env.ENVOY_PIPELINE_PROVISION ?? "")) return true;
-  if (/^(0|false|no)$/i.test(env.ENVOY_PIPELINE_PROVISION ?? "")) return false;
-  return (env.JENKINS_URL ?? "") === "";
+export function provisioningAllowed(s: Pick<ProcessSettings, "provision" | "underJenkins"> = settings()): boolean {
+  return s.provision ?? !s.underJenkins;
 }
 
 /** One line saying what is missing, for stages that never provision. */
@@ -395,10 +394,10 @@ export function requireDockerEngine(): Promise<void> {
   return required;
 }
 
-async function ensure(): Promise<void> {
+async function ensure(asked: boolean): Promise<void> {
   let s = await probeEngine();
   if (engineProblems(s).length === 0) return;
-  if (!provisioningAllowed()) {
+  if (!asked && !provisioningAllowed()) {
     throw new EngineUnavailableError(
       `${engineOneLine(s)} (under Jenkins only when asked: ENVOY_PIPELINE_PROVISION=1 or prepare --provision)`,
     );

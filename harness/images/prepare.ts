@@ -26,6 +26,7 @@ import {
 import { dirname, join } from "node:path";
 import { formatIssues } from "../lib/errors.ts";
 import { repoRoot } from "../lib/paths.ts";
+import { settings } from "../settings.ts";
 import { docker } from "../docker/engine.ts";
 import { lastLines, runCommand } from "../docker/exec.ts";
 import { buildBase, planBase, type BasePlan } from "./base.ts";
@@ -64,10 +65,8 @@ interface Paths {
  * The checkout's state folder (ignored by git): `.envoy-pipeline/`, or ENVOY_PIPELINE_STATE_DIR
  * (the tests point it at a temporary folder so that they never touch the user's).
  */
-export function stateDir(root: string = repoRoot, env: NodeJS.ProcessEnv = process.env): string {
-  return env.ENVOY_PIPELINE_STATE_DIR !== undefined && env.ENVOY_PIPELINE_STATE_DIR !== ""
-    ? env.ENVOY_PIPELINE_STATE_DIR
-    : join(root, ".envoy-pipeline");
+export function stateDir(root: string = repoRoot, dir: string | undefined = settings().stateDir): string {
+  return dir ?? join(root, ".envoy-pipeline");
 }
 
 function paths(root: string): Paths {
@@ -439,7 +438,7 @@ export async function prepareImages(opts: PrepareOptions = {}): Promise<ImageSet
   const log: Log = opts.log ?? (() => undefined);
   const p = paths(opts.root ?? repoRoot);
   const plan = planImages({ root: p.root, ...(opts.hostCaBundle ? { hostCaBundle: opts.hostCaBundle } : {}) });
-  const parallel = opts.parallelBuilds ?? (Number(process.env.ENVOY_PIPELINE_IMAGE_BUILDS) || 2);
+  const parallel = opts.parallelBuilds ?? settings().imageBuilds;
   const forceLocal = opts.forceLocal === true;
   const entries: Partial<Record<ImageName, ImageEntry>> = {};
 

@@ -5,7 +5,7 @@ import { existsSync } from "node:fs";
 import { hostname } from "node:os";
 import type Dockerode from "dockerode";
 import { z } from "zod";
-import { formatIssues } from "../lib/errors.ts";
+import { formatIssues, PipelineError } from "../lib/errors.ts";
 import { PROJECT_LABEL, SERVICE_LABEL } from "./discover.ts";
 import { OWNER_LABELS } from "./owner.ts";
 import { pidAlive } from "../lib/process.ts";
@@ -153,7 +153,7 @@ export function formatStacks(stacks: readonly OwnedStack[], now: number = Date.n
 }
 
 /** A stage found no stack to act on: one line naming the project, exit 1. */
-export class StackMissingError extends Error {
+export class StackMissingError extends PipelineError {
   override name = "StackMissingError";
 }
 

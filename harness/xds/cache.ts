@@ -12,6 +12,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { encodeResource, resourceName, SHORT, TYPE, TYPE_URLS, type Resource, type TypeUrl } from "./protos.ts";
+import { PipelineError } from "../lib/errors.ts";
 
 export interface TypeSnapshot {
   version: string;
@@ -21,7 +22,7 @@ export interface TypeSnapshot {
 
 export type Resources = Partial<Record<TypeUrl, readonly Resource[]>>;
 
-export class InconsistentSnapshotError extends Error {
+export class InconsistentSnapshotError extends PipelineError {
   override name = "InconsistentSnapshotError";
 }
 

@@ -5,7 +5,7 @@ import type { Command } from "commander";
 import { once } from "node:events";
 import { z } from "zod";
 import { ConfigError, parseAssignments, projectNameSchema } from "../config.ts";
-import { formatIssues } from "../lib/errors.ts";
+import { exitCodeOf, formatIssues } from "../lib/errors.ts";
 import { docker } from "../docker/engine.ts";
 import { log } from "../lib/log.ts";
 import { GRPC_SERVICE_PORT, routeFor } from "../stack/routes.ts";
@@ -119,7 +119,7 @@ export function registerControlPlaneCommand(program: Command): void {
       } catch (err) {
         const e = err as Error;
         log.info(`error: ${e instanceof ConfigError ? e.message : (e.stack ?? e.message)}`);
-        process.exitCode = e instanceof ConfigError ? 2 : 1;
+        process.exitCode = exitCodeOf(e);
       }
     });
 }

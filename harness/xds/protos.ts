@@ -14,7 +14,7 @@ import { dirname, join } from "node:path";
 import type { ServiceDefinition } from "@grpc/grpc-js";
 import protobuf from "protobufjs";
 import { z } from "zod";
-import { formatIssues } from "../lib/errors.ts";
+import { formatIssues, PipelineError } from "../lib/errors.ts";
 
 export const TYPE = {
   listener: "type.googleapis.com/envoy.config.listener.v3.Listener",
@@ -95,7 +95,7 @@ export function envoyApi(): protobuf.Root {
 
 const TO_OBJECT: protobuf.IConversionOptions = { json: true, enums: String, longs: Number, arrays: true };
 
-export class ResourceShapeError extends Error {
+export class ResourceShapeError extends PipelineError {
   override name = "ResourceShapeError";
 }
 
@@ -179,7 +179,7 @@ export type DiscoveryResponse = {
 };
 export type DiscoveryResponseOut = z.infer<typeof discoveryResponseSchema>;
 
-export class ProtocolError extends Error {
+export class ProtocolError extends PipelineError {
   override name = "ProtocolError";
 }
 
