@@ -92,7 +92,10 @@ export async function installTrixieComposeAndBuildx(): Promise<void> {
       .map((f) => join(work, f));
     if (debs.length !== TRIXIE_SOURCE.packages.length) {
       throw new Error(
-        `apt-get download ${TRIXIE_SOURCE.packages.join(" ")} gave ${debs.length} .deb files in ${work}, expected ${TRIXIE_SOURCE.packages.length}`,
+        [
+          `apt-get download ${TRIXIE_SOURCE.packages.join(" ")} gave ${debs.length} .deb files in ${work},`,
+          `expected ${TRIXIE_SOURCE.packages.length}`,
+        ].join(" "),
       );
     }
     await waitingFor(`dpkg -i ${debs.map((d) => d.slice(work.length + 1)).join(" ")}`, () =>
@@ -217,7 +220,8 @@ export function provisioningAllowed(s: Pick<ProcessSettings, "provision" | "unde
 /** One line saying what is missing, for stages that never provision. */
 export function engineOneLine(s: EngineState): string {
   const problems = engineProblems(s).map((p) => p.replace(/\s*\n\s*/g, " "));
-  return `no usable Docker engine: ${problems.join("; ")}; \`envoy-pipeline prepare\` installs and starts one (npm test and npm run pipeline do it too)`;
+  const fix = "`envoy-pipeline prepare` installs and starts one (npm test and npm run pipeline do it too)";
+  return `no usable Docker engine: ${problems.join("; ")}; ${fix}`;
 }
 
 let required: Promise<void> | undefined;

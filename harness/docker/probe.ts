@@ -158,7 +158,8 @@ export function engineHelp(s: EngineState): string {
     if (!isComposeV2(s.compose)) {
       lines.push(
         "  - install Compose v2: Debian trixie's `docker-compose` and `docker-buildx` packages " +
-          "(`apt-get download docker-compose docker-buildx` from a trixie source, then `sudo dpkg -i docker-compose_*.deb docker-buildx_*.deb`), " +
+          "(`apt-get download docker-compose docker-buildx` from a trixie source, " +
+          "then `sudo dpkg -i docker-compose_*.deb docker-buildx_*.deb`), " +
           "or Docker's own `docker-compose-plugin` package (https://docs.docker.com/compose/install/linux/)",
       );
     }

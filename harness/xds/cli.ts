@@ -138,7 +138,8 @@ async function runControlPlane(o: ControlPlaneCliOptions): Promise<void> {
   await once(admin, "listening");
   const adminPort = (admin.address() as { port: number }).port;
   log.info(
-    `control plane for project ${o.project}: ADS on ${o.host}:${cp.port}, admin on ${o.host}:${adminPort} (services ${o.services.join(", ")})`,
+    `control plane for project ${o.project}: ADS on ${o.host}:${cp.port}, admin on ${o.host}:${adminPort} ` +
+      `(services ${o.services.join(", ")})`,
   );
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once("SIGTERM", () => resolve("SIGTERM"));

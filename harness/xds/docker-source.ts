@@ -131,9 +131,8 @@ export class DockerEndpoints implements EndpointSource {
     if (!service || !this.opts.services.includes(service)) return;
     const id = event.Actor.ID;
     const action = event.Action.split(":")[0] ?? event.Action;
-    this.log(
-      `docker: ${event.Actor.Attributes.name ?? id.slice(0, 12)} ${event.Action}${event.Actor.Attributes.signal ? ` (signal ${event.Actor.Attributes.signal})` : ""}`,
-    );
+    const signal = event.Actor.Attributes.signal;
+    this.log(`docker: ${event.Actor.Attributes.name ?? id.slice(0, 12)} ${event.Action}${signal ? ` (signal ${signal})` : ""}`);
     if (action === "kill" && this.replicas.has(id)) {
       this.draining.add(id);
       this.onChange();
