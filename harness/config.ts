@@ -109,8 +109,7 @@ export function defaults(env: NodeJS.ProcessEnv = process.env): PipelineConfig {
     scale: { service1: 3, service2: 3 },
     ports: { listener: 0, admin: 0 },
     verify: { requests: 0, concurrency: 8 },
-    // Measured (docs/performance.md): at 100 % Zipkin's ingest and the span uploads took most of
-    // the machine at 2,000 req/s; 1 % keeps a trace of every hundredth request.
+    // 1 %: full tracing costs most of the machine under load (figures: docs/performance.md).
     tracing: { sampling: 1 },
     keep: false,
     removeImages: false,

@@ -1,14 +1,5 @@
-// The base images the stack builds FROM (node, envoy, prometheus, zipkin). Per image:
-//   1. the official image is present locally (unless forceLocal)          -> use it
-//   2. the local equivalent for the current inputs is present             -> use it
-//   3. `docker pull` of the official image works (unless forceLocal)      -> use it
-//   4. otherwise build the local equivalent from images/<name>/Dockerfile:
-//      envoy-pipeline/<name>:<version>-<hash12>, labelled envoy-pipeline.inputs=<hash>.
-// The hash covers everything an image is built from (its images/<name>/ folder, the pinned
-// versions and checksums, the base image's hash, the host CA bundle for node), so a second run
-// is a handful of `docker image inspect` calls. Downloads are cached in .cache/downloads/, build
-// contexts and logs live in .cache/images/, and the result is written to
-// .envoy-pipeline/images.json for later stages (resolveImages()).
+// The base images the stack builds FROM (node, envoy, prometheus, zipkin): for each, the official
+// image or a local equivalent built from package registries. The steps and the caches: docs/images.md.
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { formatIssues } from "../lib/errors.ts";

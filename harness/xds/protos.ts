@@ -1,13 +1,5 @@
 // The Envoy API protos and the ADS gRPC method, for both ends of the stream (our server, and the
-// protocol tests' client).
-//
-// The .proto files come from @grpc/grpc-js-xds (pinned): it vendors Envoy's data-plane API with
-// its dependencies (xds, googleapis, protoc-gen-validate), about 600 files, the set gRPC's own xDS
-// client is tested against. They are loaded with protobufjs (the library @grpc/proto-loader wraps)
-// rather than through proto-loader, because proto-loader hands google.protobuf.Any over as opaque
-// bytes, while protobufjs packs and unpacks Any from its JSON form (`{"@type": ..., ...fields}`):
-// resources can be written like Envoy's YAML, nested typed_configs included, and a response is
-// one `fromObject` + `encode`. Field names stay as in the protos (snake_case), as in Envoy's YAML.
+// protocol tests' client). Why protobufjs rather than proto-loader: docs/xds.md.
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
