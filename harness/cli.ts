@@ -8,13 +8,14 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { z } from "zod";
 import { ConfigError, loadConfig, parseAssignments, parseScale, type ConfigLayer, type PipelineConfig } from "./config.ts";
 import { collect } from "./lib/cli-options.ts";
+import { exitCodeOf } from "./lib/errors.ts";
 import { repoRoot } from "./lib/paths.ts";
 import { log } from "./lib/log.ts";
+import { settings } from "./settings.ts";
 import { stageDefaultProject } from "./stack/project.ts";
 import { registerInitCommand } from "./stackfile/cli.ts";
 import { registerRenderCommands } from "./targets/k8s/cli.ts";
 import { registerClusterCommands } from "./targets/swarm/cli.ts";
-import { VerifyInputError } from "./verify/schema.ts";
 import { registerWebhookCommands } from "./webhook/cli.ts";
 import { registerControlPlaneCommand } from "./xds/cli.ts";
 
@@ -158,9 +159,8 @@ function action<A extends unknown[]>(fn: (...args: A) => Promise<number | void>)
     } catch (err) {
       const e = err instanceof Error ? err : new Error(String(err));
       const internal = INTERNAL_ERRORS.some((t) => e instanceof t);
-      const debug = process.env.ENVOY_PIPELINE_DEBUG === "1";
-      log.info(`error: ${internal || debug ? (e.stack ?? e.message) : e.message}`);
-      process.exitCode = e instanceof ConfigError || e instanceof VerifyInputError ? 2 : 1;
+      log.info(`error: ${internal || settings().debug ? (e.stack ?? e.message) : e.message}`);
+      process.exitCode = exitCodeOf(e);
     }
   };
 }
@@ -229,9 +229,8 @@ export function buildProgram(): Command {
     .action(
       action(async (o: StageOptions) => {
         configFrom(o);
-        if (o.provision === true) process.env.ENVOY_PIPELINE_PROVISION = "1";
         const { prepare } = await import("./stages/prepare.ts");
-        await prepare({ forceLocal: o.forceLocal === true });
+        await prepare({ forceLocal: o.forceLocal === true, provision: o.provision === true });
       }),
     );
 

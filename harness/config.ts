@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { z } from "zod";
-import { formatIssues } from "./lib/errors.ts";
+import { formatIssues, InputError } from "./lib/errors.ts";
 import { repoRoot } from "./lib/paths.ts";
 import { projectNameFromBuildTag } from "./lib/project-name.ts";
 
@@ -89,7 +89,7 @@ export type ConfigLayer = {
   [K in keyof PipelineConfig]?: PipelineConfig[K] extends Record<string, unknown> ? Partial<PipelineConfig[K]> : PipelineConfig[K];
 };
 
-export class ConfigError extends Error {
+export class ConfigError extends InputError {
   override name = "ConfigError";
 }
 
@@ -109,8 +109,7 @@ export function defaults(env: NodeJS.ProcessEnv = process.env): PipelineConfig {
     scale: { service1: 3, service2: 3 },
     ports: { listener: 0, admin: 0 },
     verify: { requests: 0, concurrency: 8 },
-    // Measured (docs/performance.md): at 100 % Zipkin's ingest and the span uploads took most of
-    // the machine at 2,000 req/s; 1 % keeps a trace of every hundredth request.
+    // 1 %: full tracing costs most of the machine under load (figures: docs/performance.md).
     tracing: { sampling: 1 },
     keep: false,
     removeImages: false,

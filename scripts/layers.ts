@@ -6,7 +6,7 @@ import { dirname, join, normalize, relative, sep } from "node:path";
 /** Low to high. Each entry names the folders (or top-level files, without `.ts`) of one layer. */
 export const LAYERS: readonly (readonly string[])[] = [
   ["lib"],
-  ["config", "stackfile"],
+  ["config", "settings", "stackfile"],
   ["docker", "envoy"],
   ["images"],
   ["reaper"],

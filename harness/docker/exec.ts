@@ -1,6 +1,7 @@
 // Running external commands (docker, apt-get, debootstrap, npm, pip, mvn) with their output
 // captured, an optional time limit, and errors that say which command failed and what it printed.
 import { runProcess } from "../lib/process.ts";
+import { PipelineError } from "../lib/errors.ts";
 
 export interface CommandResult {
   code: number;
@@ -21,7 +22,7 @@ export interface RunOptions {
   maxOutput?: number;
 }
 
-export class CommandError extends Error {
+export class CommandError extends PipelineError {
   override name = "CommandError";
   constructor(
     readonly command: string,

@@ -1,7 +1,7 @@
 // A typed client for Envoy's admin API (operations/admin in Envoy's docs). Every answer is parsed
 // with zod, so a change in Envoy's output fails loudly with the field that moved.
 import { z } from "zod";
-import { errorMessage } from "../lib/errors.ts";
+import { errorMessage, PipelineError } from "../lib/errors.ts";
 import { getJson, post, probe } from "../lib/http.ts";
 
 /** proto3 JSON writes uint64 counters as strings and leaves zeros out. */
@@ -83,7 +83,7 @@ export interface UpstreamCluster {
   hosts: UpstreamHost[];
 }
 
-export class EnvoyAdminError extends Error {
+export class EnvoyAdminError extends PipelineError {
   override name = "EnvoyAdminError";
 }
 

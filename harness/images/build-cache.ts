@@ -7,8 +7,8 @@ import { lastLines, runCommand } from "../docker/exec.ts";
 
 export const BUILD_CACHE_POLICY = { unusedFor: "24h", keepDefault: "2GB" } as const;
 
-export async function pruneBuildCache(env: NodeJS.ProcessEnv = process.env, log: (line: string) => void = () => undefined): Promise<void> {
-  const keep = env.ENVOY_PIPELINE_BUILD_CACHE_KEEP ?? BUILD_CACHE_POLICY.keepDefault;
+export async function pruneBuildCache(keepSetting: string | undefined, log: (line: string) => void = () => undefined): Promise<void> {
+  const keep = keepSetting ?? BUILD_CACHE_POLICY.keepDefault;
   if (/^(off|none|false)$/i.test(keep)) return;
   if (!/^\d+(\.\d+)?\s*(b|kb|mb|gb|tb)?$/i.test(keep)) {
     log(`build cache: ENVOY_PIPELINE_BUILD_CACHE_KEEP='${keep}' is not a size like 2GB or 500MB: not pruning`);

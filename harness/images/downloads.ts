@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
-import { formatIssues } from "../lib/errors.ts";
+import { formatIssues, PipelineError } from "../lib/errors.ts";
 import { ensureHostCommands } from "../docker/engine.ts";
 import { commandExists, mustRun, runCommand } from "../docker/exec.ts";
 import { fileDigest, parseIntegrity } from "./hash.ts";
@@ -13,7 +13,7 @@ import { PINS } from "./versions.ts";
 
 export type Log = (line: string) => void;
 
-export class ChecksumError extends Error {
+export class ChecksumError extends PipelineError {
   override name = "ChecksumError";
 }
 

@@ -1,13 +1,8 @@
 // The base images the stack builds FROM: planned, found or built by prepare.ts.
+export { HOST_CA_BUNDLE, type ImagePlan, type LocalImagePlan, planImages } from "./plan.ts";
+export { inspectImage, Slots, stateDir } from "./local-build.ts";
 export {
-  HOST_CA_BUNDLE,
   type PrepareOptions,
-  stateDir,
-  type LocalImagePlan,
-  type ImagePlan,
-  planImages,
-  inspectImage,
-  Slots,
   planRyuk,
   localReaperImage,
   prepareImages,

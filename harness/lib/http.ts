@@ -6,10 +6,10 @@
 import type { Agent } from "node:http";
 import axios, { isAxiosError } from "axios";
 import type { z } from "zod";
-import { errorMessage, formatIssues } from "./errors.ts";
+import { errorMessage, formatIssues, PipelineError } from "./errors.ts";
 
 /** No answer, an unexpected status, or a body that is not what the schema says. */
-export class HttpError extends Error {
+export class HttpError extends PipelineError {
   override name = "HttpError";
   constructor(
     message: string,

@@ -2,6 +2,7 @@
 // the time is up. The one loop behind every "wait until Envoy / Prometheus / a process group ..."
 // so that they all stop at their deadline, honour an abort signal and never sleep past the end.
 import { setTimeout as sleep } from "node:timers/promises";
+import { PipelineError } from "./errors.ts";
 
 export interface PollOptions {
   /** Give up this many milliseconds after the first attempt started. */
@@ -11,7 +12,7 @@ export interface PollOptions {
   signal?: AbortSignal;
 }
 
-export class PollTimeout extends Error {
+export class PollTimeout extends PipelineError {
   override name = "PollTimeout";
 }
 

@@ -3,7 +3,7 @@
 // grandchildren), and a Ctrl-C meant for the harness does not cut a clean-up short. A run ends when
 // the process has exited, whatever it left in its group is gone, and its output pipes are closed
 // (`close`), so no output is lost and nothing is left running.
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { exited, listProcesses } from "./proc.ts";
 import { poll } from "./poll.ts";
 
@@ -122,9 +122,76 @@ export interface ProcessResult {
   strays: boolean;
 }
 
+/** Keeps the tail (`max` characters) of each piped stream and hands whole lines to `onLine`. */
+function collectOutput(opts: ProcessOptions, max: number) {
+  const kept = { stdout: "", stderr: "" };
+  const partial = { stdout: "", stderr: "" };
+  const feed = (stream: "stdout" | "stderr", chunk: Buffer): void => {
+    opts.onData?.(chunk, stream);
+    const text = chunk.toString("utf8");
+    kept[stream] = (kept[stream] + text).slice(-max);
+    if (!opts.onLine) return;
+    const lines = (partial[stream] + text).split(/\r?\n/);
+    partial[stream] = lines.pop() ?? "";
+    for (const line of lines) opts.onLine(line, stream);
+  };
+  /** The unterminated last line of each stream, when the process is done. */
+  const flush = (): void => {
+    if (!opts.onLine) return;
+    if (partial.stdout !== "") opts.onLine(partial.stdout, "stdout");
+    if (partial.stderr !== "") opts.onLine(partial.stderr, "stderr");
+  };
+  return { kept, feed, flush };
+}
+
+/** Stops the child (its group when it leads one) with SIGTERM, then SIGKILL after `graceMs`. */
+function stopper(child: ChildProcess, opts: ProcessOptions, ownGroup: boolean, graceMs: number) {
+  const state: { stoppedBy?: "SIGTERM" | "SIGKILL"; killTimer?: NodeJS.Timeout } = {};
+  const signal = (pid: number, sig: NodeJS.Signals): void => {
+    if (ownGroup) killGroup(pid, sig);
+    else child.kill(sig);
+  };
+  const stop = (why: string): void => {
+    const pid = child.pid;
+    if (pid === undefined || state.stoppedBy !== undefined) return;
+    const hard = (): void => {
+      state.stoppedBy = "SIGKILL";
+      opts.onStop?.("SIGKILL", why);
+      signal(pid, "SIGKILL");
+    };
+    if (graceMs === 0) {
+      hard();
+      return;
+    }
+    state.stoppedBy = "SIGTERM";
+    opts.onStop?.("SIGTERM", why);
+    signal(pid, "SIGTERM");
+    state.killTimer = setTimeout(hard, graceMs);
+  };
+  return { state, stop, cancel: (): void => clearTimeout(state.killTimer) };
+}
+
+/**
+ * After the leader exits: stops what it left in its group (it may hold the pipes `close` waits
+ * for), then gives what is still in the pipes PIPE_DRAIN_MS before closing our ends, since a
+ * process that left the group (setsid) could hold them for ever. Resolves with "strays left".
+ */
+function reapAfterExit(child: ChildProcess, ownGroup: boolean, graceMs: number, isDone: () => boolean) {
+  const pid = child.pid;
+  const reaping = pid === undefined || !ownGroup ? Promise.resolve(false) : reapGroup(pid, graceMs);
+  let drainTimer: NodeJS.Timeout | undefined;
+  void reaping.then(() => {
+    if (isDone()) return;
+    drainTimer = setTimeout(() => {
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+    }, PIPE_DRAIN_MS);
+  });
+  return { reaping, cancel: (): void => clearTimeout(drainTimer) };
+}
+
 /** Runs `program` to the end (see the top of this file). Never rejects: look at the result. */
 export function runProcess(program: string, args: readonly string[], opts: ProcessOptions = {}): Promise<ProcessResult> {
-  const max = opts.maxOutput ?? 1 << 20;
   const graceMs = opts.killGraceMs ?? 5000;
   const ownGroup = opts.ownGroup ?? true;
   return new Promise((resolve) => {
@@ -134,54 +201,22 @@ export function runProcess(program: string, args: readonly string[], opts: Proce
       stdio: [opts.input === undefined ? "ignore" : "pipe", opts.stdout ?? "pipe", opts.stderr ?? "pipe"],
       detached: ownGroup,
     });
-    const signal = (pid: number, sig: NodeJS.Signals): void => {
-      if (ownGroup) killGroup(pid, sig);
-      else child.kill(sig);
-    };
-    const kept = { stdout: "", stderr: "" };
-    const partial = { stdout: "", stderr: "" };
-    const feed = (stream: "stdout" | "stderr", chunk: Buffer): void => {
-      opts.onData?.(chunk, stream);
-      const text = chunk.toString("utf8");
-      kept[stream] = (kept[stream] + text).slice(-max);
-      if (!opts.onLine) return;
-      const lines = (partial[stream] + text).split(/\r?\n/);
-      partial[stream] = lines.pop() ?? "";
-      for (const line of lines) opts.onLine(line, stream);
-    };
-    child.stdout?.on("data", (c: Buffer) => feed("stdout", c));
-    child.stderr?.on("data", (c: Buffer) => feed("stderr", c));
+    const output = collectOutput(opts, opts.maxOutput ?? 1 << 20);
+    child.stdout?.on("data", (c: Buffer) => output.feed("stdout", c));
+    child.stderr?.on("data", (c: Buffer) => output.feed("stderr", c));
     child.stdin?.on("error", () => undefined); // the program may exit without reading its input
     if (opts.input !== undefined) child.stdin?.end(opts.input);
 
-    let stoppedBy: "SIGTERM" | "SIGKILL" | undefined;
+    const stopping = stopper(child, opts, ownGroup, graceMs);
     let timedOut = false;
-    let killTimer: NodeJS.Timeout | undefined;
-    const stop = (why: string): void => {
-      const pid = child.pid;
-      if (pid === undefined || stoppedBy !== undefined) return;
-      const hard = (): void => {
-        stoppedBy = "SIGKILL";
-        opts.onStop?.("SIGKILL", why);
-        signal(pid, "SIGKILL");
-      };
-      if (graceMs === 0) {
-        hard();
-        return;
-      }
-      stoppedBy = "SIGTERM";
-      opts.onStop?.("SIGTERM", why);
-      signal(pid, "SIGTERM");
-      killTimer = setTimeout(hard, graceMs);
-    };
     const limit =
       opts.timeoutMs === undefined
         ? undefined
         : setTimeout(() => {
             timedOut = true;
-            stop(`it took longer than ${opts.timeoutMs} ms`);
+            stopping.stop(`it took longer than ${opts.timeoutMs} ms`);
           }, opts.timeoutMs);
-    const onAbort = (): void => stop("aborted");
+    const onAbort = (): void => stopping.stop("aborted");
     child.once("spawn", () => {
       if (child.pid !== undefined) opts.onSpawn?.(child.pid);
       opts.signal?.addEventListener("abort", onAbort, { once: true });
@@ -190,8 +225,30 @@ export function runProcess(program: string, args: readonly string[], opts: Proce
 
     let spawnError: Error | undefined;
     let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-    let reaping: Promise<boolean> = Promise.resolve(false);
-    let drainTimer: NodeJS.Timeout | undefined;
+    let reaper: ReturnType<typeof reapAfterExit> | undefined;
+    let done = false;
+    const finish = (): void => {
+      if (done) return;
+      done = true;
+      reaper?.cancel();
+      clearTimeout(limit);
+      stopping.cancel();
+      opts.signal?.removeEventListener("abort", onAbort);
+      void (reaper?.reaping ?? Promise.resolve(false)).then((strays) => {
+        output.flush();
+        const { stoppedBy } = stopping.state;
+        resolve({
+          code: exit?.code ?? null,
+          signal: exit?.signal ?? null,
+          stdout: output.kept.stdout,
+          stderr: output.kept.stderr,
+          timedOut,
+          ...(stoppedBy !== undefined ? { stoppedBy } : {}),
+          ...(spawnError !== undefined ? { spawnError } : {}),
+          strays,
+        });
+      });
+    };
     child.once("error", (err) => {
       // Only a failed start ends the run here: errors of a running child (a failed kill) are not final.
       if (child.pid !== undefined) return;
@@ -201,47 +258,9 @@ export function runProcess(program: string, args: readonly string[], opts: Proce
     child.once("exit", (code, signal) => {
       exit = { code, signal };
       clearTimeout(limit);
-      clearTimeout(killTimer);
-      // Whatever the leader left in its group goes now: it may hold the pipes `close` waits for.
-      const pid = child.pid;
-      reaping = pid === undefined || !ownGroup ? Promise.resolve(false) : reapGroup(pid, graceMs);
-      // A process that left the group (setsid) could still hold the pipes and keep `close` away
-      // for ever: once the group is gone, what is still in the pipes gets PIPE_DRAIN_MS to arrive,
-      // then our ends are closed, which ends in `close`.
-      void reaping.then(() => {
-        if (done) return;
-        drainTimer = setTimeout(() => {
-          child.stdout?.destroy();
-          child.stderr?.destroy();
-        }, PIPE_DRAIN_MS);
-      });
+      stopping.cancel();
+      reaper = reapAfterExit(child, ownGroup, graceMs, () => done);
     });
     child.once("close", () => finish());
-
-    let done = false;
-    function finish(): void {
-      if (done) return;
-      done = true;
-      clearTimeout(drainTimer);
-      clearTimeout(limit);
-      clearTimeout(killTimer);
-      opts.signal?.removeEventListener("abort", onAbort);
-      void reaping.then((strays) => {
-        if (opts.onLine) {
-          if (partial.stdout !== "") opts.onLine(partial.stdout, "stdout");
-          if (partial.stderr !== "") opts.onLine(partial.stderr, "stderr");
-        }
-        resolve({
-          code: exit?.code ?? null,
-          signal: exit?.signal ?? null,
-          stdout: kept.stdout,
-          stderr: kept.stderr,
-          timedOut,
-          ...(stoppedBy !== undefined ? { stoppedBy } : {}),
-          ...(spawnError !== undefined ? { spawnError } : {}),
-          strays,
-        });
-      });
-    }
   });
 }

@@ -1,3 +1,4 @@
+import { PipelineError } from "../lib/errors.ts";
 // What every observability check returns: the shape the lead folds into the verify report.
 
 export interface ObservabilityCheckResult {
@@ -12,6 +13,6 @@ export interface ObservabilityCheckResult {
   metrics?: Record<string, number>;
 }
 
-export class ObservabilityError extends Error {
+export class ObservabilityError extends PipelineError {
   override name = "ObservabilityError";
 }

@@ -97,7 +97,7 @@ export function classifyService(service: string, desired: number, containers: re
     }
     const why = duplicate
       ? `a second container numbered ${n} of ${service}`
-      : `${n === Number.MAX_SAFE_INTEGER ? "unnumbered" : `numbered ${n}`}, beyond the ${desired} desired replica${desired === 1 ? "" : "s"} of ${service}`;
+      : `${n === Number.MAX_SAFE_INTEGER ? "unnumbered" : `numbered ${n}`}, beyond the ${replicasOf(desired)} of ${service}`;
     extras.push({ container: containerName(c), hostname: c.Config.Hostname, ip: projectIp(c, project), why });
   }
   serving.sort((a, b) => a.number - b.number);
@@ -158,4 +158,9 @@ export async function serviceStates(
       return state;
     }),
   );
+}
+
+/** "1 desired replica", "3 desired replicas". */
+function replicasOf(desired: number): string {
+  return `${desired} desired replica${desired === 1 ? "" : "s"}`;
 }

@@ -2,7 +2,7 @@
 // process: `verify` after `deploy`, `teardown` after a crash) sees the same truth.
 import type Dockerode from "dockerode";
 import { z } from "zod";
-import { formatIssues } from "../lib/errors.ts";
+import { formatIssues, PipelineError } from "../lib/errors.ts";
 import { serviceOfGrpcTcpPort, serviceOfTcpPort } from "./routes.ts";
 
 export const PROJECT_LABEL = "com.docker.compose.project";
@@ -56,7 +56,7 @@ const inspectSchema = z.object({
 });
 export type ContainerInspect = z.infer<typeof inspectSchema>;
 
-export class DiscoveryError extends Error {
+export class DiscoveryError extends PipelineError {
   override name = "DiscoveryError";
 }
 

@@ -4,7 +4,7 @@ import { Agent } from "node:http";
 import { z } from "zod";
 import type { PipelineConfig } from "../config.ts";
 import { EnvoyAdmin, type UpstreamCluster } from "../envoy/admin.ts";
-import { errorMessage } from "../lib/errors.ts";
+import { errorMessage, PipelineError } from "../lib/errors.ts";
 import { getJson } from "../lib/http.ts";
 import { pollUntil } from "../lib/poll.ts";
 import { log, waitingFor } from "../lib/log.ts";
@@ -41,7 +41,7 @@ export function describeMismatch(m: ClusterMismatch): string {
   return `cluster ${m.cluster}: ${parts.join("; ")}`;
 }
 
-export class ConvergenceTimeout extends Error {
+export class ConvergenceTimeout extends PipelineError {
   override name = "ConvergenceTimeout";
 }
 

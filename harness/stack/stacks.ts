@@ -5,7 +5,7 @@ import { existsSync } from "node:fs";
 import { hostname } from "node:os";
 import type Dockerode from "dockerode";
 import { z } from "zod";
-import { formatIssues } from "../lib/errors.ts";
+import { formatIssues, PipelineError } from "../lib/errors.ts";
 import { PROJECT_LABEL, SERVICE_LABEL } from "./discover.ts";
 import { OWNER_LABELS } from "./owner.ts";
 import { pidAlive } from "../lib/process.ts";
@@ -143,7 +143,12 @@ export function formatStacks(stacks: readonly OwnedStack[], now: number = Date.n
     s.project,
     formatAge(now - s.created.getTime()),
     `${s.running === s.containers ? "running" : s.running === 0 ? "stopped" : "partial"} ${s.running}/${s.containers}`,
-    `${s.buildTag !== "" ? `BUILD_TAG=${s.buildTag}` : s.checkout}${s.pid !== null ? ` pid ${s.pid}` : ""}${s.host !== "" && s.host !== thisHost ? `@${s.host}` : ""} (${s.lifetime || "?"})`,
+    [
+      s.buildTag !== "" ? `BUILD_TAG=${s.buildTag}` : s.checkout,
+      s.pid !== null ? ` pid ${s.pid}` : "",
+      s.host !== "" && s.host !== thisHost ? `@${s.host}` : "",
+      ` (${s.lifetime || "?"})`,
+    ].join(""),
     ["listener", "admin", "prometheus", "zipkin"].flatMap((n) => (s.urls[n] ? [s.urls[n]] : [])).join(" "),
   ]);
   const head = ["PROJECT", "AGE", "STATE", "OWNER", "URLS"];
@@ -153,7 +158,7 @@ export function formatStacks(stacks: readonly OwnedStack[], now: number = Date.n
 }
 
 /** A stage found no stack to act on: one line naming the project, exit 1. */
-export class StackMissingError extends Error {
+export class StackMissingError extends PipelineError {
   override name = "StackMissingError";
 }
 
@@ -170,8 +175,9 @@ export async function requireStack(
   where = "this Docker host",
 ): Promise<void> {
   if (!(await exists())) {
+    const projectFlag = project.startsWith("envoy-pipeline-") ? "" : ` --project ${project}`;
     throw new StackMissingError(
-      `${stage}: no stack '${project}' on ${where} (deploy it first: envoy-pipeline deploy${project.startsWith("envoy-pipeline-") ? "" : ` --project ${project}`}; see envoy-pipeline ls)`,
+      `${stage}: no stack '${project}' on ${where} (deploy it first: envoy-pipeline deploy${projectFlag}; see envoy-pipeline ls)`,
     );
   }
 }

@@ -2,7 +2,7 @@
 // VerifyReport), as zod schemas: the report is parsed before it is written, so verify.json always
 // matches the exported type.
 import { z } from "zod";
-import { formatIssues } from "../lib/errors.ts";
+import { formatIssues, InputError } from "../lib/errors.ts";
 import { observabilityPanelSchema } from "../observability/report.ts";
 
 /** What a service replica answers: `{"hostname","ip","serviceid","success","time"}`. */
@@ -273,7 +273,7 @@ export const verifyReportSchema = z.object({
 });
 export type VerifyReport = z.infer<typeof verifyReportSchema>;
 
-export class VerifyInputError extends Error {
+export class VerifyInputError extends InputError {
   override name = "VerifyInputError";
 }
 

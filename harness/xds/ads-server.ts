@@ -170,7 +170,8 @@ export class AdsServer {
         this.nacks.push(n);
         if (this.nacks.length > 100) this.nacks.shift();
         this.log(
-          `NACK from ${n.node || `stream ${stream.id}`}: ${n.type} version ${n.version} rejected, keeps ${n.kept || "(none)"}: ${n.message}`,
+          `NACK from ${n.node || `stream ${stream.id}`}: ${n.type} version ${n.version} rejected, ` +
+            `keeps ${n.kept || "(none)"}: ${n.message}`,
         );
         this.notifyAck();
       },

@@ -1,17 +1,9 @@
 // The snapshot cache: the one consistent set of xDS resources the control plane serves, versioned
-// per resource type (after go-control-plane's SnapshotCache; see control-plane.ts for the design).
-//
-// - A type's version changes only when that type's resources change (compared by their encoded
-//   bytes): an endpoint change is a new EDS version and leaves CDS alone, so Envoy never re-warms
-//   its clusters because a replica went away.
-// - Versions are `<boot>.<n>`: n counts up over the process's life and boot is new at every start,
-//   so a version string is never given to two different contents, even across a restart (an Envoy
-//   that reconnects with a version from the previous run always gets the new resources).
-// - A snapshot is checked for consistency before it is served: every EDS cluster in CDS has its
-//   ClusterLoadAssignment, every route configuration a listener names over RDS exists.
+// per resource type (after go-control-plane's SnapshotCache). Versioning rules: docs/xds.md.
 import { createHash, randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { encodeResource, resourceName, SHORT, TYPE, TYPE_URLS, type Resource, type TypeUrl } from "./protos.ts";
+import { PipelineError } from "../lib/errors.ts";
 
 export interface TypeSnapshot {
   version: string;
@@ -21,7 +13,7 @@ export interface TypeSnapshot {
 
 export type Resources = Partial<Record<TypeUrl, readonly Resource[]>>;
 
-export class InconsistentSnapshotError extends Error {
+export class InconsistentSnapshotError extends PipelineError {
   override name = "InconsistentSnapshotError";
 }
 

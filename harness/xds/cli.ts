@@ -5,7 +5,7 @@ import type { Command } from "commander";
 import { once } from "node:events";
 import { z } from "zod";
 import { ConfigError, parseAssignments, projectNameSchema } from "../config.ts";
-import { formatIssues } from "../lib/errors.ts";
+import { exitCodeOf, formatIssues } from "../lib/errors.ts";
 import { log } from "../lib/log.ts";
 import { GRPC_SERVICE_PORT, routeFor } from "../stack/routes.ts";
 import { CONTROL_PLANE_ADMIN_PORT } from "./admin-http.ts";
@@ -116,7 +116,7 @@ export function registerControlPlaneCommand(program: Command): void {
       } catch (err) {
         const e = err as Error;
         log.info(`error: ${e instanceof ConfigError ? e.message : (e.stack ?? e.message)}`);
-        process.exitCode = e instanceof ConfigError ? 2 : 1;
+        process.exitCode = exitCodeOf(e);
       }
     });
 }
@@ -141,7 +141,8 @@ async function runControlPlane(o: ControlPlaneCliOptions): Promise<void> {
   await once(admin, "listening");
   const adminPort = (admin.address() as { port: number }).port;
   log.info(
-    `control plane for project ${o.project}: ADS on ${o.host}:${cp.port}, admin on ${o.host}:${adminPort} (services ${o.services.join(", ")})`,
+    `control plane for project ${o.project}: ADS on ${o.host}:${cp.port}, admin on ${o.host}:${adminPort} ` +
+      `(services ${o.services.join(", ")})`,
   );
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once("SIGTERM", () => resolve("SIGTERM"));

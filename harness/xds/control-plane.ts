@@ -1,41 +1,5 @@
 // The control plane: an xDS server (ADS, state of the world, gRPC) that programs the front proxy
-// through its API instead of a file, with endpoints fed by Docker events.
-//
-// Design (after envoyproxy/go-control-plane's snapshot cache and SotW ADS server; our own code):
-//
-//   Docker events ──► EndpointSource ──► frontProxyResources() ──► SnapshotCache ──► AdsServer ──► Envoy
-//   (start, die,      (replicas, health,  (listeners, routes,       (one consistent   (one stream per
-//    pause, kill, …)   draining)           EDS clusters)             set, versioned    Envoy: LDS, RDS,
-//                                                                     per type)         CDS, EDS)
-//
-// - Snapshot (cache.ts): every change rebuilds the whole resource set from the current endpoints
-//   and replaces the snapshot. Only types whose content changed get a new version; versions are
-//   `<boot>.<n>`, never reused, also across restarts. A snapshot is consistent (every EDS cluster
-//   has endpoints, every RDS name exists) or it is refused. One snapshot serves every node: all
-//   Envoys of a stack are the same front proxy (go-control-plane keys snapshots by node; the
-//   status below still names each node).
-// - Stream (ads-server.ts): per type, the last response's version, nonce and names; a request
-//   whose nonce is not the latest is stale and ignored; a request answering the latest nonce is an
-//   ACK, or a NACK when it carries error_detail: then Envoy keeps its last good version, the
-//   server records the rejection with Envoy's message (status, log) and does not resend the same
-//   version; the next snapshot is sent as usual. A response goes out only to an open request (one
-//   unanswered response per type, the SotW flow control), and when the snapshot's version differs
-//   from what Envoy has, or Envoy subscribed to a name it was not sent yet. Within one change the
-//   order on the wire is CDS, EDS, LDS, RDS; EDS carries only the clusters Envoy subscribed to,
-//   which are the clusters it received over CDS: never endpoints for a cluster Envoy does not know.
-//   On reconnect (Envoy or control plane restarted) Envoy keeps serving its last config and sends
-//   the versions it has; a new control plane has a new boot, so everything is resent (resync).
-// - Endpoints (docker-source.ts): the compose project's containers, from `docker events` filtered
-//   by the project's label, without any DNS: a container is an endpoint of the cluster named
-//   after its compose service; HEALTHY only when it runs, is not paused and its health check says
-//   healthy (or it has none); UNHEALTHY otherwise; DRAINING from the moment it is told to stop.
-// - Scale-down drains first, then stops (see docs/xds.md): the scale stage POSTs the replicas it
-//   will remove to /drain on the admin port; the control plane marks them DRAINING, pushes EDS and
-//   answers once every connected Envoy has ACKed that version; only then does the stage stop them.
-//   A stop that did not come through the harness (`docker stop`, compose) is caught by Docker's
-//   `kill` event, which precedes `die`: the replica is DRAINING while it shuts down gracefully.
-// - Admin HTTP (admin-http.ts): GET /status (streams, versions, ACKs, NACKs with Envoy's
-//   error_detail, endpoints), POST /drain.
+// through its API, with endpoints fed by Docker events. Design and protocol notes: docs/xds.md.
 import * as grpc from "@grpc/grpc-js";
 import { AdsServer, type Nack, type StreamStatus } from "./ads-server.ts";
 import { SnapshotCache } from "./cache.ts";

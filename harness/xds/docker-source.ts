@@ -1,16 +1,5 @@
 // Endpoints from Docker events: the compose project's replicas as the control plane serves them
-// over EDS, with no DNS polling. `docker events` (dockerode getEvents), filtered by the project's
-// compose label, reports start, die, pause, unpause, health_status, kill, stop and destroy; each
-// event re-inspects that one container (its address and health) and the change reaches Envoy as a
-// new EDS version within milliseconds.
-//
-// The subscription is opened before the initial listing, so nothing that happens in between is
-// lost; events are applied one at a time, in order. Health, per replica:
-//   HEALTHY    running, not paused, health check "healthy" (or none defined)
-//   UNHEALTHY  starting, unhealthy, or paused
-//   DRAINING   told to stop: by /drain (the scale stage, before it stops it) or Docker's `kill`,
-//              which precedes `die`, so a replica that shuts down gracefully gets no new request
-// A container that died or was removed is no endpoint at all.
+// over EDS, with no DNS polling. Events and health states: docs/xds.md.
 import type Dockerode from "dockerode";
 import type { Readable } from "node:stream";
 import { z } from "zod";
@@ -131,9 +120,8 @@ export class DockerEndpoints implements EndpointSource {
     if (!service || !this.opts.services.includes(service)) return;
     const id = event.Actor.ID;
     const action = event.Action.split(":")[0] ?? event.Action;
-    this.log(
-      `docker: ${event.Actor.Attributes.name ?? id.slice(0, 12)} ${event.Action}${event.Actor.Attributes.signal ? ` (signal ${event.Actor.Attributes.signal})` : ""}`,
-    );
+    const signal = event.Actor.Attributes.signal;
+    this.log(`docker: ${event.Actor.Attributes.name ?? id.slice(0, 12)} ${event.Action}${signal ? ` (signal ${signal})` : ""}`);
     if (action === "kill" && this.replicas.has(id)) {
       this.draining.add(id);
       this.onChange();

@@ -6,7 +6,7 @@
 import axios from "axios";
 import type Dockerode from "dockerode";
 import { z } from "zod";
-import { formatIssues } from "../lib/errors.ts";
+import { formatIssues, PipelineError } from "../lib/errors.ts";
 import { log } from "../lib/log.ts";
 import { projectContainers, runningReplicas, type ReplicaContainer } from "../stack/discover.ts";
 import { CONTROL_PLANE_ADMIN_PORT } from "./admin-http.ts";
@@ -19,7 +19,7 @@ const drainResultSchema = z.object({
 });
 export type DrainAnswer = z.infer<typeof drainResultSchema>;
 
-export class DrainError extends Error {
+export class DrainError extends PipelineError {
   override name = "DrainError";
 }
 

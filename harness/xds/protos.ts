@@ -1,20 +1,12 @@
 // The Envoy API protos and the ADS gRPC method, for both ends of the stream (our server, and the
-// protocol tests' client).
-//
-// The .proto files come from @grpc/grpc-js-xds (pinned): it vendors Envoy's data-plane API with
-// its dependencies (xds, googleapis, protoc-gen-validate), about 600 files, the set gRPC's own xDS
-// client is tested against. They are loaded with protobufjs (the library @grpc/proto-loader wraps)
-// rather than through proto-loader, because proto-loader hands google.protobuf.Any over as opaque
-// bytes, while protobufjs packs and unpacks Any from its JSON form (`{"@type": ..., ...fields}`):
-// resources can be written like Envoy's YAML, nested typed_configs included, and a response is
-// one `fromObject` + `encode`. Field names stay as in the protos (snake_case), as in Envoy's YAML.
+// protocol tests' client). Why protobufjs rather than proto-loader: docs/xds.md.
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import type { ServiceDefinition } from "@grpc/grpc-js";
 import protobuf from "protobufjs";
 import { z } from "zod";
-import { formatIssues } from "../lib/errors.ts";
+import { formatIssues, PipelineError } from "../lib/errors.ts";
 
 export const TYPE = {
   listener: "type.googleapis.com/envoy.config.listener.v3.Listener",
@@ -95,7 +87,7 @@ export function envoyApi(): protobuf.Root {
 
 const TO_OBJECT: protobuf.IConversionOptions = { json: true, enums: String, longs: Number, arrays: true };
 
-export class ResourceShapeError extends Error {
+export class ResourceShapeError extends PipelineError {
   override name = "ResourceShapeError";
 }
 
@@ -179,7 +171,7 @@ export type DiscoveryResponse = {
 };
 export type DiscoveryResponseOut = z.infer<typeof discoveryResponseSchema>;
 
-export class ProtocolError extends Error {
+export class ProtocolError extends PipelineError {
   override name = "ProtocolError";
 }
 

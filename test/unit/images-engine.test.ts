@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
-import { engineHelp, engineProblems, isComposeV2, isDebianLike, parseOsRelease, type EngineState } from "../../harness/docker/engine.ts";
+import { engineHelp, engineProblems, isComposeV2, isDebianLike, parseOsRelease, type EngineState } from "../../harness/docker/probe.ts";
 import { isStepLine } from "../../harness/images/build.ts";
 import { Slots } from "../../harness/images/index.ts";
 

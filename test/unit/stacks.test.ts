@@ -9,6 +9,7 @@ import { describe, it } from "vitest";
 import { defaultProjectName, loadConfig } from "../../harness/config.ts";
 import { repoRoot } from "../../harness/lib/paths.ts";
 import { provisioningAllowed } from "../../harness/docker/engine.ts";
+import { parseSettings } from "../../harness/settings.ts";
 import { useReaper } from "../../harness/reaper/session.ts";
 import { contentTag, contextDigest, type ComposeModel } from "../../harness/stack/image-tag.ts";
 import { checkoutProjectName, stageDefaultProject } from "../../harness/stack/project.ts";
@@ -128,10 +129,10 @@ describe("image content tags", () => {
 
 describe("Docker provisioning", () => {
   it("is prepare's outside Jenkins; under Jenkins only when asked", () => {
-    assert.equal(provisioningAllowed({}), true);
-    assert.equal(provisioningAllowed({ JENKINS_URL: "https://ci/" }), false);
-    assert.equal(provisioningAllowed({ JENKINS_URL: "https://ci/", ENVOY_PIPELINE_PROVISION: "1" }), true);
-    assert.equal(provisioningAllowed({ ENVOY_PIPELINE_PROVISION: "false" }), false);
+    assert.equal(provisioningAllowed(parseSettings({})), true);
+    assert.equal(provisioningAllowed(parseSettings({ JENKINS_URL: "https://ci/" })), false);
+    assert.equal(provisioningAllowed(parseSettings({ JENKINS_URL: "https://ci/", ENVOY_PIPELINE_PROVISION: "1" })), true);
+    assert.equal(provisioningAllowed(parseSettings({ ENVOY_PIPELINE_PROVISION: "false" })), false);
   });
 });
 

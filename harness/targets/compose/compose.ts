@@ -4,6 +4,7 @@ import { existsSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { ConfigError, type PipelineConfig } from "../../config.ts";
 import { runProcess } from "../../lib/process.ts";
+import { PipelineError } from "../../lib/errors.ts";
 
 /** Layered over the compose file for `discovery: xds` (the control plane; docs/xds.md). */
 export const XDS_COMPOSE_FILE = "docker-compose.xds.yml";
@@ -39,7 +40,7 @@ export function composeEnvironment(config: PipelineConfig, images: Record<string
   };
 }
 
-export class ComposeError extends Error {
+export class ComposeError extends PipelineError {
   override name = "ComposeError";
 }
 
