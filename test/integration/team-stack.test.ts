@@ -100,7 +100,9 @@ describe("a team's stack behind the generated Envoy", () => {
     const dir = await stackDirectory(docker(), project);
     for (const s of stack.services) {
       const seen = new Map<string, number>();
-      for (let i = 0; i < 30; i++) {
+      // Envoy's workers take the host set from its main thread a moment after /clusters shows it:
+      // request until every replica has answered (the event), within a bound.
+      for (let i = 0; i < 300 && (i < 30 || seen.size < s.replicas); i++) {
         const res = await listener.request({ path: s.request, method: "GET" });
         const body = await res.body.text();
         assert.equal(res.statusCode, 200, `${s.name} ${s.request}: ${res.statusCode} ${body}`);
