@@ -60,12 +60,12 @@ const TIMEOUT_PATH = "/timeout-test/service/2";
 /** The shipped envoy/envoy.yaml with one more route (first), the rest unchanged. */
 function envoyConfigWithTimeoutRoute(): string {
   const shipped = readFileSync(resolve(repoRoot, "envoy/envoy.yaml"), "utf8");
+  // The HTTP virtual host's routes (the gRPC virtual hosts come before it).
   const anchor = "                      routes:\n";
-  assert.ok(shipped.includes(anchor), "envoy/envoy.yaml has no routes: list where the test expects it");
-  return shipped.replace(
-    anchor,
-    `${anchor}                        - match: { prefix: "${TIMEOUT_PATH}" }\n                          route: { cluster: service2, timeout: 0.2s, prefix_rewrite: "/service/2" }\n`,
-  );
+  const at = shipped.indexOf(anchor, shipped.indexOf("- name: services\n"));
+  assert.ok(shipped.includes("- name: services\n") && at >= 0, "envoy/envoy.yaml has no routes: list where the test expects it");
+  const route = `                        - match: { prefix: "${TIMEOUT_PATH}" }\n                          route: { cluster: service2, timeout: 0.2s, prefix_rewrite: "/service/2" }\n`;
+  return shipped.slice(0, at + anchor.length) + route + shipped.slice(at + anchor.length);
 }
 
 const healthLogSchema = z.object({ State: z.object({ Health: z.object({ Log: z.array(z.object({ Start: z.string() })) }) }) });
