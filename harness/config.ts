@@ -125,9 +125,15 @@ export function parseScale(specs: string | readonly string[]): Record<string, nu
   return parseAssignments("scale", specs, "SERVICE=REPLICAS");
 }
 
-/** Parses `name=n,name=n` (or several such strings); errors name `field` and the part. */
+/** Names in NAME=NUMBER lists: compose service or container names (never `__proto__` and the like). */
+const assignmentName = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+/**
+ * Parses `name=n,name=n` (or several such strings); errors name `field` and the part. Only whole
+ * decimal numbers: `svc=` (an unset Jenkins variable), `0x10` and `1e1` are refused, not read as numbers.
+ */
 export function parseAssignments(field: string, specs: string | readonly string[], shape = "NAME=NUMBER"): Record<string, number> {
-  const out: Record<string, number> = {};
+  const out = new Map<string, number>();
   const list = typeof specs === "string" ? [specs] : specs;
   for (const spec of list) {
     for (const part of spec.split(/[\s,]+/).filter((p) => p !== "")) {
@@ -135,12 +141,22 @@ export function parseAssignments(field: string, specs: string | readonly string[
       if (!m || m[1] === undefined || m[2] === undefined) {
         throw new ConfigError(`${field}: '${part}' is not ${shape}`);
       }
-      const n = Number(m[2]);
-      if (!Number.isInteger(n)) throw new ConfigError(`${field}.${m[1]}: '${m[2]}' is not a whole number`);
-      out[m[1]] = n;
+      if (!assignmentName.test(m[1])) throw new ConfigError(`${field}: '${m[1]}' is not a service or container name`);
+      if (!/^[0-9]{1,9}$/.test(m[2])) throw new ConfigError(`${field}.${m[1]}: '${m[2]}' is not a whole decimal number`);
+      out.set(m[1], Number(m[2]));
     }
   }
-  return out;
+  return Object.fromEntries(out);
+}
+
+/**
+ * Refuses a folder in a kernel file system (/proc, /sys, /dev): Node's recursive mkdir spins there
+ * forever instead of failing.
+ */
+export function refuseKernelFolder(field: string, path: string): string {
+  if (/^\/(proc|sys|dev)(\/|$)/.test(resolve(path)))
+    throw new ConfigError(`${field}: ${resolve(path)} is in a kernel file system (/proc, /sys, /dev)`);
+  return path;
 }
 
 const envNumber = (env: NodeJS.ProcessEnv, name: string): number | undefined => {
@@ -249,6 +265,7 @@ export function resolveConfig(...layers: ConfigLayer[]): PipelineConfig {
     return path;
   });
   if (!isAbsolute(config.reportDir)) config.reportDir = resolve(config.reportDir);
+  refuseKernelFolder("reportDir", config.reportDir);
   return config;
 }
 

@@ -2,6 +2,7 @@
 // the local equivalents (a few builds at once, longest first).
 import { chmodSync, copyFileSync, linkSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { refuseKernelFolder } from "../config.ts";
 import { formatIssues } from "../lib/errors.ts";
 import { repoRoot } from "../lib/paths.ts";
 import { settings } from "../settings.ts";
@@ -28,7 +29,7 @@ export interface Paths {
  * (the tests point it at a temporary folder so that they never touch the user's).
  */
 export function stateDir(root: string = repoRoot, dir: string | undefined = settings().stateDir): string {
-  return dir ?? join(root, ".envoy-pipeline");
+  return dir !== undefined ? refuseKernelFolder("ENVOY_PIPELINE_STATE_DIR", dir) : join(root, ".envoy-pipeline");
 }
 
 export function paths(root: string): Paths {

@@ -1,7 +1,8 @@
 // The base images the stack builds FROM (node, envoy, prometheus, zipkin): for each, the official
 // image or a local equivalent built from package registries. The steps and the caches: docs/images.md.
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { writePrivateFile } from "../lib/private-files.ts";
 import { formatIssues } from "../lib/errors.ts";
 import { repoRoot } from "../lib/paths.ts";
 import { settings } from "../settings.ts";
@@ -45,10 +46,7 @@ function assemble(entries: Record<ImageName, ImageEntry>): ImageSet {
 }
 
 function writeImagesFile(file: string, set: ImageSet, ryuk: ImageEntry): void {
-  mkdirSync(dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify({ version: 1, preparedAt: new Date().toISOString(), imageSet: set, ryuk }, null, 2)}\n`);
-  renameSync(tmp, file);
+  writePrivateFile(file, `${JSON.stringify({ version: 1, preparedAt: new Date().toISOString(), imageSet: set, ryuk }, null, 2)}\n`);
 }
 
 // ---------------------------------------------------------------------------------------------

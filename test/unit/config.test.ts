@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "vitest";
-import { ConfigError, defaultProjectName, loadConfig, parseScale } from "../../harness/config.ts";
+import { ConfigError, defaultProjectName, loadConfig, parseScale, refuseKernelFolder } from "../../harness/config.ts";
 
 describe("configuration", () => {
   it("defaults to service1=3 service2=3, ephemeral ports, a unique project", () => {
@@ -88,6 +88,25 @@ describe("configuration", () => {
   it("parses scale specs and rejects malformed ones", () => {
     assert.deepEqual(parseScale(["service1=3,service2=2", "service3=1"]), { service1: 3, service2: 2, service3: 1 });
     assert.throws(() => parseScale("service1"), /'service1' is not SERVICE=REPLICAS/);
-    assert.throws(() => parseScale("service1=two"), /scale\.service1: 'two' is not a whole number/);
+    assert.throws(() => parseScale("service1=two"), /scale\.service1: 'two' is not a whole decimal number/);
+  });
+
+  it("refuses an empty count (an unset $N), hex, exponents and names such as __proto__ (issue 22)", () => {
+    assert.throws(() => parseScale("service1="), /^ConfigError: scale\.service1: '' is not a whole decimal number$/);
+    assert.throws(() => parseScale("service1=0x10"), /scale\.service1: '0x10' is not a whole decimal number/);
+    assert.throws(() => parseScale("service1=1e1"), /scale\.service1: '1e1' is not a whole decimal number/);
+    assert.throws(() => parseScale("service1=-1"), /'-1' is not a whole decimal number/);
+    assert.throws(() => parseScale("__proto__=3"), /scale: '__proto__' is not a service or container name/);
+    assert.deepEqual(parseScale("service1=007"), { service1: 7 });
+  });
+
+  it("refuses state and report folders in /proc, /sys and /dev in one line (issue 22)", () => {
+    assert.throws(
+      () => loadConfig({ env: {}, cli: { reportDir: "/proc/self/reports" } }),
+      /reportDir: \/proc\/self\/reports is in a kernel file system/,
+    );
+    assert.throws(() => refuseKernelFolder("ENVOY_PIPELINE_STATE_DIR", "/sys/x"), ConfigError);
+    assert.throws(() => refuseKernelFolder("f", "/dev"), ConfigError);
+    assert.equal(refuseKernelFolder("f", "/tmp/process"), "/tmp/process");
   });
 });
