@@ -1,7 +1,6 @@
-// The report's "From Prometheus" section, in the terminal and in verify.html: latency quantiles,
-// error rates and status classes per service and replica, Envoy's CPU, memory and connections,
-// bytes and bandwidth. It illustrates the run from the panel data (observability/report.ts) and
-// decides nothing.
+// The report's "From Prometheus" section, in the terminal and in verify.html: latency quantiles, error rates
+// and status classes per service and replica, Envoy's CPU, memory and connections, bytes and bandwidth.
+// Design notes: docs/observability.md ("observability/panel-view.ts").
 import { escapeHtml, fmtMs, table } from "../lib/format.ts";
 import type { ObservabilityPanel, PanelBytes } from "./report.ts";
 

@@ -1,9 +1,5 @@
-// The HTTP side: only POST /github-webhook/ (404 elsewhere, 405 for other methods). Before a byte
-// of the body is read, a request without a well-formed signature header is refused (401) and its
-// connection closed. The body is then fed to the signature as it arrives and held only within two
-// bounds: its own limit (413) and the budget of all bodies being read at once (503), both checked on
-// Content-Length and while reading. Connections beyond `maxConnections` are dropped on accept.
-// docs/webhook.md gives the timeouts and why.
+// The HTTP side: only POST /github-webhook/ (404 elsewhere, 405 for other methods).
+// Design notes: docs/webhook.md ("webhook/server.ts").
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { WEBHOOK_PATH } from "./config.ts";

@@ -1,7 +1,6 @@
-// The images the stack builds (`docker compose build`), built only when one is missing: their tags
-// are content hashes (harness/stack/image-tag.ts), so present means built from these inputs. The
-// build stage runs this; so does a swarm deploy, since `docker stack deploy` ignores `build:`
-// (moby#29940) where `docker compose up` would have built what was missing.
+// The images the stack builds (`docker compose build`), built only when one is missing: their tags are
+// content hashes (harness/stack/image-tag.ts), so present means built from these inputs.
+// Design notes: docs/stacks.md ("targets/compose/stack-images.ts").
 import { settings } from "../../settings.ts";
 import type Dockerode from "dockerode";
 import type { PipelineConfig } from "../../config.ts";

@@ -1,10 +1,5 @@
-// Kubernetes manifests of the stack, from the same model as the compose and swarm targets:
-// per backend a Deployment and a headless Service (clusterIP: None, so its DNS name answers with
-// every ready pod's address and Envoy's STRICT_DNS makes each pod an endpoint, as compose's DNS
-// does with each replica); Envoy with its configuration in a ConfigMap; Prometheus (DNS discovery
-// of the same headless names) and Zipkin. Every pod runs as a non-root user with no privileges,
-// a read-only root file system, probes and resource requests and limits (the "restricted" Pod
-// Security Standard). Nothing here was applied to a cluster: see docs/kubernetes.md.
+// Kubernetes manifests of the stack, from the same model as the compose and swarm targets.
+// Design notes: docs/kubernetes.md ("targets/k8s/manifests.ts").
 import { createHash } from "node:crypto";
 import { renameEnvoyUpstreams, renamePrometheusTargets } from "../../render/dns-names.ts";
 import type { StackModel } from "../../render/model.ts";
