@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { z } from "zod";
-import { ConfigError, loadConfig, parseAssignments, parseScale, type ConfigLayer, type PipelineConfig } from "./config.ts";
+import { ConfigError, layerFromEnv, loadConfig, parseAssignments, parseScale, type ConfigLayer, type PipelineConfig } from "./config.ts";
 import { collect } from "./lib/cli-options.ts";
 import { exitCodeOf } from "./lib/errors.ts";
 import { repoRoot } from "./lib/paths.ts";
@@ -213,16 +213,8 @@ async function teardownCommand(config: PipelineConfig): Promise<number> {
   return 0;
 }
 
-export function buildProgram(): Command {
-  const program = new Command("envoy-pipeline")
-    .description("Build, deploy, scale and verify HTTP services behind an Envoy front proxy with Docker Compose.")
-    .version(packageVersion(), "-V, --version", "print the version of envoy-pipeline")
-    .showHelpAfterError("(envoy-pipeline <command> --help for usage)")
-    .enablePositionalOptions()
-    // Bad flags are bad input: exit 2 (commander's default is 1), as for a bad config value.
-    // Subcommands inherit this from the commands below, which are created after it.
-    .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
-
+/** prepare, build, deploy, scale: from nothing to a stack that answers with the replicas asked for. */
+function registerStackCommands(program: Command): void {
   stageCommand(program, "prepare", "make sure every image the stack needs exists locally (pull, or build air-gapped equivalents)")
     .option("--force-local", "build the local equivalents even when a registry is reachable")
     .option("--provision", "install and start Docker if missing, also under Jenkins (also ENVOY_PIPELINE_PROVISION=1)")
@@ -276,7 +268,10 @@ export function buildProgram(): Command {
         log.info(`scaled in ${r.seconds.toFixed(1)}s; Envoy converged in ${r.envoyConvergenceSeconds.toFixed(1)}s`);
       }),
     );
+}
 
+/** verify: the proof that Envoy balances. */
+function registerVerifyCommand(program: Command): void {
   verifyOptions(stageCommand(program, "verify", "prove that Envoy spreads requests over every replica"))
     .addOption(scaleOption())
     .option("--json", "print the JSON report on stdout")
@@ -290,11 +285,14 @@ export function buildProgram(): Command {
         ]);
         const ctx = await stageContext(config);
         await requireStack(ctx.locator.exists, ctx.config.projectName, "verify", ctx.locator.where);
-        const scaleGiven = o.scale !== undefined || process.env.ENVOY_PIPELINE_SCALE !== undefined;
+        const scaleGiven = o.scale !== undefined || layerFromEnv().scale !== undefined;
         return runVerifyStage(ctx, { json: o.json === true, scaleGiven });
       }),
     );
+}
 
+/** teardown and ls: the stacks on this host. */
+function registerCleanupCommands(program: Command): void {
   stageCommand(program, "teardown", "remove this project's containers, networks, volumes and the image tags nothing else uses")
     .option("--remove-images", "accepted for compatibility: unused image tags of the stack are always removed")
     .option("--stale", "instead: remove every stack of this tool whose owner is gone (or, with --older-than, that is older)")
@@ -324,7 +322,10 @@ export function buildProgram(): Command {
         process.stdout.write(o.json === true ? `${JSON.stringify(stacks, null, 2)}\n` : formatStacks(stacks));
       }),
     );
+}
 
+/** pipeline: every stage in a row. */
+function registerPipelineCommand(program: Command): void {
   verifyOptions(portOptions(stageCommand(program, "pipeline", "prepare, build, deploy, scale, verify, then teardown")))
     .addOption(scaleOption())
     .option("--keep", "leave the stack running afterwards")
@@ -336,6 +337,22 @@ export function buildProgram(): Command {
         return runPipeline(config);
       }),
     );
+}
+
+export function buildProgram(): Command {
+  const program = new Command("envoy-pipeline")
+    .description("Build, deploy, scale and verify HTTP services behind an Envoy front proxy with Docker Compose.")
+    .version(packageVersion(), "-V, --version", "print the version of envoy-pipeline")
+    .showHelpAfterError("(envoy-pipeline <command> --help for usage)")
+    .enablePositionalOptions()
+    // Bad flags are bad input: exit 2 (commander's default is 1), as for a bad config value.
+    // Subcommands inherit this from the commands below, which are created after it.
+    .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+
+  registerStackCommands(program);
+  registerVerifyCommand(program);
+  registerCleanupCommands(program);
+  registerPipelineCommand(program);
 
   registerWebhookCommands(program);
   registerControlPlaneCommand(program);

@@ -28,6 +28,10 @@ const settingsSchema = z.object({
   ENVOY_PIPELINE_IMAGE_BUILDS: z.preprocess(unset, z.coerce.number().int().min(1).max(16).default(2)),
   /** The build cache kept by prepare's prune (a size, or "off"); build-cache.ts checks the form. */
   ENVOY_PIPELINE_BUILD_CACHE_KEEP: z.preprocess(unset, z.string().optional()),
+  /** Build without `--pull` even when a registry serves the base images. */
+  ENVOY_PIPELINE_NO_PULL: flag,
+  /** The throwaway swarm cluster's name for `cluster up` / `cluster down` when --name is not given. */
+  ENVOY_PIPELINE_CLUSTER: z.preprocess(unset, z.string().optional()),
 });
 
 export interface ProcessSettings {
@@ -38,6 +42,8 @@ export interface ProcessSettings {
   stateDir: string | undefined;
   imageBuilds: number;
   buildCacheKeep: string | undefined;
+  noPull: boolean;
+  cluster: string | undefined;
 }
 
 /** Parses the process settings out of `env`; a bad value is an InputError that names the variable. */
@@ -52,6 +58,8 @@ export function parseSettings(env: NodeJS.ProcessEnv): ProcessSettings {
     stateDir: e.ENVOY_PIPELINE_STATE_DIR,
     imageBuilds: e.ENVOY_PIPELINE_IMAGE_BUILDS,
     buildCacheKeep: e.ENVOY_PIPELINE_BUILD_CACHE_KEEP,
+    noPull: e.ENVOY_PIPELINE_NO_PULL,
+    cluster: e.ENVOY_PIPELINE_CLUSTER,
   };
 }
 

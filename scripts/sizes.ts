@@ -8,18 +8,10 @@ export const MAX_FUNCTION_LINES = 80;
 export const MAX_FILE_LINES = 400;
 
 /** Functions that are data tables (a list or map written out), allowed past the limit: `file#name`. */
-export const DATA_TABLES: readonly string[] = [];
+export const DATA_TABLES: readonly string[] = ["harness/observability/queries.ts#queryCatalogue"];
 
-/** Files other helpers of issue 19 are reshaping: printed, not failed on, until the lead empties this list. */
-export const PENDING: readonly string[] = [
-  "harness/cli.ts",
-  "harness/reaper/",
-  "harness/stages/",
-  "harness/targets/",
-  "harness/verify/",
-  "harness/observability/",
-  "harness/webhook/",
-];
+/** Files another helper is still reshaping: printed, not failed on, until the lead empties this list. */
+export const PENDING: readonly string[] = ["harness/reaper/ryuk.ts"];
 
 export interface Oversize {
   file: string;

@@ -18,6 +18,10 @@ npx tsc --noEmit -p .
 echo "== format and lint (Biome)"
 npx biome ci --reporter=summary .
 
+echo "== layers and sizes (no upward import; functions up to 80 lines, files up to 400)"
+node --import tsx scripts/check-layers.ts
+node --import tsx scripts/sizes.ts
+
 echo "== Jenkins shared library tests (JenkinsPipelineUnit, Maven)"
 if ! command -v mvn >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -1,8 +1,5 @@
-// Keeps Docker's build cache bounded, with a policy that cannot hurt anyone else's work: prune only
-// cache entries unused for a day (`--filter until=24h`), and only down to a floor of total cache
-// kept (`--keep-storage`, ENVOY_PIPELINE_BUILD_CACHE_KEEP, default 2GB; "off" disables it). Run by
-// prepare. It is the one thing the tool removes that is not labelled as its own: the build cache is
-// shared by every build on the engine, and an unbounded cache is what fills a CI host.
+// Keeps Docker's build cache bounded, with a policy that cannot hurt anyone else's work.
+// Design notes: docs/images.md ("images/build-cache.ts").
 import { lastLines, runCommand } from "../docker/exec.ts";
 
 export const BUILD_CACHE_POLICY = { unusedFor: "24h", keepDefault: "2GB" } as const;

@@ -1,8 +1,6 @@
-// Every HTTP call the harness makes as a client (Envoy's admin API, Prometheus, Zipkin, health
-// probes, Jenkins) goes through here: axios with a time limit, no proxy (the targets are loopback
-// or our own containers), no redirects followed, the body as text, and JSON answers parsed with
-// zod so that a changed answer fails with the field that moved. (The verifier's load generator
-// is the exception: see harness/verify/load.ts.)
+// Every HTTP call the harness makes as a client (Envoy's admin API, Prometheus, Zipkin, health probes,
+// Jenkins) goes through here.
+// Design notes: docs/security.md ("lib/http.ts").
 import type { Agent } from "node:http";
 import axios, { isAxiosError } from "axios";
 import type { z } from "zod";

@@ -1,7 +1,5 @@
-// Untrusted text (branch names, refs, reasons quoting a payload) in log lines and tables: a string
-// holding a control character, a line or paragraph separator or a bidirectional override is
-// printed as a JSON string literal, so it can neither start a forged line nor recolour the
-// terminal; anything else is printed as it is.
+// Untrusted text (branch names, refs, reasons quoting a payload) in log lines and tables.
+// Design notes: docs/security.md ("lib/printable.ts").
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is looked for
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/g;
 

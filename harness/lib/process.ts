@@ -1,8 +1,5 @@
-// Child processes, started one way: by default each in a process group of its own, so that
-// stopping it stops everything it started (a compose plugin, git's helpers, a pipeline's
-// grandchildren), and a Ctrl-C meant for the harness does not cut a clean-up short. A run ends when
-// the process has exited, whatever it left in its group is gone, and its output pipes are closed
-// (`close`), so no output is lost and nothing is left running.
+// Child processes, started one way.
+// Design notes: docs/stacks.md ("lib/process.ts").
 import { type ChildProcess, spawn } from "node:child_process";
 import { exited, listProcesses } from "./proc.ts";
 import { poll } from "./poll.ts";

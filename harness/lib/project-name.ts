@@ -1,7 +1,5 @@
-// The compose project name of one Jenkins build, from its BUILD_TAG. Compose wants at most 63
-// characters of [a-z0-9_-] starting with a letter or digit; BUILD_TAG of a multibranch job is often
-// longer (`jenkins-<folder>-<job>-<branch with %2F>-<number>`), and cutting it at 63 drops the build
-// number, so that two builds of one branch would share (and tear down) one stack.
+// The compose project name of one Jenkins build, from its BUILD_TAG.
+// Design notes: docs/stacks.md ("lib/project-name.ts").
 import { createHash } from "node:crypto";
 
 /** Compose's limit on project names. */

@@ -1,9 +1,5 @@
-// The `metrics` check: after a load, Prometheus must hold the same request counts as the harness
-// sent — per Envoy cluster (envoy_cluster_upstream_rq_total, retries excluded) and per replica (the
-// replicas' own http_requests_total on the service route) — once a scrape has happened after the
-// load. Counts are absolute counters compared against a snapshot taken before the load (increase()
-// extrapolates, so it is never exact). A replica Prometheus does not scrape, or counts that differ,
-// fail the check with the replica (and its scrape target's error) named.
+// The `metrics` check.
+// Design notes: docs/observability.md ("observability/metrics-check.ts").
 import type { PrometheusClient, Sample, ScrapeTarget } from "./prometheus.ts";
 import { snapshotClusterRequests, snapshotClusterRetries, snapshotReplicaRequests } from "./queries.ts";
 import type { ObservabilityCheckResult } from "./types.ts";

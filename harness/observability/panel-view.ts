@@ -1,7 +1,6 @@
-// The report's "From Prometheus" section, in the terminal and in verify.html: latency quantiles,
-// error rates and status classes per service and replica, Envoy's CPU, memory and connections,
-// bytes and bandwidth. It illustrates the run from the panel data (observability/report.ts) and
-// decides nothing.
+// The report's "From Prometheus" section, in the terminal and in verify.html: latency quantiles, error rates
+// and status classes per service and replica, Envoy's CPU, memory and connections, bytes and bandwidth.
+// Design notes: docs/observability.md ("observability/panel-view.ts").
 import { escapeHtml, fmtMs, table } from "../lib/format.ts";
 import type { ObservabilityPanel, PanelBytes } from "./report.ts";
 
@@ -78,14 +77,42 @@ function panelRows(s: Panel["services"][number]): { label: string; title: string
   ];
 }
 
+/** The quantiles and their CSS classes, in the order the bars are drawn. */
+const LATENCY_QS = [
+  ["p50", "q50"],
+  ["p90", "q90"],
+  ["p99", "q99"],
+] as const;
+
+/** One group of quantile bars starting at `x0`, `bw` wide each, with their value labels. */
+function latencyBars(x0: number, bw: number, latency: PanelRow["latency"], title: string, y: (ms: number) => number): string[] {
+  const out: string[] = [];
+  LATENCY_QS.forEach(([q, cls], j) => {
+    const x = x0 + j * bw;
+    const cx = (x + bw / 2).toFixed(1);
+    const v = latency[q];
+    if (!isNum(v)) {
+      out.push(
+        `<text x="${cx}" y="${(y(0) - 4).toFixed(1)}" text-anchor="middle" class="val"><title>${escapeHtml(`${title}: ${q} no data`)}</title>${NO_DATA}</text>`,
+      );
+      return;
+    }
+    const ms = v * 1000;
+    const yTop = Math.min(y(ms), y(0) - 1);
+    out.push(
+      `<rect x="${(x + 1).toFixed(1)}" y="${yTop.toFixed(1)}" width="${(bw - 2).toFixed(1)}" height="${(y(0) - yTop).toFixed(1)}" class="${cls}"><title>${escapeHtml(
+        `${title}: ${q} ${fmtMs(ms)} ms`,
+      )}</title></rect>`,
+    );
+    out.push(`<text x="${cx}" y="${(yTop - 4).toFixed(1)}" text-anchor="middle" class="val small">${escapeHtml(fmtMs(ms))}</text>`);
+  });
+  return out;
+}
+
 /** Grouped bars of p50/p90/p99 (ms, log scale) for the service and each replica; "–" where no data. */
 function panelLatencySvg(s: Panel["services"][number]): string {
   const rows = panelRows(s);
-  const qs = [
-    ["p50", "q50"],
-    ["p90", "q90"],
-    ["p99", "q99"],
-  ] as const;
+  const qs = LATENCY_QS;
   const valuesMs = rows
     .flatMap(({ row }) => qs.map(([q]) => row.latency[q]))
     .filter(isNum)
@@ -126,25 +153,7 @@ function panelLatencySvg(s: Panel["services"][number]): string {
   const bw = Math.min(26, (slot * 0.84) / qs.length);
   rows.forEach(({ label, title, row, total }, i) => {
     const x0 = left + i * slot + (slot - bw * qs.length) / 2;
-    qs.forEach(([q, cls], j) => {
-      const x = x0 + j * bw;
-      const cx = (x + bw / 2).toFixed(1);
-      const v = row.latency[q];
-      if (!isNum(v)) {
-        parts.push(
-          `<text x="${cx}" y="${(y(0) - 4).toFixed(1)}" text-anchor="middle" class="val"><title>${escapeHtml(`${title}: ${q} no data`)}</title>${NO_DATA}</text>`,
-        );
-        return;
-      }
-      const ms = v * 1000;
-      const yTop = Math.min(y(ms), y(0) - 1);
-      parts.push(
-        `<rect x="${(x + 1).toFixed(1)}" y="${yTop.toFixed(1)}" width="${(bw - 2).toFixed(1)}" height="${(y(0) - yTop).toFixed(1)}" class="${cls}"><title>${escapeHtml(
-          `${title}: ${q} ${fmtMs(ms)} ms`,
-        )}</title></rect>`,
-      );
-      parts.push(`<text x="${cx}" y="${(yTop - 4).toFixed(1)}" text-anchor="middle" class="val small">${escapeHtml(fmtMs(ms))}</text>`);
-    });
+    parts.push(...latencyBars(x0, bw, row.latency, title, y));
     const lx = (left + i * slot + slot / 2).toFixed(1);
     if (qs.every(([q]) => !isNum(row.latency[q]))) {
       parts.push(`<text x="${lx}" y="${(top + plotH / 2).toFixed(1)}" text-anchor="middle" class="axis">no data</text>`);

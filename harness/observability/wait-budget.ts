@@ -1,8 +1,6 @@
-// How long verify may wait on Prometheus and Zipkin, derived from what it waits for instead of a
-// flat timeout: a new replica becomes a scrape target within one DNS refresh plus one scrape, a
-// scrape after a moment happens within one scrape interval (plus its timeout), and a span reaches
-// Zipkin within the reporters' flush intervals. Each bound allows two of each, so one slow round
-// is no false alarm, and a fault is reported in seconds.
+// How long verify may wait on Prometheus and Zipkin, derived from what it waits for instead of a flat
+// timeout.
+// Design notes: docs/observability.md ("observability/wait-budget.ts").
 import axios from "axios";
 import { z } from "zod";
 

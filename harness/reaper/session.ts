@@ -1,15 +1,5 @@
-// Whether this process's stack is Ryuk's to remove when the process dies. Testcontainers decides
-// when DockerComposeEnvironment.up() first runs (it reads TESTCONTAINERS_RYUK_DISABLED then and
-// keeps its reaper for the life of the process), so deploy and scale call this just before.
-//   - `pipeline` (one process, stack torn down at its end): Ryuk on. The compose project is
-//     registered with the reaper; kill -9 of the harness -> the reaper removes the stack after
-//     RYUK_RECONNECTION_TIMEOUT (Testcontainers' TESTCONTAINERS_RYUK_RECONNECTION_TIMEOUT, 10s).
-//   - `pipeline --keep` and the single stages (`deploy`, then `scale` in another process): the
-//     stack is meant to outlive the process, so it is not registered. `ls` shows it and
-//     `teardown` / `teardown --stale` remove it.
-// A user's TESTCONTAINERS_RYUK_DISABLED=true (set before start) is honoured: no reaper at all.
-// The swarm target has no Testcontainers: it starts the same reaper image on the swarm's manager
-// under the same rule (harness/targets/swarm/reaper.ts).
+// Whether this process's stack is Ryuk's to remove when the process dies.
+// Design notes: docs/stacks.md ("reaper/session.ts").
 import { RYUK } from "../images/versions.ts";
 
 const userDisabled = process.env.TESTCONTAINERS_RYUK_DISABLED === "true";

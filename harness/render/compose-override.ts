@@ -1,7 +1,5 @@
-// What the harness adds around a team's compose file, which it never edits: front-envoy (with the
-// configuration generated from their stack file, or their own), Prometheus and Zipkin, as a
-// generated override (`docker compose -f theirs.yml -f override.yml`). The configurations travel
-// inside the override as compose `configs` with `content`, so nothing else is written or mounted.
+// What the harness adds around a team's compose file, which it never edits.
+// Design notes: docs/stacks.md ("render/compose-override.ts").
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stringify } from "yaml";

@@ -1,9 +1,6 @@
-// The one difference between targets in Envoy's and Prometheus' configuration: the DNS name that
-// lists a service's replicas. Compose answers `service1` with every replica; a swarm answers
-// `tasks.service1` with every task (the service name itself would be a virtual IP, which needs IPVS
-// and hides the replicas from Envoy); Kubernetes answers a headless Service's
-// `service1.<namespace>.svc.cluster.local` with every ready pod. The files are edited as YAML
-// documents, so their comments and anchors stay as written.
+// The one difference between targets in Envoy's and Prometheus' configuration: the DNS name that lists a
+// service's replicas.
+// Design notes: docs/stacks.md ("render/dns-names.ts").
 import { isMap, isScalar, isSeq, parseDocument, visit, type Document } from "yaml";
 import { ModelError } from "./model.ts";
 

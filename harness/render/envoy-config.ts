@@ -1,8 +1,5 @@
-// The front proxy's configuration (dns discovery) generated from the Stack: one route per service
-// prefix, longest first; one STRICT_DNS cluster per service with its policy, health check path and
-// upstream protocol; one L4 listener per service; and Envoy naming the upstream it chose on every
-// response it proxied (IDENTITY_HEADER). For the demo stack it equals envoy/envoy.yaml but for
-// that header (test/unit/envoy-config.test.ts).
+// The front proxy's configuration (dns discovery) generated from the Stack.
+// Design notes: docs/stacks.md ("render/envoy-config.ts").
 import { stringify } from "yaml";
 import { routeOrder, type Stack, type StackService, StackFileError } from "../stackfile/index.ts";
 import {

@@ -1,8 +1,6 @@
-// The stack as one model, read from the files the compose target runs (docker-compose.yml,
-// envoy/envoy.yaml, prometheus/prometheus.yml), so that every other target (the swarm stack file,
-// the Kubernetes manifests) renders the same services, images, environment and configuration
-// instead of a second hand-kept copy that drifts. Only what a target needs is read; anything the
-// model expects but the compose file lacks is reported by field.
+// The stack as one model, read from the files the compose target runs, so that every other target
+// (swarm stack file, Kubernetes manifests) renders the same services instead of a copy that drifts.
+// Design notes: docs/stacks.md ("render/model.ts").
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parse } from "yaml";

@@ -1,9 +1,5 @@
-// The desired state of a service (how many replicas the scale map asks for) against what Docker
-// runs: which desired replicas serve, which do not and why (exit code, OOM kill, paused, health,
-// the last lines of the log), and which containers are extra, whatever their labels say.
-//
-// classifyService is pure (Docker's inspect data in, a verdict's raw material out); serviceStates
-// reads Docker and adds each silent replica's log tail.
+// The desired state of a service (how many replicas the scale map asks for) against what Docker runs.
+// Design notes: docs/stacks.md ("stack/desired-state.ts").
 import type Dockerode from "dockerode";
 import {
   canServe,

@@ -1,9 +1,6 @@
-// Who is behind an address or a hostname on a stack's networks, as a person would look for it:
-// "container stack-service1-2 (hostname 3f2a9c1d0b7e, 172.20.0.5)". Verdicts never give a bare IP.
-//
-// Built from Docker alone: every container attached to a network of the compose project (which
-// includes containers someone attached by hand, whatever their labels say) plus every container
-// carrying the project's label (exited ones have no address left, but still a name and hostname).
+// Who is behind an address or a hostname on a stack's networks, as a person would look for it: "container
+// stack-service1-2 (hostname 3f2a9c1d0b7e, 172.20.0.5)".
+// Design notes: docs/stacks.md ("stack/directory.ts").
 import type Dockerode from "dockerode";
 import { z } from "zod";
 import { formatIssues } from "../lib/errors.ts";

@@ -1,9 +1,5 @@
-// The tag of the images a stack builds: a hash of what goes into them, not the run's name. Two
-// runs of the same commit share one set of images (built once, nothing piles up); two runs of
-// different code get different tags, so they never share an image by mistake, even concurrently.
-// The hash covers, per service with `build:`, its build context's files (less what .dockerignore
-// excludes), the Dockerfile, the build args (which name the base images), and the base images' ids
-// (a re-pulled base image changes it too).
+// The tag of the images a stack builds: a hash of what goes into them, not the run's name.
+// Design notes: docs/stacks.md ("stack/image-tag.ts").
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join, relative, resolve, sep } from "node:path";
 import { z } from "zod";

@@ -1,7 +1,5 @@
-// Where a deployed stack's parts are found: the one seam between the stages and the target they
-// run on. The compose target reads containers by compose's labels (harness/targets/compose/locator.ts);
-// the swarm target reads the swarm's tasks (harness/targets/swarm/locator.ts). The
-// stages ask only this, so deploy, scale and verify are the same code on both targets.
+// Where a deployed stack's parts are found: the one seam between the stages and the target they run on.
+// Design notes: docs/stacks.md ("stack/locator.ts").
 import type { ServiceState } from "./desired-state.ts";
 import type { StackDirectory } from "./directory.ts";
 import type { ReplicaContainer, StackEndpoints } from "./discover.ts";

@@ -1,9 +1,5 @@
-// Which compose project a stage acts on when no flag names one. Like `docker compose`, which names
-// a project after the folder of its compose file, every stage run from one checkout (deploy, then
-// scale, verify, teardown, each its own process) lands on the same project without a flag:
-// `envoy-pipeline-<folder>-<hash6 of the folder's absolute path>`, the hash keeping two checkouts
-// that share a folder name apart. `pipeline` stays unique per run (defaultProjectName), Jenkins'
-// BUILD_TAG and --project / ENVOY_PIPELINE_PROJECT win over both.
+// Which compose project a stage acts on when no flag names one.
+// Design notes: docs/stacks.md ("stack/project.ts").
 import { createHash } from "node:crypto";
 import { basename, resolve } from "node:path";
 import { projectNameFromBuildTag } from "../lib/project-name.ts";

@@ -1,8 +1,6 @@
-// Removes a compose project's containers, networks and volumes, found by compose's project label,
-// and the tags of the images compose built for them when nothing else uses them (every target: a
-// swarm stack's images are built on this host by compose). Other people's containers are never
-// touched: nothing is listed without the project filter, and an image is only considered when this
-// project's containers ran it or built it.
+// Removes a compose project's containers, networks and volumes, found by compose's project label, and the
+// tags of the images compose built for them when nothing else uses them (every target.
+// Design notes: docs/stacks.md ("stack/teardown.ts").
 import type Dockerode from "dockerode";
 import { z } from "zod";
 import { log } from "../lib/log.ts";

@@ -2,6 +2,7 @@
 // `--keep` leaves the stack up and says how to reach it and how to tear it down.
 import type { PipelineConfig } from "../config.ts";
 import { log } from "../lib/log.ts";
+import { settings } from "../settings.ts";
 import { stopChildren } from "../lib/children.ts";
 import type { StackEndpoints } from "../stack/discover.ts";
 import { build } from "./build.ts";
@@ -48,6 +49,33 @@ export async function runPipeline(config: PipelineConfig): Promise<number> {
   return summary.ok ? 0 : 1;
 }
 
+/**
+ * After a signal: stop children and tear down, pass after pass, until two passes in a row (a second
+ * apart) find nothing — the stage in flight may still start a compose child, and requests a stopped
+ * compose had sent may still create containers in the daemon.
+ */
+async function sweepAfterSignal(current: () => StageContext | undefined, tearDown: () => Promise<void>): Promise<void> {
+  let emptyPasses = 0;
+  for (let pass = 0; pass < 20 && emptyPasses < 2; pass++) {
+    if (pass > 0) await new Promise((r) => setTimeout(r, 1000));
+    const stopped = await stopChildren("SIGTERM");
+    if (stopped > 0) log.info(`  stopped ${stopped} child process(es) of the interrupted stage`);
+    const ctx = current();
+    if (!ctx) break;
+    try {
+      let r: TeardownResult | undefined;
+      if (pass === 0) await tearDown();
+      else r = await ctx.target.down();
+      const empty = pass > 0 && r !== undefined && r.containers.length === 0 && r.networks.length === 0 && (r.services ?? []).length === 0;
+      emptyPasses = empty ? emptyPasses + 1 : 0;
+      if (r && !empty) log.warn(`  removed ${r.containers.length} more containers started while tearing down`);
+    } catch (err) {
+      emptyPasses = 0;
+      log.warn(`  teardown pass ${pass + 1}: ${(err as Error).message.split("\n")[0]} (trying again)`);
+    }
+  }
+}
+
 export async function pipeline(config: PipelineConfig): Promise<PipelineSummary> {
   const timings: StageTiming[] = [];
   // Set on SIGINT/SIGTERM: the stages below check it before they start.
@@ -71,31 +99,7 @@ export async function pipeline(config: PipelineConfig): Promise<PipelineSummary>
     interrupted = true;
     log.warn(`${signal}: tearing down ${config.projectName} before exiting (again to exit now)`);
     process.once(signal, () => process.exit(130));
-    const sweep = async (): Promise<void> => {
-      // The stage in flight may start a compose child even after this signal, and requests a
-      // stopped compose had sent may still create containers in the daemon: stop children and
-      // tear down, pass after pass, until two passes in a row (a second apart) find nothing.
-      let emptyPasses = 0;
-      for (let pass = 0; pass < 20 && emptyPasses < 2; pass++) {
-        if (pass > 0) await new Promise((r) => setTimeout(r, 1000));
-        const stopped = await stopChildren("SIGTERM");
-        if (stopped > 0) log.info(`  stopped ${stopped} child process(es) of the interrupted stage`);
-        if (!ctx) break;
-        try {
-          let r: TeardownResult | undefined;
-          if (pass === 0) await tearDown();
-          else r = await ctx.target.down();
-          const empty =
-            pass > 0 && r !== undefined && r.containers.length === 0 && r.networks.length === 0 && (r.services ?? []).length === 0;
-          emptyPasses = empty ? emptyPasses + 1 : 0;
-          if (r && !empty) log.warn(`  removed ${r.containers.length} more containers started while tearing down`);
-        } catch (err) {
-          emptyPasses = 0;
-          log.warn(`  teardown pass ${pass + 1}: ${(err as Error).message.split("\n")[0]} (trying again)`);
-        }
-      }
-    };
-    void sweep()
+    void sweepAfterSignal(() => ctx, tearDown)
       .catch((err: unknown) => log.warn(`teardown failed: ${(err as Error).message}`))
       .finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
   };
@@ -116,8 +120,7 @@ export async function pipeline(config: PipelineConfig): Promise<PipelineSummary>
   } catch (err) {
     summary.error = (err as Error).message;
     // One line; the stack trace only when asked for (it helps with bugs, not with a failed stage).
-    const debug = process.env.ENVOY_PIPELINE_DEBUG === "1";
-    log.info(`pipeline failed: ${debug ? ((err as Error).stack ?? summary.error) : summary.error}`);
+    log.info(`pipeline failed: ${settings().debug ? ((err as Error).stack ?? summary.error) : summary.error}`);
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);

@@ -96,6 +96,27 @@ const POOL = (connections: number) => ({ connections, pipelining: 1, headersTime
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** The scale, started in the background: when it ended (seconds), its error, and a wait that rethrows it. */
+function startScale(run: () => Promise<void>, since: () => number): { done: number | null; error: unknown; finished: () => Promise<void> } {
+  const state: { done: number | null; error: unknown; finished: () => Promise<void> } = {
+    done: null,
+    error: undefined,
+    finished: async () => {
+      await running;
+      if (state.error !== undefined) throw state.error;
+    },
+  };
+  const running = run()
+    .then(() => {
+      state.done = since();
+    })
+    .catch((err: unknown) => {
+      state.error = err;
+      state.done = since();
+    });
+  return state;
+}
+
 export async function measureConvergence(opts: ConvergenceOptions): Promise<ConvergenceResult> {
   const timeoutMs = (opts.timeoutSeconds ?? 120) * 1000;
   const stable = Math.max(1, opts.stableRounds ?? 2);
@@ -105,21 +126,8 @@ export async function measureConvergence(opts: ConvergenceOptions): Promise<Conv
   const since = (): number => (performance.now() - t0) / 1000;
 
   // With a fixed expected set, probing runs while the scale is still in progress.
-  let scaleDone: number | null = null;
-  let scaleError: unknown;
-  const scaling = opts
-    .scale()
-    .then(() => {
-      scaleDone = since();
-    })
-    .catch((err: unknown) => {
-      scaleError = err;
-      scaleDone = since();
-    });
-  const scaled = async (): Promise<void> => {
-    await scaling;
-    if (scaleError !== undefined) throw scaleError;
-  };
+  const scale = startScale(opts.scale, since);
+  const scaled = scale.finished;
   const given = typeof opts.expected === "function" ? await scaled().then(opts.expected) : opts.expected;
   const expected = given.map((r, i) => parseOrThrow(replicaInfoSchema, r, `expected[${i}]`));
   const want = new Set(expected.map((r) => r.hostname));
@@ -133,12 +141,12 @@ export async function measureConvergence(opts: ConvergenceOptions): Promise<Conv
   try {
     while (since() * 1000 < timeoutMs) {
       if (opts.signal?.aborted) throw opts.signal.reason instanceof Error ? opts.signal.reason : new Error("aborted");
-      if (scaleError !== undefined) throw scaleError;
+      if (scale.error !== undefined) throw scale.error;
       const r0 = performance.now();
       const tally = new Tally(opts.serviceId);
       await drive(pool, opts.path, roundRequests, concurrency, tally, opts.signal);
       const seenNames = [...tally.replicas.values()].filter((x) => x.count > 0).map((x) => x.hostname);
-      const matched = scaleDone !== null && seenNames.length === want.size && seenNames.every((h) => want.has(h));
+      const matched = scale.done !== null && seenNames.length === want.size && seenNames.every((h) => want.has(h));
       const at = since();
       rounds.push({ atSeconds: at, seen: Object.fromEntries(tally.counts()), failures: tally.unattributed, matched });
       if (matched) {
@@ -156,7 +164,7 @@ export async function measureConvergence(opts: ConvergenceOptions): Promise<Conv
     await pool.close().catch(() => undefined);
   }
   await scaled();
-  const scaleSeconds = scaleDone ?? since();
+  const scaleSeconds = scale.done ?? since();
   const converged = streak >= stable && streakStart !== null;
   const check = convergenceCheck({
     expected,

@@ -1,7 +1,5 @@
-// The gRPC load generator: N unary envoypipeline.v1.Whoami/Get calls over ONE client channel (one
-// subchannel, so one HTTP/2 connection) with many concurrent streams, each answer tallied per
-// replica in the same Tally as the HTTP load, so that every check reads it alike. A call that ends
-// with a grpc-status other than OK names no replica: it is tallied by its status.
+// The gRPC load generator.
+// Design notes: docs/verify.md ("verify/grpc-load.ts").
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";

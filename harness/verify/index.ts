@@ -1,10 +1,6 @@
-// The verify stage's public API: prove, with numbers, that Envoy spreads requests over every
-// replica of each service.
-//
-//   const report = await runVerify({ listenerUrl, adminUrl, services: [{ service, path, cluster, replicas }] });
-//   console.log(formatReport(report));
-//   await writeReports(report, dir);           // verify.json, junit.xml, verify.html
-//   process.exitCode = report.passed ? 0 : 1;
+// The verify stage's public API: prove, with numbers, that Envoy spreads requests over every replica of each
+// service.
+// Design notes: docs/verify.md ("verify/index.ts").
 export { runVerify, plannedRequests, serviceIdFromPath, type VerifyOptions, type VerifyServiceSpec } from "./run.ts";
 export { formatReport, toHtml, toJUnit, writeReports, type WrittenReports } from "./report.ts";
 export {

@@ -1,9 +1,5 @@
-// Envoy's two layers, measured: over an L4 (tcp_proxy) listener a TCP connection is bound to one
-// replica for its life, so balancing happens per connection; over the L7 (HTTP) listener one
-// keep-alive connection reaches every replica, because Envoy balances per request. Input: the
-// replica (hostname) that answered each request, grouped by the client connection it went over.
-// layerCheck is pure: the verdict and both distributions, side by side, for the terminal and the
-// report. probeL4 gathers the L4 side from a stack; the L7 side is verify's one-connection load.
+// Envoy's two layers, measured.
+// Design notes: docs/verify.md ("verify/layers.ts").
 import { runLoad } from "./load.ts";
 import type { CheckResult, LayersReport } from "./schema.ts";
 

@@ -1,11 +1,6 @@
-// The load generator: N requests through Envoy's listener over a fixed number of keep-alive
-// connections (undici Pool), every answer parsed with zod and tallied per replica.
-//
-// Why undici and not axios (which every other HTTP call uses, harness/lib/http.ts): the verifier
-// must keep up with autocannon (>= 0.8x its rate) on a 2-core machine shared with Envoy and the
-// replicas. `npm run bench:verify` runs this same loop with axios (keep-alive agent, same
-// connections): axios costs about 4.7x the CPU per request (2,961 vs 635 ms per 10k) and reaches
-// 0.32x autocannon where undici reaches 0.60x (best round 1.06x); see the README's Benchmarks.
+// The load generator: N requests through Envoy's listener over a fixed number of keep-alive connections
+// (undici Pool), every answer parsed with zod and tallied per replica.
+// Design notes: docs/verify.md ("verify/load.ts").
 import type { Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import { buildConnector, Pool, type Dispatcher } from "undici";

@@ -3,6 +3,7 @@
 import { ifSettled } from "../lib/attempt.ts";
 import { errorLine } from "../lib/errors.ts";
 import { log } from "../lib/log.ts";
+import { settings } from "../settings.ts";
 import type { PipelineConfig } from "../config.ts";
 import type { ObservabilityEndpoints } from "../observability/index.ts";
 import type { StackEndpoints } from "../stack/discover.ts";
@@ -99,7 +100,7 @@ export async function verifyStack(ctx: VerifyContext, opts: VerifyStackOptions =
     // Docker itself failing, or a bug: the reports still say so, check by check.
     const reason = errorLine(err);
     log.warn(`verify could not look at the stack: ${reason}`);
-    if (process.env.ENVOY_PIPELINE_DEBUG && err instanceof Error && err.stack) log.info(err.stack);
+    if (settings().debug && err instanceof Error && err.stack) log.info(err.stack);
     proof = { report: errorReport(Object.keys(desired), reason, startedAt), endpoints: undefined, observability: {} };
   }
   let report = proof.report;

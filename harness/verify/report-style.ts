@@ -1,11 +1,5 @@
-// How verify.html looks, in the two forms Jenkins lets through. Jenkins serves archived artifacts
-// and HTML Publisher pages with `Content-Security-Policy: sandbox; default-src 'none'; img-src
-// 'self'; style-src 'self';`, which blocks inline <style>, style="" attributes and scripts. So:
-//  - the page's stylesheet is a file beside it (verify.css, linked; allowed by style-src 'self');
-//  - every chart element also carries its look as SVG presentation attributes (fill, stroke, ...),
-//    which are not styles at all for CSP: the charts draw right even when only verify.html was
-//    archived or the stylesheet failed to load. The stylesheet's rules win where both apply (CSS
-//    outranks presentation attributes), and they say the same.
+// How verify.html looks, in the two forms Jenkins lets through.
+// Design notes: docs/verify.md ("verify/report-style.ts").
 
 /** The stylesheet's file name, beside verify.html. */
 export const REPORT_STYLESHEET = "verify.css";

@@ -1,7 +1,5 @@
-// The verify report in its three outward forms: a terminal table with one verdict line per check,
-// JUnit XML for Jenkins' `junit` step (one testcase per check per service), and one
-// self-contained HTML page (inline CSS and SVG, no external assets). verify.json is the
-// VerifyReport itself.
+// The verify report in its three outward forms.
+// Design notes: docs/verify.md ("verify/report.ts").
 import { mkdir, writeFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { bytesLines, observabilityHtml } from "../observability/panel-view.ts";

@@ -1,7 +1,5 @@
-// Before verify sends load in xds mode: is every service's cluster active in Envoy? A cluster that
-// is warming (Envoy got it over CDS, its endpoints never came) or missing (no CDS at all: the
-// control plane was down when Envoy started) is named, with the state of Envoy's ADS stream, so
-// the verdict says what is wrong instead of "no healthy upstream". Pure: unit-tested with states.
+// Before verify sends load in xds mode.
+// Design notes: docs/verify.md ("verify/xds-state.ts").
 export interface XdsEnvoyState {
   /** Envoy's control_plane.connected_state gauge: 1 connected, 0 not; undefined when absent. */
   connected: number | undefined;

@@ -109,7 +109,12 @@ interface RunsCommandOptions {
 
 export function registerWebhookCommands(program: Command, overrides: Partial<WebhookCliDeps> = {}): void {
   const deps: WebhookCliDeps = { ...defaultDeps(), ...overrides };
+  registerWebhookCommand(program, deps);
+  registerRunsCommand(program, deps);
+}
 
+/** `webhook`: the receiver, until a signal stops it. */
+function registerWebhookCommand(program: Command, deps: WebhookCliDeps): void {
   program
     .command("webhook")
     .description(
@@ -154,70 +159,78 @@ export function registerWebhookCommands(program: Command, overrides: Partial<Web
     .option("--max-in-flight-bytes <n>", "bytes of all bodies being read at once (503 beyond)", String(DEFAULT_HTTP_LIMITS.inFlightBytes))
     .action(async (opts: WebhookCommandOptions) => {
       try {
-        const flags = parseWebhookFlags({
-          ...opts,
-          branch: opts.branch ?? [],
-          repository: opts.repository ?? [],
-          dryRun: opts.dryRun === true,
-          allowInsecureJenkins: opts.allowInsecureJenkins === true,
-        });
-        const secrets = secretsFromEnv(deps.env);
-        if (flags.trigger === "local" && flags.jenkinsJob !== undefined) {
-          throw new WebhookConfigError("--jenkins-job is only for --trigger jenkins");
-        }
-        const jenkins = flags.trigger === "jenkins" ? jenkinsFromEnv(deps.env, flags.jenkinsJob, flags.allowInsecureJenkins) : undefined;
-        const localCommand = localCommandFromEnv(deps.env);
-        // Loaded when the command runs, not when the CLI starts (`--version` loads none of them).
-        const [{ checkGitSource, localRepository }, { startWebhook }, { JenkinsTrigger }, { LocalTrigger }] = await Promise.all([
-          import("./git.ts"),
-          import("./app.ts"),
-          import("./triggers/jenkins.ts"),
-          import("./triggers/local.ts"),
-        ]);
-        const git = jenkins ? undefined : await checkGitSource(flags.gitRepository ?? repoRoot, flags.gitRemote, deps.env);
-        const repositories = git ? [await localRepository(flags.repositories, git, deps.env)] : flags.repositories;
-        const app = await startWebhook({
-          host: flags.host,
-          port: flags.port,
-          stateDir: flags.stateDir,
-          secrets,
-          filters: { branches: flags.branches, repositories },
-          dryRun: flags.dryRun,
-          maxBodyBytes: flags.maxBodyBytes,
-          limits: { maxConnections: flags.maxConnections, inFlightBytes: flags.maxInFlightBytes },
-          log: deps.log,
-          onListening: (url) => deps.stderr(`listening on ${url}\n`),
-          trigger: (store): Trigger =>
-            jenkins
-              ? new JenkinsTrigger({ settings: jenkins, log: deps.log })
-              : new LocalTrigger({
-                  ...(localCommand ? { command: localCommand } : {}),
-                  ...(git ? { repository: git.repository, remote: git.remote } : {}),
-                  env: deps.env,
-                  worktreeDir: store.paths.worktrees,
-                  reportDir: store.paths.reports,
-                  logDir: store.paths.runLogs,
-                  pidFile: store.paths.runPid,
-                  log: deps.log,
-                }),
-        });
-        for (const warning of git?.warnings ?? []) deps.log.warn(warning);
-        deps.log.info(
-          `triggering ${flags.dryRun ? "(dry run) " : ""}${
-            jenkins
-              ? `Jenkins job ${jenkins.job} at ${jenkins.url.href}`
-              : `the local pipeline for ${repositories[0]} (worktrees of ${git?.repository}, fetching from ${git?.remote})`
-          } ` +
-            `on pushes to ${flags.branches.length > 0 ? flags.branches.join(", ") : "the default branch"}; ` +
-            `${secrets.length} secret${secrets.length === 1 ? "" : "s"}; state in ${app.store.paths.dir}`,
-        );
-        await untilSignalled(app, deps.log);
-        deps.setExitCode(0);
+        await runWebhook(opts, deps);
       } catch (err) {
         report(deps, err);
       }
     });
+}
 
+/** The `webhook` command's work: flags and environment checked, the receiver started with its trigger. */
+async function runWebhook(opts: WebhookCommandOptions, deps: WebhookCliDeps): Promise<void> {
+  const flags = parseWebhookFlags({
+    ...opts,
+    branch: opts.branch ?? [],
+    repository: opts.repository ?? [],
+    dryRun: opts.dryRun === true,
+    allowInsecureJenkins: opts.allowInsecureJenkins === true,
+  });
+  const secrets = secretsFromEnv(deps.env);
+  if (flags.trigger === "local" && flags.jenkinsJob !== undefined) {
+    throw new WebhookConfigError("--jenkins-job is only for --trigger jenkins");
+  }
+  const jenkins = flags.trigger === "jenkins" ? jenkinsFromEnv(deps.env, flags.jenkinsJob, flags.allowInsecureJenkins) : undefined;
+  const localCommand = localCommandFromEnv(deps.env);
+  // Loaded when the command runs, not when the CLI starts (`--version` loads none of them).
+  const [{ checkGitSource, localRepository }, { startWebhook }, { JenkinsTrigger }, { LocalTrigger }] = await Promise.all([
+    import("./git.ts"),
+    import("./app.ts"),
+    import("./triggers/jenkins.ts"),
+    import("./triggers/local.ts"),
+  ]);
+  const git = jenkins ? undefined : await checkGitSource(flags.gitRepository ?? repoRoot, flags.gitRemote, deps.env);
+  const repositories = git ? [await localRepository(flags.repositories, git, deps.env)] : flags.repositories;
+  const app = await startWebhook({
+    host: flags.host,
+    port: flags.port,
+    stateDir: flags.stateDir,
+    secrets,
+    filters: { branches: flags.branches, repositories },
+    dryRun: flags.dryRun,
+    maxBodyBytes: flags.maxBodyBytes,
+    limits: { maxConnections: flags.maxConnections, inFlightBytes: flags.maxInFlightBytes },
+    log: deps.log,
+    onListening: (url) => deps.stderr(`listening on ${url}\n`),
+    trigger: (store): Trigger =>
+      jenkins
+        ? new JenkinsTrigger({ settings: jenkins, log: deps.log })
+        : new LocalTrigger({
+            ...(localCommand ? { command: localCommand } : {}),
+            ...(git ? { repository: git.repository, remote: git.remote } : {}),
+            env: deps.env,
+            worktreeDir: store.paths.worktrees,
+            reportDir: store.paths.reports,
+            logDir: store.paths.runLogs,
+            pidFile: store.paths.runPid,
+            log: deps.log,
+          }),
+  });
+  for (const warning of git?.warnings ?? []) deps.log.warn(warning);
+  deps.log.info(
+    `triggering ${flags.dryRun ? "(dry run) " : ""}${
+      jenkins
+        ? `Jenkins job ${jenkins.job} at ${jenkins.url.href}`
+        : `the local pipeline for ${repositories[0]} (worktrees of ${git?.repository}, fetching from ${git?.remote})`
+    } ` +
+      `on pushes to ${flags.branches.length > 0 ? flags.branches.join(", ") : "the default branch"}; ` +
+      `${secrets.length} secret${secrets.length === 1 ? "" : "s"}; state in ${app.store.paths.dir}`,
+  );
+  await untilSignalled(app, deps.log);
+  deps.setExitCode(0);
+}
+
+/** `runs`: the deliveries recorded and the runs they started. */
+function registerRunsCommand(program: Command, deps: WebhookCliDeps): void {
   program
     .command("runs")
     .description("list the GitHub deliveries the webhook receiver recorded and the pipeline runs they started")

@@ -1,13 +1,5 @@
-// Compaction of the delivery log, so that start-up does not replay all of history. Deliveries that
-// are settled (nothing more happens to them but redeliveries) move out of the live log into:
-// - history.jsonl: one line per archived delivery, its final view (what `runs` prints), and one
-//   line per redelivery of an archived delivery;
-// - history.index: `<id> <outcome>` per archived delivery, all that start-up reads of them (the
-//   duplicate check and its answer).
-// The live log is rewritten (temp file + rename) to a header naming how long both files were
-// when it was written, followed by the records of the deliveries still live. Both history files
-// only grow; a crash between appending to them and the rename leaves them longer than the
-// header says, and start-up cuts them back, so no delivery is ever in both places.
+// Compaction of the delivery log, so that start-up does not replay all of history.
+// Design notes: docs/webhook.md ("webhook/history.ts").
 import { open, readFile, rename, truncate } from "node:fs/promises";
 import { z } from "zod";
 import { errorMessage } from "../lib/errors.ts";

@@ -1,8 +1,5 @@
-// One delivery, from raw request to answer: the signature header's form before the body is read
-// (`admit`, 401 unread), then the streamed signature (401), headers and body (400/415), meaning
-// (ping, push to run, or ignored with a reason), duplicate check and durable record, in that order.
-// Deliveries are handled one after another (a promise chain) so that the duplicate check and the
-// record of a delivery can never interleave with another delivery's.
+// One delivery, from raw request to answer.
+// Design notes: docs/webhook.md ("webhook/receiver.ts").
 import type { IncomingHttpHeaders } from "node:http";
 import { errorMessage } from "../lib/errors.ts";
 import { type DeliveryFilters, classify, decodePayload, parseDeliveryHeaders } from "./events.ts";

@@ -1,7 +1,5 @@
-// One pipeline at a time. Pushes that arrive while one runs wait in a queue with at most one entry
-// per repository and branch: a newer push to that branch of that repository replaces (supersedes)
-// the waiting one, so the newest commit wins. The queue *is* the store (deliveries whose outcome is `queued`); this class keeps an
-// in-memory copy in the same order and runs the head.
+// One pipeline at a time.
+// Design notes: docs/webhook.md ("webhook/scheduler.ts").
 import { errorMessage } from "../lib/errors.ts";
 import { type Logger, silentLogger } from "../lib/log.ts";
 import { printable } from "../lib/printable.ts";

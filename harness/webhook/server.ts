@@ -1,9 +1,5 @@
-// The HTTP side: only POST /github-webhook/ (404 elsewhere, 405 for other methods). Before a byte
-// of the body is read, a request without a well-formed signature header is refused (401) and its
-// connection closed. The body is then fed to the signature as it arrives and held only within two
-// bounds: its own limit (413) and the budget of all bodies being read at once (503), both checked on
-// Content-Length and while reading. Connections beyond `maxConnections` are dropped on accept.
-// docs/webhook.md gives the timeouts and why.
+// The HTTP side: only POST /github-webhook/ (404 elsewhere, 405 for other methods).
+// Design notes: docs/webhook.md ("webhook/server.ts").
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { WEBHOOK_PATH } from "./config.ts";
@@ -99,6 +95,38 @@ function readBody(req: IncomingMessage, limit: number, budget: Budget, signature
   });
 }
 
+/** The answer to a request that is not a POST to the webhook path (it closes the connection); `null` for one that is. */
+function misrouted(req: IncomingMessage): { answer: Answer; headers: Record<string, string> } | null {
+  const close = { connection: "close" };
+  let pathname: string;
+  try {
+    pathname = new URL(req.url ?? "/", "http://receiver").pathname;
+  } catch {
+    return { answer: { status: 400, body: { error: "the request URL cannot be parsed" } }, headers: close };
+  }
+  if (pathname !== WEBHOOK_PATH && pathname !== WEBHOOK_PATH.slice(0, -1)) {
+    return { answer: { status: 404, body: { error: `not found: GitHub webhooks are received at POST ${WEBHOOK_PATH}` } }, headers: close };
+  }
+  if (req.method !== "POST") {
+    return { answer: { status: 405, body: { error: `method ${req.method} not allowed: use POST` } }, headers: { allow: "POST", ...close } };
+  }
+  return null;
+}
+
+/** Stops accepting, lets requests in flight finish (idle connections closed now, the rest after 10 s). */
+function shutDown(server: Server, receiver: Receiver): Promise<void> {
+  return new Promise<void>((done) => {
+    receiver.refusals.flush();
+    const force = setTimeout(() => server.closeAllConnections(), 10_000);
+    force.unref();
+    server.close(() => {
+      clearTimeout(force);
+      done();
+    });
+    server.closeIdleConnections();
+  });
+}
+
 export function listen(options: HttpOptions): Promise<HttpEndpoint> {
   let closing = false;
   const budget = new Budget(options.inFlightBytes);
@@ -113,22 +141,8 @@ export function listen(options: HttpOptions): Promise<HttpEndpoint> {
   const busy = (): Answer => receiver.refuse(503, "the receiver is reading too many bodies at once; redeliver later");
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    let pathname: string;
-    try {
-      pathname = new URL(req.url ?? "/", "http://receiver").pathname;
-    } catch {
-      return refuse(res, { status: 400, body: { error: "the request URL cannot be parsed" } });
-    }
-    if (pathname !== WEBHOOK_PATH && pathname !== WEBHOOK_PATH.slice(0, -1)) {
-      return refuse(res, { status: 404, body: { error: `not found: GitHub webhooks are received at POST ${WEBHOOK_PATH}` } });
-    }
-    if (req.method !== "POST") {
-      return send(
-        res,
-        { status: 405, body: { error: `method ${req.method} not allowed: use POST` } },
-        { allow: "POST", connection: "close" },
-      );
-    }
+    const wrong = misrouted(req);
+    if (wrong) return send(res, wrong.answer, wrong.headers);
     if (closing) return refuse(res, { status: 503, body: { error: "the receiver is shutting down; redeliver later" } });
     const admission = receiver.admit(req.headers);
     if (admission.refused) return refuse(res, admission.refused);
@@ -178,18 +192,10 @@ export function listen(options: HttpOptions): Promise<HttpEndpoint> {
           return budget.used;
         },
         url: `http://${host}:${port}${WEBHOOK_PATH}`,
-        close: () =>
-          new Promise<void>((done) => {
-            closing = true;
-            receiver.refusals.flush();
-            const force = setTimeout(() => server.closeAllConnections(), 10_000);
-            force.unref();
-            server.close(() => {
-              clearTimeout(force);
-              done();
-            });
-            server.closeIdleConnections();
-          }),
+        close: () => {
+          closing = true;
+          return shutDown(server, receiver);
+        },
       });
     });
   });

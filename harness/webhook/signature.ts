@@ -1,11 +1,5 @@
-// X-Hub-Signature-256 verification, streamed: the header's form is checked before any byte of the
-// body is read (a request without a well-formed signature is refused unread), then one HMAC per
-// accepted secret is updated with each chunk as it arrives, and the digests are compared in
-// constant time at the end. Several secrets are accepted while one is being rotated.
-//
-// Why not @octokit/webhooks' `verify`: it takes the whole body as one string, so the body would be
-// held and re-encoded before trust. The HMAC is GitHub's documented algorithm (HMAC-SHA256 of the
-// raw bytes); @octokit/webhooks still names the events (events.ts).
+// X-Hub-Signature-256 verification, streamed.
+// Design notes: docs/webhook.md ("webhook/signature.ts").
 import { type Hmac, createHmac, timingSafeEqual } from "node:crypto";
 
 export const SIGNATURE_HEADER = "x-hub-signature-256";

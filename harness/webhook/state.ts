@@ -216,39 +216,43 @@ export class DeliveryState {
     }
   }
 
+  /** A new delivery's view; the deliveries it supersedes leave the queue. */
+  #addDelivery(record: Extract<StoreRecord, { type: "delivery" }>): void {
+    this.#views.set(record.id, {
+      id: record.id,
+      event: record.event,
+      repository: record.repository,
+      ref: record.ref,
+      branch: record.branch,
+      commit: record.commit,
+      receivedAt: record.at,
+      outcome: record.outcome,
+      reason: record.reason,
+      supersedes: [...record.supersedes],
+      supersededBy: null,
+      redeliveries: 0,
+      lastRedeliveryAt: null,
+      runs: [],
+    });
+    for (const old of record.supersedes) {
+      const target = this.#views.get(old);
+      if (!target) continue; // archived since
+      target.outcome = "superseded";
+      target.supersededBy = record.id;
+      target.reason = `superseded by delivery ${record.id} (commit ${record.commit ?? "?"})`;
+      this.#queuedAt.delete(old);
+    }
+    this.#receivedAt.set(record.id, this.#seq);
+    if (record.outcome === "queued") this.#queuedAt.set(record.id, this.#seq);
+  }
+
   apply(record: StoreRecord): void {
     this.check(record);
     this.#seq += 1;
     switch (record.type) {
-      case "delivery": {
-        this.#views.set(record.id, {
-          id: record.id,
-          event: record.event,
-          repository: record.repository,
-          ref: record.ref,
-          branch: record.branch,
-          commit: record.commit,
-          receivedAt: record.at,
-          outcome: record.outcome,
-          reason: record.reason,
-          supersedes: [...record.supersedes],
-          supersededBy: null,
-          redeliveries: 0,
-          lastRedeliveryAt: null,
-          runs: [],
-        });
-        for (const old of record.supersedes) {
-          const target = this.#views.get(old);
-          if (!target) continue; // archived since
-          target.outcome = "superseded";
-          target.supersededBy = record.id;
-          target.reason = `superseded by delivery ${record.id} (commit ${record.commit ?? "?"})`;
-          this.#queuedAt.delete(old);
-        }
-        this.#receivedAt.set(record.id, this.#seq);
-        if (record.outcome === "queued") this.#queuedAt.set(record.id, this.#seq);
+      case "delivery":
+        this.#addDelivery(record);
         return;
-      }
       case "duplicate": {
         const view = this.#views.get(record.id);
         if (!view) {

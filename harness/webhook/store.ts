@@ -1,16 +1,6 @@
-// The delivery store: an append-only JSON Lines log, one record per line, each append written with
-// a single write() and fdatasync()ed before the caller goes on (the receiver answers GitHub only
-// after that). The current state of every delivery is the replay of the log; settled deliveries
-// are moved out to a history now and then (history.ts), so the replay stays short.
-//
-// Why a log rather than a JSON file rewritten with write-temp + rename + fsync:
-// - an append costs one small write and one fdatasync whatever the history length; a rewrite costs
-//   the whole file plus an fsync of the file and of the directory for every delivery;
-// - it keeps the full history (each redelivery, each run start and end) for `runs` and audits;
-// - a crash can only leave a torn *last* line (a record that was never acknowledged, so GitHub saw
-//   the delivery fail and will show it for redelivery). The receiver that owns the state cuts
-//   that tail off at start-up; every complete line is then parsed with zod, and a line that does
-//   not parse is an error naming the file, the line and the field.
+// The delivery store: an append-only JSON Lines log, one record per line, each append written with a single
+// write() and fdatasync()ed before the caller goes on (the receiver answers GitHub only after that).
+// Design notes: docs/webhook.md ("webhook/store.ts").
 import { constants as fsConstants } from "node:fs";
 import { chmod, mkdir, open, readFile, rm, truncate, writeFile, type FileHandle } from "node:fs/promises";
 import { hostname } from "node:os";

@@ -1,10 +1,5 @@
-// The control plane's own small HTTP interface (beside the gRPC port):
-//   GET  /healthz  200 once the control plane serves (the container's health check)
-//   GET  /status   versions per type, every Envoy stream with what it ACKed and NACKed (with
-//                  Envoy's error_detail), the last NACKs, the endpoints per cluster
-//   POST /drain    {"replicas": ["<container name or id>", ...], "timeoutMs"?: n}: marks them
-//                  DRAINING and answers once every connected Envoy ACKed that EDS version
-//                  (the scale stage calls it before stopping replicas: drain first, then stop)
+// The control plane's own small HTTP interface (beside the gRPC port).
+// Design notes: docs/xds.md ("xds/admin-http.ts").
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { z } from "zod";
 import { formatIssues } from "../lib/errors.ts";

@@ -1,8 +1,5 @@
-// Scale-down in xds mode, the harness's side: drain first, then stop. The replicas compose would
-// remove (the highest-numbered ones) are POSTed to the control plane's /drain, which answers once
-// every connected Envoy has ACKed them as DRAINING; only then are they stopped and removed, so no
-// request is sent to a replica that is going away. `compose up --scale` then finds the target
-// count already running and leaves it.
+// Scale-down in xds mode, the harness's side: drain first, then stop.
+// Design notes: docs/xds.md ("xds/drain.ts").
 import axios from "axios";
 import type Dockerode from "dockerode";
 import { z } from "zod";

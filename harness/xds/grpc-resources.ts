@@ -1,7 +1,5 @@
-// The gRPC half of the control plane's snapshot, as in envoy/envoy.yaml: per service, an HTTP/2
-// EDS cluster on the replicas' gRPC port with grpc_health_check, a virtual host picked by
-// :authority (the service's name) whose gRPC requests go to it with retries on UNAVAILABLE, and an
-// L4 listener to the same cluster (the connection-level trap). docs/grpc.md.
+// The gRPC half of the control plane's snapshot, as in envoy/envoy.yaml.
+// Design notes: docs/xds.md ("xds/grpc-resources.ts").
 import { TYPE, type Resource } from "./protos.ts";
 
 export interface GrpcServiceSpec {

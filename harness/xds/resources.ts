@@ -1,7 +1,5 @@
-// The Envoy resources the control plane serves, built from what it knows: the front proxy's shape
-// (the same listener, routes, retries, tracing and access log as envoy/envoy.yaml) and each
-// service's endpoints as Docker reports them. Clusters are EDS over ADS: their members come from
-// the control plane, never from DNS.
+// The Envoy resources the control plane serves, built from what it knows.
+// Design notes: docs/xds.md ("xds/resources.ts").
 import { TYPE, type Resource } from "./protos.ts";
 import type { Resources } from "./cache.ts";
 import { GRPC_STATS_FILTER, grpcCluster, grpcClusterOf, grpcTcpListener, grpcVirtualHost } from "./grpc-resources.ts";

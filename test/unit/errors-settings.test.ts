@@ -38,6 +38,8 @@ describe("process settings (harness/settings.ts)", () => {
       stateDir: undefined,
       imageBuilds: 2,
       buildCacheKeep: undefined,
+      noPull: false,
+      cluster: undefined,
     });
   });
 
@@ -53,8 +55,19 @@ describe("process settings (harness/settings.ts)", () => {
       ENVOY_PIPELINE_STATE_DIR: "/tmp/s",
       ENVOY_PIPELINE_IMAGE_BUILDS: "3",
       ENVOY_PIPELINE_BUILD_CACHE_KEEP: "off",
+      ENVOY_PIPELINE_NO_PULL: "1",
+      ENVOY_PIPELINE_CLUSTER: "c1",
     });
-    expect(s).toEqual({ debug: false, provision: false, underJenkins: true, stateDir: "/tmp/s", imageBuilds: 3, buildCacheKeep: "off" });
+    expect(s).toEqual({
+      debug: false,
+      provision: false,
+      underJenkins: true,
+      stateDir: "/tmp/s",
+      imageBuilds: 3,
+      buildCacheKeep: "off",
+      noPull: true,
+      cluster: "c1",
+    });
     expect(parseSettings({ ENVOY_PIPELINE_PROVISION: "yes" }).provision).toBe(true);
   });
 

@@ -1,10 +1,6 @@
-// What a compose stack was last scaled to, kept with the stack in Docker, so that a later process
-// (`verify` from a terminal, a Jenkins step, the webhook) checks the stack against what was applied
-// to it rather than against the config's default: `scale --scale service1=5` then `verify` expects
-// 5. It is the label of a small marker volume carrying the compose project's label, so `teardown`,
-// `docker compose down -v` aside, and the reaper remove it with the stack. (Docker labels cannot
-// change: each record replaces the volume.) A swarm needs no marker: its services hold their
-// desired replicas themselves (harness/targets/swarm/locator.ts).
+// What a compose stack was last scaled to, kept with the stack in Docker (a marker volume's label), so
+// that a later `verify` checks the stack against what was applied, not the config's default.
+// Design notes: docs/stacks.md ("targets/compose/applied-scale.ts").
 import type Dockerode from "dockerode";
 import { z } from "zod";
 import { parseScale } from "../../config.ts";

@@ -1,7 +1,7 @@
-// The images the stack builds (`docker compose build`), built only when one is missing: their tags
-// are content hashes (harness/stack/image-tag.ts), so present means built from these inputs. The
-// build stage runs this; so does a swarm deploy, since `docker stack deploy` ignores `build:`
-// (moby#29940) where `docker compose up` would have built what was missing.
+// The images the stack builds (`docker compose build`), built only when one is missing: their tags are
+// content hashes (harness/stack/image-tag.ts), so present means built from these inputs.
+// Design notes: docs/stacks.md ("targets/compose/stack-images.ts").
+import { settings } from "../../settings.ts";
 import type Dockerode from "dockerode";
 import type { PipelineConfig } from "../../config.ts";
 import { log, waitingFor } from "../../lib/log.ts";
@@ -36,7 +36,7 @@ export async function ensureStackImages(s: StackImages): Promise<{ built: boolea
   }
   // --pull refreshes the base images, which only makes sense when a registry serves them; the
   // air-gapped equivalents exist only locally and a pull would fail.
-  const pull = s.imageSource === "official" && process.env.ENVOY_PIPELINE_NO_PULL !== "1";
+  const pull = s.imageSource === "official" && !settings().noPull;
   await waitingFor(`building images for ${s.config.projectName}${pull ? " (--pull)" : ""}`, () =>
     runCompose(s.config, ["build", ...(pull ? ["--pull"] : [])], s.composeEnv),
   );

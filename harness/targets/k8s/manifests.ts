@@ -1,10 +1,5 @@
-// Kubernetes manifests of the stack, from the same model as the compose and swarm targets:
-// per backend a Deployment and a headless Service (clusterIP: None, so its DNS name answers with
-// every ready pod's address and Envoy's STRICT_DNS makes each pod an endpoint, as compose's DNS
-// does with each replica); Envoy with its configuration in a ConfigMap; Prometheus (DNS discovery
-// of the same headless names) and Zipkin. Every pod runs as a non-root user with no privileges,
-// a read-only root file system, probes and resource requests and limits (the "restricted" Pod
-// Security Standard). Nothing here was applied to a cluster: see docs/kubernetes.md.
+// Kubernetes manifests of the stack, from the same model as the compose and swarm targets.
+// Design notes: docs/kubernetes.md ("targets/k8s/manifests.ts").
 import { createHash } from "node:crypto";
 import { renameEnvoyUpstreams, renamePrometheusTargets } from "../../render/dns-names.ts";
 import type { StackModel } from "../../render/model.ts";
@@ -129,6 +124,76 @@ function configMap(namespace: string, component: string, data: Record<string, st
 
 const sha256 = (text: string): string => createHash("sha256").update(text).digest("hex");
 
+/** Envoy: its configuration, one pod that rolls when the configuration changes, and its service. */
+function envoyManifests(ns: string, model: StackModel, envoyYaml: string, [listenerPort, adminPort]: [number, number]): Manifest[] {
+  const envoyPorts = [
+    { name: "http", port: listenerPort },
+    { name: "admin", port: adminPort },
+  ];
+  return [
+    configMap(ns, model.envoy.name, { "envoy.yaml": envoyYaml }),
+    deployment(ns, 1, {
+      name: model.envoy.name,
+      image: model.envoy.baseImage,
+      // The image's `envoy` user; the entry point is bypassed (it only drops root, which we never have).
+      uid: 101,
+      command: ["envoy"],
+      args: ["-c", "/etc/envoy-pipeline/envoy.yaml"],
+      ports: envoyPorts,
+      // /ready is 200 "LIVE" once the listeners are up, 503 while draining.
+      probe: { path: "/ready", port: "admin", livenessPath: "/server_info" },
+      resources: { cpu: ["100m", "1"], memory: ["64Mi", "256Mi"] },
+      mounts: [{ volume: { name: "config", configMap: { name: `${model.envoy.name}-config` } }, path: "/etc/envoy-pipeline" }],
+      // A changed configuration rolls the pods (a ConfigMap change alone does not).
+      annotations: { "envoy-pipeline/config-sha256": sha256(envoyYaml) },
+    }),
+    headlessService(ns, model.envoy.name, envoyPorts),
+  ];
+}
+
+/** Prometheus: its configuration, one pod with an emptyDir for its data, and its service. */
+function prometheusManifests(ns: string, model: StackModel, prometheusYml: string, prometheusPort: number): Manifest[] {
+  const promPorts = [{ name: "http", port: prometheusPort }];
+  return [
+    configMap(ns, model.prometheus.name, { "prometheus.yml": prometheusYml }),
+    deployment(ns, 1, {
+      name: model.prometheus.name,
+      image: model.prometheus.baseImage,
+      // `nobody`, as the official image runs.
+      uid: 65534,
+      args: ["--config.file=/etc/envoy-pipeline/prometheus.yml", "--storage.tsdb.path=/prometheus"],
+      ports: promPorts,
+      probe: { path: "/-/ready", port: "http", livenessPath: "/-/healthy" },
+      resources: { cpu: ["100m", "1"], memory: ["128Mi", "512Mi"] },
+      mounts: [
+        { volume: { name: "config", configMap: { name: `${model.prometheus.name}-config` } }, path: "/etc/envoy-pipeline" },
+        { volume: { name: "data", emptyDir: {} }, path: "/prometheus" },
+      ],
+      annotations: { "envoy-pipeline/config-sha256": sha256(prometheusYml) },
+    }),
+    headlessService(ns, model.prometheus.name, promPorts),
+  ];
+}
+
+/** Zipkin: one pod and its service. */
+function zipkinManifests(ns: string, model: StackModel): Manifest[] {
+  const zipkinPorts = [{ name: "http", port: model.zipkin.port }];
+  return [
+    deployment(ns, 1, {
+      name: model.zipkin.name,
+      image: model.zipkin.image,
+      uid: 1000,
+      ports: zipkinPorts,
+      env: model.zipkin.environment,
+      probe: { path: "/health", port: "http" },
+      // The JVM's fixed heap (JAVA_OPTS in the compose file) plus room for the rest of the process.
+      resources: { cpu: ["100m", "1"], memory: ["512Mi", "768Mi"] },
+      mounts: [{ volume: { name: "tmp", emptyDir: {} }, path: "/tmp" }],
+    }),
+    headlessService(ns, model.zipkin.name, zipkinPorts),
+  ];
+}
+
 /** Every manifest of the stack, in an order `kubectl apply` can take. */
 export function k8sManifests(model: StackModel, opts: K8sOptions): Manifest[] {
   const ns = opts.namespace;
@@ -167,65 +232,10 @@ export function k8sManifests(model: StackModel, opts: K8sOptions): Manifest[] {
     );
   }
 
-  const envoyPorts = [
-    { name: "http", port: listenerPort },
-    { name: "admin", port: adminPort },
-  ];
   out.push(
-    configMap(ns, model.envoy.name, { "envoy.yaml": envoyYaml }),
-    deployment(ns, 1, {
-      name: model.envoy.name,
-      image: model.envoy.baseImage,
-      // The image's `envoy` user; the entry point is bypassed (it only drops root, which we never have).
-      uid: 101,
-      command: ["envoy"],
-      args: ["-c", "/etc/envoy-pipeline/envoy.yaml"],
-      ports: envoyPorts,
-      // /ready is 200 "LIVE" once the listeners are up, 503 while draining.
-      probe: { path: "/ready", port: "admin", livenessPath: "/server_info" },
-      resources: { cpu: ["100m", "1"], memory: ["64Mi", "256Mi"] },
-      mounts: [{ volume: { name: "config", configMap: { name: `${model.envoy.name}-config` } }, path: "/etc/envoy-pipeline" }],
-      // A changed configuration rolls the pods (a ConfigMap change alone does not).
-      annotations: { "envoy-pipeline/config-sha256": sha256(envoyYaml) },
-    }),
-    headlessService(ns, model.envoy.name, envoyPorts),
-  );
-
-  const promPorts = [{ name: "http", port: prometheusPort }];
-  out.push(
-    configMap(ns, model.prometheus.name, { "prometheus.yml": prometheusYml }),
-    deployment(ns, 1, {
-      name: model.prometheus.name,
-      image: model.prometheus.baseImage,
-      // `nobody`, as the official image runs.
-      uid: 65534,
-      args: ["--config.file=/etc/envoy-pipeline/prometheus.yml", "--storage.tsdb.path=/prometheus"],
-      ports: promPorts,
-      probe: { path: "/-/ready", port: "http", livenessPath: "/-/healthy" },
-      resources: { cpu: ["100m", "1"], memory: ["128Mi", "512Mi"] },
-      mounts: [
-        { volume: { name: "config", configMap: { name: `${model.prometheus.name}-config` } }, path: "/etc/envoy-pipeline" },
-        { volume: { name: "data", emptyDir: {} }, path: "/prometheus" },
-      ],
-      annotations: { "envoy-pipeline/config-sha256": sha256(prometheusYml) },
-    }),
-    headlessService(ns, model.prometheus.name, promPorts),
-  );
-
-  const zipkinPorts = [{ name: "http", port: model.zipkin.port }];
-  out.push(
-    deployment(ns, 1, {
-      name: model.zipkin.name,
-      image: model.zipkin.image,
-      uid: 1000,
-      ports: zipkinPorts,
-      env: model.zipkin.environment,
-      probe: { path: "/health", port: "http" },
-      // The JVM's fixed heap (JAVA_OPTS in the compose file) plus room for the rest of the process.
-      resources: { cpu: ["100m", "1"], memory: ["512Mi", "768Mi"] },
-      mounts: [{ volume: { name: "tmp", emptyDir: {} }, path: "/tmp" }],
-    }),
-    headlessService(ns, model.zipkin.name, zipkinPorts),
+    ...envoyManifests(ns, model, envoyYaml, [listenerPort, adminPort]),
+    ...prometheusManifests(ns, model, prometheusYml, prometheusPort),
+    ...zipkinManifests(ns, model),
   );
   return out;
 }

@@ -1,7 +1,6 @@
-// Offline validation of Kubernetes manifests against the Kubernetes OpenAPI schemas, with PyPI's
-// kubernetes-validate (pinned and installed into .cache/ by scripts/k8s-validator.sh) in strict
-// mode: without --strict an unknown or misspelt field (`replicaz: 3`) passes, because the schemas
-// allow additional properties unless told otherwise.
+// Offline validation of Kubernetes manifests against the Kubernetes OpenAPI schemas, with PyPI's kubernetes-
+// validate (pinned and installed into .cache/ by scripts/k8s-validator.sh) in strict mode.
+// Design notes: docs/kubernetes.md ("targets/k8s/validate.ts").
 import { resolve } from "node:path";
 import { repoRoot } from "../../lib/paths.ts";
 import { mustRun, runCommand } from "../../docker/exec.ts";

@@ -1,4 +1,5 @@
 // `envoy-pipeline cluster up --nodes N` and `cluster down`: registered by harness/cli.ts.
+import { settings } from "../../settings.ts";
 import { type Command, InvalidArgumentError } from "commander";
 import { log } from "../../lib/log.ts";
 import { clusterNameSchema, DEFAULT_CLUSTER } from "./cluster-name.ts";
@@ -34,7 +35,7 @@ export function registerClusterCommands(program: Command, action: Action): void 
           import("./cluster.ts"),
         ]);
         await ensureDockerEngine();
-        const name = o.name ?? process.env.ENVOY_PIPELINE_CLUSTER ?? DEFAULT_CLUSTER;
+        const name = o.name ?? settings().cluster ?? DEFAULT_CLUSTER;
         const r = await clusterUp(docker(), { name, nodes: o.nodes, timeoutMs: o.waitTimeout * 1000 });
         for (const n of r.cluster.nodes) log.info(`  ${n.name.padEnd(30)} ${n.role.padEnd(8)} ${n.ip}`);
         log.info(
@@ -53,7 +54,7 @@ export function registerClusterCommands(program: Command, action: Action): void 
           import("./cluster.ts"),
         ]);
         await ensureDockerEngine();
-        const name = o.name ?? process.env.ENVOY_PIPELINE_CLUSTER ?? DEFAULT_CLUSTER;
+        const name = o.name ?? settings().cluster ?? DEFAULT_CLUSTER;
         const r = await clusterDown(docker(), name);
         log.info(
           `cluster ${name}: removed ${r.containers.length} nodes, ${r.volumes.length} volumes, ${r.networks.length} networks in ${r.seconds.toFixed(1)}s`,

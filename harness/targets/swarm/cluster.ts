@@ -1,10 +1,5 @@
-// `envoy-pipeline cluster up --nodes N` / `cluster down`: a throwaway Docker Swarm on one machine,
-// made of Docker-in-Docker nodes (images/swarm-node: the local Debian base plus bookworm's
-// docker.io), one manager and N-1 workers, on a private bridge network, each with /var/lib/docker
-// on its own volume. Swarm mode lives only inside the nodes' engines: the host's engine only runs
-// the node containers and is never put into swarm mode (every swarm call goes to a node's API).
-// Everything is found by the label envoy-pipeline.cluster=<name>, so `down` (or a later run after
-// a crash) removes exactly this cluster's containers, network and volumes, and nothing else.
+// `envoy-pipeline cluster up --nodes N` / `cluster down`.
+// Design notes: docs/swarm.md ("targets/swarm/cluster.ts").
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";

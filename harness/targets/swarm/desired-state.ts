@@ -1,14 +1,5 @@
-// The swarm counterparts of harness/stack/desired-state.ts and directory.ts: the desired replicas
-// of a stack service against the swarm's tasks, and who is behind an address or a hostname, so
-// that verify's checks run unchanged on a swarm and name culprits as "container
-// st_service1.2.<task> on node worker1 (hostname 3f2a9c1d0b7e, 10.0.1.5)".
-//
-// A swarm keeps a history of tasks per slot: the current one is the task whose desired state is
-// "running"; older ones are "shutdown". A task is a replica when it is running on a ready node
-// (a node that stopped answering keeps its tasks "running" until the manager declares it down).
-//
-// classifySwarmService is pure (the task and node lists in, a verdict's raw material out);
-// swarmServiceStates reads the manager and adds each silent task's last log lines.
+// The swarm counterparts of harness/stack/desired-state.ts and directory.ts.
+// Design notes: docs/swarm.md ("targets/swarm/desired-state.ts").
 import type Dockerode from "dockerode";
 import { type ExtraContainer, logTail, type NotServing, type ServiceState } from "../../stack/desired-state.ts";
 import { StackDirectory, type StackMember } from "../../stack/directory.ts";

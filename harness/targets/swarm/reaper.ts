@@ -1,21 +1,6 @@
-// The swarm target's reaper: what Testcontainers' Ryuk does for the compose target, for a stack
-// whose life is the harness process's (lifetime "process": `pipeline` without --keep). If the
-// harness is killed (SIGKILL: no teardown runs), the stack is removed all the same.
-//
-// Our reaper image (images/ryuk, harness/reaper/ryuk.ts; never the official one: only ours removes
-// swarm services and configs) runs ON THE MANAGER's engine, with that engine's socket mounted and
-// its port published on the manager; the harness connects to it over the cluster network, sends
-// `label=com.docker.stack.namespace=<stack>`, waits for the ACK and then keeps the connection open
-// for the rest of its life. When the process dies its kernel closes the socket; after
-// RYUK_RECONNECTION_TIMEOUT (TESTCONTAINERS_RYUK_RECONNECTION_TIMEOUT, else 10 s) the reaper
-// removes the stack's services (swarm then stops their tasks on every node), the manager's task
-// containers, the stack's networks and configs, and exits (AutoRemove). A normal end tears the
-// stack down first; the socket closes with the process and the reaper finds nothing to remove.
-//
-// Only the throwaway cluster (`envoy-pipeline cluster up`) gets one: its manager is this machine's
-// and the image is copied into it like the stack's. A user's swarm (DOCKER_HOST) would need the
-// image in the user's registry; there, as before, `teardown` removes what a killed run left.
-// No sleeps: the wait is on the reaper's "Started" log line, then on its ACK.
+// The swarm target's reaper: what Testcontainers' Ryuk does for the compose target, for a stack whose life
+// is the harness process's (lifetime "process": `pipeline` without --keep).
+// Design notes: docs/swarm.md ("targets/swarm/reaper.ts").
 import { connect, type Socket } from "node:net";
 import type Dockerode from "dockerode";
 import { z } from "zod";

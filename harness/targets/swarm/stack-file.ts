@@ -1,13 +1,6 @@
-// The swarm target's stack file, rendered from the same model as the compose stack (same images,
-// environment and Envoy configuration), with what a swarm on a kernel without IPVS needs:
-// - every service `endpoint_mode: dnsrr`: no virtual IP (IPVS), so a service's DNS name, and
-//   `tasks.<service>`, answer with every task's address (moby/moby#24005, #25698);
-// - Envoy's STRICT_DNS clusters on `tasks.<service>` (the only change to envoy.yaml, mounted as a
-//   swarm config over the one baked into the image), so each task is an Envoy endpoint and Envoy
-//   balances per request, with its health checks (a VIP would balance per connection in IPVS);
-// - published ports `mode: host` (dnsrr services cannot use the ingress mesh, moby/libnetwork#1312),
-//   with Envoy, Prometheus and Zipkin placed on a manager, whose address the harness knows;
-// - no `build:` (`docker stack deploy` ignores it, moby#29940): the images are built first.
+// The swarm target's stack file, rendered from the same model as the compose stack (same images, environment
+// and Envoy configuration), with what a swarm on a kernel without IPVS needs.
+// Design notes: docs/swarm.md ("targets/swarm/stack-file.ts").
 import { stringify } from "yaml";
 import { renameEnvoyUpstreams } from "../../render/dns-names.ts";
 import type { StackModel } from "../../render/model.ts";

@@ -1,9 +1,6 @@
-// The swarm target's deploy, scale and teardown: `docker stack deploy` of the stack file rendered
-// from the compose stack's model (stack-file.ts), `docker service scale`, `docker stack rm`. Every
-// wait is on the swarm's own state (task states, services, networks), polled to a deadline.
-//
-// The stack is named after the project, so two pipelines share a swarm without colliding, and a
-// later process (verify after deploy, teardown after a crash) finds it again by that name.
+// The swarm target's deploy, scale and teardown: `docker stack deploy` of the stack file rendered from the
+// compose stack's model (stack-file.ts), `docker service scale`, `docker stack rm`.
+// Design notes: docs/swarm.md ("targets/swarm/stack.ts").
 import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -160,18 +160,38 @@ function singleReplicaBalance(ctx: BalanceContext): BalanceOutcome {
   };
 }
 
-function roundRobinBalance(ctx: BalanceContext): BalanceOutcome {
-  const { input, hostnames, counts, n, probs, notes, maxMinRatio, base, shareLine } = ctx;
-  const { policy, envoy, replicas } = input;
-  const weighted = ctx.weighted;
-  const W = Math.max(
+/** Envoy workers that can each hold their own round-robin position: at least 1. */
+function workersSeen(input: BalanceContext["input"]): number {
+  return Math.max(
     1,
     Math.min(
       input.envoyWorkers > 0 ? input.envoyWorkers : Infinity,
       input.connectionsOpened > 0 ? input.connectionsOpened : Infinity,
-      envoy.workersWithNewConnections > 0 ? envoy.workersWithNewConnections : Infinity,
+      input.envoy.workersWithNewConnections > 0 ? input.envoy.workersWithNewConnections : Infinity,
     ),
   );
+}
+
+/** What widens the round-robin bound, for the verdict's reason. */
+function slackOf(W: number, perEndpoint: boolean, bounds: number[], base: BalanceContext["base"]): string[] {
+  return [
+    `W=${W} worker${W === 1 ? "" : "s"}${
+      perEndpoint
+        ? ` × per-worker slack ≤ ${Math.max(...bounds.map((b) => (b - extraOf(base)) / (W * (1 + base.hostSetChanges)))).toFixed(2)}`
+        : ""
+    }`,
+    base.retries ? `${base.retries} retries` : "",
+    base.unattributed ? `${base.unattributed} unattributed` : "",
+    base.foreign ? `${base.foreign} foreign picks` : "",
+    base.hostSetChanges ? `${base.hostSetChanges} host-set changes` : "",
+  ].filter((s) => s !== "");
+}
+
+function roundRobinBalance(ctx: BalanceContext): BalanceOutcome {
+  const { input, hostnames, counts, n, probs, notes, maxMinRatio, base, shareLine } = ctx;
+  const { policy, envoy, replicas } = input;
+  const weighted = ctx.weighted;
+  const W = workersSeen(input);
   const replicaHosts = replicas.map((x) => envoy.hosts.find((h) => h.replica === x));
   const endpoints = replicaHosts.map((h) => h?.endpoints ?? 1);
   // Envoy switches to EDF when its hosts' weights differ (not when replicas differ by host count).
@@ -205,17 +225,7 @@ function roundRobinBalance(ctx: BalanceContext): BalanceOutcome {
     workers: W,
     notes,
   };
-  const slackParts = [
-    `W=${W} worker${W === 1 ? "" : "s"}${
-      edf || endpoints.some((x) => x > 1)
-        ? ` × per-worker slack ≤ ${Math.max(...r.bounds.map((b) => (b - extraOf(base)) / (W * (1 + base.hostSetChanges)))).toFixed(2)}`
-        : ""
-    }`,
-    base.retries ? `${base.retries} retries` : "",
-    base.unattributed ? `${base.unattributed} unattributed` : "",
-    base.foreign ? `${base.foreign} foreign picks` : "",
-    base.hostSetChanges ? `${base.hostSetChanges} host-set changes` : "",
-  ].filter((s) => s !== "");
+  const slackParts = slackOf(W, edf || endpoints.some((x) => x > 1), r.bounds, base);
   const i = r.worst;
   const check: CheckResult = !detects
     ? inconclusive(

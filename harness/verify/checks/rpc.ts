@@ -1,9 +1,5 @@
-// rpc: gRPC balanced per call. Over ONE client channel (one HTTP/2 connection) with many concurrent
-// streams, the calls must reach every replica within the policy's bound. The verdict is the
-// HTTP checks' own, read from the gRPC load's tally and Envoy's gRPC cluster: reachability (by
-// grpc-status), membership, balance (one connection opened) and agreement with Envoy's per-host
-// rq_total. A channel whose calls all reached one replica of several is named as pinned: something
-// in the path balances per connection.
+// rpc: gRPC balanced per call.
+// Design notes: docs/verify.md ("verify/checks/rpc.ts").
 import type { Namer } from "../../stack/directory.ts";
 import type { ClusterDelta } from "../envoy-view.ts";
 import type { Tally } from "../load.ts";

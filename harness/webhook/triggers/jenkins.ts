@@ -1,7 +1,5 @@
-// The jenkins trigger: Jenkins' remote build API. GET <JENKINS_URL>/crumbIssuer/api/json for a CSRF
-// crumb (and the session cookie it is bound to), then POST <job URL>/buildWithParameters with the
-// form parameters COMMIT and BRANCH, HTTP basic auth (user + API token), the crumb header and the
-// cookie. Jenkins answers 201 with a Location pointing at the queue item: that is success.
+// The jenkins trigger: Jenkins' remote build API.
+// Design notes: docs/webhook.md ("webhook/triggers/jenkins.ts").
 import { z } from "zod";
 import type { JenkinsSettings } from "../config.ts";
 import { errorMessage, formatIssues } from "../../lib/errors.ts";

@@ -1,13 +1,5 @@
-// The local trigger: builds the pushed commit on this machine. For each run it
-//   1. creates a throwaway, detached `git worktree` of the repository at the pushed commit, under
-//      the state directory (fetching the commit from the remote first if the repository lacks it);
-//   2. installs the worktree's npm dependencies with its own scripts/bootstrap.sh (after
-//      hard-linking the receiver's node_modules when the package-lock.json files are identical,
-//      which makes the bootstrap a no-op);
-//   3. runs the worktree's own `envoy-pipeline pipeline` with the worktree as working directory;
-//   4. removes the worktree, whatever the outcome.
-// Every child runs in its own process group (so a terminal's Ctrl-C reaches only the receiver,
-// which decides), with its output in a per-run log file. Exit code 0 of the pipeline is success.
+// The local trigger: builds the pushed commit on this machine.
+// Design notes: docs/webhook.md ("webhook/triggers/local.ts").
 import { closeSync, existsSync, openSync, writeSync } from "node:fs";
 import { readFile, rm } from "node:fs/promises";
 import { delimiter, dirname, join } from "node:path";

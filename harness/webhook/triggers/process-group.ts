@@ -1,7 +1,6 @@
-// Every child of the local trigger (git fetch, git worktree add, the bootstrap, the pipeline) runs in
-// its own process group: a Ctrl-C in the receiver's terminal reaches only the receiver, which
-// decides; stopping a run stops everything it started; and after a crash of the receiver the
-// group named in run.pid tells the next receiver what is still running.
+// Every child of the local trigger (git fetch, git worktree add, the bootstrap, the pipeline) runs in its
+// own process group.
+// Design notes: docs/webhook.md ("webhook/triggers/process-group.ts").
 import { writeSync } from "node:fs";
 import { rm, writeFile } from "node:fs/promises";
 import { errorMessage } from "../../lib/errors.ts";

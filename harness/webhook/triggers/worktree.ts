@@ -1,7 +1,5 @@
-// The local trigger builds the pushed commit, not whatever the receiver's checkout holds: each run
-// gets a throwaway, detached `git worktree` of the repository at that commit, under the state
-// directory, and the worktree is removed after the run whatever its outcome. A worktree shares the
-// repository's object store, so creating one costs a checkout of the files, not a clone.
+// The local trigger builds the pushed commit, not whatever the receiver's checkout holds.
+// Design notes: docs/webhook.md ("webhook/triggers/worktree.ts").
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, readdir, rm } from "node:fs/promises";

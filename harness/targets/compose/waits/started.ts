@@ -1,7 +1,6 @@
-// A Testcontainers wait strategy that waits for nothing beyond the start itself: for containers
-// nothing on the request path needs, whose readiness their first reader awaits instead. Zipkin is
-// one (a JVM: about 5 s to start on the project's machine, the longest wait of a deploy);
-// verify's tracing check waits for its /health (observability/zipkin.ts untilHealthy).
+// A Testcontainers wait strategy that waits for nothing beyond the start itself: for containers nothing on
+// the request path needs, whose readiness their first reader awaits instead.
+// Design notes: docs/stacks.md ("targets/compose/waits/started.ts").
 import type Dockerode from "dockerode";
 import type { BoundPorts } from "testcontainers";
 import { TimedWait } from "./timed.ts";
