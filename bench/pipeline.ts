@@ -14,7 +14,7 @@ import { parseArgs } from "node:util";
 import { z } from "zod";
 import { loadConfig } from "../harness/config.ts";
 import { ensureDockerEngine } from "../harness/docker/engine.ts";
-import { runCompose } from "../harness/targets/compose/compose.ts";
+import { runCompose } from "../harness/stack/compose-cli.ts";
 import { stageContext } from "../harness/stages/context.ts";
 import { prepare } from "../harness/stages/prepare.ts";
 import { teardown } from "../harness/stack/teardown.ts";

@@ -1,6 +1,6 @@
 // build: `docker compose build` of the stack's images, tagged with the hash of their content, and
-// only when one of them is missing (harness/targets/compose/stack-images.ts).
-import { ensureStackImages } from "../targets/compose/stack-images.ts";
+// only when one of them is missing (harness/stack/stack-images.ts).
+import { ensureStackImages } from "../stack/stack-images.ts";
 import type { StageContext } from "./context.ts";
 
 export interface BuildResult {

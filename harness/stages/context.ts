@@ -10,7 +10,7 @@ import type { StackLifetime } from "../reaper/session.ts";
 import { builtImages, composeModelSchema, contentTag } from "../stack/image-tag.ts";
 import type { StackLocator } from "../stack/locator.ts";
 import { ownerEnv } from "../stack/owner.ts";
-import { composeEnvironment, runCompose } from "../targets/compose/compose.ts";
+import { composeEnvironment, runCompose } from "../stack/compose-cli.ts";
 import { effectiveConfig, selectTarget } from "../targets/select.ts";
 import type { Target } from "../targets/target.ts";
 

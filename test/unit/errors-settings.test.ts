@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../harness/config.ts";
 import { EngineUnavailableError } from "../../harness/docker/engine.ts";
-import { ComposeError } from "../../harness/targets/compose/compose.ts";
+import { ComposeError } from "../../harness/stack/compose-cli.ts";
 import { exitCodeOf, InputError, PipelineError } from "../../harness/lib/errors.ts";
 import { PollTimeout } from "../../harness/lib/poll.ts";
 import { parseSettings } from "../../harness/settings.ts";

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigError, loadConfig, parseAssignments } from "../../harness/config.ts";
 import { configuredWeights } from "../../harness/xds/weights.ts";
-import { composeFiles, XDS_COMPOSE_FILE } from "../../harness/targets/compose/compose.ts";
+import { composeFiles, XDS_COMPOSE_FILE } from "../../harness/stack/compose-cli.ts";
 import { frontProxySpec, parseControlPlaneOptions } from "../../harness/xds/cli.ts";
 import { endpointHealth, parseEventLines } from "../../harness/xds/docker-source.ts";
 import { surplus } from "../../harness/xds/drain.ts";

@@ -5,7 +5,7 @@ import { type StackLifetime, useReaper } from "../../reaper/session.ts";
 import { dirname } from "node:path";
 import { DockerComposeEnvironment } from "testcontainers";
 import type { PipelineConfig } from "../../config.ts";
-import { composeFiles } from "./compose.ts";
+import { composeFiles } from "../../stack/compose-cli.ts";
 import { ExplainedHealthCheckWait } from "./waits/health.ts";
 import { StartedOnlyWait } from "./waits/started.ts";
 

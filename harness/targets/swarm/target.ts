@@ -4,7 +4,7 @@ import type Dockerode from "dockerode";
 import { waitingFor } from "../../lib/log.ts";
 import { reaperWanted } from "../../reaper/session.ts";
 import { teardown } from "../../stack/teardown.ts";
-import { ensureStackImages } from "../compose/stack-images.ts";
+import { ensureStackImages } from "../../stack/stack-images.ts";
 import type { Target } from "../target.ts";
 import type { SwarmConnection } from "./connection.ts";
 import { swarmLocator } from "./locator.ts";

@@ -2,9 +2,9 @@
 // scale); build and the odd query go through the CLI directly, with the same environment.
 import { existsSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { ConfigError, type PipelineConfig } from "../../config.ts";
-import { runProcess } from "../../lib/process.ts";
-import { PipelineError } from "../../lib/errors.ts";
+import { ConfigError, type PipelineConfig } from "../config.ts";
+import { runProcess } from "../lib/process.ts";
+import { PipelineError } from "../lib/errors.ts";
 
 /** Layered over the compose file for `discovery: xds` (the control plane; docs/xds.md). */
 export const XDS_COMPOSE_FILE = "docker-compose.xds.yml";

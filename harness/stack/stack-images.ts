@@ -1,11 +1,11 @@
 // The images the stack builds (`docker compose build`), built only when one is missing: their tags are
 // content hashes (harness/stack/image-tag.ts), so present means built from these inputs.
-// Design notes: docs/stacks.md ("targets/compose/stack-images.ts").
-import { settings } from "../../settings.ts";
+// Design notes: docs/stacks.md ("stack/stack-images.ts").
+import { settings } from "../settings.ts";
 import type Dockerode from "dockerode";
-import type { PipelineConfig } from "../../config.ts";
-import { log, waitingFor } from "../../lib/log.ts";
-import { runCompose } from "./compose.ts";
+import type { PipelineConfig } from "../config.ts";
+import { log, waitingFor } from "../lib/log.ts";
+import { runCompose } from "./compose-cli.ts";
 
 export interface StackImages {
   config: PipelineConfig;
