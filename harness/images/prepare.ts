@@ -1,6 +1,6 @@
 // The base images the stack builds FROM (node, envoy, prometheus, zipkin): for each, the official
 // image or a local equivalent built from package registries. The steps and the caches: docs/images.md.
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { writePrivateFile } from "../lib/private-files.ts";
 import { formatIssues } from "../lib/errors.ts";
@@ -9,7 +9,7 @@ import { settings } from "../settings.ts";
 import { docker } from "../docker/engine.ts";
 import { dockerBuild } from "./build.ts";
 import type { Log } from "./downloads.ts";
-import { folderDigest, inputHash, localTag, sha256Hex } from "./hash.ts";
+import { folderDigest, inputHash, localTag } from "./hash.ts";
 import { imageSetSchema, imagesFileSchema, type ImageEntry, type ImageSet } from "./schema.ts";
 import { ENV_VARS, IMAGE_NAMES, OFFICIAL, RYUK, type ImageName } from "./versions.ts";
 import { type LocalImagePlan, type ImagePlan, planImages } from "./plan.ts";
@@ -52,7 +52,7 @@ function writeImagesFile(file: string, set: ImageSet, ryuk: ImageEntry): void {
 // ---------------------------------------------------------------------------------------------
 // The Testcontainers reaper (not a base image: Testcontainers starts it)
 
-/** The local reaper image: FROM the local node image, plus harness/reaper/ryuk.ts. */
+/** The local reaper image: FROM the local node image, plus the .ts files of harness/reaper/ryuk/. */
 export function planRyuk(plan: ImagePlan, root: string = repoRoot): Omit<LocalImagePlan, "name"> & { name: "ryuk"; source: string } {
   const recipeDir = join(root, "images", "ryuk");
   const source = join(root, RYUK.source);
@@ -61,7 +61,7 @@ export function planRyuk(plan: ImagePlan, root: string = repoRoot): Omit<LocalIm
     image: "ryuk",
     node: plan.images.node.hash,
     files: folderDigest(recipeDir),
-    reaper: sha256Hex(readFileSync(source)),
+    reaper: folderDigest(source),
     buildArgs,
   });
   return { name: "ryuk", version: RYUK.version, hash, tag: localTag("ryuk", RYUK.version, hash), recipeDir, buildArgs, source };
@@ -83,11 +83,16 @@ async function prepareRyuk(plan: ImagePlan, p: Paths, log: Log, forceLocal: bool
   return buildRyuk(ryuk, plan, p, log, parallel);
 }
 
+/** The reaper's modules: one folder, no subfolders, so they sit side by side in /ryuk/ as in the checkout. */
+function reaperSources(dir: string): string[] {
+  return readdirSync(dir).filter((f) => f.endsWith(".ts"));
+}
+
 async function buildRyuk(ryuk: ReturnType<typeof planRyuk>, plan: ImagePlan, p: Paths, log: Log, parallel: number): Promise<ImageEntry> {
   // Built on the local node image, which may not exist when the official node image is used.
   if (!(await currentLocal(plan.images.node))) await buildLocalImages(["node"], plan, p, log, parallel);
   const contextDir = assembleContext(p.work, ryuk, {
-    "ryuk.ts": ryuk.source,
+    ...Object.fromEntries(reaperSources(ryuk.source).map((f) => [f, join(ryuk.source, f)])),
     "package.json": Buffer.from('{ "private": true, "type": "module" }\n'),
   });
   const t0 = Date.now();

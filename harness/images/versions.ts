@@ -79,7 +79,7 @@ export const PINS = {
 /**
  * The Testcontainers reaper. Not a base image of the stack: Testcontainers starts it (see
  * useReaper in harness/reaper/session.ts). The official tag is the one testcontainers-node 12
- * asks for; the local equivalent (images/ryuk, harness/reaper/ryuk.ts) speaks the same protocol.
+ * asks for; the local equivalent (images/ryuk, harness/reaper/ryuk/) speaks the same protocol.
  */
 export const RYUK = {
   official: "testcontainers/ryuk:0.14.0",
@@ -91,6 +91,6 @@ export const RYUK = {
    * find the same reaper.
    */
   alias: "envoy-pipeline/ryuk:current",
-  /** The reaper's one source file, relative to the repository root. */
-  source: "harness/reaper/ryuk.ts",
+  /** The reaper's source folder (its .ts files, node:* imports only), relative to the repository root. */
+  source: "harness/reaper/ryuk",
 } as const;

@@ -1,4 +1,4 @@
-// Cleanup when the harness dies, against the real engine: the reaper (harness/reaper/ryuk.ts) removes
+// Cleanup when the harness dies, against the real engine: the reaper (harness/reaper/ryuk/) removes
 // exactly what its filters match once its last client is gone; Testcontainers itself runs our
 // reaper image and it reaps a killed process's container; and `kill -9` of a real pipeline, in
 // deploy or in verify, leaves 0 containers and 0 networks of its project within 60 s.
@@ -14,7 +14,7 @@ import { repoRoot } from "../../harness/lib/paths.ts";
 import { docker } from "../../harness/docker/engine.ts";
 import { resolveImages } from "../../harness/images/index.ts";
 import { RYUK } from "../../harness/images/versions.ts";
-import { reaperConfig, startReaper } from "../../harness/reaper/ryuk.ts";
+import { reaperConfig, startReaper } from "../../harness/reaper/ryuk/index.ts";
 import { PROJECT_LABEL } from "../../harness/stack/discover.ts";
 import { teardown } from "../../harness/stack/teardown.ts";
 import { pollUntil, runCli } from "../support/cli.ts";

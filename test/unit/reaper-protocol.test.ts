@@ -1,4 +1,4 @@
-// The reaper's protocol and timing (harness/reaper/ryuk.ts) against a recording Docker API: what
+// The reaper's protocol and timing (harness/reaper/ryuk/) against a recording Docker API: what
 // it ACKs, which filters it keeps, when it prunes and what it removes. The same code against the
 // real engine, and inside its container started by Testcontainers: test/integration/reaper.test.ts.
 import assert from "node:assert/strict";
@@ -12,7 +12,7 @@ import {
   slogLine,
   startReaper,
   type ReaperConfig,
-} from "../../harness/reaper/ryuk.ts";
+} from "../../harness/reaper/ryuk/index.ts";
 
 /** A Docker API that answers lists from a table and records removals. */
 class RecordingDocker extends DockerApi {
