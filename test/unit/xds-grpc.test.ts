@@ -14,27 +14,30 @@ const spec: FrontProxySpec = {
 };
 const endpoints = new Map([["service1", [{ address: "172.20.0.5", port: 8080, health: "HEALTHY" as const }]]]);
 
+// biome-ignore lint/suspicious/noExplicitAny: Envoy resources are plain objects here, walked untyped in the assertions
+type Json = Record<string, any>;
+
 describe("xds gRPC resources", () => {
   const r = frontProxyResources(spec, endpoints);
   it("encode, every one", () => {
     for (const list of Object.values(r)) for (const res of list) assert.ok(encodeResource(res).length > 0);
   });
   it("an HTTP/2, gRPC-health-checked cluster on the replicas' gRPC port", () => {
-    const c = (r[TYPE.cluster] ?? []).find((x) => x.name === "service1_grpc") as Record<string, any>;
+    const c = (r[TYPE.cluster] ?? []).find((x) => x.name === "service1_grpc") as Json;
     const opts = c.typed_extension_protocol_options["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"];
     assert.deepEqual(opts.explicit_http_config, { http2_protocol_options: {} });
     assert.equal(c.health_checks[0].grpc_health_check.service_name, "envoypipeline.v1.Whoami");
-    const la = (r[TYPE.endpoint] ?? []).find((x) => x.cluster_name === "service1_grpc") as Record<string, any>;
+    const la = (r[TYPE.endpoint] ?? []).find((x) => x.cluster_name === "service1_grpc") as Json;
     assert.equal(la.endpoints[0].lb_endpoints[0].endpoint.address.socket_address.port_value, 50051);
   });
   it("routes gRPC by :authority with retries on unavailable; grpc_stats before the router; an L4 listener", () => {
-    const vh = ((r[TYPE.route] ?? [])[0] as Record<string, any>).virtual_hosts[0];
+    const vh = ((r[TYPE.route] ?? [])[0] as Json).virtual_hosts[0];
     assert.deepEqual(vh.domains, ["service1", "service1:*"]);
     assert.match(vh.routes[0].route.retry_policy.retry_on, /unavailable/);
-    const front = (r[TYPE.listener] ?? []).find((x) => x.name === "front") as Record<string, any>;
+    const front = (r[TYPE.listener] ?? []).find((x) => x.name === "front") as Json;
     const filters = front.filter_chains[0].filters[0].typed_config.http_filters.map((f: { name: string }) => f.name);
     assert.deepEqual(filters, ["envoy.filters.http.grpc_stats", "envoy.filters.http.router"]);
-    const l4 = (r[TYPE.listener] ?? []).find((x) => x.name === "tcp_grpc_service1") as Record<string, any>;
+    const l4 = (r[TYPE.listener] ?? []).find((x) => x.name === "tcp_grpc_service1") as Json;
     assert.equal(l4.filter_chains[0].filters[0].typed_config.cluster, "service1_grpc");
   });
 });
