@@ -86,7 +86,8 @@ function publishedPort(service: string, port: number): number {
 describe("a team's stack behind the generated Envoy", () => {
   it("reaches every service at its prefix and names every replica through Envoy's identity header", async () => {
     const admin = publishedPort("front-envoy", 9901);
-    const listener = new Client(`http://127.0.0.1:${publishedPort("front-envoy", 8080)}`);
+    const listenerUrl = `http://127.0.0.1:${publishedPort("front-envoy", 8080)}`;
+    const listener = new Client(listenerUrl);
     // Envoy sees every replica healthy: the event the requests wait for.
     await pollUntil(
       async () => {
@@ -100,10 +101,13 @@ describe("a team's stack behind the generated Envoy", () => {
     const dir = await stackDirectory(docker(), project);
     for (const s of stack.services) {
       const seen = new Map<string, number>();
-      // Envoy's workers take the host set from its main thread a moment after /clusters shows it:
-      // request until every replica has answered (the event), within a bound.
-      for (let i = 0; i < 300 && (i < 30 || seen.size < s.replicas); i++) {
-        const res = await listener.request({ path: s.request, method: "GET" });
+      // Envoy's workers take the host set from its main thread after /clusters shows it, and one
+      // connection stays on one worker: a new connection per request (any worker), until every
+      // replica has answered (the event), bounded by count and time.
+      const until = Date.now() + 60_000;
+      for (let i = 0; i < 2000 && Date.now() < until && (i < 30 || seen.size < s.replicas); i++) {
+        const client = new Client(listenerUrl);
+        const res = await client.request({ path: s.request, method: "GET", headers: { connection: "close" } });
         const body = await res.body.text();
         assert.equal(res.statusCode, 200, `${s.name} ${s.request}: ${res.statusCode} ${body}`);
         // nginx echoes the protocol Envoy spoke upstream: h2c where the stack file says http2.
@@ -112,6 +116,7 @@ describe("a team's stack behind the generated Envoy", () => {
         const id = identifyReplica(dir, s.name, typeof address === "string" ? address : undefined);
         assert.ok(id.ok, `${s.name}: ${id.ok ? "" : id.problem}`);
         seen.set(id.container, (seen.get(id.container) ?? 0) + 1);
+        await client.close();
       }
       console.log(`${s.name} ${s.request}: ${[...seen].map(([c, n]) => `${c}=${n}`).join(" ")}`);
       assert.equal(seen.size, s.replicas, `${s.name}: every replica answered`);
