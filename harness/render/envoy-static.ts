@@ -1,5 +1,6 @@
 // The parts of the front proxy's configuration that do not depend on the stack: the same as in
 // envoy/envoy.yaml, whose comments give the reasons (a unit test keeps the two equal).
+import { ACCESS_LOG_FIELDS, PREVIOUS_HOSTS_PREDICATE } from "../envoy/config-parts.ts";
 export const ZIPKIN_CLUSTER = {
   name: "zipkin",
   type: "STRICT_DNS",
@@ -56,20 +57,7 @@ export const ACCESS_LOG = [
     typed_config: {
       "@type": "type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog",
       log_format: {
-        json_format: {
-          time: "%START_TIME%",
-          method: "%REQ(:METHOD)%",
-          path: "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%",
-          status: "%RESPONSE_CODE%",
-          flags: "%RESPONSE_FLAGS%",
-          duration_ms: "%DURATION%",
-          upstream_cluster: "%UPSTREAM_CLUSTER%",
-          upstream_host: "%UPSTREAM_HOST%",
-          attempts: "%UPSTREAM_REQUEST_ATTEMPT_COUNT%",
-          request_id: "%REQ(X-REQUEST-ID)%",
-          bytes_received: "%BYTES_RECEIVED%",
-          bytes_sent: "%BYTES_SENT%",
-        },
+        json_format: { ...ACCESS_LOG_FIELDS },
       },
     },
   },
@@ -91,12 +79,7 @@ export const LOCAL_REPLY_CONFIG = {
 export const RETRY_POLICY = {
   retry_on: "connect-failure,refused-stream,reset",
   num_retries: 2,
-  retry_host_predicate: [
-    {
-      name: "envoy.retry_host_predicates.previous_hosts",
-      typed_config: { "@type": "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate" },
-    },
-  ],
+  retry_host_predicate: [...PREVIOUS_HOSTS_PREDICATE],
   host_selection_retry_max_attempts: 3,
 };
 

@@ -1,6 +1,7 @@
 // The gRPC half of the control plane's snapshot, as in envoy/envoy.yaml.
 // Design notes: docs/xds.md ("xds/grpc-resources.ts").
 import { TYPE, type Resource } from "./protos.ts";
+import { PREVIOUS_HOSTS_PREDICATE } from "../envoy/config-parts.ts";
 
 export interface GrpcServiceSpec {
   /** The service's HTTP cluster name (serviceN); the gRPC cluster is `${cluster}_grpc`. */
@@ -42,12 +43,7 @@ export function grpcVirtualHost(s: GrpcServiceSpec): Record<string, unknown> {
           retry_policy: {
             retry_on: "unavailable,connect-failure,refused-stream",
             num_retries: { value: 2 },
-            retry_host_predicate: [
-              {
-                name: "envoy.retry_host_predicates.previous_hosts",
-                typed_config: { "@type": "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate" },
-              },
-            ],
+            retry_host_predicate: [...PREVIOUS_HOSTS_PREDICATE],
           },
         },
       },

@@ -3,6 +3,7 @@
 import { TYPE, type Resource } from "./protos.ts";
 import type { Resources } from "./cache.ts";
 import { GRPC_STATS_FILTER, grpcCluster, grpcClusterOf, grpcTcpListener, grpcVirtualHost } from "./grpc-resources.ts";
+import { ACCESS_LOG_FIELDS, PREVIOUS_HOSTS_PREDICATE } from "../envoy/config-parts.ts";
 
 export type EndpointHealth = "HEALTHY" | "UNHEALTHY" | "DRAINING";
 
@@ -61,20 +62,7 @@ function accessLog(): unknown[] {
       typed_config: {
         "@type": "type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog",
         log_format: {
-          json_format: struct({
-            time: "%START_TIME%",
-            method: "%REQ(:METHOD)%",
-            path: "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%",
-            status: "%RESPONSE_CODE%",
-            flags: "%RESPONSE_FLAGS%",
-            duration_ms: "%DURATION%",
-            upstream_cluster: "%UPSTREAM_CLUSTER%",
-            upstream_host: "%UPSTREAM_HOST%",
-            attempts: "%UPSTREAM_REQUEST_ATTEMPT_COUNT%",
-            request_id: "%REQ(X-REQUEST-ID)%",
-            bytes_received: "%BYTES_RECEIVED%",
-            bytes_sent: "%BYTES_SENT%",
-          }),
+          json_format: struct({ ...ACCESS_LOG_FIELDS }),
         },
       },
     },
@@ -158,12 +146,7 @@ function routeConfiguration(spec: FrontProxySpec): Resource {
         retry_policy: {
           retry_on: "connect-failure,refused-stream,reset",
           num_retries: { value: 2 },
-          retry_host_predicate: [
-            {
-              name: "envoy.retry_host_predicates.previous_hosts",
-              typed_config: { "@type": "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate" },
-            },
-          ],
+          retry_host_predicate: [...PREVIOUS_HOSTS_PREDICATE],
           host_selection_retry_max_attempts: 3,
         },
         routes: spec.services.map((s) => ({
