@@ -1,29 +1,22 @@
 // rpc: gRPC balanced per call.
 // Design notes: docs/verify.md ("verify/checks/rpc.ts").
 import type { Namer } from "../../stack/directory.ts";
-import type { ClusterDelta } from "../envoy-view.ts";
 import type { Tally } from "../load.ts";
 import type { CheckResult, DesiredState, ReplicaInfo } from "../schema.ts";
 import { agreementCheck } from "./agreement.ts";
 import { balanceCheck } from "./balance.ts";
-import type { WeightExpectation } from "./expected-shares.ts";
+import type { BalanceInput } from "./expected-shares.ts";
 import { describeReplica, plural } from "./format.ts";
 import { membershipCheck } from "./membership.ts";
 import { reachabilityCheck } from "./reachability.ts";
 
-export interface RpcInput {
+/**
+ * The balance check's input for the calls of one channel (its one connection), plus what names them;
+ * `replicas` as Envoy's gRPC cluster lists them (gRPC port); `envoy` is that cluster over the load.
+ */
+export interface RpcInput extends Omit<BalanceInput, "connectionsOpened" | "sequential"> {
   service: string;
   serviceId: string;
-  tally: Tally;
-  /** The replicas, as Envoy's gRPC cluster lists them (same addresses, gRPC port). */
-  replicas: readonly ReplicaInfo[];
-  policy: string;
-  expect: WeightExpectation;
-  /** Envoy's gRPC cluster over the load. */
-  envoy: ClusterDelta;
-  envoyWorkers: number;
-  alpha: number;
-  power: number;
   /** Calls in flight over the one channel. */
   streams: number;
   desired?: DesiredState;
