@@ -2,6 +2,9 @@
 // names", so that the webhook secret, the Jenkins token and whatever else the receiver was started
 // with stay in the receiver. `ENVOY_PIPELINE_PASS_ENV=NAME,NAME` lets an administrator add names.
 
+/** What any child needs to reach the network: CAs and proxies. */
+const NETWORK_NAMES = ["SSL_CERT_FILE", "SSL_CERT_DIR", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"];
+
 /** What a pipeline run needs: the user's basics, locale, proxies and CAs, Docker and Compose, npm, Testcontainers. */
 const PIPELINE_NAMES = new Set([
   "PATH",
@@ -18,14 +21,7 @@ const PIPELINE_NAMES = new Set([
   "XDG_CONFIG_HOME",
   "XDG_CACHE_HOME",
   "NODE_EXTRA_CA_CERTS",
-  "SSL_CERT_FILE",
-  "SSL_CERT_DIR",
-  "HTTP_PROXY",
-  "HTTPS_PROXY",
-  "NO_PROXY",
-  "http_proxy",
-  "https_proxy",
-  "no_proxy",
+  ...NETWORK_NAMES,
   "DOCKER_HOST",
   "DOCKER_CONFIG",
   "DOCKER_CERT_PATH",
@@ -41,14 +37,7 @@ const GIT_NAMES = new Set([
   "LANG",
   "TMPDIR",
   "XDG_CONFIG_HOME",
-  "SSL_CERT_FILE",
-  "SSL_CERT_DIR",
-  "HTTP_PROXY",
-  "HTTPS_PROXY",
-  "NO_PROXY",
-  "http_proxy",
-  "https_proxy",
-  "no_proxy",
+  ...NETWORK_NAMES,
   "SSH_AUTH_SOCK",
   "GIT_SSH",
   "GIT_SSH_COMMAND",
